@@ -1,0 +1,116 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import (
+    AuditEvent,
+    Line,
+    Notification,
+    OneTimeCode,
+    OutboundMessage,
+    ServicePoint,
+    User,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For append-only records: visible, searchable, never edited or deleted."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["-date_joined"]
+    list_display = ["__str__", "phone", "email", "is_staff", "service_point", "real_name_verified_at", "date_joined"]
+    list_filter = ["is_staff", "is_active", "groups", "service_point"]
+    list_select_related = ["service_point"]
+    search_fields = ["username", "phone", "email"]
+    readonly_fields = ["phone_verified_at", "real_name_verified_at", "last_login", "date_joined"]
+    fieldsets = [
+        (None, {"fields": ["username", "phone", "email", "display_name", "password"]}),
+        (
+            _("Status"),
+            {"fields": ["is_active", "phone_verified_at", "real_name_verified_at", "last_login", "date_joined"]},
+        ),
+        (_("Staff"), {"fields": ["is_staff", "is_superuser", "groups", "service_point"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "phone", "email", "usable_password", "password1", "password2"],
+            },
+        )
+    ]
+
+
+@admin.register(ServicePoint)
+class ServicePointAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "city", "phone", "is_active"]
+    list_filter = ["kind", "is_active", "city"]
+    search_fields = ["code", "name", "city", "address"]
+
+
+@admin.register(Line)
+class LineAdmin(admin.ModelAdmin):
+    list_display = ["msisdn", "iccid", "status", "owner", "validity_end", "activation_code_hint"]
+    list_filter = ["status"]
+    list_select_related = ["owner"]
+    search_fields = ["msisdn", "iccid"]
+    raw_id_fields = ["owner"]
+    # Status changes go through services (activation, cancellation), never a form field.
+    readonly_fields = [
+        "status",
+        "owner",
+        "activation_code_hint",
+        "activation_code_used_at",
+        "attached_at",
+        "activated_at",
+        "validity_end",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request):
+        # Lines are created with a fresh activation code by seed or import commands.
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["subject", "user", "created_at", "read_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__phone", "subject"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ["channel", "recipient", "status", "attempts", "next_attempt_at", "sent_at"]
+    list_filter = ["channel", "status"]
+    search_fields = ["recipient"]
+
+
+@admin.register(OneTimeCode)
+class OneTimeCodeAdmin(ReadOnlyAdmin):
+    list_display = ["purpose", "channel", "destination", "created_at", "expires_at", "used_at", "failed_attempts"]
+    list_filter = ["purpose", "channel"]
+    search_fields = ["destination"]
+    exclude = ["code_hash"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor", "verb", "target_type", "target_id", "subject_user"]
+    list_filter = ["verb", "target_type"]
+    list_select_related = ["actor", "subject_user"]
+    search_fields = ["verb", "target_id"]
+    date_hierarchy = "created_at"

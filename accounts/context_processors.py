@@ -1,0 +1,16 @@
+from django.conf import settings
+
+from accounts import selectors
+
+
+def site_chrome(request):
+    """Values every page's header and footer need: the unread count and the hotline."""
+    user = getattr(request, "user", None)
+    unread = 0
+    if user is not None and user.is_authenticated:
+        unread = selectors.unread_notification_count(user=user)
+    return {
+        "unread_notification_count": unread,
+        "support_hotline": settings.SUPPORT_HOTLINE,
+        "support_hours": settings.SUPPORT_HOURS,
+    }

@@ -1,0 +1,121 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.formfields import PhoneNumberField
+
+from accounts.models import User
+
+ERR_PASSWORDS_DIFFER = _("The two passwords do not match.")
+ERR_PHONE_INVALID = _("Enter a valid mobile number, e.g. 138 0013 8000 or +852 6123 4567.")
+ERR_CODE_FORMAT = _("Enter the 6 digits from the message.")
+
+
+class MobileNumberField(PhoneNumberField):
+    default_error_messages = {"invalid": ERR_PHONE_INVALID}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("region", "CN")
+        kwargs.setdefault("widget", forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}))
+        super().__init__(**kwargs)
+
+
+class SetPasswordMixin:
+    """Two password fields checked against each other and Django's validators."""
+
+    def clean_password2(self):
+        password1 = self.cleaned_data.get("password1")
+        password2 = self.cleaned_data.get("password2")
+        if password1 and password2 and password1 != password2:
+            raise forms.ValidationError(ERR_PASSWORDS_DIFFER)
+        return password2
+
+    def _post_clean(self):
+        super()._post_clean()
+        password = self.cleaned_data.get("password2")
+        if password:
+            try:
+                password_validation.validate_password(password, self.password_user())
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+
+    def password_user(self):
+        return None
+
+
+def _password_fields():
+    return (
+        forms.CharField(
+            label=_("Password"),
+            strip=False,
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+            help_text=_("At least 8 characters, not only digits, not a common password."),
+        ),
+        forms.CharField(
+            label=_("Password again"),
+            strip=False,
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        ),
+    )
+
+
+class RegistrationForm(SetPasswordMixin, forms.Form):
+    phone = MobileNumberField(label=_("Mobile number"))
+    email = forms.EmailField(label=_("Email (optional)"), required=False)
+    password1, password2 = _password_fields()
+
+    def password_user(self):
+        return User(phone=self.cleaned_data.get("phone"), email=self.cleaned_data.get("email") or None)
+
+
+class CodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("Code"),
+        regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": ERR_CODE_FORMAT},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6}),
+    )
+
+    def clean_code(self):
+        return self.cleaned_data["code"].strip()
+
+
+class LoginForm(AuthenticationForm):
+    error_messages = {
+        "invalid_login": _("The account or password is wrong. Check them and try again."),
+        "inactive": _("This account is not confirmed yet. Register again to get a new code."),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("Phone number, email or staff username")
+        self.fields["username"].widget.attrs.update({"autocomplete": "username"})
+        self.fields["password"].label = _("Password")
+
+
+class LoginCodeRequestForm(forms.Form):
+    phone = MobileNumberField(label=_("Mobile number"))
+
+
+class PasswordResetRequestForm(forms.Form):
+    identifier = forms.CharField(label=_("Mobile number or email"), max_length=254)
+
+
+class PasswordResetConfirmForm(SetPasswordMixin, CodeForm):
+    password1, password2 = _password_fields()
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def password_user(self):
+        return self.user
+
+
+class LineAddForm(forms.Form):
+    activation_code = forms.CharField(
+        label=_("Activation code"),
+        max_length=32,
+        help_text=_("The code in the message you received when you bought the line, e.g. ABCD-EFGH-JKMN-PQRS."),
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "autocomplete": "off"}),
+    )

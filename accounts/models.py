@@ -1,0 +1,288 @@
+"""People, their lines, service points, one-time codes, audit events and messages."""
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, *, phone=None, email=None, username=None, password=None, **extra):
+        email = self.normalize_email(email) or None
+        user = self.model(phone=phone or None, email=email, username=username or None, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, username, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(username=username, password=password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A customer (signs in by phone or email) or a staff member (also by username).
+
+    Customers have no username; staff may have no phone. Real-name status lives here
+    as a timestamp so that lines can be activated without asking the reviews app.
+    """
+
+    username = models.CharField(
+        _("username"),
+        max_length=150,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Staff only. Customers sign in with their phone number or email."),
+    )
+    phone = PhoneNumberField(_("mobile number"), unique=True, null=True, blank=True)
+    email = models.EmailField(_("email"), unique=True, null=True, blank=True)
+    display_name = models.CharField(_("name"), max_length=100, blank=True)
+    is_staff = models.BooleanField(_("staff status"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    phone_verified_at = models.DateTimeField(_("phone confirmed at"), null=True, blank=True)
+    real_name_verified_at = models.DateTimeField(_("real-name verified at"), null=True, blank=True)
+    service_point = models.ForeignKey(
+        "accounts.ServicePoint",
+        verbose_name=_("service point"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+    )
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(phone__isnull=False) | Q(email__isnull=False) | Q(username__isnull=False),
+                name="user_has_a_login",
+            ),
+        ]
+
+    def __str__(self):
+        return self.username or (str(self.phone) if self.phone else None) or self.email or f"#{self.pk}"
+
+    @property
+    def is_real_name_verified(self):
+        return self.real_name_verified_at is not None
+
+
+class ServicePoint(models.Model):
+    """A place where people verify in person or renew at the counter."""
+
+    class Kind(models.TextChoices):
+        VERIFICATION = "verification", _("Verification point")
+        STORE = "store", _("Authorised store")
+        BOTH = "both", _("Verification point and store")
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    city = models.CharField(_("city"), max_length=60, db_index=True)
+    address = models.CharField(_("address"), max_length=255)
+    opening_hours = models.CharField(_("opening hours"), max_length=120)
+    phone = models.CharField(_("phone"), max_length=32)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("service point")
+        verbose_name_plural = _("service points")
+        ordering = ["city", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.city})"
+
+
+class Line(models.Model):
+    """An eSIM number. Usable only once its owner's real name is verified."""
+
+    class Status(models.TextChoices):
+        INACTIVE = "inactive", _("Inactive")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    msisdn = PhoneNumberField(_("number"), unique=True)
+    iccid = models.CharField(_("ICCID"), max_length=22, unique=True)
+    # The activation code itself is never stored: only its keyed hash (to find the line)
+    # and its last four characters (so staff and customers can tell codes apart).
+    activation_code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    activation_code_hint = models.CharField(_("activation code (last 4)"), max_length=4)
+    activation_code_used_at = models.DateTimeField(_("activation code used at"), null=True, blank=True)
+    owner = models.ForeignKey(
+        User,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lines",
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.INACTIVE)
+    attached_at = models.DateTimeField(_("attached at"), null=True, blank=True)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    validity_end = models.DateTimeField(_("valid until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("line")
+        verbose_name_plural = _("lines")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="inactive") | Q(owner__isnull=False),
+                name="line_in_service_has_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(owner__isnull=True) | Q(activation_code_used_at__isnull=False),
+                name="line_owner_used_activation_code",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "status"])]
+
+    def __str__(self):
+        return str(self.msisdn)
+
+    @property
+    def is_waiting_for_verification(self):
+        return self.status == self.Status.INACTIVE and self.owner_id is not None
+
+
+class OneTimeCode(models.Model):
+    """A 6-digit code sent by SMS or email. Stored only as a keyed hash."""
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register", _("Confirm registration")
+        LOGIN = "login", _("Sign in")
+        PASSWORD_RESET = "password_reset", _("Reset password")
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    destination = models.CharField(max_length=254, help_text=_("E.164 number or email"))
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes")
+    code_hash = models.CharField(max_length=64)
+    requested_from_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        indexes = [
+            models.Index(fields=["destination", "created_at"]),
+            models.Index(fields=["requested_from_ip", "created_at"]),
+            models.Index(fields=["user", "purpose", "created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_purpose_display()} → {self.destination}"
+
+
+class AuditEvent(models.Model):
+    """An append-only record of who changed what. Never updated, never deleted."""
+
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    verb = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    subject_user = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events_about",
+        help_text=_("The customer whose records this event concerns."),
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self):
+        return f"{self.verb} {self.target_type}#{self.target_id}"
+
+
+class Notification(models.Model):
+    """An in-app message in a customer's inbox."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"))
+    link = models.CharField(_("link"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="notification_unread"),
+        ]
+
+    def __str__(self):
+        return self.subject
+
+
+class OutboundMessage(models.Model):
+    """An SMS or email waiting to leave, written in the same transaction as its event."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed (gave up)")
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="outbox_due",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(status="sent") | Q(sent_at__isnull=False), name="outbox_sent_has_time")
+        ]
+
+    def __str__(self):
+        return f"{self.channel} → {self.recipient} ({self.status})"

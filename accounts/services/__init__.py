@@ -1,0 +1,54 @@
+"""Every write in the accounts app: one function per state change.
+
+Import from here (``from accounts import services``); the submodules group them.
+"""
+
+from .audit import audit_record
+from .codes import CodeError, one_time_code_issue, one_time_code_verify
+from .lines import (
+    LineError,
+    line_attach,
+    line_create,
+    lines_activate_waiting,
+    user_mark_real_name_verified,
+)
+from .messages import (
+    notification_mark_all_read,
+    notify,
+    outbox_dispatch_due,
+    outbox_queue,
+)
+from .users import (
+    RegistrationError,
+    customer_confirm_registration,
+    customer_register,
+    login_code_request,
+    login_code_verify,
+    password_reset_confirm,
+    password_reset_request,
+    staff_user_create,
+)
+
+__all__ = [
+    "CodeError",
+    "LineError",
+    "RegistrationError",
+    "audit_record",
+    "customer_confirm_registration",
+    "customer_register",
+    "line_attach",
+    "line_create",
+    "lines_activate_waiting",
+    "login_code_request",
+    "login_code_verify",
+    "notification_mark_all_read",
+    "notify",
+    "one_time_code_issue",
+    "one_time_code_verify",
+    "outbox_dispatch_due",
+    "outbox_queue",
+    "password_reset_confirm",
+    "password_reset_request",
+    "staff_user_create",
+    "user_mark_real_name_verified",
+]

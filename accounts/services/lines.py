@@ -1,0 +1,125 @@
+"""eSIM lines: creation with an activation code, attaching to an account, activation."""
+
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.hashing import keyed_hash
+from accounts.models import Line, User
+
+from .audit import audit_record
+from .messages import notify
+
+ERR_CODE_UNKNOWN = gettext_lazy("No line has this activation code. Check the code in your purchase message.")
+ERR_CODE_USED = gettext_lazy("This activation code has already been used.")
+
+# Crockford's base32 without the look-alikes I, L, O and U: easy to read aloud.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16  # 80 bits: not guessable, even at a million tries a second
+LINE_VALIDITY = timedelta(days=365)
+
+
+class LineError(Exception):
+    pass
+
+
+def normalize_activation_code(raw: str) -> str:
+    return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
+
+
+def format_activation_code(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def _code_hash(code: str) -> str:
+    return keyed_hash("activation-code", normalize_activation_code(code))
+
+
+def line_create(*, msisdn, iccid: str, actor=None) -> tuple[Line, str]:
+    """Create an unattached line and return it with its activation code (shown once)."""
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    with transaction.atomic():
+        line = Line(msisdn=msisdn, iccid=iccid, activation_code_hash=_code_hash(code), activation_code_hint=code[-4:])
+        line.full_clean()
+        line.save()
+        audit_record(actor=actor, verb="line.created", target=line)
+    return line, format_activation_code(code)
+
+
+def line_attach(*, actor: User, activation_code: str) -> Line:
+    """Attach the line with this activation code to the actor's account.
+
+    The code is single-use. The line waits as inactive until the owner's real name is
+    verified; if it already is, the line is activated at once.
+    """
+    with transaction.atomic():
+        line = Line.objects.select_for_update().filter(activation_code_hash=_code_hash(activation_code)).first()
+        if line is None:
+            raise LineError(ERR_CODE_UNKNOWN)
+        if line.activation_code_used_at is not None or line.owner_id is not None:
+            raise LineError(ERR_CODE_USED)
+        now = timezone.now()
+        line.owner = actor
+        line.attached_at = now
+        line.activation_code_used_at = now
+        line.full_clean()
+        line.save(update_fields=["owner", "attached_at", "activation_code_used_at"])
+        audit_record(actor=actor, verb="line.attached", target=line, subject_user=actor)
+        owner = User.objects.get(pk=actor.pk)
+        if owner.is_real_name_verified:
+            lines_activate_waiting(user=owner, actor=actor)
+        else:
+            notify(
+                user=owner,
+                subject=_("Line %(number)s added") % {"number": line.msisdn.as_national},
+                body=_("Verify your real name to activate it. Until then the line cannot make calls or use data."),
+                link="/verification/",
+                sms_too=False,
+            )
+    return line
+
+
+def lines_activate_waiting(*, user: User, actor) -> list[Line]:
+    """Activate every line of the user that waits for real-name verification."""
+    with transaction.atomic():
+        waiting = list(Line.objects.select_for_update().filter(owner=user, status=Line.Status.INACTIVE).order_by("pk"))
+        now = timezone.now()
+        for line in waiting:
+            line.status = Line.Status.ACTIVE
+            line.activated_at = now
+            line.validity_end = now + LINE_VALIDITY
+            line.save(update_fields=["status", "activated_at", "validity_end"])
+            audit_record(
+                actor=actor,
+                verb="line.activated",
+                target=line,
+                subject_user=user,
+                data={"from": "inactive", "to": "active"},
+            )
+        if waiting:
+            numbers = ", ".join(line.msisdn.as_national for line in waiting)
+            notify(
+                user=user,
+                subject=_("Your line is active"),
+                body=_("Line %(numbers)s is now active and valid for one year.") % {"numbers": numbers},
+                link="/account/",
+            )
+    return waiting
+
+
+def user_mark_real_name_verified(*, user: User, actor, channel: str) -> User:
+    """Record that the user's real name is verified and activate their waiting lines."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.real_name_verified_at is None:
+            user.real_name_verified_at = timezone.now()
+            user.save(update_fields=["real_name_verified_at"])
+            audit_record(
+                actor=actor, verb="user.real_name_verified", target=user, subject_user=user, data={"channel": channel}
+            )
+        lines_activate_waiting(user=user, actor=actor)
+    return user

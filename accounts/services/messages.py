@@ -1,0 +1,118 @@
+"""In-app messages and the outbox of SMS and email.
+
+An event writes its Notification and OutboundMessage rows inside its own transaction,
+so a rollback sends nothing. Right after the commit the rows are sent in-process (or
+by a worker at scale); a failure leaves the row pending with a backoff, and
+``dispatch_messages`` retries it. A row is claimed with a conditional UPDATE before it
+is sent, so two dispatchers never send the same message.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts import sms
+from accounts.models import Notification, OutboundMessage
+
+logger = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def outbox_queue(*, channel: str, recipient: str, body: str, subject: str = "") -> OutboundMessage:
+    """Queue one SMS or email; it leaves after the current transaction commits."""
+    message = OutboundMessage.objects.create(channel=channel, recipient=recipient, subject=subject[:200], body=body)
+    if settings.OUTBOX_SEND_ON_COMMIT:
+        transaction.on_commit(lambda: _send_after_commit([message.pk]))
+    return message
+
+
+def notify(
+    *, user, subject: str, body: str, link: str = "", sms_too: bool = True, email_too: bool = True
+) -> Notification:
+    """Put a message in the user's inbox and queue it by SMS and/or email."""
+    notification = Notification.objects.create(user=user, subject=subject, body=body, link=link)
+    if sms_too and user.phone:
+        outbox_queue(
+            channel=OutboundMessage.Channel.SMS, recipient=user.phone.as_e164, body=f"【Heyon】{subject}：{body}"
+        )
+    if email_too and user.email:
+        outbox_queue(channel=OutboundMessage.Channel.EMAIL, recipient=user.email, subject=subject, body=body)
+    return notification
+
+
+def notification_mark_all_read(*, user) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def _send_after_commit(ids):
+    # Runs after the response's transaction committed; a provider outage must never
+    # turn the customer's successful action into an error page.
+    try:
+        _dispatch(OutboundMessage.objects.filter(pk__in=ids))
+    except Exception:
+        logger.exception("Sending messages %s after commit failed; dispatch_messages will retry", ids)
+
+
+def outbox_dispatch_due(*, limit: int = 500) -> dict:
+    """Send messages that are due (new, or failed earlier and past their backoff)."""
+    return _dispatch(OutboundMessage.objects.order_by("next_attempt_at")[:limit])
+
+
+def _dispatch(candidates) -> dict:
+    now = timezone.now()
+    due = candidates.filter(
+        Q(status=OutboundMessage.Status.PENDING) | Q(status=OutboundMessage.Status.SENDING, claimed_until__lt=now),
+        next_attempt_at__lte=now,
+    )
+    counts = {"sent": 0, "failed": 0, "gave_up": 0}
+    for message_id in list(due.values_list("pk", flat=True)):
+        message = _claim(message_id)
+        if message is None:
+            continue  # another dispatcher has it
+        outcome = _deliver(message)
+        counts[outcome] += 1
+    return counts
+
+
+def _claim(message_id):
+    now = timezone.now()
+    claimed = (
+        OutboundMessage.objects.filter(pk=message_id, next_attempt_at__lte=now)
+        .filter(
+            Q(status=OutboundMessage.Status.PENDING) | Q(status=OutboundMessage.Status.SENDING, claimed_until__lt=now)
+        )
+        .update(status=OutboundMessage.Status.SENDING, claimed_until=now + CLAIM_LEASE, attempts=F("attempts") + 1)
+    )
+    return OutboundMessage.objects.get(pk=message_id) if claimed else None
+
+
+def _deliver(message: OutboundMessage) -> str:
+    try:
+        if message.channel == OutboundMessage.Channel.SMS:
+            sms.get_backend().send(message.recipient, message.body)
+        else:
+            send_mail(message.subject, message.body, None, [message.recipient], fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - any provider error is retried
+        gave_up = message.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+        backoff = min(timedelta(seconds=30 * 2 ** (message.attempts - 1)), MAX_BACKOFF)
+        OutboundMessage.objects.filter(pk=message.pk).update(
+            status=OutboundMessage.Status.FAILED if gave_up else OutboundMessage.Status.PENDING,
+            next_attempt_at=timezone.now() + backoff,
+            claimed_until=None,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        logger.warning(
+            "Sending %s to %s failed (attempt %s): %s", message.channel, message.recipient, message.attempts, exc
+        )
+        return "gave_up" if gave_up else "failed"
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        status=OutboundMessage.Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
+    )
+    return "sent"

@@ -1,0 +1,147 @@
+"""Registration, sign-in by code, password reset and staff accounts."""
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import OneTimeCode, User
+
+from .audit import audit_record
+from .codes import one_time_code_issue, one_time_code_verify
+from .messages import notify
+
+ERR_PHONE_TAKEN = gettext_lazy("An account with this mobile number already exists. Sign in or reset your password.")
+ERR_EMAIL_TAKEN = gettext_lazy("This email is already used by another account.")
+
+STAFF_ROLES = ("reviewer", "senior_reviewer", "clerk", "support", "admin")
+
+
+class RegistrationError(Exception):
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+def customer_register(*, phone, email: str | None, password: str, ip: str | None) -> User:
+    """Create an unconfirmed customer and text them a code.
+
+    The account stays inactive until the code is entered. Registering again with a
+    number that was never confirmed replaces that attempt instead of blocking it.
+    """
+    email = User.objects.normalize_email(email) or None
+    with transaction.atomic():
+        if User.objects.filter(phone=phone, phone_verified_at__isnull=False).exists():
+            raise RegistrationError(ERR_PHONE_TAKEN, field="phone")
+        if (
+            email
+            and User.objects.filter(email__iexact=email)
+            .filter(Q(phone_verified_at__isnull=False) | Q(is_staff=True))
+            .exclude(phone=phone)
+            .exists()
+        ):
+            raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
+        if email:
+            # An unconfirmed attempt by someone else must not hold this email hostage.
+            User.objects.filter(email__iexact=email, phone_verified_at__isnull=True, is_staff=False).exclude(
+                phone=phone
+            ).update(email=None)
+        user = User.objects.select_for_update().filter(phone=phone).first()
+        if user is None:
+            user = User(phone=phone, is_active=False)
+        user.email = email
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save()
+        one_time_code_issue(user=user, purpose=OneTimeCode.Purpose.REGISTER, channel=OneTimeCode.Channel.SMS, ip=ip)
+    return user
+
+
+def customer_confirm_registration(*, user: User, code: str) -> User:
+    with transaction.atomic():
+        one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.REGISTER, code=code)
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.is_active = True
+        user.phone_verified_at = timezone.now()
+        user.save(update_fields=["is_active", "phone_verified_at"])
+        audit_record(actor=user, verb="user.registered", target=user, subject_user=user)
+        notify(
+            user=user,
+            subject=_("Welcome to Heyon"),
+            body=_(
+                "Your account is ready. Add your eSIM line with its activation code, "
+                "then verify your real name to start using it."
+            ),
+            link="/account/",
+            sms_too=False,
+        )
+    return user
+
+
+def _find_active_customer(identifier: str):
+    from accounts.backends import find_user_by_identifier
+
+    user = find_user_by_identifier(identifier)
+    return user if user is not None and user.is_active else None
+
+
+def login_code_request(*, phone, ip: str | None) -> User | None:
+    """Text a sign-in code to an active account's number. Returns None for unknown numbers.
+
+    The view shows the same page either way so that the form cannot be used to find
+    out which numbers have accounts.
+    """
+    user = User.objects.filter(phone=phone, is_active=True).first()
+    if user is not None:
+        one_time_code_issue(user=user, purpose=OneTimeCode.Purpose.LOGIN, channel=OneTimeCode.Channel.SMS, ip=ip)
+    return user
+
+
+def login_code_verify(*, user: User, code: str) -> User:
+    one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.LOGIN, code=code)
+    return user
+
+
+def password_reset_request(*, identifier: str, ip: str | None) -> User | None:
+    """Send a reset code to the account's phone (or email when the identifier is an email)."""
+    user = _find_active_customer(identifier)
+    if user is None:
+        return None
+    by_email = "@" in identifier and user.email
+    channel = OneTimeCode.Channel.EMAIL if by_email or not user.phone else OneTimeCode.Channel.SMS
+    one_time_code_issue(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, channel=channel, ip=ip)
+    return user
+
+
+def password_reset_confirm(*, user: User, code: str, new_password: str) -> User:
+    with transaction.atomic():
+        one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code)
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        audit_record(actor=user, verb="user.password_reset", target=user, subject_user=user)
+        notify(
+            user=user,
+            subject=_("Your password was changed"),
+            body=_("If this was not you, call the support hotline at once."),
+        )
+    return user
+
+
+def staff_user_create(*, login: str, role: str, password: str, service_point=None, actor=None) -> User:
+    """Create (or update) a staff member with exactly one role."""
+    if role not in STAFF_ROLES:
+        raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(STAFF_ROLES)}")
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=login).first() or User(username=login)
+        user.is_staff = True
+        user.is_superuser = role == "admin"
+        user.is_active = True
+        user.service_point = service_point
+        user.set_password(password)
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        audit_record(actor=actor, verb="staff.saved", target=user, data={"role": role})
+    return user

@@ -1,0 +1,23 @@
+from django.contrib.auth.views import LogoutView
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("accounts/register/", views.register, name="register"),
+    path("accounts/verify/", views.verify, name="verify"),
+    path("accounts/login/", views.HeyonLoginView.as_view(), name="login"),
+    path("accounts/login/code/", views.login_code_request, name="login_code_request"),
+    path("accounts/login/code/verify/", views.login_code_verify, name="login_code_verify"),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/password-reset/", views.password_reset_request, name="password_reset"),
+    path("accounts/password-reset/confirm/", views.password_reset_confirm, name="password_reset_confirm"),
+    path("account/", views.account_centre, name="account_centre"),
+    path("account/lines/add/", views.line_add, name="line_add"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),
+    path("service-points/", views.service_points, name="service_points"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,265 @@
+"""Thin views: validate the form, call one service, show the outcome."""
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import selectors, services
+from accounts.backends import find_user_by_identifier
+from accounts.forms import (
+    CodeForm,
+    LineAddForm,
+    LoginCodeRequestForm,
+    LoginForm,
+    PasswordResetConfirmForm,
+    PasswordResetRequestForm,
+    RegistrationForm,
+)
+from accounts.http import client_ip
+from accounts.models import OneTimeCode, ServicePoint, User
+
+logger = logging.getLogger(__name__)
+
+SESSION_PENDING_REGISTRATION = "pending_registration_user_id"
+SESSION_LOGIN_CODE_PHONE = "login_code_phone"
+SESSION_RESET_IDENTIFIER = "password_reset_identifier"
+BACKEND = "accounts.backends.IdentifierBackend"
+
+
+def home(request):
+    return render(request, "home.html")
+
+
+@require_http_methods(["GET", "POST"])
+def register(request):
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.customer_register(
+                phone=form.cleaned_data["phone"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                ip=client_ip(request),
+            )
+        except services.RegistrationError as error:
+            form.add_error(error.field, str(error))
+        except services.CodeError as error:
+            form.add_error(None, str(error))
+        else:
+            request.session[SESSION_PENDING_REGISTRATION] = user.pk
+            messages.info(request, _("We sent a 6-digit code to %(phone)s.") % {"phone": user.phone.as_national})
+            return redirect("accounts:verify")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def verify(request):
+    user = User.objects.filter(pk=request.session.get(SESSION_PENDING_REGISTRATION), is_active=False).first()
+    if user is None:
+        messages.warning(request, _("Start by registering with your mobile number."))
+        return redirect("accounts:register")
+    if request.method == "POST" and "resend" in request.POST:
+        _resend(request, user, OneTimeCode.Purpose.REGISTER)
+        return redirect("accounts:verify")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.customer_confirm_registration(user=user, code=form.cleaned_data["code"])
+        except services.CodeError as error:
+            form.add_error("code", str(error))
+        else:
+            del request.session[SESSION_PENDING_REGISTRATION]
+            login(request, user, backend=BACKEND)
+            messages.success(request, _("Your account is confirmed. Welcome to Heyon!"))
+            return redirect("accounts:account_centre")
+    return render(request, "accounts/verify.html", {"form": form, "destination": user.phone.as_national})
+
+
+def _resend(request, user, purpose, channel=OneTimeCode.Channel.SMS):
+    try:
+        services.one_time_code_issue(user=user, purpose=purpose, channel=channel, ip=client_ip(request))
+    except services.CodeError as error:
+        messages.error(request, str(error))
+    else:
+        messages.info(request, _("A new code is on its way."))
+
+
+class HeyonLoginView(LoginView):
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+@require_http_methods(["GET", "POST"])
+def login_code_request(request):
+    form = LoginCodeRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        phone = form.cleaned_data["phone"]
+        try:
+            services.login_code_request(phone=phone, ip=client_ip(request))
+        except services.CodeError as error:
+            form.add_error(None, str(error))
+        else:
+            request.session[SESSION_LOGIN_CODE_PHONE] = phone.as_e164
+            messages.info(
+                request, _("If %(phone)s has an account, a sign-in code is on its way.") % {"phone": phone.as_national}
+            )
+            return redirect("accounts:login_code_verify")
+    return render(request, "accounts/login_code_request.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_code_verify(request):
+    phone = request.session.get(SESSION_LOGIN_CODE_PHONE)
+    if not phone:
+        return redirect("accounts:login_code_request")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = User.objects.filter(phone=phone, is_active=True).first()
+        try:
+            if user is None:
+                raise services.CodeError(services.codes.ERR_CODE_WRONG)
+            services.login_code_verify(user=user, code=form.cleaned_data["code"])
+        except services.CodeError as error:
+            form.add_error("code", str(error))
+        else:
+            del request.session[SESSION_LOGIN_CODE_PHONE]
+            login(request, user, backend=BACKEND)
+            return redirect("accounts:account_centre")
+    return render(request, "accounts/login_code_verify.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset_request(request):
+    form = PasswordResetRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        identifier = form.cleaned_data["identifier"]
+        try:
+            services.password_reset_request(identifier=identifier, ip=client_ip(request))
+        except services.CodeError as error:
+            form.add_error(None, str(error))
+        else:
+            request.session[SESSION_RESET_IDENTIFIER] = identifier
+            messages.info(request, _("If an account matches, we sent it a code."))
+            return redirect("accounts:password_reset_confirm")
+    return render(request, "accounts/password_reset_request.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_reset_confirm(request):
+    identifier = request.session.get(SESSION_RESET_IDENTIFIER)
+    if not identifier:
+        return redirect("accounts:password_reset")
+    user = find_user_by_identifier(identifier)
+    if user is not None and not user.is_active:
+        user = None
+    form = PasswordResetConfirmForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if user is None:
+                raise services.CodeError(services.codes.ERR_CODE_WRONG)
+            services.password_reset_confirm(
+                user=user, code=form.cleaned_data["code"], new_password=form.cleaned_data["password1"]
+            )
+        except services.CodeError as error:
+            form.add_error("code", str(error))
+        else:
+            del request.session[SESSION_RESET_IDENTIFIER]
+            messages.success(request, _("Your password is changed. Sign in with the new one."))
+            return redirect("accounts:login")
+    return render(request, "accounts/password_reset_confirm.html", {"form": form})
+
+
+@login_required
+def account_centre(request):
+    user = request.user
+    context = {
+        "lines": selectors.lines_for_account_centre(user=user),
+        "recent_notifications": selectors.recent_notifications(user=user),
+    }
+    return render(request, "accounts/account_centre.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def line_add(request):
+    form = LineAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            line = services.line_attach(actor=request.user, activation_code=form.cleaned_data["activation_code"])
+        except services.LineError as error:
+            form.add_error("activation_code", str(error))
+        else:
+            messages.success(
+                request, _("Line %(number)s is now on your account.") % {"number": line.msisdn.as_national}
+            )
+            return redirect("accounts:account_centre")
+    return render(request, "accounts/line_add.html", {"form": form})
+
+
+@login_required
+@require_GET
+def notifications(request):
+    try:
+        before_id = int(request.GET.get("before", "") or 0) or None
+    except ValueError:
+        before_id = None
+    page, next_before = selectors.notifications_page(user=request.user, before_id=before_id)
+    return render(request, "accounts/notifications.html", {"page": page, "next_before": next_before})
+
+
+@login_required
+@require_POST
+def notifications_mark_read(request):
+    services.notification_mark_all_read(user=request.user)
+    return redirect("accounts:notifications")
+
+
+@require_GET
+def service_points(request):
+    city = request.GET.get("city", "")
+    kind = request.GET.get("kind", "")
+    if kind not in ServicePoint.Kind.values:
+        kind = ""
+    context = {
+        "points": selectors.service_points_for_finder(city=city, kind=kind),
+        "cities": selectors.service_point_cities(),
+        "kinds": ServicePoint.Kind.choices,
+        "city": city,
+        "kind": kind,
+    }
+    return render(request, "accounts/service_points.html", context)
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - a health check reports, it does not raise
+        logger.error("healthz: database check failed: %s", error)
+        checks["database"] = "error"
+    try:
+        default_storage.exists("healthz-probe")
+        checks["storage"] = "ok"
+    except Exception as error:  # noqa: BLE001
+        logger.error("healthz: storage check failed: %s", error)
+        checks["storage"] = "error"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
