@@ -1,0 +1,45 @@
+# The two commands of the README:
+#   make run   set up on a fresh machine and serve with demo data at http://127.0.0.1:8000
+#   make test  set up and run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test setup system-packages browser-packages messages lint ci clean
+
+run: setup
+	$(MANAGE) migrate --noinput
+	$(MANAGE) seed_demo
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: setup browser-packages
+	DJANGO_SETTINGS_MODULE=heyon_site.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed system-packages messages
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# GNU gettext compiles the committed .po translations.
+system-packages:
+	@command -v msgfmt >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gettext; }
+
+# Debian's Chromium (Playwright's own browser download cannot work here) and CJK fonts.
+browser-packages:
+	@{ command -v chromium >/dev/null && dpkg -s fonts-noto-cjk >/dev/null 2>&1; } || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
+
+messages: $(VENV)/.installed
+	$(MANAGE) compilemessages -v0 --ignore=.venv
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var staticfiles

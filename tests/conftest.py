@@ -1,0 +1,42 @@
+import re
+
+import pytest
+from django.core import mail
+
+from accounts import sms
+
+
+@pytest.fixture(autouse=True)
+def _clean_outboxes():
+    sms.outbox.clear()
+    mail.outbox = []
+    yield
+    sms.outbox.clear()
+
+
+@pytest.fixture
+def sms_outbox():
+    """Messages sent by the locmem SMS backend during the test."""
+    return sms.outbox
+
+
+def last_code_sent_to(number: str) -> str:
+    """Return the 6-digit code from the newest SMS to this E.164 number."""
+    for message in reversed(sms.outbox):
+        if message["to"] == number:
+            match = re.search(r"\b(\d{6})\b", message["text"])
+            if match:
+                return match.group(1)
+    raise AssertionError(f"No code was texted to {number}; outbox: {sms.outbox}")
+
+
+@pytest.fixture
+def code_for():
+    return last_code_sent_to
+
+
+@pytest.fixture(autouse=True)
+def _axes_reset(settings):
+    # django-axes keeps failures in the database (rolled back per test) and in no cache.
+    settings.AXES_ENABLED = True
+    yield
