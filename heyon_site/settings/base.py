@@ -105,6 +105,15 @@ STATICFILES_DIRS = [BASE_DIR / "heyon_site" / "static"]
 # Private files (ID photos, receipts) live under MEDIA_ROOT but MEDIA_URL is never
 # routed: they are served only by permission-checked views.
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
+PRIVATE_MEDIA_ROOT = env("PRIVATE_MEDIA_ROOT", default=str(Path(MEDIA_ROOT) / "private"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": None, "file_permissions_mode": 0o600},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -143,9 +152,26 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_identifier"
+# The same client address as the code rate limits (X-Forwarded-For behind trusted proxies).
+AXES_CLIENT_IP_CALLABLE = "accounts.http.client_ip"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# Real-name verification.
+# Fernet keys, newest first: the first encrypts, all decrypt. Empty = a key derived from
+# SECRET_KEY (local and test settings only; production requires real keys).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+REVIEW_SLA_BUSINESS_DAYS = env.int("REVIEW_SLA_BUSINESS_DAYS", default=3)
+REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=15)
+MAX_LINES_PER_ID = env.int("MAX_LINES_PER_ID", default=5)
+MAX_SUBMISSION_ATTEMPTS = env.int("MAX_SUBMISSION_ATTEMPTS", default=5)
+MIN_SELF_REGISTRATION_AGE = env.int("MIN_SELF_REGISTRATION_AGE", default=16)
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=50_000_000)
+PHOTO_MIN_SIDE = 300
+# A near-duplicate photo: 64-bit difference hashes at most this many bits apart (≤ 3).
+PHOTO_DUPLICATE_MAX_DISTANCE = 3
 
 HEYON_REQUIRE_STAFF_2FA = env.bool("HEYON_REQUIRE_STAFF_2FA", default=False)
 SUPPORT_HOTLINE = env("SUPPORT_HOTLINE", default="400-820-0000")

@@ -5,6 +5,7 @@ from .base import env
 
 DEBUG = False
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY")
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 HEYON_REQUIRE_STAFF_2FA = env.bool("HEYON_REQUIRE_STAFF_2FA", default=True)
 

@@ -1,0 +1,82 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from accounts.forms import MobileNumberField
+from reviews import photos, selectors
+from reviews.models import SubmissionPhoto
+from reviews.validators import clean_full_name, clean_resident_id
+
+PHOTO_ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif"
+
+
+class PhotoField(forms.FileField):
+    """A photo upload run through the pipeline; cleaned value is a ProcessedPhoto."""
+
+    def __init__(self, *, kind, **kwargs):
+        self.kind = kind
+        kwargs.setdefault("widget", forms.ClearableFileInput(attrs={"accept": PHOTO_ACCEPT, "data-photo-kind": kind}))
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        upload = super().clean(data, initial)
+        try:
+            return photos.process_photo(upload, kind=self.kind)
+        except photos.PhotoRejected as error:
+            raise ValidationError(str(error), code="photo") from error
+
+
+class SubmissionForm(forms.Form):
+    full_name = forms.CharField(label=_("Full name (as on the ID card)"), max_length=60)
+    id_number = forms.CharField(
+        label=_("Resident ID number"),
+        max_length=22,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text", "autocapitalize": "characters"}),
+    )
+    contact_phone = MobileNumberField(label=_("Contact phone"))
+    id_front = PhotoField(kind=SubmissionPhoto.Kind.ID_FRONT, label=_("ID card, front (photo side)"))
+    id_back = PhotoField(kind=SubmissionPhoto.Kind.ID_BACK, label=_("ID card, back (emblem side)"))
+    id_handheld = PhotoField(
+        kind=SubmissionPhoto.Kind.ID_HANDHELD, label=_("You holding the ID card next to your face")
+    )
+
+    def clean_full_name(self):
+        return clean_full_name(self.cleaned_data["full_name"])
+
+    def clean_id_number(self):
+        return clean_resident_id(self.cleaned_data["id_number"])
+
+
+class PrecheckForm(forms.Form):
+    kind = forms.ChoiceField(choices=SubmissionPhoto.Kind.choices)
+    photo = forms.FileField()
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect
+    )
+    reason_codes = forms.MultipleChoiceField(
+        label=_("Reasons"), required=False, widget=forms.CheckboxSelectMultiple, choices=()
+    )
+    customer_message = forms.CharField(
+        label=_("Message to the customer (optional)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    note = forms.CharField(
+        label=_("Internal note (staff only)"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason_codes"].choices = [
+            (reason.code, f"{reason.code} · {reason.customer_text()}") for reason in selectors.active_reason_codes()
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") == "reject" and not cleaned.get("reason_codes"):
+            self.add_error("reason_codes", _("Choose at least one reason to reject."))
+        return cleaned

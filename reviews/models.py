@@ -1,0 +1,221 @@
+"""Real-name verification: submissions, their photos, reason codes and the event trail."""
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+
+def private_storage():
+    """ID photos never live under a public URL: only permission-checked views serve them."""
+    return storages["private"]
+
+
+class ReasonCode(models.Model):
+    """Why a submission was rejected, in words the customer reads. Editable in admin."""
+
+    class Kind(models.TextChoices):
+        RETRY = "retry", _("Can resubmit")
+        FINAL = "final", _("Final (support must lift it)")
+
+    code = models.SlugField(_("code"), max_length=32, unique=True, allow_unicode=False)
+    label_zh = models.CharField(_("short label (Chinese)"), max_length=40)
+    customer_text_zh = models.CharField(_("customer text (Chinese)"), max_length=300)
+    customer_text_en = models.CharField(_("customer text (English)"), max_length=300)
+    kind = models.CharField(_("type"), max_length=8, choices=Kind.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=100)
+
+    class Meta:
+        verbose_name = _("reason code")
+        verbose_name_plural = _("reason codes")
+        ordering = ["sort_order", "code"]
+
+    def __str__(self):
+        return f"{self.code} {self.label_zh}"
+
+    @property
+    def is_final(self):
+        return self.kind == self.Kind.FINAL
+
+    def customer_text(self, language: str | None = None) -> str:
+        language = language or get_language() or "zh-hans"
+        return self.customer_text_en if language.startswith("en") else self.customer_text_zh
+
+
+class Submission(models.Model):
+    """One attempt at real-name verification by one customer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        IN_REVIEW = "in_review", _("In review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    class Channel(models.TextChoices):
+        ONLINE = "online", _("Online")
+        OFFLINE = "offline", _("At a service point")
+
+    OPEN_STATUSES = (Status.PENDING, Status.IN_REVIEW)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="submissions"
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.ONLINE)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempt_number = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    full_name = models.CharField(_("full name"), max_length=60)
+    id_number_encrypted = models.TextField(editable=False)
+    id_number_masked = models.CharField(_("ID number"), max_length=18)
+    id_number_index = models.CharField(max_length=64, db_index=True, editable=False)
+    contact_phone = models.CharField(_("contact phone"), max_length=20)
+    submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
+    due_at = models.DateTimeField(_("due"))
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("claimed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="claimed_submissions",
+    )
+    claim_expires_at = models.DateTimeField(_("claim expires"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decided_submissions",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    reasons = models.ManyToManyField(ReasonCode, verbose_name=_("reasons"), blank=True, related_name="+")
+    customer_message = models.TextField(_("message to the customer"), blank=True)
+    internal_note = models.TextField(_("internal note"), blank=True)
+    flags = models.JSONField(_("flags"), default=dict, blank=True)
+    is_flagged = models.BooleanField(_("flagged"), default=False)
+    final_block_lifted_at = models.DateTimeField(_("final rejection lifted at"), null=True, blank=True)
+    service_point = models.ForeignKey(
+        "accounts.ServicePoint", verbose_name=_("service point"), on_delete=models.PROTECT, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("verification submission")
+        verbose_name_plural = _("verification submissions")
+        permissions = [
+            ("review_submission", _("Can claim and decide verification submissions")),
+            ("view_full_id_number", _("Can see full ID numbers")),
+            ("lift_final_rejection", _("Can lift a final rejection")),
+            ("view_id_photos", _("Can view ID photos")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(status__in=["pending", "in_review"]), name="one_open_submission_per_user"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="in_review") | Q(claimed_by__isnull=False, claim_expires_at__isnull=False),
+                name="submission_in_review_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "rejected"])
+                | Q(decided_by__isnull=False, decided_at__isnull=False),
+                name="submission_decision_has_decider",
+            ),
+            models.UniqueConstraint(fields=["user", "attempt_number"], name="submission_attempt_unique"),
+        ]
+        indexes = [
+            # The queue: open submissions, oldest due first, walked by keyset (due_at, id).
+            models.Index(fields=["due_at", "id"], condition=Q(status__in=["pending", "in_review"]), name="queue_due"),
+            models.Index(fields=["user", "-attempt_number"], name="submission_history"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.id_number_masked} ({self.get_status_display()})"
+
+    @property
+    def is_open(self):
+        return self.status in self.OPEN_STATUSES
+
+    def claim_is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return (
+            self.status == self.Status.IN_REVIEW and self.claim_expires_at is not None and self.claim_expires_at > now
+        )
+
+
+class SubmissionPhoto(models.Model):
+    class Kind(models.TextChoices):
+        ID_FRONT = "id_front", _("ID card, front (photo side)")
+        ID_BACK = "id_back", _("ID card, back (emblem side)")
+        ID_HANDHELD = "id_handheld", _("You holding the ID card")
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="photos")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    image = models.FileField(storage=private_storage, max_length=200)
+    thumbnail = models.FileField(storage=private_storage, max_length=200)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    original_format = models.CharField(max_length=8)
+    original_sha256 = models.CharField(max_length=64, db_index=True)
+    # A 64-bit difference hash in four indexed 16-bit bands (see photos.dhash_bands).
+    dhash = models.BigIntegerField()
+    dhash_band0 = models.PositiveIntegerField(db_index=True)
+    dhash_band1 = models.PositiveIntegerField(db_index=True)
+    dhash_band2 = models.PositiveIntegerField(db_index=True)
+    dhash_band3 = models.PositiveIntegerField(db_index=True)
+    hints = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ID photo")
+        verbose_name_plural = _("ID photos")
+        constraints = [models.UniqueConstraint(fields=["submission", "kind"], name="one_photo_per_kind")]
+        ordering = ["submission", "kind"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of submission #{self.submission_id}"
+
+
+class SubmissionEvent(models.Model):
+    """Append-only: every transition of a submission (who, when, from, to, reasons, notes)."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    verb = models.CharField(max_length=24)
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10, blank=True)
+    reason_codes = models.JSONField(default=list, blank=True)
+    customer_message = models.TextField(blank=True)
+    internal_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("submission event")
+        verbose_name_plural = _("submission events")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.verb}: {self.from_status or '–'} → {self.to_status or '–'}"
+
+
+class PhotoAccess(models.Model):
+    """Every time a staff member looks at an ID photo."""
+
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    photo = models.ForeignKey(SubmissionPhoto, on_delete=models.SET_NULL, null=True, related_name="accesses")
+    submission_id_copy = models.BigIntegerField(_("submission"))
+    variant = models.CharField(max_length=10)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    accessed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("photo access")
+        verbose_name_plural = _("photo access log")
+
+    def __str__(self):
+        return f"{self.staff} viewed photo {self.photo_id} at {self.accessed_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,460 @@
+"""Every state change of a verification submission: one function each.
+
+Each function locks the submission row, checks that the transition is allowed,
+writes the SubmissionEvent and queues messages to the customer on commit (through
+accounts.services.notify, which uses the outbox).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts import services as account_services
+from accounts.models import Line, User
+from reviews import pii
+from reviews.business_days import add_business_days
+from reviews.models import ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
+from reviews.photos import ProcessedPhoto, dhash_bands, hamming
+
+ERR_ALREADY_OPEN = gettext_lazy("You already have a submission waiting for review. You will hear from us soon.")
+ERR_ALREADY_VERIFIED = gettext_lazy("Your real name is already verified.")
+ERR_FINAL_BLOCK = gettext_lazy(
+    "Your last submission was rejected for a reason that cannot be fixed by resubmitting. "
+    "Please contact customer support or visit a service point with your ID card."
+)
+ERR_TOO_MANY_ATTEMPTS = gettext_lazy(
+    "Too many submissions were rejected. Please visit a service point with your ID card, or contact support."
+)
+ERR_NOT_CLAIMED_BY_YOU = gettext_lazy("This submission is not claimed by you (or your claim expired). Claim it first.")
+ERR_ALREADY_DECIDED = gettext_lazy("This submission has already been decided.")
+ERR_REASON_REQUIRED = gettext_lazy("Choose at least one reason to reject.")
+ERR_REASON_UNKNOWN = gettext_lazy("One of the reasons is unknown or no longer in use.")
+ERR_LINE_LIMIT_ONLY_REJECT = gettext_lazy(
+    "This ID already holds the maximum number of lines: the submission can only be rejected with LINE_LIMIT."
+)
+ERR_UNKNOWN_DECISION = gettext_lazy("Choose approve or reject.")
+ERR_NOT_REJECTED_FINAL = gettext_lazy("Only a final rejection can be lifted.")
+ERR_NOTHING_TO_RELEASE = gettext_lazy("This submission is not claimed by you.")
+
+LINE_LIMIT_CODE = "LINE_LIMIT"
+
+
+class ReviewError(Exception):
+    """A verification action was refused; the message is for the person acting."""
+
+
+@dataclass
+class PhotoSet:
+    id_front: ProcessedPhoto
+    id_back: ProcessedPhoto
+    id_handheld: ProcessedPhoto
+
+    def items(self):
+        return (
+            (SubmissionPhoto.Kind.ID_FRONT, self.id_front),
+            (SubmissionPhoto.Kind.ID_BACK, self.id_back),
+            (SubmissionPhoto.Kind.ID_HANDHELD, self.id_handheld),
+        )
+
+
+def _event(submission, *, actor, verb, from_status="", to_status="", reasons=(), message="", note=""):
+    return SubmissionEvent.objects.create(
+        submission=submission,
+        actor=actor if getattr(actor, "pk", None) else None,
+        verb=verb,
+        from_status=from_status,
+        to_status=to_status,
+        reason_codes=list(reasons),
+        customer_message=message,
+        internal_note=note,
+    )
+
+
+def _resubmission_blocker(user) -> str | None:
+    """Return why the user may not submit now, or None."""
+    if user.is_real_name_verified:
+        return ERR_ALREADY_VERIFIED
+    history = Submission.objects.filter(user=user)
+    if history.filter(status__in=Submission.OPEN_STATUSES).exists():
+        return ERR_ALREADY_OPEN
+    last = history.order_by("-attempt_number").first()
+    if (
+        last is not None
+        and last.status == Submission.Status.REJECTED
+        and last.final_block_lifted_at is None
+        and last.reasons.filter(kind=ReasonCode.Kind.FINAL).exists()
+    ):
+        return ERR_FINAL_BLOCK
+    rejected = history.filter(status=Submission.Status.REJECTED, final_block_lifted_at__isnull=True).count()
+    if rejected >= settings.MAX_SUBMISSION_ATTEMPTS:
+        return ERR_TOO_MANY_ATTEMPTS
+    return None
+
+
+def submission_blocker(*, user) -> str | None:
+    """Why the customer cannot submit right now (shown before they fill the form)."""
+    reason = _resubmission_blocker(user)
+    return str(reason) if reason else None
+
+
+def lines_held_by_identity(*, id_number_index: str, exclude_user=None) -> int:
+    """Lines in service (not cancelled) owned by accounts verified with this ID number."""
+    holders = Submission.objects.filter(id_number_index=id_number_index, status=Submission.Status.APPROVED)
+    if exclude_user is not None:
+        holders = holders.exclude(user=exclude_user)
+    return Line.objects.filter(owner__in=holders.values("user")).exclude(status__in=[Line.Status.CANCELLED]).count()
+
+
+def _flags_for(*, user, id_number_index: str, photos: PhotoSet) -> dict:
+    flags = {}
+    own_lines = Line.objects.filter(owner=user).exclude(status=Line.Status.CANCELLED).count()
+    held = lines_held_by_identity(id_number_index=id_number_index, exclude_user=user)
+    if held + own_lines > settings.MAX_LINES_PER_ID:
+        flags["line_limit"] = {"held_elsewhere": held, "this_account": own_lines, "max": settings.MAX_LINES_PER_ID}
+    other_accounts = list(
+        Submission.objects.filter(id_number_index=id_number_index)
+        .exclude(user=user)
+        .values_list("user_id", flat=True)
+        .distinct()[:10]
+    )
+    if other_accounts:
+        flags["duplicate_id"] = {"accounts": other_accounts}
+    duplicates = []
+    for kind, photo in photos.items():
+        bands = dhash_bands(photo.dhash)
+        candidates = (
+            SubmissionPhoto.objects.filter(
+                Q(dhash_band0=bands[0])
+                | Q(dhash_band1=bands[1])
+                | Q(dhash_band2=bands[2])
+                | Q(dhash_band3=bands[3])
+                | Q(original_sha256=photo.original_sha256)
+            )
+            .exclude(submission__user=user)
+            .values_list("submission_id", "submission__user_id", "dhash", "original_sha256")[:200]
+        )
+        for submission_id, other_user, other_hash, other_sha in candidates:
+            if (
+                other_sha == photo.original_sha256
+                or hamming(other_hash, photo.dhash) <= settings.PHOTO_DUPLICATE_MAX_DISTANCE
+            ):
+                duplicates.append({"kind": kind, "submission": submission_id, "account": other_user})
+    if duplicates:
+        flags["duplicate_photo"] = duplicates[:10]
+    return flags
+
+
+def submission_create(
+    *,
+    user: User,
+    full_name: str,
+    id_number: str,
+    contact_phone: str,
+    photos: PhotoSet | None,
+    actor,
+    channel: str = Submission.Channel.ONLINE,
+    service_point=None,
+) -> Submission:
+    """Record a customer's verification attempt and put it in the review queue.
+
+    Photos are written to private storage before the row commits; if anything fails
+    afterwards they are deleted again, so nothing is stored half-way.
+    """
+    now = timezone.now()
+    index = pii.id_number_blind_index(id_number)
+    stored_names = []
+    try:
+        with transaction.atomic():
+            user = User.objects.select_for_update().get(pk=user.pk)
+            blocker = _resubmission_blocker(user)
+            if blocker:
+                raise ReviewError(blocker)
+            last_attempt = Submission.objects.filter(user=user).aggregate(n=Max("attempt_number"))["n"] or 0
+            flags = _flags_for(user=user, id_number_index=index, photos=photos) if photos else {}
+            submission = Submission(
+                user=user,
+                channel=channel,
+                attempt_number=last_attempt + 1,
+                full_name=full_name,
+                id_number_encrypted=pii.encrypt(pii.normalize_id_number(id_number)),
+                id_number_masked=pii.mask_id_number(id_number),
+                id_number_index=index,
+                contact_phone=contact_phone,
+                submitted_at=now,
+                due_at=add_business_days(now, settings.REVIEW_SLA_BUSINESS_DAYS),
+                flags=flags,
+                is_flagged=bool(flags),
+                service_point=service_point,
+            )
+            submission.full_clean()
+            submission.save()
+            for kind, photo in photos.items() if photos else ():
+                stored_names.extend(_store_photo(submission, kind, photo))
+            _event(submission, actor=actor, verb="submitted", to_status=Submission.Status.PENDING)
+    except IntegrityError as error:
+        _delete_files(stored_names)
+        # The one-open-submission constraint caught a double submit.
+        raise ReviewError(ERR_ALREADY_OPEN) from error
+    except BaseException:
+        _delete_files(stored_names)
+        raise
+    return submission
+
+
+def _store_photo(submission, kind, photo: ProcessedPhoto) -> list[str]:
+    from django.core.files.base import ContentFile
+
+    bands = dhash_bands(photo.dhash)
+    record = SubmissionPhoto(
+        submission=submission,
+        kind=kind,
+        width=photo.width,
+        height=photo.height,
+        original_format=photo.original_format,
+        original_sha256=photo.original_sha256,
+        dhash=photo.dhash - (1 << 64) if photo.dhash >= (1 << 63) else photo.dhash,  # fit a signed bigint
+        dhash_band0=bands[0],
+        dhash_band1=bands[1],
+        dhash_band2=bands[2],
+        dhash_band3=bands[3],
+        hints=photo.hints,
+    )
+    folder = f"submissions/{submission.user_id}/{submission.pk}"
+    record.image.save(f"{folder}/{kind}.jpg", ContentFile(photo.jpeg), save=False)
+    record.thumbnail.save(f"{folder}/{kind}-thumb.jpg", ContentFile(photo.thumbnail), save=False)
+    names = [record.image.name, record.thumbnail.name]
+    try:
+        record.save()
+    except BaseException:
+        _delete_files(names)
+        raise
+    return names
+
+
+def _delete_files(names):
+    from reviews.models import private_storage
+
+    storage = private_storage()
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError:
+            pass
+
+
+def _claimable(now):
+    return Submission.objects.filter(
+        Q(status=Submission.Status.PENDING) | Q(status=Submission.Status.IN_REVIEW, claim_expires_at__lte=now)
+    )
+
+
+def submission_claim_next(*, reviewer: User, filters: dict | None = None) -> Submission | None:
+    """Give the reviewer the oldest-due submission nobody else holds, for a lease.
+
+    A reviewer who already holds a live claim gets that one back. On PostgreSQL rows
+    locked by another reviewer's claim are skipped (SKIP LOCKED); elsewhere the claim is
+    a conditional UPDATE that only one reviewer can win.
+    """
+    from reviews.selectors import apply_queue_filters
+
+    now = timezone.now()
+    lease = now + timedelta(minutes=settings.REVIEW_CLAIM_MINUTES)
+    held = (
+        Submission.objects.filter(claimed_by=reviewer, status=Submission.Status.IN_REVIEW, claim_expires_at__gt=now)
+        .order_by("due_at", "pk")
+        .first()
+    )
+    if held is not None:
+        return held
+    candidates = apply_queue_filters(_claimable(now), filters or {}, now=now).order_by("due_at", "pk")
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            submission = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+            if submission is None:
+                return None
+            return _claim(submission, reviewer=reviewer, now=now, lease=lease)
+    for candidate_id in candidates.values_list("pk", flat=True)[:20]:
+        with transaction.atomic():
+            won = (
+                _claimable(now)
+                .filter(pk=candidate_id)
+                .update(status=Submission.Status.IN_REVIEW, claimed_by=reviewer, claim_expires_at=lease)
+            )
+            if won:
+                submission = Submission.objects.get(pk=candidate_id)
+                _event(submission, actor=reviewer, verb="claimed", from_status="pending", to_status="in_review")
+                return submission
+    return None
+
+
+def _claim(submission, *, reviewer, now, lease):
+    from_status = submission.status
+    submission.status = Submission.Status.IN_REVIEW
+    submission.claimed_by = reviewer
+    submission.claim_expires_at = lease
+    submission.save(update_fields=["status", "claimed_by", "claim_expires_at"])
+    _event(submission, actor=reviewer, verb="claimed", from_status=from_status, to_status=submission.status)
+    return submission
+
+
+def submission_claim(*, submission_id: int, reviewer: User) -> Submission:
+    """Claim one particular submission (opened from the queue list)."""
+    now = timezone.now()
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.claimed_by_id == reviewer.pk and submission.claim_is_live(now):
+            submission.claim_expires_at = now + timedelta(minutes=settings.REVIEW_CLAIM_MINUTES)
+            submission.save(update_fields=["claim_expires_at"])
+            return submission
+        if not submission.is_open:
+            raise ReviewError(ERR_ALREADY_DECIDED)
+        if submission.claim_is_live(now):
+            raise ReviewError(_("%(name)s is reviewing this submission right now.") % {"name": submission.claimed_by})
+        lease = now + timedelta(minutes=settings.REVIEW_CLAIM_MINUTES)
+        return _claim(submission, reviewer=reviewer, now=now, lease=lease)
+
+
+def submission_release(*, submission_id: int, reviewer: User) -> Submission:
+    """Give a claimed submission back to the queue."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.status != Submission.Status.IN_REVIEW or submission.claimed_by_id != reviewer.pk:
+            raise ReviewError(ERR_NOTHING_TO_RELEASE)
+        submission.status = Submission.Status.PENDING
+        submission.claimed_by = None
+        submission.claim_expires_at = None
+        submission.save(update_fields=["status", "claimed_by", "claim_expires_at"])
+        _event(submission, actor=reviewer, verb="released", from_status="in_review", to_status="pending")
+    return submission
+
+
+def submissions_release_expired_claims() -> int:
+    """Put submissions whose lease ran out back to pending (they are claimable anyway)."""
+    now = timezone.now()
+    expired = Submission.objects.filter(status=Submission.Status.IN_REVIEW, claim_expires_at__lte=now)
+    count = 0
+    for submission_id in expired.values_list("pk", flat=True):
+        with transaction.atomic():
+            released = Submission.objects.filter(
+                pk=submission_id, status=Submission.Status.IN_REVIEW, claim_expires_at__lte=now
+            ).update(status=Submission.Status.PENDING, claimed_by=None, claim_expires_at=None)
+            if released:
+                submission = Submission(pk=submission_id)
+                _event(submission, actor=None, verb="lease_expired", from_status="in_review", to_status="pending")
+                count += 1
+    return count
+
+
+def submission_decide(
+    *,
+    submission_id: int,
+    actor: User,
+    decision: str,
+    reason_codes: list[str] | tuple = (),
+    customer_message: str = "",
+    internal_note: str = "",
+) -> Submission:
+    """Approve or reject a submission the actor has claimed. Applied once, never twice."""
+    if decision not in ("approve", "reject"):
+        raise ReviewError(ERR_UNKNOWN_DECISION)
+    now = timezone.now()
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if not submission.is_open:
+            raise ReviewError(ERR_ALREADY_DECIDED)
+        if submission.claimed_by_id != actor.pk or not submission.claim_is_live(now):
+            raise ReviewError(ERR_NOT_CLAIMED_BY_YOU)
+        reasons = []
+        if decision == "reject":
+            codes = sorted(set(reason_codes))
+            if not codes:
+                raise ReviewError(ERR_REASON_REQUIRED)
+            reasons = list(ReasonCode.objects.filter(code__in=codes, is_active=True))
+            if len(reasons) != len(codes):
+                raise ReviewError(ERR_REASON_UNKNOWN)
+        line_limited = "line_limit" in submission.flags
+        if line_limited and (decision == "approve" or LINE_LIMIT_CODE not in {r.code for r in reasons}):
+            raise ReviewError(ERR_LINE_LIMIT_ONLY_REJECT)
+
+        from_status = submission.status
+        submission.status = Submission.Status.APPROVED if decision == "approve" else Submission.Status.REJECTED
+        submission.decided_by = actor
+        submission.decided_at = now
+        submission.claim_expires_at = None
+        submission.customer_message = customer_message.strip()
+        submission.internal_note = internal_note.strip()
+        submission.save(
+            update_fields=[
+                "status",
+                "decided_by",
+                "decided_at",
+                "claim_expires_at",
+                "customer_message",
+                "internal_note",
+            ]
+        )
+        submission.reasons.set(reasons)
+        _event(
+            submission,
+            actor=actor,
+            verb=decision + "d",
+            from_status=from_status,
+            to_status=submission.status,
+            reasons=[r.code for r in reasons],
+            message=submission.customer_message,
+            note=submission.internal_note,
+        )
+        if decision == "approve":
+            account_services.user_mark_real_name_verified(user=submission.user, actor=actor, channel=submission.channel)
+            account_services.notify(
+                user=submission.user,
+                subject=_("Real-name verification approved"),
+                body=_("Your real name is verified. Your lines are active."),
+                link="/verification/",
+            )
+        else:
+            _notify_rejection(submission, reasons)
+    return submission
+
+
+def _notify_rejection(submission, reasons):
+    texts = "；".join(reason.customer_text() for reason in reasons)
+    final = any(reason.is_final for reason in reasons)
+    follow_up = (
+        _("Please contact customer support or visit a service point with your ID card.")
+        if final
+        else _("Please take new photos and submit again.")
+    )
+    body = _("Reason: %(reasons)s. %(follow_up)s") % {"reasons": texts, "follow_up": follow_up}
+    if submission.customer_message:
+        body = f"{body}\n{submission.customer_message}"
+    account_services.notify(
+        user=submission.user,
+        subject=_("Real-name verification not approved"),
+        body=body,
+        link="/verification/",
+    )
+
+
+def submission_lift_final_block(*, submission_id: int, actor: User, note: str) -> Submission:
+    """Let a customer whose submission was finally rejected submit again (support only)."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.status != Submission.Status.REJECTED or submission.final_block_lifted_at is not None:
+            raise ReviewError(ERR_NOT_REJECTED_FINAL)
+        submission.final_block_lifted_at = timezone.now()
+        submission.save(update_fields=["final_block_lifted_at"])
+        _event(submission, actor=actor, verb="final_block_lifted", note=note)
+        account_services.notify(
+            user=submission.user,
+            subject=_("You can verify your real name again"),
+            body=_("Support has reviewed your case. You can submit your ID photos again."),
+            link="/verification/",
+        )
+    return submission

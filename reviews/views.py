@@ -1,0 +1,235 @@
+"""Customer verification pages and the staff review queue. Thin: form → one service → redirect."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import services as account_services
+from accounts.http import client_ip
+from accounts.permissions import staff_permission_required
+from reviews import photos, pii, selectors, services
+from reviews.forms import DecisionForm, PrecheckForm, SubmissionForm
+from reviews.models import PhotoAccess, Submission, SubmissionPhoto
+from reviews.validators import age_on
+
+REVIEW = "reviews.review_submission"
+
+
+# --- customer ---------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def verification_status(request):
+    history = list(selectors.customer_history(user=request.user))
+    current = history[0] if history else None
+    window = selectors.expected_decision_window(current) if current and current.is_open else None
+    context = {
+        "current": current,
+        "earlier": history[1:],
+        "window": window,
+        "blocker": services.submission_blocker(user=request.user),
+    }
+    return render(request, "reviews/status.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def verification_submit(request):
+    blocker = services.submission_blocker(user=request.user)
+    if blocker:
+        messages.warning(request, blocker)
+        return redirect("reviews:status")
+    form = SubmissionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.submission_create(
+                user=request.user,
+                full_name=data["full_name"],
+                id_number=data["id_number"],
+                contact_phone=data["contact_phone"].as_e164,
+                photos=services.PhotoSet(
+                    id_front=data["id_front"], id_back=data["id_back"], id_handheld=data["id_handheld"]
+                ),
+                actor=request.user,
+            )
+        except services.ReviewError as error:
+            messages.error(request, str(error))
+            return redirect("reviews:status")
+        messages.success(request, _("Thank you! Your photos are submitted for review."))
+        return redirect("reviews:status")
+    if request.method == "GET" and request.user.phone:
+        form.initial["contact_phone"] = request.user.phone
+    return render(request, "reviews/submit.html", {"form": form, "hint_messages": photos.HINT_MESSAGES})
+
+
+@login_required
+@require_POST
+def photo_precheck(request):
+    """Instant feedback on one photo before the customer submits; stores nothing."""
+    form = PrecheckForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse({"ok": False, "error": _("Choose a photo.")}, status=400)
+    try:
+        processed = photos.process_photo(form.cleaned_data["photo"], kind=form.cleaned_data["kind"])
+    except photos.PhotoRejected as error:
+        return JsonResponse({"ok": False, "error": str(error)}, status=422)
+    return JsonResponse({"ok": True, "warnings": photos.hint_messages(processed.hints), "hints": processed.hints})
+
+
+@login_required
+@require_GET
+def photo_file(request, photo_id: int, variant: str):
+    """Serve an ID photo to its owner or to staff allowed to review; log every staff view."""
+    if variant not in ("full", "thumb"):
+        raise Http404
+    photo, as_staff = selectors.photo_for_viewer(photo_id=photo_id, user=request.user)
+    if photo is None:
+        raise Http404
+    if as_staff:
+        PhotoAccess.objects.create(
+            staff=request.user,
+            photo=photo,
+            submission_id_copy=photo.submission_id,
+            variant=variant,
+            ip_address=client_ip(request) or None,
+        )
+    field = photo.image if variant == "full" else photo.thumbnail
+    return pii.serve_private_file(field, download_name=f"{photo.kind}-{variant}.jpg")
+
+
+# --- staff ------------------------------------------------------------------------------
+
+
+@staff_permission_required(REVIEW)
+@require_GET
+def queue(request):
+    filters = selectors.queue_filters_from(request.GET)
+    page = selectors.queue_page(filters=filters, cursor=request.GET.get("after"))
+    query = {k: "1" if v is True else v for k, v in filters.items() if v}
+    return render(
+        request,
+        "reviews/queue.html",
+        {"page": page, "filters": filters, "query": query, "channels": Submission.Channel.choices},
+    )
+
+
+@staff_permission_required(REVIEW)
+@require_POST
+def claim_next(request):
+    filters = selectors.queue_filters_from(request.POST)
+    submission = services.submission_claim_next(reviewer=request.user, filters=filters)
+    if submission is None:
+        messages.info(request, _("The queue is empty. Well done!"))
+        return redirect("reviews:queue")
+    return redirect("reviews:review", submission_id=submission.pk)
+
+
+@staff_permission_required(REVIEW)
+@require_POST
+def claim(request, submission_id: int):
+    try:
+        services.submission_claim(submission_id=_existing(submission_id), reviewer=request.user)
+    except services.ReviewError as error:
+        messages.error(request, str(error))
+        return redirect("reviews:queue")
+    return redirect("reviews:review", submission_id=submission_id)
+
+
+@staff_permission_required(REVIEW)
+@require_POST
+def release(request, submission_id: int):
+    try:
+        services.submission_release(submission_id=_existing(submission_id), reviewer=request.user)
+    except services.ReviewError as error:
+        messages.error(request, str(error))
+    return redirect("reviews:queue")
+
+
+def _existing(submission_id):
+    if not Submission.objects.filter(pk=submission_id).exists():
+        raise Http404
+    return submission_id
+
+
+@staff_permission_required(REVIEW)
+@require_GET
+def review(request, submission_id: int):
+    try:
+        submission = selectors.submission_for_review(submission_id=submission_id)
+    except Submission.DoesNotExist as error:
+        raise Http404 from error
+    return _render_review(request, submission, DecisionForm())
+
+
+def _render_review(request, submission, form, status=200):
+    full_id = None
+    id_number = None
+    if request.user.has_perm("reviews.view_full_id_number"):
+        full_id = pii.decrypt(submission.id_number_encrypted)
+        account_services.audit_record(
+            actor=request.user, verb="submission.id_number_viewed", target=submission, subject_user=submission.user
+        )
+    id_number = full_id or submission.id_number_masked
+    photos_by_kind = {photo.kind: photo for photo in submission.photos.all()}
+    ordered_photos = [(kind, label, photos_by_kind.get(kind)) for kind, label in SubmissionPhoto.Kind.choices]
+    age = None
+    if full_id:
+        age = age_on(full_id, submission.submitted_at.date())
+    context = {
+        "submission": submission,
+        "id_number": id_number,
+        "age": age,
+        "photos": [
+            (kind, label, photo, photos.hint_messages(photo.hints) if photo else [])
+            for kind, label, photo in ordered_photos
+        ],
+        "earlier": selectors.earlier_submissions(submission=submission),
+        "form": form,
+        "claimed_by_me": submission.claimed_by_id == request.user.pk and submission.claim_is_live(),
+        "decide_url": reverse("reviews:decide", args=[submission.pk]),
+    }
+    return render(request, "reviews/review.html", context, status=status)
+
+
+@staff_permission_required(REVIEW)
+@require_POST
+def decide(request, submission_id: int):
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.submission_decide(
+                submission_id=_existing(submission_id),
+                actor=request.user,
+                decision=form.cleaned_data["decision"],
+                reason_codes=form.cleaned_data["reason_codes"],
+                customer_message=form.cleaned_data["customer_message"],
+                internal_note=form.cleaned_data["note"],
+            )
+        except services.ReviewError as error:
+            form.add_error(None, str(error))
+        else:
+            verb = _("Approved") if form.cleaned_data["decision"] == "approve" else _("Rejected")
+            messages.success(request, _("%(verb)s submission #%(id)s.") % {"verb": verb, "id": submission_id})
+            return redirect("reviews:queue")
+    try:
+        submission = selectors.submission_for_review(submission_id=submission_id)
+    except Submission.DoesNotExist as error:
+        raise Http404 from error
+    return _render_review(request, submission, form, status=409 if form.non_field_errors() else 400)
+
+
+@staff_permission_required()
+@require_GET
+def staff_home(request):
+    user = request.user
+    context = {
+        "can_review": user.has_perm(REVIEW),
+        "queue_depth": selectors.queue_depth() if user.has_perm(REVIEW) else None,
+    }
+    return render(request, "reviews/staff_home.html", context)
