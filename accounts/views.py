@@ -186,9 +186,12 @@ def password_reset_confirm(request):
 @login_required
 def account_centre(request):
     user = request.user
+    from reviews.selectors import latest_submission
+
     context = {
         "lines": selectors.lines_for_account_centre(user=user),
         "recent_notifications": selectors.recent_notifications(user=user),
+        "submission": latest_submission(user=user),
     }
     return render(request, "accounts/account_centre.html", context)
 

@@ -148,3 +148,7 @@ def expected_decision_window(submission: Submission):
     from reviews.business_days import add_business_days
 
     return add_business_days(submission.submitted_at, 1).date(), timezone.localtime(submission.due_at).date()
+
+
+def latest_submission(*, user):
+    return Submission.objects.filter(user=user).order_by("-attempt_number").first()

@@ -1,32 +1,15 @@
 """Photos made by the tests themselves: card-like JPEG/PNG/WebP images with detail and EXIF."""
 
 import io
-import random
 
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from reviews.demo import card_image, resident_id
+
+__all__ = ["card_image", "encode", "jpeg_bytes", "resident_id"]
 
 # EXIF tags: 0x0112 orientation, 0x8825 GPS IFD.
 GPS_IFD = 0x8825
-
-
-def card_image(width=1600, height=1200, *, seed=1, brightness=200) -> Image.Image:
-    """A light card with dark 'text' lines and noise: sharp, bright enough, in colour."""
-    rng = random.Random(seed)
-    image = Image.new("RGB", (width, height), (brightness, brightness - 10, brightness - 30))
-    draw = ImageDraw.Draw(image)
-    margin = width // 12
-    draw.rectangle([margin, margin, width - margin, height - margin], outline=(40, 60, 120), width=max(2, width // 300))
-    for row in range(12):
-        y = margin * 2 + row * (height - 4 * margin) // 12
-        x = margin * 2
-        while x < width - margin * 3:
-            word = rng.randint(width // 40, width // 12)
-            draw.rectangle([x, y, x + word, y + height // 60], fill=(rng.randint(0, 60),) * 3)
-            x += word + width // 60
-    for _ in range(width * height // 400):
-        x, y = rng.randrange(width), rng.randrange(height)
-        image.putpixel((x, y), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    return image
 
 
 def encode(image: Image.Image, fmt="JPEG", *, gps=False, orientation=None, **save_args) -> bytes:

@@ -3,7 +3,8 @@ import pytest
 from accounts.models import User
 from tests.conftest import last_code_sent_to
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the data migrations (roles, reason codes) survive the flush between tests.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_customer_registers_confirms_code_and_lands_in_account_centre(page):

@@ -75,10 +75,12 @@ STAFF = [
 ]
 
 CUSTOMERS = [
-    # phone, email, verified, lines
-    ("+8613800138000", "li.lei@example.com", True, 1),
-    ("+8613900139000", "han.meimei@example.com", False, 1),
-    ("+8613700137000", None, False, 0),
+    # phone, email, verified, lines, demo submission (name, ID number seed) or None
+    ("+8613800138000", "li.lei@example.com", True, 1, None),
+    ("+8613900139000", "han.meimei@example.com", False, 1, ("韩梅梅", "19920315", "246")),
+    ("+8613700137000", None, False, 0, None),
+    ("+8613600136000", "zhao.min@example.com", False, 1, ("赵敏", "19880808", "135")),
+    ("+8613500135000", None, False, 2, ("阿依古丽·买买提", "19950620", "468")),
 ]
 
 
@@ -111,16 +113,17 @@ class Command(BaseCommand):
                     services.staff_user_create(
                         login=login, role=role, password=staff_password, service_point=points.get(point_code)
                     )
-            for phone, email, verified, line_count in CUSTOMERS:
-                self._customer(phone, email, verified, line_count)
+            for phone, email, verified, line_count, submission in CUSTOMERS:
+                self._customer(phone, email, verified, line_count, submission)
             codes = [self._new_line() for _ in range(fresh_lines)]
 
         out = self.stdout.write
         out(self.style.SUCCESS("Demo data is ready. Sign in at http://127.0.0.1:8000/accounts/login/"))
         out("")
         out(f"Customers (password {DEMO_PASSWORD}):")
-        for phone, _email, verified, _count in CUSTOMERS:
-            out(f"  {phone}  {'verified, line active' if verified else 'not verified yet'}")
+        for phone, _email, verified, _count, submission in CUSTOMERS:
+            state = "verified, line active" if verified else ("submission waiting for review" if submission else "")
+            out(f"  {phone}  {state or 'not verified yet'}")
         shown = "from HEYON_STAFF_PASSWORD" if "HEYON_STAFF_PASSWORD" in os.environ else staff_password
         out(f"Staff (password {shown}):")
         for login, role, point_code in STAFF:
@@ -129,7 +132,7 @@ class Command(BaseCommand):
         for number, code in codes:
             out(f"  {code}  → line {number}")
 
-    def _customer(self, phone, email, verified, line_count):
+    def _customer(self, phone, email, verified, line_count, submission):
         user = User.objects.filter(phone=phone).first()
         if user is not None:
             return user
@@ -141,6 +144,13 @@ class Command(BaseCommand):
             services.line_attach(actor=user, activation_code=code)
         if verified:
             services.user_mark_real_name_verified(user=user, actor=None, channel="demo")
+        if submission:
+            from reviews.demo import resident_id, submit_demo
+
+            name, birth, sequence = submission
+            submit_demo(
+                user=user, full_name=name, id_number=resident_id(birth=birth, sequence=sequence), seed=len(name)
+            )
         return user
 
     def _new_line(self):

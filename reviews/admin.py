@@ -1,0 +1,118 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin import ReadOnlyAdmin
+from reviews import services
+from reviews.models import PhotoAccess, ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "label_zh", "kind", "is_active", "sort_order"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["code", "label_zh", "customer_text_zh", "customer_text_en"]
+    list_editable = ["is_active", "sort_order"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Decisions refer to reason codes; retire a code by making it inactive.
+        return False
+
+
+class SubmissionPhotoInline(admin.TabularInline):
+    model = SubmissionPhoto
+    fields = ["kind", "width", "height", "original_format", "hints"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class SubmissionEventInline(admin.TabularInline):
+    model = SubmissionEvent
+    fields = ["created_at", "actor", "verb", "from_status", "to_status", "reason_codes", "internal_note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    """Submissions are read here; decisions are made in /staff/reviews/ through the services."""
+
+    list_display = ["pk", "user", "status", "channel", "attempt_number", "id_number_masked", "submitted_at", "due_at"]
+    list_filter = ["status", "channel", "is_flagged"]
+    list_select_related = ["user"]
+    search_fields = ["=id_number_masked", "user__phone", "=pk"]
+    show_full_result_count = False
+    date_hierarchy = "submitted_at"
+    raw_id_fields = ["user"]
+    inlines = [SubmissionPhotoInline, SubmissionEventInline]
+    actions = ["lift_final_rejection"]
+    readonly_fields = [
+        "user",
+        "channel",
+        "status",
+        "attempt_number",
+        "full_name",
+        "id_number_masked",
+        "contact_phone",
+        "submitted_at",
+        "due_at",
+        "claimed_by",
+        "claim_expires_at",
+        "decided_by",
+        "decided_at",
+        "reasons",
+        "customer_message",
+        "internal_note",
+        "flags",
+        "is_flagged",
+        "final_block_lifted_at",
+        "service_point",
+    ]
+    exclude = ["id_number_encrypted", "id_number_index"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Lift the final rejection (the customer may submit again)"), permissions=["lift"])
+    def lift_final_rejection(self, request, queryset):
+        lifted = 0
+        for submission_id in queryset.values_list("pk", flat=True):
+            try:
+                services.submission_lift_final_block(
+                    submission_id=submission_id, actor=request.user, note=str(_("Lifted in admin"))
+                )
+                lifted += 1
+            except services.ReviewError as error:
+                self.message_user(request, f"#{submission_id}: {error}", level="warning")
+        self.message_user(request, _("%(n)s rejection(s) lifted.") % {"n": lifted})
+
+    def has_lift_permission(self, request):
+        return request.user.has_perm("reviews.lift_final_rejection")
+
+
+@admin.register(SubmissionEvent)
+class SubmissionEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "submission_id", "actor", "verb", "from_status", "to_status", "reason_codes"]
+    list_filter = ["verb"]
+    list_select_related = ["actor"]
+    search_fields = ["=submission__id"]
+    show_full_result_count = False
+
+
+@admin.register(PhotoAccess)
+class PhotoAccessAdmin(ReadOnlyAdmin):
+    list_display = ["accessed_at", "staff", "submission_id_copy", "photo_id", "variant", "ip_address"]
+    list_select_related = ["staff"]
+    search_fields = ["staff__username", "=submission_id_copy"]
+    date_hierarchy = "accessed_at"
+    show_full_result_count = False

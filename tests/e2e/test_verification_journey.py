@@ -1,0 +1,79 @@
+import pytest
+
+from accounts.models import Line, Notification, OutboundMessage
+from tests.factories import PASSWORD, CustomerFactory, make_line, make_staff
+from tests.images import jpeg_bytes, resident_id
+
+# serialized_rollback: the data migrations (roles, reason codes) survive the flush between tests.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def sign_in(page, login):
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("main form button[type=submit]").click()
+
+
+def submit_photos(page, tmp_path, seed):
+    page.goto("/verification/submit/")
+    page.fill("input[name=full_name]", "王小明")
+    page.fill("input[name=id_number]", resident_id())
+    for offset, kind in enumerate(("id_front", "id_back", "id_handheld")):
+        path = tmp_path / f"{kind}-{seed}.jpg"
+        path.write_bytes(jpeg_bytes(seed=seed * 10 + offset, gps=True))
+        page.set_input_files(f"input[name={kind}]", str(path))
+        # The instant pre-check answers for every photo before the customer submits.
+        page.locator(f'[data-hints-for="{kind}"] div').first.wait_for()
+    page.locator("#submission-form button[type=submit]").click()
+    page.wait_for_url("**/verification/")
+
+
+def test_customer_rejected_then_resubmits_and_is_approved(browser, live_server, tmp_path):
+    customer = CustomerFactory()
+    line, _code = make_line(owner=customer)
+    make_staff("reviewer", login="reviewer1")
+
+    customer_page = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url).new_page()
+    reviewer_page = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url).new_page()
+    for page in (customer_page, reviewer_page):
+        page.set_default_timeout(15_000)
+
+    sign_in(customer_page, customer.phone.as_national)
+    customer_page.wait_for_url("**/account/")
+    submit_photos(customer_page, tmp_path, seed=1)
+    assert customer_page.get_by_test_id("verification-current-status").get_attribute("data-status") == "pending"
+
+    sign_in(reviewer_page, "reviewer1")
+    reviewer_page.goto("/staff/reviews/")
+    reviewer_page.get_by_test_id("claim-next").click()
+    reviewer_page.wait_for_url("**/staff/reviews/*/")
+    assert reviewer_page.locator("[data-testid=review-photos] img").count() == 3
+    reviewer_page.keyboard.press("r")  # R selects reject and moves to the reasons
+    reviewer_page.locator("input[name=reason_codes][value=IMG_BLURRY]").check()
+    reviewer_page.get_by_test_id("decide").click()
+    reviewer_page.wait_for_url("**/staff/reviews/")
+
+    customer_page.goto("/verification/")
+    # The reason in plain words, in Chinese (the reason code's customer text).
+    assert "照片模糊" in customer_page.get_by_test_id("rejection-reasons").inner_text()
+    customer_page.get_by_test_id("resubmit").click()
+    customer_page.wait_for_url("**/verification/submit/")
+    submit_photos(customer_page, tmp_path, seed=2)
+    assert customer_page.get_by_test_id("verification-history").is_visible()
+
+    reviewer_page.goto("/staff/reviews/")
+    reviewer_page.keyboard.press("n")  # N claims the next one
+    reviewer_page.wait_for_url("**/staff/reviews/*/")
+    reviewer_page.keyboard.press("a")  # A approves
+    reviewer_page.wait_for_url("**/staff/reviews/")
+
+    customer_page.goto("/account/")
+    assert customer_page.get_by_test_id("line-status").get_attribute("data-status") == "active"
+    line.refresh_from_db()
+    assert line.status == Line.Status.ACTIVE
+    approved = Notification.objects.filter(user=customer).order_by("-pk").first()
+    customer_page.goto("/notifications/")
+    assert approved.subject in customer_page.get_by_test_id("notification-list").inner_text()
+    # Rejection and approval both reached the customer by SMS too.
+    assert OutboundMessage.objects.filter(recipient=customer.phone.as_e164, body__contains=approved.subject).exists()
