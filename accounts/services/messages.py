@@ -62,15 +62,18 @@ def _send_after_commit(ids):
 
 def outbox_dispatch_due(*, limit: int = 500) -> dict:
     """Send messages that are due (new, or failed earlier and past their backoff)."""
-    return _dispatch(OutboundMessage.objects.order_by("next_attempt_at")[:limit])
+    return _dispatch(OutboundMessage.objects.all(), limit=limit)
 
 
-def _dispatch(candidates) -> dict:
+def _dispatch(candidates, limit: int | None = None) -> dict:
     now = timezone.now()
     due = candidates.filter(
         Q(status=OutboundMessage.Status.PENDING) | Q(status=OutboundMessage.Status.SENDING, claimed_until__lt=now),
         next_attempt_at__lte=now,
-    )
+    ).order_by("next_attempt_at", "pk")
+    if limit is not None:
+        # Slice after filtering: a sliced queryset cannot be filtered.
+        due = due[:limit]
     counts = {"sent": 0, "failed": 0, "gave_up": 0}
     for message_id in list(due.values_list("pk", flat=True)):
         message = _claim(message_id)

@@ -60,8 +60,9 @@ def customer_register(*, phone, email: str | None, password: str, ip: str | None
 
 
 def customer_confirm_registration(*, user: User, code: str) -> User:
+    # Verified in its own transaction: a wrong guess must stay counted although it raises.
+    one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.REGISTER, code=code)
     with transaction.atomic():
-        one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.REGISTER, code=code)
         user = User.objects.select_for_update().get(pk=user.pk)
         user.is_active = True
         user.phone_verified_at = timezone.now()
@@ -111,13 +112,16 @@ def password_reset_request(*, identifier: str, ip: str | None) -> User | None:
         return None
     by_email = "@" in identifier and user.email
     channel = OneTimeCode.Channel.EMAIL if by_email or not user.phone else OneTimeCode.Channel.SMS
+    if channel == OneTimeCode.Channel.EMAIL and not user.email:
+        return None  # e.g. staff with neither phone nor email: there is nowhere to send a code
     one_time_code_issue(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, channel=channel, ip=ip)
     return user
 
 
 def password_reset_confirm(*, user: User, code: str, new_password: str) -> User:
+    # Verified in its own transaction: a wrong guess must stay counted although it raises.
+    one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code)
     with transaction.atomic():
-        one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code)
         user = User.objects.select_for_update().get(pk=user.pk)
         user.set_password(new_password)
         user.save(update_fields=["password"])

@@ -1,0 +1,201 @@
+"""In-app messages and the outbox of SMS and email: sent after commit, retried, never lost."""
+
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import Notification, OutboundMessage, User
+from tests.accounts.conftest import STRONG_PASSWORD
+from tests.accounts.sms_backends import FAILING
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "+8613800138000"
+
+
+def dispatch() -> str:
+    out = StringIO()
+    call_command("dispatch_messages", stdout=out)
+    return out.getvalue().strip()
+
+
+def test_notify_writes_the_inbox_message_and_queues_sms_and_email():
+    user = CustomerFactory(phone=PHONE, email="li.lei@example.com")
+
+    notification = services.notify(user=user, subject="Line active", body="Enjoy.", link="/account/")
+
+    assert Notification.objects.get(user=user) == notification
+    assert notification.link == "/account/" and notification.read_at is None
+    rows = {row.channel: row for row in OutboundMessage.objects.all()}
+    assert set(rows) == {"sms", "email"}
+    assert rows["sms"].recipient == PHONE
+    assert "Line active" in rows["sms"].body and "Enjoy." in rows["sms"].body
+    assert rows["email"].recipient == "li.lei@example.com"
+    assert rows["email"].subject == "Line active"
+    assert all(row.status == OutboundMessage.Status.PENDING for row in rows.values())
+
+
+def test_notify_without_sms_queues_only_the_email():
+    user = CustomerFactory(phone=PHONE, email="li.lei@example.com")
+
+    services.notify(user=user, subject="Hello", body="Body", sms_too=False)
+
+    assert list(OutboundMessage.objects.values_list("channel", flat=True)) == ["email"]
+
+
+def test_messages_leave_only_after_the_transaction_commits(sent, sms_outbox):
+    user = CustomerFactory(phone=PHONE, email="li.lei@example.com")
+
+    with sent() as callbacks:
+        with transaction.atomic():
+            services.notify(user=user, subject="Line active", body="Enjoy.")
+        assert sms_outbox == [] and mail.outbox == []
+
+    assert len(callbacks) == 2
+    assert [message["to"] for message in sms_outbox] == [PHONE]
+    assert [email.to for email in mail.outbox] == [["li.lei@example.com"]]
+    assert set(OutboundMessage.objects.values_list("status", flat=True)) == {OutboundMessage.Status.SENT}
+    assert all(row.sent_at is not None and row.attempts == 1 for row in OutboundMessage.objects.all())
+
+
+def test_nothing_is_sent_or_kept_when_the_transaction_rolls_back(sent, sms_outbox):
+    user = CustomerFactory(phone=PHONE, email="li.lei@example.com")
+
+    with sent() as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.notify(user=user, subject="Line active", body="Enjoy.")
+            raise RuntimeError("the event failed")
+
+    assert callbacks == []
+    assert sms_outbox == [] and mail.outbox == []
+    assert not OutboundMessage.objects.exists()
+    assert not Notification.objects.exists()
+
+
+def test_a_failing_sms_provider_leaves_the_message_pending_and_the_registration_succeeds(
+    client, sent, settings, sms_outbox
+):
+    settings.SMS_BACKEND = FAILING
+
+    with sent():
+        response = client.post(
+            "/accounts/register/",
+            {"phone": "138 0013 8000", "password1": STRONG_PASSWORD, "password2": STRONG_PASSWORD},
+        )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/verify/"
+    assert User.objects.filter(phone=PHONE, is_active=False).exists()
+    row = OutboundMessage.objects.get(recipient=PHONE)
+    assert row.status == OutboundMessage.Status.PENDING
+    assert row.attempts == 1
+    assert row.next_attempt_at > timezone.now()
+    assert "provider unreachable" in row.last_error
+    assert row.sent_at is None
+    assert sms_outbox == []
+
+
+def test_dispatch_sends_a_failed_message_once_after_its_backoff(sent, settings, sms_outbox, travel):
+    user = CustomerFactory(phone=PHONE, email=None)
+    settings.SMS_BACKEND = FAILING
+    with sent():
+        services.notify(user=user, subject="Line active", body="Enjoy.")
+    settings.SMS_BACKEND = "locmem"
+
+    assert dispatch() == "sent=0 failed=0 gave_up=0"  # still inside its backoff
+    assert sms_outbox == []
+
+    travel(timedelta(seconds=31))
+    assert dispatch() == "sent=1 failed=0 gave_up=0"
+    assert dispatch() == "sent=0 failed=0 gave_up=0"
+
+    assert len(sms_outbox) == 1
+    assert sms_outbox[0]["to"] == PHONE
+    row = OutboundMessage.objects.get()
+    assert row.status == OutboundMessage.Status.SENT
+    assert row.attempts == 2
+    assert row.last_error == ""
+    assert row.sent_at is not None
+
+
+def test_dispatch_backs_off_exponentially_and_gives_up_after_max_attempts(settings, travel, sms_outbox):
+    settings.SMS_BACKEND = FAILING
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    user = CustomerFactory(phone=PHONE, email=None)
+    services.notify(user=user, subject="Line active", body="Enjoy.")  # not committed: not sent yet
+
+    assert dispatch() == "sent=0 failed=1 gave_up=0"
+    row = OutboundMessage.objects.get()
+    first_delay = row.next_attempt_at - timezone.now()
+    travel(first_delay + timedelta(seconds=1))
+    assert dispatch() == "sent=0 failed=1 gave_up=0"
+    row.refresh_from_db()
+    second_delay = row.next_attempt_at - timezone.now()
+    assert second_delay > first_delay + timedelta(seconds=20)
+    travel(second_delay + timedelta(seconds=1))
+    assert dispatch() == "sent=0 failed=0 gave_up=1"
+
+    row.refresh_from_db()
+    assert row.status == OutboundMessage.Status.FAILED
+    assert row.attempts == 3
+    assert "provider unreachable" in row.last_error
+    settings.SMS_BACKEND = "locmem"
+    travel(timedelta(days=1))
+    assert dispatch() == "sent=0 failed=0 gave_up=0"
+    assert sms_outbox == []
+
+
+def test_a_message_claimed_by_a_crashed_dispatcher_is_sent_after_its_lease(sms_outbox, travel):
+    row = services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient=PHONE, body="Hello")
+    OutboundMessage.objects.filter(pk=row.pk).update(
+        status=OutboundMessage.Status.SENDING, attempts=1, claimed_until=timezone.now() + timedelta(minutes=5)
+    )
+
+    assert dispatch() == "sent=0 failed=0 gave_up=0"
+    travel(timedelta(minutes=5, seconds=1))
+    assert dispatch() == "sent=1 failed=0 gave_up=0"
+
+    assert sms_outbox == [{"to": PHONE, "text": "Hello"}]
+
+
+def test_dispatch_sends_no_more_than_its_limit_per_run(sms_outbox):
+    for n in range(3):
+        services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient=PHONE, body=f"message {n}")
+
+    call_command("dispatch_messages", "--limit", "2", stdout=StringIO())
+    assert len(sms_outbox) == 2
+    dispatch()
+
+    assert sorted(message["text"] for message in sms_outbox) == ["message 0", "message 1", "message 2"]
+
+
+def test_email_from_the_outbox_goes_through_django_mail():
+    services.outbox_queue(channel=OutboundMessage.Channel.EMAIL, recipient="a@example.com", subject="Hi", body="Text")
+
+    dispatch()
+
+    assert len(mail.outbox) == 1
+    assert (mail.outbox[0].subject, mail.outbox[0].body, mail.outbox[0].to) == ("Hi", "Text", ["a@example.com"])
+
+
+def test_file_backend_writes_one_text_file_per_message(settings, tmp_path):
+    settings.SMS_BACKEND = "file"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient=PHONE, body="【Heyon】您的验证码")
+    services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient="+85261234567", body="Second message")
+
+    assert dispatch() == "sent=2 failed=0 gave_up=0"
+
+    files = sorted(Path(settings.SMS_FILE_PATH).glob("*.txt"))
+    assert len(files) == 2
+    contents = sorted(path.read_text(encoding="utf-8") for path in files)
+    assert any(PHONE in text and "【Heyon】您的验证码" in text for text in contents)
+    assert any("+85261234567" in text and "Second message" in text for text in contents)
