@@ -25,9 +25,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# GNU gettext compiles the committed .po translations.
+# GNU gettext compiles the committed .po translations; WenQuanYi Micro Hei puts Chinese in PDFs.
 system-packages:
-	@command -v msgfmt >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gettext; }
+	@{ command -v msgfmt >/dev/null && [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; } || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gettext fonts-wqy-microhei; }
 
 # Debian's Chromium (Playwright's own browser download cannot work here) and CJK fonts.
 browser-packages:

@@ -48,3 +48,13 @@ def service_point_cities():
         .annotate(n=Count("pk", filter=Q(is_active=True)))
         .order_by("city")
     )
+
+
+def line_by_activation_code(*, activation_code: str, for_update: bool = False):
+    """The line whose activation code this is, or None. Lock it when ``for_update``."""
+    from accounts.services.lines import activation_code_hash
+
+    lines = Line.objects.select_related("owner")
+    if for_update:
+        lines = lines.select_for_update(of=("self",))
+    return lines.filter(activation_code_hash=activation_code_hash(activation_code)).first()

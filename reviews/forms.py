@@ -20,6 +20,8 @@ class PhotoField(forms.FileField):
 
     def clean(self, data, initial=None):
         upload = super().clean(data, initial)
+        if not upload:
+            return None  # an optional photo left empty
         try:
             return photos.process_photo(upload, kind=self.kind)
         except photos.PhotoRejected as error:
@@ -80,3 +82,36 @@ class DecisionForm(forms.Form):
         if cleaned.get("decision") == "reject" and not cleaned.get("reason_codes"):
             self.add_error("reason_codes", _("Choose at least one reason to reject."))
         return cleaned
+
+
+class DeskLookupForm(forms.Form):
+    activation_code = forms.CharField(
+        label=_("Activation code"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "autofocus": True}),
+    )
+
+
+class InPersonVerificationForm(forms.Form):
+    activation_code = forms.CharField(widget=forms.HiddenInput, max_length=32)
+    full_name = forms.CharField(label=_("Full name (from the ID card)"), max_length=60)
+    id_number = forms.CharField(label=_("Resident ID number (from the ID card)"), max_length=22)
+    customer_phone = MobileNumberField(label=_("Customer's mobile number"))
+    id_front = PhotoField(kind=SubmissionPhoto.Kind.ID_FRONT, label=_("Photo of the front (optional)"), required=False)
+    id_back = PhotoField(kind=SubmissionPhoto.Kind.ID_BACK, label=_("Photo of the back (optional)"), required=False)
+    id_handheld = PhotoField(
+        kind=SubmissionPhoto.Kind.ID_HANDHELD, label=_("Photo of the customer (optional)"), required=False
+    )
+    card_checked = forms.BooleanField(
+        label=_("I have seen the original ID card and the person matches its photo"), required=True
+    )
+
+    def clean_full_name(self):
+        return clean_full_name(self.cleaned_data["full_name"])
+
+    def clean_id_number(self):
+        return clean_resident_id(self.cleaned_data["id_number"])
+
+
+class CertificateCheckForm(forms.Form):
+    number = forms.CharField(label=_("Certificate number"), max_length=64)

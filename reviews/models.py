@@ -54,6 +54,8 @@ class Submission(models.Model):
         IN_REVIEW = "in_review", _("In review")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
+        # Closed without a decision: replaced by an in-person verification.
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     class Channel(models.TextChoices):
         ONLINE = "online", _("Online")
@@ -110,6 +112,7 @@ class Submission(models.Model):
             ("view_full_id_number", _("Can see full ID numbers")),
             ("lift_final_rejection", _("Can lift a final rejection")),
             ("view_id_photos", _("Can view ID photos")),
+            ("verify_in_person", _("Can verify customers in person at a service point")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -123,6 +126,9 @@ class Submission(models.Model):
                 condition=~Q(status__in=["approved", "rejected"])
                 | Q(decided_by__isnull=False, decided_at__isnull=False),
                 name="submission_decision_has_decider",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="withdrawn") | Q(decided_at__isnull=False), name="submission_withdrawn_has_time"
             ),
             models.UniqueConstraint(fields=["user", "attempt_number"], name="submission_attempt_unique"),
         ]
@@ -201,6 +207,35 @@ class SubmissionEvent(models.Model):
 
     def __str__(self):
         return f"{self.verb}: {self.from_status or '–'} → {self.to_status or '–'}"
+
+
+class Certificate(models.Model):
+    """Proof of an in-person verification: numbered per service point, signed, printable."""
+
+    number = models.CharField(_("certificate number"), max_length=64, unique=True)
+    service_point = models.ForeignKey(
+        "accounts.ServicePoint", verbose_name=_("service point"), on_delete=models.PROTECT, related_name="certificates"
+    )
+    sequence = models.PositiveIntegerField(_("sequence"))
+    submission = models.OneToOneField(
+        Submission, verbose_name=_("verification"), on_delete=models.PROTECT, related_name="certificate"
+    )
+    line = models.ForeignKey("accounts.Line", verbose_name=_("line"), on_delete=models.PROTECT, related_name="+")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("issued by"), on_delete=models.PROTECT, related_name="+"
+    )
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    holder_name_masked = models.CharField(_("holder (masked)"), max_length=60)
+
+    class Meta:
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
+        constraints = [
+            models.UniqueConstraint(fields=["service_point", "sequence"], name="certificate_sequence_per_point")
+        ]
+
+    def __str__(self):
+        return self.number
 
 
 class PhotoAccess(models.Model):

@@ -91,7 +91,10 @@ def process_photo(upload, *, kind: str) -> ProcessedPhoto:
 
     try:
         image = Image.open(io.BytesIO(data))  # reads the header only
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
+    except Image.DecompressionBombError as error:
+        # Pillow's own check (over twice MAX_IMAGE_PIXELS) fires inside open(), from the header.
+        raise PhotoRejected(ERR_TOO_MANY_PIXELS) from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise PhotoRejected(ERR_NOT_AN_IMAGE) from error
     if image.format not in ALLOWED_FORMATS:
         raise PhotoRejected(ERR_FORMAT)

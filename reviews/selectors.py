@@ -152,3 +152,23 @@ def expected_decision_window(submission: Submission):
 
 def latest_submission(*, user):
     return Submission.objects.filter(user=user).order_by("-attempt_number").first()
+
+
+def certificate_by_number(*, number: str):
+    from reviews.models import Certificate
+
+    return (
+        Certificate.objects.select_related("service_point", "line", "submission__user", "issued_by")
+        .filter(number=number)
+        .first()
+    )
+
+
+def recent_certificates(*, service_point, limit: int = 20):
+    from reviews.models import Certificate
+
+    return (
+        Certificate.objects.filter(service_point=service_point)
+        .select_related("line", "issued_by")
+        .order_by("-issued_at")[:limit]
+    )

@@ -42,6 +42,16 @@ ERR_UNKNOWN_DECISION = gettext_lazy("Choose approve or reject.")
 ERR_NOT_REJECTED_FINAL = gettext_lazy("Only a final rejection can be lifted.")
 ERR_NOTHING_TO_RELEASE = gettext_lazy("This submission is not claimed by you.")
 
+ERR_NOT_A_VERIFICATION_POINT = gettext_lazy(
+    "Your account is not assigned to an active verification point, so you cannot verify customers."
+)
+ERR_CODE_ALREADY_VERIFIED = gettext_lazy(
+    "This activation code has already been used: the line's owner is verified and the line is in service."
+)
+ERR_LINE_LIMIT_IN_PERSON = gettext_lazy(
+    "This ID already holds the maximum number of lines (一证五号). The customer must cancel a line first."
+)
+
 LINE_LIMIT_CODE = "LINE_LIMIT"
 
 
@@ -51,16 +61,19 @@ class ReviewError(Exception):
 
 @dataclass
 class PhotoSet:
-    id_front: ProcessedPhoto
-    id_back: ProcessedPhoto
-    id_handheld: ProcessedPhoto
+    """The three photos of an online submission; at a desk any of them may be missing."""
+
+    id_front: ProcessedPhoto | None = None
+    id_back: ProcessedPhoto | None = None
+    id_handheld: ProcessedPhoto | None = None
 
     def items(self):
-        return (
+        pairs = (
             (SubmissionPhoto.Kind.ID_FRONT, self.id_front),
             (SubmissionPhoto.Kind.ID_BACK, self.id_back),
             (SubmissionPhoto.Kind.ID_HANDHELD, self.id_handheld),
         )
+        return tuple((kind, photo) for kind, photo in pairs if photo is not None)
 
 
 def _event(submission, *, actor, verb, from_status="", to_status="", reasons=(), message="", note=""):
@@ -76,13 +89,19 @@ def _event(submission, *, actor, verb, from_status="", to_status="", reasons=(),
     )
 
 
-def _resubmission_blocker(user) -> str | None:
-    """Return why the user may not submit now, or None."""
+def _resubmission_blocker(user, *, online: bool = True) -> str | None:
+    """Return why the user may not submit now, or None.
+
+    Final rejections and the attempt limit stop online submissions only: in person,
+    a clerk holds the card and sees the face, which is what those reasons ask for.
+    """
     if user.is_real_name_verified:
         return ERR_ALREADY_VERIFIED
     history = Submission.objects.filter(user=user)
     if history.filter(status__in=Submission.OPEN_STATUSES).exists():
         return ERR_ALREADY_OPEN
+    if not online:
+        return None
     last = history.order_by("-attempt_number").first()
     if (
         last is not None
@@ -172,7 +191,7 @@ def submission_create(
     try:
         with transaction.atomic():
             user = User.objects.select_for_update().get(pk=user.pk)
-            blocker = _resubmission_blocker(user)
+            blocker = _resubmission_blocker(user, online=channel == Submission.Channel.ONLINE)
             if blocker:
                 raise ReviewError(blocker)
             last_attempt = Submission.objects.filter(user=user).aggregate(n=Max("attempt_number"))["n"] or 0
@@ -440,6 +459,103 @@ def _notify_rejection(submission, reasons):
         body=body,
         link="/verification/",
     )
+
+
+def submission_withdraw_open(*, user: User, actor, note: str) -> Submission | None:
+    """Close the user's open submission without a decision (it is replaced by another check)."""
+    with transaction.atomic():
+        submission = (
+            Submission.objects.select_for_update().filter(user=user, status__in=Submission.OPEN_STATUSES).first()
+        )
+        if submission is None:
+            return None
+        from_status = submission.status
+        submission.status = Submission.Status.WITHDRAWN
+        submission.decided_at = timezone.now()
+        submission.claim_expires_at = None
+        submission.save(update_fields=["status", "decided_at", "claim_expires_at"])
+        _event(
+            submission, actor=actor, verb="withdrawn", from_status=from_status, to_status=submission.status, note=note
+        )
+    return submission
+
+
+def submission_verify_in_person(
+    *,
+    clerk: User,
+    activation_code: str,
+    full_name: str,
+    id_number: str,
+    customer_phone,
+    photos: PhotoSet | None = None,
+):
+    """A clerk saw the customer and their ID card: record an approved offline verification.
+
+    Uses the same steps as the online path (same 一证五号 check, same events, same line
+    activation and messages), with the clerk as decider and their service point
+    recorded, and issues a numbered certificate. Everything happens in one transaction:
+    a refusal leaves no account, line attachment or submission behind.
+    """
+    from accounts.models import ServicePoint
+    from accounts.selectors import line_by_activation_code
+    from reviews.certificates import make_number
+    from reviews.models import Certificate
+
+    point = clerk.service_point
+    if point is None or not point.is_active or point.kind == ServicePoint.Kind.STORE:
+        raise ReviewError(ERR_NOT_A_VERIFICATION_POINT)
+    with transaction.atomic():
+        line = line_by_activation_code(activation_code=activation_code, for_update=True)
+        if line is None:
+            raise ReviewError(account_services.lines.ERR_CODE_UNKNOWN)
+        if line.owner_id is None:
+            customer = account_services.customer_for_desk(phone=customer_phone, actor=clerk)
+            account_services.line_attach(actor=clerk, owner=customer, activation_code=activation_code)
+        else:
+            customer = line.owner
+        if customer.is_real_name_verified or line.status != Line.Status.INACTIVE:
+            raise ReviewError(ERR_CODE_ALREADY_VERIFIED)
+        submission_withdraw_open(user=customer, actor=clerk, note=f"Replaced by in-person verification at {point.code}")
+        submission = submission_create(
+            user=customer,
+            full_name=full_name,
+            id_number=id_number,
+            contact_phone=customer_phone.as_e164 if hasattr(customer_phone, "as_e164") else str(customer_phone),
+            photos=photos,
+            actor=clerk,
+            channel=Submission.Channel.OFFLINE,
+            service_point=point,
+        )
+        if "line_limit" in submission.flags:
+            raise ReviewError(ERR_LINE_LIMIT_IN_PERSON)
+        now = timezone.now()
+        submission.status = Submission.Status.APPROVED
+        submission.decided_by = clerk
+        submission.decided_at = now
+        submission.save(update_fields=["status", "decided_by", "decided_at"])
+        _event(submission, actor=clerk, verb="approved", from_status="pending", to_status="approved")
+        account_services.user_mark_real_name_verified(user=customer, actor=clerk, channel=Submission.Channel.OFFLINE)
+
+        ServicePoint.objects.select_for_update().get(pk=point.pk)  # one sequence number at a time per point
+        sequence = (Certificate.objects.filter(service_point=point).aggregate(n=Max("sequence"))["n"] or 0) + 1
+        certificate = Certificate.objects.create(
+            number=make_number(point.code, sequence),
+            service_point=point,
+            sequence=sequence,
+            submission=submission,
+            line=line,
+            issued_by=clerk,
+            issued_at=now,
+            holder_name_masked=pii.mask_name(full_name),
+        )
+        account_services.notify(
+            user=customer,
+            subject=_("Real-name verification approved"),
+            body=_("You were verified in person at %(point)s. Certificate number: %(number)s.")
+            % {"point": point.name, "number": certificate.number},
+            link="/verification/",
+        )
+    return certificate
 
 
 def submission_lift_final_block(*, submission_id: int, actor: User, note: str) -> Submission:

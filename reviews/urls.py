@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviews import views
+from reviews import views, views_desk
 
 app_name = "reviews"
 
@@ -10,6 +10,12 @@ urlpatterns = [
     path("verification/precheck/", views.photo_precheck, name="precheck"),
     path("verification/photos/<int:photo_id>/<str:variant>/", views.photo_file, name="photo"),
     path("staff/", views.staff_home, name="staff_home"),
+    path("staff/desk/", views_desk.desk, name="desk"),
+    path("staff/desk/lookup/", views_desk.desk_lookup, name="desk_lookup"),
+    path("staff/desk/verify/", views_desk.desk_verify, name="desk_verify"),
+    path("staff/desk/certificates/<str:number>/", views_desk.desk_certificate, name="desk_certificate"),
+    path("staff/desk/certificates/<str:number>/pdf/", views_desk.desk_certificate_pdf, name="desk_certificate_pdf"),
+    path("certificates/verify/", views_desk.certificate_verify, name="certificate_verify"),
     path("staff/reviews/", views.queue, name="queue"),
     path("staff/reviews/next/", views.claim_next, name="claim_next"),
     path("staff/reviews/<int:submission_id>/", views.review, name="review"),

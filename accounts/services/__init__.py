@@ -7,6 +7,7 @@ from .audit import audit_record
 from .codes import CodeError, one_time_code_issue, one_time_code_verify
 from .lines import (
     LineError,
+    customer_for_desk,
     line_attach,
     line_create,
     lines_activate_waiting,
@@ -35,6 +36,7 @@ __all__ = [
     "RegistrationError",
     "audit_record",
     "customer_confirm_registration",
+    "customer_for_desk",
     "customer_register",
     "line_attach",
     "line_create",

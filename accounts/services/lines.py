@@ -12,7 +12,7 @@ from accounts.hashing import keyed_hash
 from accounts.models import Line, User
 
 from .audit import audit_record
-from .messages import notify
+from .messages import notify, outbox_queue
 
 ERR_CODE_UNKNOWN = gettext_lazy("No line has this activation code. Check the code in your purchase message.")
 ERR_CODE_USED = gettext_lazy("This activation code has already been used.")
@@ -35,41 +35,74 @@ def format_activation_code(code: str) -> str:
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
-def _code_hash(code: str) -> str:
+def activation_code_hash(code: str) -> str:
     return keyed_hash("activation-code", normalize_activation_code(code))
 
 
-def line_create(*, msisdn, iccid: str, actor=None) -> tuple[Line, str]:
-    """Create an unattached line and return it with its activation code (shown once)."""
-    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+ERR_SUPPLIER_CODE_WEAK = gettext_lazy("An activation code must have at least 12 letters or digits.")
+
+
+def line_create(
+    *,
+    msisdn,
+    iccid: str,
+    actor=None,
+    activation_code: str | None = None,
+    buyer_phone: str | None = None,
+    buyer_email: str | None = None,
+) -> tuple[Line, str]:
+    """Create an unattached line and return it with its activation code (shown once).
+
+    The code is the supplier's when given, else a new random one. When the buyer's
+    phone or email is known the code is sent to them through the outbox, as at purchase.
+    """
+    code = normalize_activation_code(activation_code) if activation_code else None
+    if code is not None and len(code) < 12:
+        raise LineError(ERR_SUPPLIER_CODE_WEAK)
+    code = code or "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     with transaction.atomic():
-        line = Line(msisdn=msisdn, iccid=iccid, activation_code_hash=_code_hash(code), activation_code_hint=code[-4:])
+        line = Line(
+            msisdn=msisdn, iccid=iccid, activation_code_hash=activation_code_hash(code), activation_code_hint=code[-4:]
+        )
         line.full_clean()
         line.save()
         audit_record(actor=actor, verb="line.created", target=line)
-    return line, format_activation_code(code)
+        shown = format_activation_code(code)
+        text = _(
+            "Thank you for buying Heyon line %(number)s. Your activation code is %(code)s. "
+            "Add the line at /account/lines/add/ or show the code at a service point with your ID card."
+        ) % {"number": line.msisdn.as_national, "code": shown}
+        if buyer_phone:
+            outbox_queue(channel="sms", recipient=str(buyer_phone), body=f"【Heyon】{text}")
+        if buyer_email:
+            outbox_queue(channel="email", recipient=buyer_email, subject=_("Your Heyon activation code"), body=text)
+    return line, shown
 
 
-def line_attach(*, actor: User, activation_code: str) -> Line:
-    """Attach the line with this activation code to the actor's account.
+def line_attach(*, actor: User, activation_code: str, owner: User | None = None) -> Line:
+    """Attach the line with this activation code to the owner's account (the actor's own by default).
 
     The code is single-use. The line waits as inactive until the owner's real name is
-    verified; if it already is, the line is activated at once.
+    verified; if it already is, the line is activated at once. A clerk at a service
+    point attaches a line for the customer in front of them by passing ``owner``.
     """
+    owner = owner or actor
     with transaction.atomic():
-        line = Line.objects.select_for_update().filter(activation_code_hash=_code_hash(activation_code)).first()
+        line = (
+            Line.objects.select_for_update().filter(activation_code_hash=activation_code_hash(activation_code)).first()
+        )
         if line is None:
             raise LineError(ERR_CODE_UNKNOWN)
         if line.activation_code_used_at is not None or line.owner_id is not None:
             raise LineError(ERR_CODE_USED)
         now = timezone.now()
-        line.owner = actor
+        line.owner = owner
         line.attached_at = now
         line.activation_code_used_at = now
         line.full_clean()
         line.save(update_fields=["owner", "attached_at", "activation_code_used_at"])
-        audit_record(actor=actor, verb="line.attached", target=line, subject_user=actor)
-        owner = User.objects.get(pk=actor.pk)
+        audit_record(actor=actor, verb="line.attached", target=line, subject_user=owner)
+        owner = User.objects.get(pk=owner.pk)
         if owner.is_real_name_verified:
             lines_activate_waiting(user=owner, actor=actor)
         else:
@@ -81,6 +114,25 @@ def line_attach(*, actor: User, activation_code: str) -> Line:
                 sms_too=False,
             )
     return line
+
+
+def customer_for_desk(*, phone, actor: User) -> User:
+    """The account with this mobile number, or a new one for a customer met at a desk.
+
+    A new account has no password: the customer signs in with a code by SMS.
+    """
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(phone=phone).first()
+        if user is None:
+            user = User(phone=phone, is_active=True)
+            user.set_unusable_password()
+            user.full_clean(exclude=["password"])
+            user.save()
+            audit_record(actor=actor, verb="user.created_at_desk", target=user, subject_user=user)
+        elif not user.is_active:
+            user.is_active = True
+            user.save(update_fields=["is_active"])
+    return user
 
 
 def lines_activate_waiting(*, user: User, actor) -> list[Line]:

@@ -173,6 +173,11 @@ PHOTO_MIN_SIDE = 300
 # A near-duplicate photo: 64-bit difference hashes at most this many bits apart (≤ 3).
 PHOTO_DUPLICATE_MAX_DISTANCE = 3
 
+# Printable documents (certificates, receipts): a TrueType font with Chinese glyphs.
+PDF_CJK_FONT = env("PDF_CJK_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+# Public certificate check: attempts per IP per minute.
+CERTIFICATE_VERIFY_RATE_PER_MINUTE = env.int("CERTIFICATE_VERIFY_RATE_PER_MINUTE", default=10)
+
 HEYON_REQUIRE_STAFF_2FA = env.bool("HEYON_REQUIRE_STAFF_2FA", default=False)
 SUPPORT_HOTLINE = env("SUPPORT_HOTLINE", default="400-820-0000")
 SUPPORT_HOURS = env("SUPPORT_HOURS", default="09:00–21:00")
