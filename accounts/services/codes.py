@@ -82,6 +82,7 @@ def one_time_code_issue(*, user: User, purpose: str, channel: str, ip: str | Non
             recipient=destination,
             subject=_("Your Heyon code"),
             body=f"【Heyon】{text}" if channel == OneTimeCode.Channel.SMS else text,
+            redact_after_send=True,
         )
     return record
 

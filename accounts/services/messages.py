@@ -25,9 +25,19 @@ CLAIM_LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
 
 
-def outbox_queue(*, channel: str, recipient: str, body: str, subject: str = "") -> OutboundMessage:
-    """Queue one SMS or email; it leaves after the current transaction commits."""
-    message = OutboundMessage.objects.create(channel=channel, recipient=recipient, subject=subject[:200], body=body)
+REDACTED = "[redacted after sending]"
+
+
+def outbox_queue(
+    *, channel: str, recipient: str, body: str, subject: str = "", redact_after_send: bool = False
+) -> OutboundMessage:
+    """Queue one SMS or email; it leaves after the current transaction commits.
+
+    ``redact_after_send`` blanks the text once it is sent or given up on (one-time codes).
+    """
+    message = OutboundMessage.objects.create(
+        channel=channel, recipient=recipient, subject=subject[:200], body=body, redact_after_send=redact_after_send
+    )
     if settings.OUTBOX_SEND_ON_COMMIT:
         transaction.on_commit(lambda: _send_after_commit([message.pk]))
     return message
@@ -110,12 +120,17 @@ def _deliver(message: OutboundMessage) -> str:
             next_attempt_at=timezone.now() + backoff,
             claimed_until=None,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            **({"body": REDACTED} if gave_up and message.redact_after_send else {}),
         )
         logger.warning(
             "Sending %s to %s failed (attempt %s): %s", message.channel, message.recipient, message.attempts, exc
         )
         return "gave_up" if gave_up else "failed"
     OutboundMessage.objects.filter(pk=message.pk).update(
-        status=OutboundMessage.Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
+        status=OutboundMessage.Status.SENT,
+        sent_at=timezone.now(),
+        claimed_until=None,
+        last_error="",
+        **({"body": REDACTED} if message.redact_after_send else {}),
     )
     return "sent"

@@ -199,3 +199,21 @@ def test_file_backend_writes_one_text_file_per_message(settings, tmp_path):
     contents = sorted(path.read_text(encoding="utf-8") for path in files)
     assert any(PHONE in text and "【Heyon】您的验证码" in text for text in contents)
     assert any("+85261234567" in text and "Second message" in text for text in contents)
+
+
+def test_a_one_time_code_is_blanked_in_the_outbox_once_sent(sent, sms_outbox):
+    user = CustomerFactory()
+    with sent():
+        services.one_time_code_issue(user=user, purpose="login", channel="sms", ip="10.0.0.1")
+    code = sms_outbox[-1]["text"]
+    row = OutboundMessage.objects.get(recipient=user.phone.as_e164)
+    assert row.status == OutboundMessage.Status.SENT
+    assert row.body == services.messages.REDACTED
+    assert row.body not in code
+
+
+def test_an_ordinary_message_keeps_its_text_after_sending(sent):
+    user = CustomerFactory()
+    with sent():
+        services.notify(user=user, subject="Hello", body="Your line is active", email_too=False)
+    assert OutboundMessage.objects.get(channel="sms").body.endswith("Your line is active")
