@@ -186,12 +186,20 @@ def password_reset_confirm(request):
 @login_required
 def account_centre(request):
     user = request.user
+    from billing import selectors as billing_selectors
+    from billing.models import LineService
     from reviews.selectors import latest_submission
 
+    lines = list(selectors.lines_for_account_centre(user=user))
+    services_by_line = billing_selectors.services_by_line(line_ids=[line.pk for line in lines])
     context = {
-        "lines": selectors.lines_for_account_centre(user=user),
+        "lines": [(line, services_by_line.get(line.pk)) for line in lines],
         "recent_notifications": selectors.recent_notifications(user=user),
         "submission": latest_submission(user=user),
+        "balance": billing_selectors.wallet_balance(user=user),
+        "orders": billing_selectors.recent_orders(user=user, limit=5),
+        "usage_months": billing_selectors.usage_by_month(user=user),
+        "autorenew_methods": LineService.AutoRenewMethod.choices,
     }
     return render(request, "accounts/account_centre.html", context)
 

@@ -25,7 +25,7 @@ def cjk_font() -> str:
     path = Path(settings.PDF_CJK_FONT)
     if not path.exists():
         raise ImproperlyConfigured(
-            f"PDF_CJK_FONT {path} does not exist: install Debian's fonts-wqy-microhei or point PDF_CJK_FONT at a CJK TTF."
+            f"PDF_CJK_FONT {path} does not exist: install fonts-wqy-microhei or point PDF_CJK_FONT at a CJK TTF."
         )
     options = {"subfontIndex": 0} if path.suffix.lower() == ".ttc" else {}
     pdfmetrics.registerFont(TTFont(CJK_FONT, str(path), **options))

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import BooleanField, Prefetch
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -71,7 +72,11 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
     if position is not None:
         # Django has no row-value comparison; the table name is ours and the values are parameters.
         table = Submission._meta.db_table
-        after = RawSQL(f'("{table}"."due_at", "{table}"."id") > (%s, %s)', position, output_field=BooleanField())  # noqa: S611
+        # A raw parameter skips the field's conversion: SQLite stores datetimes as naive UTC text and
+        # would compare it with '…+00:00' text, skipping every row due at the same moment as the cursor.
+        due = connection.ops.adapt_datetimefield_value(position[0])
+        condition = f'("{table}"."due_at", "{table}"."id") > (%s, %s)'
+        after = RawSQL(condition, (due, position[1]), output_field=BooleanField())  # noqa: S611
         rows = rows.filter(after)
     page = list(
         rows.select_related("user", "claimed_by")
@@ -172,3 +177,12 @@ def recent_certificates(*, service_point, limit: int = 20):
         .select_related("line", "issued_by")
         .order_by("-issued_at")[:limit]
     )
+
+
+def identity_matches(*, user, id_number: str) -> bool:
+    """Whether this ID number is the one the user was verified with (compared by blind index)."""
+    from reviews import pii
+
+    return Submission.objects.filter(
+        user=user, status=Submission.Status.APPROVED, id_number_index=pii.id_number_blind_index(id_number)
+    ).exists()

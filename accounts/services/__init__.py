@@ -3,19 +3,23 @@
 Import from here (``from accounts import services``); the submodules group them.
 """
 
-from .audit import audit_record
+from .audit import audit_record, audit_record_many
 from .codes import CodeError, one_time_code_issue, one_time_code_verify
 from .lines import (
     LineError,
+    add_months,
     customer_for_desk,
     line_attach,
     line_create,
     lines_activate_waiting,
+    lines_expire_lapsed,
+    lines_extend,
     user_mark_real_name_verified,
 )
 from .messages import (
     notification_mark_all_read,
     notify,
+    notify_many,
     outbox_dispatch_due,
     outbox_queue,
 )
@@ -34,17 +38,22 @@ __all__ = [
     "CodeError",
     "LineError",
     "RegistrationError",
+    "add_months",
     "audit_record",
+    "audit_record_many",
     "customer_confirm_registration",
     "customer_for_desk",
     "customer_register",
     "line_attach",
     "line_create",
     "lines_activate_waiting",
+    "lines_expire_lapsed",
+    "lines_extend",
     "login_code_request",
     "login_code_verify",
     "notification_mark_all_read",
     "notify",
+    "notify_many",
     "one_time_code_issue",
     "one_time_code_verify",
     "outbox_dispatch_due",

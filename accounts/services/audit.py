@@ -11,3 +11,22 @@ def audit_record(*, actor, verb: str, target, subject_user=None, data: dict | No
         subject_user=subject_user,
         data=data or {},
     )
+
+
+def audit_record_many(*, actor, verb: str, targets, subject_user_ids=None, data=None) -> int:
+    """Bulk audit events for batch jobs: one per target; ``data`` maps a target's pk to its details."""
+    subject_user_ids = subject_user_ids or [None] * len(targets)
+    data = data or {}
+    events = [
+        AuditEvent(
+            actor=actor if getattr(actor, "pk", None) else None,
+            verb=verb,
+            target_type=target._meta.label_lower,
+            target_id=str(target.pk),
+            subject_user_id=subject_id,
+            data=data.get(target.pk, {}),
+        )
+        for target, subject_id in zip(targets, subject_user_ids, strict=True)
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    return len(events)

@@ -1,7 +1,8 @@
 """eSIM lines: creation with an activation code, attaching to an account, activation."""
 
+import calendar
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from accounts.hashing import keyed_hash
 from accounts.models import Line, User
 
-from .audit import audit_record
+from .audit import audit_record, audit_record_many
 from .messages import notify, outbox_queue
 
 ERR_CODE_UNKNOWN = gettext_lazy("No line has this activation code. Check the code in your purchase message.")
@@ -175,3 +176,61 @@ def user_mark_real_name_verified(*, user: User, actor, channel: str) -> User:
             )
         lines_activate_waiting(user=user, actor=actor)
     return user
+
+
+ERR_LINE_NOT_RENEWABLE = gettext_lazy("This line cannot be renewed: it is cancelled or not activated yet.")
+RENEWABLE_STATUSES = (Line.Status.ACTIVE, Line.Status.EXPIRED, Line.Status.SUSPENDED)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time ``months`` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    local = timezone.localtime(moment)
+    month_index = local.month - 1 + months
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day)
+
+
+def lines_extend(*, extensions: dict[int, int], actor, now: datetime | None = None) -> dict[int, datetime]:
+    """Extend each line's validity by a number of months, from its end or from now if it lapsed.
+
+    An expired or suspended line comes back into service. Locks the lines; returns the
+    new validity ends. Used by every renewal path (online, store, auto-renew).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        lines = list(Line.objects.select_for_update().filter(pk__in=extensions).order_by("pk"))
+        if len(lines) != len(extensions) or any(line.status not in RENEWABLE_STATUSES for line in lines):
+            raise LineError(ERR_LINE_NOT_RENEWABLE)
+        for line in lines:
+            start = max(line.validity_end or now, now)
+            line.validity_end = add_months(start, extensions[line.pk])
+            line.status = Line.Status.ACTIVE
+        Line.objects.bulk_update(lines, ["validity_end", "status"], batch_size=1000)
+        audit_record_many(
+            actor=actor,
+            verb="line.renewed",
+            targets=lines,
+            subject_user_ids=[line.owner_id for line in lines],
+            data={line.pk: {"validity_end": line.validity_end.isoformat()} for line in lines},
+        )
+    return {line.pk: line.validity_end for line in lines}
+
+
+def lines_expire_lapsed(*, grace: timedelta, now: datetime | None = None, limit: int = 1000) -> list[Line]:
+    """Move up to ``limit`` active lines whose validity ended more than ``grace`` ago to expired."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lapsed = list(
+            Line.objects.select_for_update(skip_locked=True)
+            .filter(status=Line.Status.ACTIVE, validity_end__lt=now - grace)
+            .select_related("owner")
+            .order_by("pk")[:limit]
+        )
+        for line in lapsed:
+            line.status = Line.Status.EXPIRED
+        Line.objects.bulk_update(lapsed, ["status"])
+        audit_record_many(
+            actor=None, verb="line.expired", targets=lapsed, subject_user_ids=[line.owner_id for line in lapsed]
+        )
+    return lapsed

@@ -57,6 +57,30 @@ def notify(
     return notification
 
 
+def notify_many(items, *, send_now: bool = True) -> int:
+    """Bulk ``notify`` for batch jobs: items are (user, subject, body, link) tuples.
+
+    With ``send_now=False`` the messages wait for ``dispatch_messages`` instead of being
+    sent right after commit (a batch of thousands should not be sent by the job itself).
+    """
+    notifications, outbound = [], []
+    for user, subject, body, link in items:
+        notifications.append(Notification(user=user, subject=subject, body=body, link=link))
+        if user.phone:
+            outbound.append(
+                OutboundMessage(channel="sms", recipient=user.phone.as_e164, body=f"【Heyon】{subject}：{body}")
+            )
+        if user.email:
+            outbound.append(OutboundMessage(channel="email", recipient=user.email, subject=subject[:200], body=body))
+    Notification.objects.bulk_create(notifications, batch_size=1000)
+    created = OutboundMessage.objects.bulk_create(outbound, batch_size=1000)
+    if send_now and settings.OUTBOX_SEND_ON_COMMIT:
+        ids = [message.pk for message in created if message.pk]
+        if ids:
+            transaction.on_commit(lambda: _send_after_commit(ids))
+    return len(notifications)
+
+
 def notification_mark_all_read(*, user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
 

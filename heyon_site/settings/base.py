@@ -173,6 +173,18 @@ PHOTO_MIN_SIDE = 300
 # A near-duplicate photo: 64-bit difference hashes at most this many bits apart (≤ 3).
 PHOTO_DUPLICATE_MAX_DISTANCE = 3
 
+# Billing. Real providers replace the sandbox by naming their gateway class here.
+PAYMENT_GATEWAYS = {"sandbox": "billing.gateways.sandbox.SandboxGateway"}
+PAYMENT_METHOD_GATEWAYS = {"alipay": "sandbox", "wechat": "sandbox", "card": "sandbox"}
+PAYMENT_SANDBOX_SECRET = env("PAYMENT_SANDBOX_SECRET", default=SECRET_KEY)
+PAYMENT_NOTIFICATION_MAX_AGE_SECONDS = 300
+ORDER_PAY_WITHIN_MINUTES = env.int("ORDER_PAY_WITHIN_MINUTES", default=30)
+RENEWAL_TERMS_MONTHS = (1, 3, 6, 12)
+AUTORENEW_WINDOW_DAYS = env.int("AUTORENEW_WINDOW_DAYS", default=3)
+LINE_EXPIRY_GRACE_DAYS = env.int("LINE_EXPIRY_GRACE_DAYS", default=15)
+EXPIRY_WARNING_DAYS = (7, 1)
+TOP_UP_MAX = 5000
+
 # Printable documents (certificates, receipts): a TrueType font with Chinese glyphs.
 PDF_CJK_FONT = env("PDF_CJK_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 # Public certificate check: attempts per IP per minute.

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts import services
@@ -43,14 +44,22 @@ class Command(BaseCommand):
                 if Line.objects.filter(msisdn=msisdn).exists():
                     skipped += 1
                     continue
-                buyer_phone = parse_phone(row.get("buyer_phone") or "") if row.get("buyer_phone") else None
+                raw_phone = (row.get("buyer_phone") or "").strip()
+                buyer_phone = parse_phone(raw_phone) if raw_phone else None
+                if raw_phone and buyer_phone is None:
+                    # Dropping it silently would leave the buyer without their code.
+                    errors.append(f"line {number}: invalid buyer phone {raw_phone!r}")
+                    continue
+                buyer_email = (row.get("buyer_email") or "").strip() or None
                 try:
+                    if buyer_email:
+                        validate_email(buyer_email)
                     services.line_create(
                         msisdn=msisdn,
                         iccid=(row["iccid"] or "").strip(),
                         activation_code=(row.get("activation_code") or "").strip() or None,
                         buyer_phone=buyer_phone,
-                        buyer_email=(row.get("buyer_email") or "").strip() or None,
+                        buyer_email=buyer_email,
                     )
                 except (ValidationError, services.LineError) as error:
                     errors.append(f"line {number}: {'; '.join(getattr(error, 'messages', [str(error)]))}")

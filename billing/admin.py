@@ -1,0 +1,149 @@
+from django.contrib import admin
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin import ReadOnlyAdmin
+from billing.models import (
+    LedgerEntry,
+    LineService,
+    Order,
+    Payment,
+    Plan,
+    ProviderNotification,
+    Receipt,
+    UsageImport,
+    UsageRecord,
+    Wallet,
+)
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    """Saving a changed plan publishes a new version; orders keep pointing at theirs."""
+
+    list_display = [
+        "code",
+        "version",
+        "name_zh",
+        "monthly_price",
+        "data_mb",
+        "voice_minutes",
+        "is_current",
+        "is_active",
+    ]
+    list_filter = ["is_current", "is_active"]
+    search_fields = ["code", "name_zh", "name_en"]
+    readonly_fields = ["version", "is_current", "created_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.version = (
+                Plan.objects.filter(code=obj.code).order_by("-version").values_list("version", flat=True).first() or 0
+            ) + 1
+            with transaction.atomic():
+                Plan.objects.filter(code=obj.code, is_current=True).update(is_current=False)
+                obj.is_current = True
+                super().save_model(request, obj, form, change)
+            return
+        with transaction.atomic():
+            previous = Plan.objects.select_for_update().get(pk=obj.pk)
+            Plan.objects.filter(pk=obj.pk).update(is_current=False)
+            obj.pk = None
+            obj.version = previous.version + 1
+            obj.is_current = True
+            obj._state.adding = True
+            super().save_model(request, obj, form, change)
+
+
+@admin.register(LineService)
+class LineServiceAdmin(admin.ModelAdmin):
+    list_display = ["line", "plan", "data_left_mb", "voice_left_minutes", "auto_renew", "auto_renew_failures"]
+    list_filter = ["auto_renew"]
+    list_select_related = ["line", "plan"]
+    search_fields = ["line__msisdn"]
+    readonly_fields = ["line", "plan", "data_left_mb", "voice_left_minutes", "sms_left", "auto_renew_next_attempt_at",
+                       "auto_renew_failures", "expiry_warning_sent_for"]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin):
+    list_display = ["user", "balance", "currency", "updated_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__phone", "user__email"]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "wallet", "kind", "amount", "balance_after", "reference", "actor"]
+    list_filter = ["kind"]
+    list_select_related = ["wallet__user", "actor"]
+    search_fields = ["reference", "wallet__user__phone"]
+    show_full_result_count = False
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    fields = ["out_trade_no", "method", "status", "amount", "provider_transaction_id", "failure_reason", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["number", "user", "kind", "channel", "status", "amount", "line", "created_at", "paid_at"]
+    list_filter = ["status", "kind", "channel"]
+    list_select_related = ["user", "line"]
+    search_fields = ["=number", "line__msisdn", "user__phone", "payments__out_trade_no"]
+    show_full_result_count = False
+    inlines = [PaymentInline]
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ["out_trade_no", "order", "method", "status", "amount", "created_at"]
+    list_filter = ["method", "status"]
+    list_select_related = ["order"]
+    search_fields = ["=out_trade_no", "=order__number", "provider_transaction_id"]
+    show_full_result_count = False
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["number", "user", "amount", "payment_method", "issued_at"]
+    list_select_related = ["user"]
+    search_fields = ["=number", "=order__number", "user__phone"]
+    show_full_result_count = False
+
+
+@admin.register(ProviderNotification)
+class ProviderNotificationAdmin(ReadOnlyAdmin):
+    list_display = ["provider", "event_id", "out_trade_no", "received_at", "processed_at"]
+    search_fields = ["=event_id", "=out_trade_no"]
+
+
+@admin.register(UsageImport)
+class UsageImportAdmin(ReadOnlyAdmin):
+    list_display = ["file_name", "record_count", "imported_at"]
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ReadOnlyAdmin):
+    list_display = ["line", "kind", "quantity", "occurred_at", "source"]
+    list_filter = ["kind"]
+    list_select_related = ["line", "source"]
+    search_fields = ["line__msisdn"]
+    show_full_result_count = False
+
+
+admin.site.site_header = _("Heyon back-office")
+admin.site.site_title = _("Heyon back-office")

@@ -1,0 +1,153 @@
+"""The built-in sandbox provider: simulates success, decline and timeout, and calls back
+with a signed notification as Alipay and WeChat Pay do.
+
+Cards decide by their number: ending in 0002 is declined, ending in 0119 times out
+(the sandbox charges it but the answer is lost, the case that makes double charges),
+anything else succeeds. Alipay and WeChat Pay send the customer to a sandbox cashier
+page with "pay", "decline" and "time out" buttons.
+
+Notifications are signed with HMAC-SHA256 over ``"<timestamp>.<body>"`` and delivered
+to the same handler the webhook URL uses (in-process: the sandbox has no network).
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+
+from .base import GatewayResult, InvalidNotification, PaymentGateway, ProviderEvent
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
+DECLINED_SUFFIX = "0002"
+TIMEOUT_SUFFIX = "0119"
+
+
+def _secret() -> bytes:
+    return settings.PAYMENT_SANDBOX_SECRET.encode()
+
+
+def sign(body: bytes, timestamp: int) -> str:
+    return hmac.new(_secret(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signed_notification(charge) -> tuple[dict, bytes]:
+    """The headers and body the sandbox sends for this charge's current state."""
+    body = json.dumps(
+        {
+            "event_id": f"evt_{charge.transaction_id}_{charge.status}",
+            "out_trade_no": charge.out_trade_no,
+            "trade_status": charge.status,
+            "transaction_id": charge.transaction_id,
+            "amount": str(charge.amount),
+        },
+        sort_keys=True,
+    ).encode()
+    timestamp = int(time.time())
+    return {SIGNATURE_HEADER: sign(body, timestamp), TIMESTAMP_HEADER: str(timestamp)}, body
+
+
+class SandboxGateway(PaymentGateway):
+    name = "sandbox"
+
+    def create(self, *, out_trade_no, amount, method, description, card, return_url):
+        from billing.models import SandboxCharge
+
+        if method in ("alipay", "wechat"):
+            SandboxCharge.objects.get_or_create(
+                out_trade_no=out_trade_no,
+                defaults={"amount": amount, "status": "waiting", "transaction_id": _transaction_id()},
+            )
+            return GatewayResult(status="pending", redirect_url=reverse("billing:sandbox_cashier", args=[out_trade_no]))
+        number = "".join(ch for ch in (card or {}).get("number", "") if ch.isdigit())
+        if number.endswith(DECLINED_SUFFIX):
+            self._record(out_trade_no, amount, "failed")
+            return GatewayResult(status="failed", failure_reason="card_declined")
+        charge = self._record(out_trade_no, amount, "succeeded")
+        token = f"tok_{secrets.token_hex(8)}" if (card or {}).get("save") else ""
+        if number.endswith(TIMEOUT_SUFFIX):
+            return GatewayResult(status="unknown", failure_reason="timeout")
+        self.deliver(charge)
+        return GatewayResult(status="succeeded", transaction_id=charge.transaction_id, card_token=token)
+
+    def charge_saved_card(self, *, out_trade_no, amount, token, description):
+        if token.endswith(DECLINED_SUFFIX):
+            self._record(out_trade_no, amount, "failed")
+            return GatewayResult(status="failed", failure_reason="card_declined")
+        charge = self._record(out_trade_no, amount, "succeeded")
+        return GatewayResult(status="succeeded", transaction_id=charge.transaction_id)
+
+    def complete_at_cashier(self, *, out_trade_no: str, outcome: str) -> None:
+        """The customer pressed a button on the sandbox cashier page."""
+        from billing.models import SandboxCharge
+
+        with transaction.atomic():
+            charge = SandboxCharge.objects.select_for_update().get(out_trade_no=out_trade_no)
+            if charge.status == "waiting":
+                charge.status = "failed" if outcome == "decline" else "succeeded"
+                charge.save(update_fields=["status"])
+        if outcome != "timeout":
+            self.deliver(charge)  # a timeout: charged, but the callback never comes
+
+    def deliver(self, charge) -> None:
+        from billing.webhooks import handle_provider_notification
+
+        headers, body = signed_notification(charge)
+        handle_provider_notification(provider="sandbox", headers=headers, body=body)
+
+    def verify_notification(self, *, headers, body):
+        signature = headers.get(SIGNATURE_HEADER, "")
+        try:
+            timestamp = int(headers.get(TIMESTAMP_HEADER, ""))
+        except ValueError as error:
+            raise InvalidNotification("missing timestamp") from error
+        if abs(time.time() - timestamp) > settings.PAYMENT_NOTIFICATION_MAX_AGE_SECONDS:
+            raise InvalidNotification("stale notification")
+        if not hmac.compare_digest(sign(body, timestamp), signature):
+            raise InvalidNotification("bad signature")
+        try:
+            data = json.loads(body)
+            return ProviderEvent(
+                event_id=data["event_id"],
+                out_trade_no=data["out_trade_no"],
+                status=data["trade_status"],
+                transaction_id=data["transaction_id"],
+                amount=Decimal(data["amount"]),
+                payload=data,
+            )
+        except (ValueError, KeyError, ArithmeticError) as error:
+            raise InvalidNotification("malformed body") from error
+
+    def query(self, *, out_trade_no):
+        from billing.models import SandboxCharge
+
+        charge = SandboxCharge.objects.filter(out_trade_no=out_trade_no).first()
+        if charge is None:
+            return GatewayResult(status="failed", failure_reason="not_found")
+        status = {"waiting": "pending"}.get(charge.status, charge.status)
+        return GatewayResult(status=status, transaction_id=charge.transaction_id)
+
+    def refund(self, *, out_trade_no, amount):
+        from billing.models import SandboxCharge
+
+        SandboxCharge.objects.filter(out_trade_no=out_trade_no).update(status="refunded")
+        return GatewayResult(status="succeeded")
+
+    def _record(self, out_trade_no, amount, status):
+        from billing.models import SandboxCharge
+
+        charge, _created = SandboxCharge.objects.update_or_create(
+            out_trade_no=out_trade_no,
+            defaults={"amount": amount, "status": status, "transaction_id": _transaction_id()},
+        )
+        return charge
+
+
+def _transaction_id() -> str:
+    return f"SBX{secrets.token_hex(10).upper()}"

@@ -1,0 +1,377 @@
+"""Plans, the line's service state, wallets and their ledger, orders, payments, receipts, usage."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+ZERO = Decimal("0.00")
+
+
+class Plan(models.Model):
+    """One version of a plan. A price change publishes a new version; orders keep theirs."""
+
+    code = models.SlugField(_("code"), max_length=32)
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=40)
+    name_en = models.CharField(_("name (English)"), max_length=40)
+    monthly_price = models.DecimalField(_("price per month (CNY)"), **MONEY)
+    data_mb = models.PositiveIntegerField(_("data per month (MB)"))
+    voice_minutes = models.PositiveIntegerField(_("voice per month (minutes)"))
+    sms_count = models.PositiveIntegerField(_("SMS per month"), default=100)
+    is_current = models.BooleanField(_("current version"), default=True)
+    is_active = models.BooleanField(_("on sale"), default=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["sort_order", "code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="plan_version_unique"),
+            models.UniqueConstraint(fields=["code"], condition=Q(is_current=True), name="plan_one_current_version"),
+            models.CheckConstraint(condition=Q(monthly_price__gt=0), name="plan_price_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ¥{self.monthly_price}/{_('month')} (v{self.version})"
+
+    @property
+    def name(self):
+        return self.name_en if (get_language() or "").startswith("en") else self.name_zh
+
+    @property
+    def data_gb(self):
+        return Decimal(self.data_mb) / 1024
+
+
+class LineService(models.Model):
+    """A line's plan, what is left of its allowances, and its auto-renew choice."""
+
+    class AutoRenewMethod(models.TextChoices):
+        WALLET = "wallet", _("Wallet balance")
+        WALLET_THEN_CARD = "wallet_then_card", _("Wallet balance, then my saved card")
+
+    line = models.OneToOneField("accounts.Line", on_delete=models.PROTECT, related_name="service", primary_key=True)
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="+")
+    data_left_mb = models.BigIntegerField(_("data left (MB)"), default=0)
+    voice_left_minutes = models.BigIntegerField(_("voice left (minutes)"), default=0)
+    sms_left = models.BigIntegerField(_("SMS left"), default=0)
+    auto_renew = models.BooleanField(_("auto-renew"), default=False)
+    auto_renew_method = models.CharField(
+        _("auto-renew pays with"), max_length=20, choices=AutoRenewMethod.choices, default=AutoRenewMethod.WALLET
+    )
+    auto_renew_term_months = models.PositiveSmallIntegerField(_("auto-renew term (months)"), default=1)
+    auto_renew_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    auto_renew_failures = models.PositiveSmallIntegerField(default=0)
+    expiry_warning_sent_for = models.CharField(max_length=40, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("line service")
+        verbose_name_plural = _("line services")
+        indexes = [
+            models.Index(fields=["auto_renew_next_attempt_at"], condition=Q(auto_renew=True), name="autorenew_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.line_id}: {self.plan}"
+
+
+class Wallet(models.Model):
+    """A customer's balance. Changed only by appending ledger entries (services.ledger_append)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    balance = models.DecimalField(_("balance"), default=ZERO, **MONEY)
+    currency = models.CharField(max_length=3, default="CNY", editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("wallet")
+        verbose_name_plural = _("wallets")
+        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_never_negative")]
+
+    def __str__(self):
+        return f"{self.user} ¥{self.balance}"
+
+
+class LedgerEntry(models.Model):
+    """Append-only movement of a wallet. balance_after makes every entry checkable on its own."""
+
+    class Kind(models.TextChoices):
+        TOP_UP = "topup", _("Top-up")
+        CHARGE = "charge", _("Charge")
+        REFUND = "refund", _("Refund")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), help_text=_("Positive adds, negative takes away."), **MONEY)
+    balance_after = models.DecimalField(_("balance after"), **MONEY)
+    reference = models.CharField(_("reference"), max_length=64, help_text=_("Order number or other source"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "reference"], name="ledger_once_per_kind_and_reference"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_never_negative"),
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["topup", "refund"], amount__gt=0)
+                | Q(kind="charge", amount__lt=0)
+                | Q(kind="adjustment"),
+                name="ledger_sign_matches_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["wallet", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} ({self.reference})"
+
+
+class Order(models.Model):
+    class Kind(models.TextChoices):
+        RENEWAL = "renewal", _("Renewal")
+        TOP_UP = "topup", _("Wallet top-up")
+
+    class Channel(models.TextChoices):
+        ONLINE = "online", _("Online")
+        STORE = "store", _("At a store")
+        AUTO = "auto", _("Auto-renew")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        EXPIRED = "expired", _("Expired")
+
+    number = models.CharField(_("order number"), max_length=32, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
+    line = models.ForeignKey("accounts.Line", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    term_months = models.PositiveSmallIntegerField(_("term (months)"), null=True, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(max_length=3, default="CNY", editable=False)
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    request_fingerprint = models.CharField(max_length=64)
+    # The validity end this renewal starts from: auto-renew charges once per period.
+    renews_from = models.DateTimeField(null=True, blank=True)
+    new_validity_end = models.DateTimeField(_("new validity end"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("pay before"))
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    service_point = models.ForeignKey("accounts.ServicePoint", on_delete=models.PROTECT, null=True, blank=True)
+    last_failure = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        permissions = [("renew_at_store", _("Can take renewal payments at an authorised store"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
+            models.CheckConstraint(condition=~Q(status="paid") | Q(paid_at__isnull=False), name="order_paid_has_time"),
+            models.CheckConstraint(
+                condition=Q(kind="topup") | Q(line__isnull=False, plan__isnull=False, term_months__gte=1),
+                name="order_renewal_names_line_plan_term",
+            ),
+            models.UniqueConstraint(
+                fields=["line", "renews_from"], condition=Q(channel="auto"), name="one_auto_renewal_per_period"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def is_payable(self):
+        return self.status == self.Status.OPEN and self.expires_at > timezone.now()
+
+
+class Payment(models.Model):
+    """One attempt to pay an order with one method."""
+
+    class Method(models.TextChoices):
+        ALIPAY = "alipay", _("Alipay")
+        WECHAT = "wechat", _("WeChat Pay")
+        CARD = "card", _("Bank card")
+        WALLET = "wallet", _("Wallet balance")
+        STORE_CASH = "store_cash", _("Cash at the store")
+        STORE_CARD = "store_card", _("Card at the store")
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Created")
+        PENDING = "pending", _("Waiting for the provider")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown (provider did not answer)")
+        REFUNDED = "refunded", _("Refunded")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    method = models.CharField(_("method"), max_length=12, choices=Method.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CREATED)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    out_trade_no = models.CharField(_("out-trade number"), max_length=40, unique=True)
+    provider_transaction_id = models.CharField(_("provider transaction id"), max_length=64, blank=True)
+    failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        constraints = [
+            models.UniqueConstraint(fields=["order"], condition=Q(status="succeeded"), name="one_successful_payment"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.out_trade_no} {self.get_method_display()} {self.get_status_display()}"
+
+
+class SavedCard(models.Model):
+    """A card token the provider keeps for auto-renew (we never see the card number)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_cards")
+    provider = models.CharField(max_length=20, default="sandbox")
+    token = models.CharField(max_length=64, unique=True)
+    last4 = models.CharField(max_length=4)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("saved card")
+        verbose_name_plural = _("saved cards")
+
+    def __str__(self):
+        return f"**** {self.last4}"
+
+
+class ProviderNotification(models.Model):
+    """Each provider callback, stored once by its event id, then processed."""
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=64)
+    out_trade_no = models.CharField(max_length=40, db_index=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("provider notification")
+        verbose_name_plural = _("provider notifications")
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="notification_once")]
+
+    def __str__(self):
+        return f"{self.provider}:{self.event_id}"
+
+
+class SandboxCharge(models.Model):
+    """The built-in sandbox provider's own record of a charge (what the provider knows)."""
+
+    out_trade_no = models.CharField(max_length=40, unique=True)
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=10)
+    transaction_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sandbox charge")
+        verbose_name_plural = _("sandbox charges")
+
+    def __str__(self):
+        return f"{self.out_trade_no} {self.status}"
+
+
+class ReceiptSequence(models.Model):
+    """The last receipt number issued in a year: locked and bumped in the payment's transaction."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("receipt sequence")
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class Receipt(models.Model):
+    """A payment voucher. Kept after personal data is erased: amounts, dates and numbers only."""
+
+    number = models.CharField(_("receipt number"), max_length=20, unique=True)
+    year = models.PositiveSmallIntegerField()
+    sequence = models.PositiveIntegerField()
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="receipt")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="receipts")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(max_length=3, default="CNY")
+    description = models.CharField(_("description"), max_length=200)
+    payment_method = models.CharField(_("paid with"), max_length=12, choices=Payment.Method.choices)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("receipt")
+        verbose_name_plural = _("receipts")
+        constraints = [models.UniqueConstraint(fields=["year", "sequence"], name="receipt_sequence_unique")]
+        indexes = [models.Index(fields=["user", "-issued_at"])]
+
+    def __str__(self):
+        return self.number
+
+
+class UsageImport(models.Model):
+    """One imported usage file from the network; a file is imported once (by content hash)."""
+
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, unique=True)
+    record_count = models.PositiveIntegerField(default=0)
+    skipped_rows = models.JSONField(default=list, blank=True)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("usage import")
+        verbose_name_plural = _("usage imports")
+
+    def __str__(self):
+        return self.file_name
+
+
+class UsageRecord(models.Model):
+    class Kind(models.TextChoices):
+        DATA = "data", _("Data (MB)")
+        VOICE = "voice", _("Voice (minutes)")
+        SMS = "sms", _("SMS")
+
+    line = models.ForeignKey("accounts.Line", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("type"), max_length=8, choices=Kind.choices)
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3)
+    occurred_at = models.DateTimeField(_("time"))
+    record_key = models.CharField(max_length=64)
+    source = models.ForeignKey(UsageImport, on_delete=models.PROTECT, related_name="records")
+
+    class Meta:
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
+        constraints = [models.UniqueConstraint(fields=["line", "record_key"], name="usage_record_once")]
+        indexes = [models.Index(fields=["line", "occurred_at"])]
+
+    def __str__(self):
+        return f"{self.line_id} {self.kind} {self.quantity}"

@@ -1,0 +1,83 @@
+"""Reads for the billing pages and for the account centre."""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
+
+from accounts.models import Line
+from billing.models import LedgerEntry, LineService, Order, Plan, Receipt, UsageRecord, Wallet
+
+
+def wallet_balance(*, user) -> Decimal:
+    return Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0.00")
+
+
+def plans_on_sale():
+    return Plan.objects.filter(is_current=True, is_active=True).order_by("sort_order", "monthly_price")
+
+
+def renewable_lines(*, user):
+    from accounts.services.lines import RENEWABLE_STATUSES
+
+    return Line.objects.filter(owner=user, status__in=RENEWABLE_STATUSES).order_by("msisdn")
+
+
+def services_by_line(*, line_ids) -> dict[int, LineService]:
+    return LineService.objects.select_related("plan").in_bulk(list(line_ids))
+
+
+def order_for_owner(*, number: str, user):
+    return (
+        Order.objects.select_related("line", "plan", "receipt")
+        .prefetch_related("payments")
+        .filter(number=number, user=user)
+        .first()
+    )
+
+
+def recent_orders(*, user, limit: int = 10):
+    return Order.objects.filter(user=user).select_related("line", "plan", "receipt").order_by("-created_at")[:limit]
+
+
+def recent_ledger(*, user, limit: int = 10):
+    return LedgerEntry.objects.filter(wallet__user=user).order_by("-created_at", "-pk")[:limit]
+
+
+def receipt_for_viewer(*, number: str, user):
+    """The receipt if ``user`` owns it or is staff allowed to view receipts."""
+    receipt = Receipt.objects.select_related("order__line", "order__plan", "user").filter(number=number).first()
+    if receipt is None:
+        return None
+    if receipt.user_id == user.pk or (user.is_staff and user.has_perm("billing.view_receipt")):
+        return receipt
+    return None
+
+
+def usage_by_month(*, user, months: int = 6):
+    """Usage per month and type, and money spent per month, for the account centre (two queries)."""
+    usage = (
+        UsageRecord.objects.filter(line__owner=user)
+        .annotate(month=TruncMonth("occurred_at"))
+        .values("month", "kind")
+        .annotate(total=Sum("quantity"), records=Count("pk"))
+        .order_by("-month")
+    )
+    charges = (
+        Order.objects.filter(user=user, status=Order.Status.PAID)
+        .annotate(month=TruncMonth("paid_at"))
+        .values("month")
+        .annotate(total=Sum("amount"))
+        .order_by("-month")
+    )
+    table: dict = defaultdict(lambda: {"data": Decimal(0), "voice": Decimal(0), "sms": Decimal(0), "spent": Decimal(0)})
+    for row in usage:
+        table[row["month"]][row["kind"]] = row["total"]
+    for row in charges:
+        table[row["month"]]["spent"] = row["total"]
+    return [{"month": month, **values} for month, values in sorted(table.items(), reverse=True)[:months]]
+
+
+def line_by_number(*, msisdn):
+    return Line.objects.select_related("owner").filter(msisdn=msisdn).first()

@@ -1,0 +1,49 @@
+"""Every write in the billing app: one function per state change. Import from here."""
+
+from .autorenew import autorenew_run, autorenew_set
+from .errors import BillingError
+from .expiry import expire_lines_run, expiry_warnings_send
+from .orders import (
+    check_renewable,
+    order_mark_paid,
+    orders_expire_stale,
+    renewal_order_create,
+    renewal_quote,
+    topup_order_create,
+)
+from .payments import (
+    PayOutcome,
+    order_pay,
+    payment_record_at_store,
+    payment_record_result,
+    payment_settle_by_query,
+    payments_settle_unknown,
+)
+from .store import store_renewal
+from .usage import usage_import
+from .wallet import DuplicateLedgerEntry, ledger_append, wallet_get_or_create
+
+__all__ = [
+    "BillingError",
+    "DuplicateLedgerEntry",
+    "PayOutcome",
+    "autorenew_run",
+    "autorenew_set",
+    "check_renewable",
+    "expire_lines_run",
+    "expiry_warnings_send",
+    "ledger_append",
+    "order_mark_paid",
+    "order_pay",
+    "orders_expire_stale",
+    "payment_record_at_store",
+    "payment_record_result",
+    "payment_settle_by_query",
+    "payments_settle_unknown",
+    "renewal_order_create",
+    "renewal_quote",
+    "store_renewal",
+    "topup_order_create",
+    "usage_import",
+    "wallet_get_or_create",
+]

@@ -1,0 +1,316 @@
+"""Orders: quoting, creating (idempotently), and what happens when one is paid."""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import services as account_services
+from accounts.models import Line
+from billing.models import LineService, Order, Payment, Plan, Receipt, ReceiptSequence
+
+from .errors import (
+    ERR_IDEMPOTENCY_MISMATCH,
+    ERR_LINE_NOT_RENEWABLE,
+    ERR_LINE_NOT_YOURS,
+    ERR_NOT_VERIFIED,
+    ERR_PLAN_UNAVAILABLE,
+    ERR_TERM_INVALID,
+    ERR_TOP_UP_AMOUNT,
+    BillingError,
+)
+from .wallet import ledger_append
+
+NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_order_number(now: datetime | None = None) -> str:
+    """R + local date + 8 random characters: unique without a shared counter, not guessable."""
+    stamp = timezone.localtime(now or timezone.now()).strftime("%Y%m%d")
+    return "R" + stamp + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+
+
+def new_out_trade_no() -> str:
+    return "P" + timezone.localtime().strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
+
+
+def fingerprint(**params) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Quote:
+    line: Line
+    plan: Plan
+    term_months: int
+    amount: Decimal
+    data_mb: int
+    voice_minutes: int
+    sms_count: int
+    new_validity_end: datetime
+
+
+def renewal_quote(*, line: Line, plan: Plan, term_months: int, now: datetime | None = None) -> Quote:
+    now = now or timezone.now()
+    start = max(line.validity_end or now, now)
+    return Quote(
+        line=line,
+        plan=plan,
+        term_months=term_months,
+        amount=(plan.monthly_price * term_months).quantize(Decimal("0.01")),
+        data_mb=plan.data_mb * term_months,
+        voice_minutes=plan.voice_minutes * term_months,
+        sms_count=plan.sms_count * term_months,
+        new_validity_end=account_services.add_months(start, term_months),
+    )
+
+
+def check_renewable(*, line: Line, owner=None) -> None:
+    """Raise BillingError unless the line can be renewed (and belongs to ``owner`` when given)."""
+    if owner is not None and line.owner_id != owner.pk:
+        raise BillingError(ERR_LINE_NOT_YOURS)
+    if line.owner is None or not line.owner.is_real_name_verified:
+        raise BillingError(ERR_NOT_VERIFIED)
+    if line.status not in account_services.lines.RENEWABLE_STATUSES:
+        raise BillingError(ERR_LINE_NOT_RENEWABLE)
+
+
+def _existing_for_key(idempotency_key: str, request_fingerprint: str) -> Order | None:
+    order = Order.objects.filter(idempotency_key=idempotency_key).first()
+    if order is not None and order.request_fingerprint != request_fingerprint:
+        raise BillingError(ERR_IDEMPOTENCY_MISMATCH)
+    return order
+
+
+def _create_once(order: Order) -> Order:
+    """Save a new order; if a concurrent request saved the same key first, return that one."""
+    try:
+        with transaction.atomic():
+            order.full_clean()
+            order.save()
+            return order
+    except IntegrityError:
+        existing = _existing_for_key(order.idempotency_key, order.request_fingerprint)
+        if existing is None:
+            raise
+        return existing
+
+
+def renewal_order_create(
+    *,
+    user,
+    line_id: int,
+    plan_id: int,
+    term_months: int,
+    idempotency_key: str,
+    channel: str = Order.Channel.ONLINE,
+    actor=None,
+    service_point=None,
+) -> Order:
+    """Open a renewal order, or return the one this idempotency key already made.
+
+    The same key with different parameters is refused: a key names one request.
+    """
+    request_fingerprint = fingerprint(kind="renewal", user=user.pk, line=line_id, plan=plan_id, term=term_months)
+    existing = _existing_for_key(idempotency_key, request_fingerprint)
+    if existing is not None:
+        return existing
+    if term_months not in settings.RENEWAL_TERMS_MONTHS:
+        raise BillingError(ERR_TERM_INVALID)
+    line = Line.objects.select_related("owner").filter(pk=line_id).first()
+    if line is None:
+        raise BillingError(ERR_LINE_NOT_YOURS)
+    check_renewable(line=line, owner=user)
+    plan = Plan.objects.filter(pk=plan_id, is_current=True, is_active=True).first()
+    if plan is None:
+        raise BillingError(ERR_PLAN_UNAVAILABLE)
+    quote = renewal_quote(line=line, plan=plan, term_months=term_months)
+    now = timezone.now()
+    order = Order(
+        number=new_order_number(now),
+        user=user,
+        kind=Order.Kind.RENEWAL,
+        channel=channel,
+        line=line,
+        plan=plan,
+        term_months=term_months,
+        amount=quote.amount,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+        renews_from=line.validity_end,
+        new_validity_end=quote.new_validity_end,
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.ORDER_PAY_WITHIN_MINUTES),
+        created_by=actor if getattr(actor, "pk", None) else None,
+        service_point=service_point,
+    )
+    return _create_once(order)
+
+
+def topup_order_create(*, user, amount: Decimal, idempotency_key: str) -> Order:
+    amount = Decimal(amount).quantize(Decimal("0.01"))
+    if not Decimal("1") <= amount <= Decimal(settings.TOP_UP_MAX):
+        raise BillingError(ERR_TOP_UP_AMOUNT)
+    request_fingerprint = fingerprint(kind="topup", user=user.pk, amount=str(amount))
+    existing = _existing_for_key(idempotency_key, request_fingerprint)
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    order = Order(
+        number=new_order_number(now),
+        user=user,
+        kind=Order.Kind.TOP_UP,
+        channel=Order.Channel.ONLINE,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.ORDER_PAY_WITHIN_MINUTES),
+    )
+    return _create_once(order)
+
+
+def orders_expire_stale(*, now: datetime | None = None) -> int:
+    """Close open orders past their pay-before time (nothing was charged for them)."""
+    now = now or timezone.now()
+    return Order.objects.filter(status=Order.Status.OPEN, expires_at__lte=now).update(status=Order.Status.EXPIRED)
+
+
+def receipts_allocate(*, count: int, now: datetime) -> list[tuple[int, int]]:
+    """Reserve ``count`` consecutive receipt numbers of this year inside the caller's transaction.
+
+    The sequence row is locked and bumped; if the transaction rolls back, so does the
+    bump, so issued receipt numbers have no gaps.
+    """
+    year = timezone.localtime(now).year
+    ReceiptSequence.objects.get_or_create(year=year)
+    sequence = ReceiptSequence.objects.select_for_update().get(year=year)
+    first = sequence.last_number + 1
+    sequence.last_number += count
+    sequence.save(update_fields=["last_number"])
+    return [(year, number) for number in range(first, first + count)]
+
+
+def receipt_number(year: int, sequence: int) -> str:
+    return f"HY{year}-{sequence:08d}"
+
+
+def describe(order: Order) -> str:
+    if order.kind == Order.Kind.TOP_UP:
+        return _("Wallet top-up")
+    return _("Renewal of %(number)s: %(plan)s × %(months)s month(s)") % {
+        "number": order.line.msisdn.as_national,
+        "plan": order.plan.name,
+        "months": order.term_months,
+    }
+
+
+def apply_paid_orders(pairs: list[tuple[Order, Payment]], *, actor, now: datetime, send_now: bool = True) -> None:
+    """Everything that follows a payment, for one order or a batch, in the caller's transaction.
+
+    The orders are already marked paid. Renewals extend their lines and top up their
+    allowances; top-ups credit the wallet; every order gets the next receipt number;
+    the customer is told.
+    """
+    renewals = [order for order, _payment in pairs if order.kind == Order.Kind.RENEWAL]
+    months_by_line: dict[int, int] = {}
+    for order in renewals:
+        months_by_line[order.line_id] = months_by_line.get(order.line_id, 0) + order.term_months
+    new_ends = account_services.lines_extend(extensions=months_by_line, actor=actor, now=now) if renewals else {}
+    for order in renewals:
+        order.new_validity_end = new_ends[order.line_id]
+    Order.objects.bulk_update(renewals, ["new_validity_end"], batch_size=1000)
+    _add_allowances(renewals)
+
+    for order, _payment in pairs:
+        if order.kind == Order.Kind.TOP_UP:
+            ledger_append(user=order.user, kind="topup", amount=order.amount, reference=order.number, actor=actor)
+
+    numbers = receipts_allocate(count=len(pairs), now=now)
+    Receipt.objects.bulk_create(
+        [
+            Receipt(
+                number=receipt_number(year, sequence),
+                year=year,
+                sequence=sequence,
+                order=order,
+                user_id=order.user_id,
+                amount=order.amount,
+                description=describe(order),
+                payment_method=payment.method,
+                issued_at=now,
+            )
+            for (order, payment), (year, sequence) in zip(pairs, numbers, strict=True)
+        ],
+        batch_size=1000,
+    )
+    messages = []
+    for order, _payment in pairs:
+        if order.kind == Order.Kind.RENEWAL:
+            subject = _("Renewal paid")
+            body = _("Line %(number)s is renewed until %(end)s. ¥%(amount)s paid.") % {
+                "number": order.line.msisdn.as_national,
+                "end": timezone.localtime(order.new_validity_end).strftime("%Y-%m-%d"),
+                "amount": order.amount,
+            }
+        else:
+            subject = _("Wallet topped up")
+            body = _("¥%(amount)s was added to your wallet.") % {"amount": order.amount}
+        messages.append((order.user, subject, body, f"/billing/orders/{order.number}/"))
+    account_services.notify_many(messages, send_now=send_now)
+
+
+def _add_allowances(renewals: list[Order]) -> None:
+    if not renewals:
+        return
+    existing = LineService.objects.select_for_update().in_bulk([order.line_id for order in renewals])
+    created, updated = [], []
+    for order in renewals:
+        service = existing.get(order.line_id)
+        if service is None:
+            service = LineService(line_id=order.line_id, plan=order.plan)
+            existing[order.line_id] = service
+            created.append(service)
+        elif service not in updated:
+            updated.append(service)
+        service.plan = order.plan
+        service.data_left_mb += order.plan.data_mb * order.term_months
+        service.voice_left_minutes += order.plan.voice_minutes * order.term_months
+        service.sms_left += order.plan.sms_count * order.term_months
+        service.auto_renew_next_attempt_at = None
+        service.auto_renew_failures = 0
+    LineService.objects.bulk_create(created, batch_size=1000)
+    LineService.objects.bulk_update(
+        updated,
+        ["plan", "data_left_mb", "voice_left_minutes", "sms_left", "auto_renew_next_attempt_at", "auto_renew_failures"],
+        batch_size=1000,
+    )
+
+
+def order_mark_paid(*, order_id: int, payment: Payment, actor, now: datetime | None = None) -> Order:
+    """Mark an open order paid by this (succeeded) payment and apply its effects, once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("line", "plan", "user").get(pk=order_id)
+        if order.status == Order.Status.PAID:
+            return order
+        order.status = Order.Status.PAID
+        order.paid_at = now
+        order.last_failure = ""
+        order.save(update_fields=["status", "paid_at", "last_failure"])
+        account_services.audit_record(
+            actor=actor,
+            verb="order.paid",
+            target=order,
+            subject_user=order.user,
+            data={"payment": payment.out_trade_no, "method": payment.method, "amount": str(order.amount)},
+        )
+        apply_paid_orders([(order, payment)], actor=actor, now=now)
+    return order

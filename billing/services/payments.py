@@ -1,0 +1,225 @@
+"""Paying an order: wallet in one transaction; providers around an outside call.
+
+A provider is never called inside a database transaction. The attempt is saved
+first (so a crash leaves a trace), the provider is called, and the answer is
+recorded in a second transaction. Whatever path brings a result (the synchronous
+answer, a callback, a query), ``payment_record_result`` applies it once.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import services as account_services
+from billing.gateways import gateway_for
+from billing.models import Order, Payment, SavedCard
+
+from .errors import (
+    ERR_CARD_DECLINED,
+    ERR_METHOD_NOT_ALLOWED,
+    ERR_ORDER_EXPIRED,
+    ERR_ORDER_NOT_OPEN,
+    ERR_PROVIDER_FAILED,
+    ERR_PROVIDER_TIMEOUT,
+    BillingError,
+)
+from .orders import new_out_trade_no, order_mark_paid
+from .wallet import DuplicateLedgerEntry, ledger_append
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_METHODS = (Payment.Method.ALIPAY, Payment.Method.WECHAT, Payment.Method.CARD)
+STORE_METHODS = (Payment.Method.STORE_CASH, Payment.Method.STORE_CARD)
+FAILURE_MESSAGES = {"card_declined": ERR_CARD_DECLINED, "timeout": ERR_PROVIDER_TIMEOUT}
+
+
+@dataclass
+class PayOutcome:
+    order: Order
+    payment: Payment | None
+    redirect_url: str = ""
+    error: str = ""
+
+
+def _payable(order: Order) -> None:
+    if order.status == Order.Status.OPEN and order.expires_at <= timezone.now():
+        Order.objects.filter(pk=order.pk, status=Order.Status.OPEN).update(status=Order.Status.EXPIRED)
+        raise BillingError(ERR_ORDER_EXPIRED)
+    if order.status != Order.Status.OPEN:
+        raise BillingError(ERR_ORDER_EXPIRED if order.status == Order.Status.EXPIRED else ERR_ORDER_NOT_OPEN)
+
+
+def order_pay(*, order_id: int, method: str, actor, card: dict | None = None) -> PayOutcome:
+    """Pay an open order with one method. Returns the outcome; raises BillingError when refused.
+
+    Before a new attempt, any attempt whose outcome is unknown is settled by asking
+    the provider, so a timed-out payment that did go through is never charged again.
+    """
+    order = Order.objects.get(pk=order_id)
+    for unsettled in order.payments.filter(status__in=[Payment.Status.UNKNOWN, Payment.Status.PENDING]):
+        payment_settle_by_query(payment_id=unsettled.pk)
+    order.refresh_from_db()
+    if order.status == Order.Status.PAID:
+        return PayOutcome(order=order, payment=order.payments.filter(status=Payment.Status.SUCCEEDED).first())
+    _payable(order)
+
+    if method == Payment.Method.WALLET:
+        return _pay_from_wallet(order_id=order.pk, actor=actor)
+    if method not in PROVIDER_METHODS:
+        raise BillingError(ERR_METHOD_NOT_ALLOWED)
+
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        _payable(order)
+        number = "".join(ch for ch in (card or {}).get("number", "") if ch.isdigit())
+        payment = Payment.objects.create(
+            order=order, method=method, amount=order.amount, out_trade_no=new_out_trade_no(), card_last4=number[-4:]
+        )
+    gateway = gateway_for(method)
+    try:
+        result = gateway.create(
+            out_trade_no=payment.out_trade_no,
+            amount=payment.amount,
+            method=method,
+            description=order.number,
+            card=card,
+            return_url=f"/billing/orders/{order.number}/",
+        )
+    except Exception:
+        logger.exception("Payment provider failed for %s", payment.out_trade_no)
+        payment_record_result(out_trade_no=payment.out_trade_no, status="unknown", failure_reason="timeout")
+        return PayOutcome(order=order, payment=payment, error=str(ERR_PROVIDER_TIMEOUT))
+
+    if result.status == "pending":
+        Payment.objects.filter(pk=payment.pk, status=Payment.Status.CREATED).update(status=Payment.Status.PENDING)
+        return PayOutcome(order=order, payment=payment, redirect_url=result.redirect_url)
+    payment = payment_record_result(
+        out_trade_no=payment.out_trade_no,
+        status=result.status,
+        transaction_id=result.transaction_id,
+        failure_reason=result.failure_reason,
+    )
+    if result.status == "succeeded" and result.card_token:
+        SavedCard.objects.get_or_create(token=result.card_token, defaults={"user": order.user, "last4": number[-4:]})
+    order.refresh_from_db()
+    error = ""
+    if payment.status != Payment.Status.SUCCEEDED:
+        error = str(FAILURE_MESSAGES.get(result.failure_reason, ERR_PROVIDER_FAILED))
+    return PayOutcome(order=order, payment=payment, error=error)
+
+
+def _pay_from_wallet(*, order_id: int, actor) -> PayOutcome:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        _payable(order)
+        if order.kind != Order.Kind.RENEWAL:
+            raise BillingError(ERR_METHOD_NOT_ALLOWED)
+        try:
+            ledger_append(user=order.user, kind="charge", amount=-order.amount, reference=order.number, actor=actor)
+        except DuplicateLedgerEntry as error:  # a charge for this order exists: it is paid
+            raise BillingError(ERR_ORDER_NOT_OPEN) from error
+        payment = Payment.objects.create(
+            order=order,
+            method=Payment.Method.WALLET,
+            amount=order.amount,
+            out_trade_no=new_out_trade_no(),
+            status=Payment.Status.SUCCEEDED,
+        )
+        order = order_mark_paid(order_id=order.pk, payment=payment, actor=actor)
+    return PayOutcome(order=order, payment=payment)
+
+
+def payment_record_at_store(*, order_id: int, method: str, actor) -> PayOutcome:
+    """A clerk took cash or a card at the counter: the order is paid in the same transaction."""
+    if method not in STORE_METHODS:
+        raise BillingError(ERR_METHOD_NOT_ALLOWED)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == Order.Status.PAID:
+            return PayOutcome(order=order, payment=order.payments.filter(status=Payment.Status.SUCCEEDED).first())
+        _payable(order)
+        payment = Payment.objects.create(
+            order=order, method=method, amount=order.amount, out_trade_no=new_out_trade_no(),
+            status=Payment.Status.SUCCEEDED,
+        )  # fmt: skip
+        order = order_mark_paid(order_id=order.pk, payment=payment, actor=actor)
+    return PayOutcome(order=order, payment=payment)
+
+
+def payment_record_result(
+    *, out_trade_no: str, status: str, transaction_id: str = "", failure_reason: str = "", actor=None
+) -> Payment:
+    """Apply what the provider says about one attempt. Safe to call any number of times.
+
+    A final state (succeeded, failed, refunded) never changes. A success for an order
+    that another attempt already paid, or that expired, is refunded at once: the
+    customer is never charged twice.
+    """
+    refund_needed = False
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("order").get(out_trade_no=out_trade_no)
+        if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED, Payment.Status.REFUNDED):
+            return payment
+        if status == "succeeded":
+            order = Order.objects.select_for_update().get(pk=payment.order_id)
+            payment.provider_transaction_id = transaction_id or payment.provider_transaction_id
+            if order.status == Order.Status.OPEN:
+                payment.status = Payment.Status.SUCCEEDED
+                payment.save(update_fields=["status", "provider_transaction_id", "updated_at"])
+                order_mark_paid(order_id=order.pk, payment=payment, actor=actor)
+            else:
+                payment.status = Payment.Status.REFUNDED
+                payment.failure_reason = "order_already_closed"
+                payment.save(update_fields=["status", "provider_transaction_id", "failure_reason", "updated_at"])
+                refund_needed = True
+        elif status == "failed":
+            payment.status = Payment.Status.FAILED
+            payment.failure_reason = failure_reason[:200]
+            payment.save(update_fields=["status", "failure_reason", "updated_at"])
+            Order.objects.filter(pk=payment.order_id).update(last_failure=failure_reason[:200])
+        elif status == "unknown":
+            payment.status = Payment.Status.UNKNOWN
+            payment.failure_reason = failure_reason[:200]
+            payment.save(update_fields=["status", "failure_reason", "updated_at"])
+        else:  # pending: nothing decided yet
+            if payment.status == Payment.Status.CREATED:
+                payment.status = Payment.Status.PENDING
+                payment.save(update_fields=["status", "updated_at"])
+    if refund_needed:
+        gateway_for(payment.method).refund(out_trade_no=payment.out_trade_no, amount=payment.amount)
+        account_services.notify(
+            user=payment.order.user,
+            subject=_("Payment refunded"),
+            body=_("Order %(number)s was already paid or closed, so the extra ¥%(amount)s was refunded.")
+            % {"number": payment.order.number, "amount": payment.amount},
+        )
+    return payment
+
+
+def payment_settle_by_query(*, payment_id: int) -> Payment:
+    """Ask the provider how an unknown or pending attempt ended, and record it."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.method not in PROVIDER_METHODS:
+        return payment
+    result = gateway_for(payment.method).query(out_trade_no=payment.out_trade_no)
+    if result.status == "pending" and payment.status == Payment.Status.PENDING:
+        return payment
+    if result.status == "pending":
+        result.status = "unknown"
+    return payment_record_result(
+        out_trade_no=payment.out_trade_no,
+        status=result.status,
+        transaction_id=result.transaction_id,
+        failure_reason=result.failure_reason,
+    )
+
+
+def payments_settle_unknown(*, limit: int = 500) -> int:
+    """Settle attempts left unknown (timeouts): run by the scheduler before anything retries."""
+    ids = list(Payment.objects.filter(status=Payment.Status.UNKNOWN).values_list("pk", flat=True)[:limit])
+    for payment_id in ids:
+        payment_settle_by_query(payment_id=payment_id)
+    return len(ids)

@@ -1,0 +1,245 @@
+"""Billing pages: renew, pay, top up, receipts, auto-renew; the provider webhook; the store desk."""
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import Line
+from accounts.permissions import staff_permission_required
+from billing import receipts, selectors, services
+from billing.forms import AutoRenewForm, PayForm, RenewalForm, StoreLookupForm, StoreRenewalForm, TopUpForm
+from billing.gateways import InvalidNotification, gateway_named
+from billing.models import Order, Payment, SandboxCharge
+from billing.webhooks import UnknownPayment, handle_provider_notification
+
+logger = logging.getLogger(__name__)
+RENEW_AT_STORE = "billing.renew_at_store"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def renew(request):
+    form = RenewalForm(request.POST or None, user=request.user)
+    if request.method == "GET" and request.GET.get("line"):
+        form.initial["line"] = request.GET["line"]
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = services.renewal_order_create(
+                user=request.user,
+                line_id=form.cleaned_data["line"].pk,
+                plan_id=form.cleaned_data["plan"].pk,
+                term_months=form.cleaned_data["term_months"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+                actor=request.user,
+            )
+        except services.BillingError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("billing:order", number=order.number)
+    has_lines = form.fields["line"].queryset.exists()
+    return render(request, "billing/renew.html", {"form": form, "has_lines": has_lines})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def top_up(request):
+    form = TopUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = services.topup_order_create(
+                user=request.user,
+                amount=form.cleaned_data["amount"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except services.BillingError as error:
+            form.add_error("amount", str(error))
+        else:
+            return redirect("billing:order", number=order.number)
+    context = {"form": form, "balance": selectors.wallet_balance(user=request.user), "suggested": (50, 100, 200)}
+    return render(request, "billing/top_up.html", context)
+
+
+def _owned_order(request, number):
+    order = selectors.order_for_owner(number=number, user=request.user)
+    if order is None:
+        raise Http404
+    return order
+
+
+@login_required
+@require_GET
+def order_detail(request, number: str):
+    order = _owned_order(request, number)
+    quote = None
+    if order.kind == Order.Kind.RENEWAL and order.status == Order.Status.OPEN:
+        quote = services.renewal_quote(line=order.line, plan=order.plan, term_months=order.term_months)
+    failed = [payment for payment in order.payments.all() if payment.status == Payment.Status.FAILED]
+    context = {
+        "order": order,
+        "quote": quote,
+        "pay_form": PayForm(allow_wallet=order.kind == Order.Kind.RENEWAL),
+        "balance": selectors.wallet_balance(user=request.user),
+        "last_failed": failed[-1] if failed else None,
+        "in_flight": any(p.status in (Payment.Status.UNKNOWN, Payment.Status.PENDING) for p in order.payments.all()),
+    }
+    return render(request, "billing/order.html", context)
+
+
+@login_required
+@require_POST
+def order_pay(request, number: str):
+    order = _owned_order(request, number)
+    form = PayForm(request.POST, allow_wallet=order.kind == Order.Kind.RENEWAL)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("billing:order", number=order.number)
+    try:
+        outcome = services.order_pay(
+            order_id=order.pk, method=form.cleaned_data["method"], actor=request.user, card=form.card()
+        )
+    except services.BillingError as error:
+        messages.error(request, str(error))
+        return redirect("billing:order", number=order.number)
+    if outcome.redirect_url:
+        return redirect(outcome.redirect_url)
+    if outcome.error:
+        messages.error(request, outcome.error)
+    elif outcome.order.status == Order.Status.PAID:
+        messages.success(request, _("Paid. Thank you!"))
+    return redirect("billing:order", number=order.number)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sandbox_cashier(request, out_trade_no: str):
+    """The sandbox's stand-in for the Alipay / WeChat Pay cashier page."""
+    payment = Payment.objects.select_related("order").filter(out_trade_no=out_trade_no).first()
+    if payment is None or payment.order.user_id != request.user.pk:
+        raise Http404
+    charge = SandboxCharge.objects.filter(out_trade_no=out_trade_no).first()
+    if request.method == "POST":
+        outcome = request.POST.get("outcome")
+        if outcome not in ("pay", "decline", "timeout") or charge is None:
+            return HttpResponseBadRequest()
+        gateway_named("sandbox").complete_at_cashier(out_trade_no=out_trade_no, outcome=outcome)
+        return redirect("billing:order", number=payment.order.number)
+    return render(request, "billing/sandbox_cashier.html", {"payment": payment, "charge": charge})
+
+
+@csrf_exempt  # a signed provider callback: the signature, not a cookie, proves who sent it
+@require_POST
+def provider_webhook(request, provider: str):
+    try:
+        handle_provider_notification(provider=provider, headers=request.headers, body=request.body)
+    except KeyError as error:
+        raise Http404 from error
+    except (InvalidNotification, UnknownPayment) as error:
+        logger.warning("Rejected %s notification: %s", provider, error)
+        return HttpResponse("invalid", status=400, content_type="text/plain")
+    return HttpResponse("success", content_type="text/plain")
+
+
+@login_required
+@require_GET
+def receipt_pdf(request, number: str):
+    receipt = selectors.receipt_for_viewer(number=number, user=request.user)
+    if receipt is None:
+        raise Http404
+    response = HttpResponse(receipts.render_pdf(receipt), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="receipt-{receipt.number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def auto_renew(request, line_id: int):
+    form = AutoRenewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose how auto-renew should pay."))
+        return redirect("accounts:account_centre")
+    try:
+        services.autorenew_set(
+            user=request.user,
+            line_id=line_id,
+            enabled=form.cleaned_data["enabled"],
+            method=form.cleaned_data["method"],
+            term_months=form.cleaned_data["term_months"],
+        )
+    except services.BillingError as error:
+        messages.error(request, str(error))
+    except Line.DoesNotExist as error:
+        raise Http404 from error
+    else:
+        if form.cleaned_data["enabled"]:
+            messages.success(request, _("Auto-renew is on. We renew a few days before the line ends."))
+        else:
+            messages.success(request, _("Auto-renew is off."))
+    return redirect("accounts:account_centre")
+
+
+# --- store desk -------------------------------------------------------------------------
+
+
+@staff_permission_required(RENEW_AT_STORE)
+@require_http_methods(["GET", "POST"])
+def store_renew(request):
+    """Step 1: the clerk looks the line up by its number; step 2: ID, plan, term, payment."""
+    lookup = StoreLookupForm(request.POST if "lookup" in request.POST else None)
+    renewal_form = None
+    line = None
+    if lookup.is_bound:
+        if lookup.is_valid():
+            line = selectors.line_by_number(msisdn=lookup.cleaned_data["msisdn"])
+            if line is None:
+                lookup.add_error("msisdn", str(services.errors.ERR_NO_SUCH_LINE))
+            else:
+                renewal_form = StoreRenewalForm(initial={"msisdn": line.msisdn.as_e164})
+    elif request.method == "POST":
+        renewal_form = StoreRenewalForm(request.POST)
+        line = selectors.line_by_number(msisdn=request.POST.get("msisdn", ""))
+        if renewal_form.is_valid() and line is not None:
+            data = renewal_form.cleaned_data
+            try:
+                order = services.store_renewal(
+                    clerk=request.user,
+                    msisdn=line.msisdn,
+                    id_number=data["id_number"],
+                    plan_id=data["plan"].pk,
+                    term_months=data["term_months"],
+                    method=data["method"],
+                    idempotency_key=data["idempotency_key"],
+                )
+            except services.BillingError as error:
+                renewal_form.add_error(None, str(error))
+            else:
+                messages.success(request, _("Renewed. Print the receipt for the customer."))
+                return redirect("billing:store_receipt", number=order.receipt.number)
+    services_map = selectors.services_by_line(line_ids=[line.pk]) if line else {}
+    context = {
+        "lookup": lookup if renewal_form is None else StoreLookupForm(),
+        "form": renewal_form,
+        "line": line,
+        "service": services_map.get(line.pk) if line else None,
+        "point": request.user.service_point,
+    }
+    return render(request, "billing/store_renew.html", context)
+
+
+@staff_permission_required(RENEW_AT_STORE)
+@require_GET
+def store_receipt(request, number: str):
+    receipt = selectors.receipt_for_viewer(number=number, user=request.user)
+    if receipt is None or (
+        receipt.order.service_point_id and receipt.order.service_point_id != request.user.service_point_id
+    ):
+        raise Http404
+    return render(request, "billing/store_receipt.html", {"receipt": receipt})

@@ -1,0 +1,45 @@
+"""Provider callbacks: verified, stored once by event id, applied in a transaction."""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.gateways import gateway_named
+from billing.models import Payment, ProviderNotification
+from billing.services.payments import payment_record_result
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownPayment(Exception):
+    pass
+
+
+def handle_provider_notification(*, provider: str, headers: dict, body: bytes) -> bool:
+    """Verify and apply one callback. Returns False when this event was already handled.
+
+    Raises InvalidNotification for a forged or stale callback and UnknownPayment for
+    an out-trade number we never issued; neither changes anything.
+    """
+    gateway = gateway_named(provider)
+    event = gateway.verify_notification(headers=headers, body=body)
+    if not Payment.objects.filter(out_trade_no=event.out_trade_no).exists():
+        raise UnknownPayment(event.out_trade_no)
+    try:
+        with transaction.atomic():
+            record = ProviderNotification.objects.create(
+                provider=provider, event_id=event.event_id, out_trade_no=event.out_trade_no, payload=event.payload
+            )
+            payment_record_result(
+                out_trade_no=event.out_trade_no, status=event.status, transaction_id=event.transaction_id
+            )
+            record.processed_at = timezone.now()
+            record.save(update_fields=["processed_at"])
+    except IntegrityError:
+        if not ProviderNotification.objects.filter(provider=provider, event_id=event.event_id).exists():
+            raise
+        # The same event again (a provider retry, or two deliveries racing): applied once already.
+        logger.info("Duplicate %s notification %s ignored", provider, event.event_id)
+        return False
+    return True
