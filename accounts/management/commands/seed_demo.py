@@ -144,6 +144,7 @@ class Command(BaseCommand):
             services.line_attach(actor=user, activation_code=code)
         if verified:
             services.user_mark_real_name_verified(user=user, actor=None, channel="demo")
+            self._billing(user)
         if submission:
             from reviews.demo import resident_id, submit_demo
 
@@ -152,6 +153,22 @@ class Command(BaseCommand):
                 user=user, full_name=name, id_number=resident_id(birth=birth, sequence=sequence), seed=len(name)
             )
         return user
+
+    def _billing(self, user):
+        """A plan on each line and ¥100 in the wallet, so renewals can be tried at once."""
+        from billing import services as billing_services
+        from billing.models import LineService, Plan
+
+        basic = Plan.objects.get(code="basic", is_current=True)
+        for line in user.lines.all():
+            LineService.objects.get_or_create(
+                line=line,
+                defaults={"plan": basic, "data_left_mb": basic.data_mb, "voice_left_minutes": basic.voice_minutes,
+                          "sms_left": basic.sms_count},
+            )  # fmt: skip
+        billing_services.ledger_append(
+            user=user, kind="adjustment", amount=100, reference=f"demo-credit:{user.pk}", note="Demo credit"
+        )
 
     def _new_line(self):
         serial = Line.objects.count() + 1
