@@ -119,3 +119,38 @@ class LineAddForm(forms.Form):
         help_text=_("The code in the message you received when you bought the line, e.g. ABCD-EFGH-JKMN-PQRS."),
         widget=forms.TextInput(attrs={"autocapitalize": "characters", "autocomplete": "off"}),
     )
+
+
+class CancellationForm(forms.Form):
+    full_name = forms.CharField(label=_("Full name (as verified)"), max_length=60)
+    phone = MobileNumberField(label=_("Mobile number"))
+    reason = forms.ChoiceField(label=_("Why are you cancelling?"), choices=())
+    reason_detail = forms.CharField(
+        label=_("Anything else we should know? (optional)"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from accounts.models import CancellationRequest
+
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = CancellationRequest.Reason.choices
+
+
+class BindingForm(forms.Form):
+    """One third-party service still bound to the number (a bank, WeChat, Alipay, …)."""
+
+    name = forms.CharField(label=_("Service bound to this number"), max_length=80, required=False)
+    unbound = forms.BooleanField(label=_("I have unbound it"), required=False)
+
+
+BindingFormSet = forms.formset_factory(BindingForm, extra=3, max_num=10)
+
+
+class DecisionNoteForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    note = forms.CharField(
+        label=_("Note to the customer"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )

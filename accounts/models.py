@@ -48,6 +48,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     phone_verified_at = models.DateTimeField(_("phone confirmed at"), null=True, blank=True)
     real_name_verified_at = models.DateTimeField(_("real-name verified at"), null=True, blank=True)
+    # Set when the customer's last line is cancelled; personal data is erased a retention period later.
+    service_ended_at = models.DateTimeField(_("service ended at"), null=True, blank=True)
+    personal_data_erased_at = models.DateTimeField(_("personal data erased at"), null=True, blank=True)
     service_point = models.ForeignKey(
         "accounts.ServicePoint",
         verbose_name=_("service point"),
@@ -116,7 +119,8 @@ class Line(models.Model):
         EXPIRED = "expired", _("Expired")
         CANCELLED = "cancelled", _("Cancelled")
 
-    msisdn = PhoneNumberField(_("number"), unique=True)
+    # Unique among lines in service; a cancelled line's number can be reissued after quarantine.
+    msisdn = PhoneNumberField(_("number"))
     iccid = models.CharField(_("ICCID"), max_length=22, unique=True)
     # The activation code itself is never stored: only its keyed hash (to find the line)
     # and its last four characters (so staff and customers can tell codes apart).
@@ -136,11 +140,18 @@ class Line(models.Model):
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     validity_end = models.DateTimeField(_("valid until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("line")
         verbose_name_plural = _("lines")
         constraints = [
+            models.UniqueConstraint(
+                fields=["msisdn"], condition=~Q(status="cancelled"), name="line_number_unique_in_service"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False), name="line_cancelled_has_time"
+            ),
             models.CheckConstraint(
                 condition=Q(status="inactive") | Q(owner__isnull=False),
                 name="line_in_service_has_owner",
@@ -150,7 +161,7 @@ class Line(models.Model):
                 name="line_owner_used_activation_code",
             ),
         ]
-        indexes = [models.Index(fields=["owner", "status"])]
+        indexes = [models.Index(fields=["owner", "status"]), models.Index(fields=["msisdn"], name="line_msisdn")]
 
     def __str__(self):
         return str(self.msisdn)
@@ -288,3 +299,67 @@ class OutboundMessage(models.Model):
 
     def __str__(self):
         return f"{self.channel} → {self.recipient} ({self.status})"
+
+
+class NumberQuarantine(models.Model):
+    """A cancelled number rests before it can be given to someone else."""
+
+    msisdn = PhoneNumberField(_("number"), unique=True)
+    until = models.DateTimeField(_("quarantined until"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("quarantined number")
+        verbose_name_plural = _("quarantined numbers")
+
+    def __str__(self):
+        return f"{self.msisdn} until {self.until:%Y-%m-%d}"
+
+
+class CancellationRequest(models.Model):
+    """A customer's request to cancel (注销) one line, decided by support."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for support")
+        APPROVED = "approved", _("Approved: line cancelled")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    class Reason(models.TextChoices):
+        NO_LONGER_NEEDED = "no_longer_needed", _("I no longer need the number")
+        MOVING_ABROAD = "moving_abroad", _("I am moving abroad")
+        SWITCHING_OPERATOR = "switching_operator", _("I am switching to another operator")
+        COST = "cost", _("It costs too much")
+        SERVICE_QUALITY = "service_quality", _("Poor coverage or service")
+        OTHER = "other", _("Other")
+
+    line = models.ForeignKey(Line, verbose_name=_("line"), on_delete=models.PROTECT, related_name="cancellations")
+    user = models.ForeignKey(User, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="cancellations")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    full_name = models.CharField(_("full name"), max_length=60)
+    phone = models.CharField(_("phone"), max_length=20)
+    reason = models.CharField(_("reason"), max_length=24, choices=Reason.choices)
+    reason_detail = models.TextField(_("details"), blank=True)
+    third_party_bindings = models.JSONField(_("services bound to the number"), default=list, blank=True)
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        User, verbose_name=_("decided by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("note to the customer"), blank=True)
+
+    class Meta:
+        verbose_name = _("cancellation request")
+        verbose_name_plural = _("cancellation requests")
+        permissions = [("decide_cancellation", _("Can approve or reject cancellation requests"))]
+        constraints = [
+            models.UniqueConstraint(fields=["line"], condition=Q(status="open"), name="one_open_cancellation_per_line"),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "withdrawn"]) | Q(decided_by__isnull=False, decided_at__isnull=False),
+                name="cancellation_decision_has_decider",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.line} ({self.get_status_display()})"

@@ -58,3 +58,37 @@ def line_by_activation_code(*, activation_code: str, for_update: bool = False):
     if for_update:
         lines = lines.select_for_update(of=("self",))
     return lines.filter(activation_code_hash=activation_code_hash(activation_code)).first()
+
+
+def cancellable_lines(*, user):
+    return Line.objects.filter(owner=user).exclude(status=Line.Status.CANCELLED).order_by("msisdn")
+
+
+def open_cancellations(*, user):
+    from accounts.models import CancellationRequest
+
+    return list(
+        CancellationRequest.objects.filter(user=user, status=CancellationRequest.Status.OPEN).select_related("line")
+    )
+
+
+def cancellation_queue(*, status: str, limit: int = 100):
+    from accounts.models import CancellationRequest
+
+    return (
+        CancellationRequest.objects.filter(status=status)
+        .select_related("line", "user", "decided_by")
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
+def cancellation_for_staff(*, request_id: int):
+    from accounts.models import CancellationRequest
+
+    return CancellationRequest.objects.select_related("line", "user", "decided_by").filter(pk=request_id).first()
+
+
+def balance_for(*, user):
+    from billing.selectors import wallet_balance
+
+    return wallet_balance(user=user)

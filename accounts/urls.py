@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_cancellation
 
 app_name = "accounts"
 
@@ -16,6 +16,12 @@ urlpatterns = [
     path("accounts/password-reset/confirm/", views.password_reset_confirm, name="password_reset_confirm"),
     path("account/", views.account_centre, name="account_centre"),
     path("account/lines/add/", views.line_add, name="line_add"),
+    path("account/cancel/", views_cancellation.cancel, name="cancel"),
+    path("account/cancel/<int:request_id>/withdraw/", views_cancellation.cancel_withdraw, name="cancel_withdraw"),
+    path("account/refund-balance/", views_cancellation.refund_balance, name="refund_balance"),
+    path("account/export/", views_cancellation.export, name="export"),
+    path("staff/cancellations/", views_cancellation.staff_queue, name="staff_cancellations"),
+    path("staff/cancellations/<int:request_id>/", views_cancellation.staff_decide, name="staff_cancellation"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),
     path("service-points/", views.service_points, name="service_points"),

@@ -107,7 +107,7 @@ class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
         TOP_UP = "topup", _("Top-up")
         CHARGE = "charge", _("Charge")
-        REFUND = "refund", _("Refund")
+        REFUND = "refund", _("Refund of the balance")
         ADJUSTMENT = "adjustment", _("Adjustment")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
@@ -129,8 +129,8 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_never_negative"),
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(
-                condition=Q(kind__in=["topup", "refund"], amount__gt=0)
-                | Q(kind="charge", amount__lt=0)
+                condition=Q(kind="topup", amount__gt=0)
+                | Q(kind__in=["charge", "refund"], amount__lt=0)
                 | Q(kind="adjustment"),
                 name="ledger_sign_matches_kind",
             ),

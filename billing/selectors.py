@@ -3,7 +3,7 @@
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from accounts.models import Line
@@ -81,3 +81,20 @@ def usage_by_month(*, user, months: int = 6):
 
 def line_by_number(*, msisdn):
     return Line.objects.select_related("owner").filter(msisdn=msisdn).first()
+
+
+def cancellation_blockers(*, user, line) -> dict:
+    """What billing still has open for this customer and line (shown before a cancellation)."""
+    from django.utils import timezone
+
+    from billing.models import Payment
+
+    open_orders = list(
+        Order.objects.filter(user=user, status=Order.Status.OPEN, expires_at__gt=timezone.now())
+        .filter(Q(line=line) | Q(kind=Order.Kind.TOP_UP))
+        .order_by("created_at")
+    )
+    unsettled = Payment.objects.filter(
+        order__user=user, status__in=[Payment.Status.PENDING, Payment.Status.UNKNOWN]
+    ).count()
+    return {"balance": wallet_balance(user=user), "open_orders": open_orders, "unsettled_payments": unsettled}

@@ -186,3 +186,13 @@ def identity_matches(*, user, id_number: str) -> bool:
     return Submission.objects.filter(
         user=user, status=Submission.Status.APPROVED, id_number_index=pii.id_number_blind_index(id_number)
     ).exists()
+
+
+def verified_full_name(*, user) -> str | None:
+    """The name the customer was verified with (latest approval), or None."""
+    return (
+        Submission.objects.filter(user=user, status=Submission.Status.APPROVED)
+        .order_by("-decided_at")
+        .values_list("full_name", flat=True)
+        .first()
+    )

@@ -4,6 +4,14 @@ Import from here (``from accounts import services``); the submodules group them.
 """
 
 from .audit import audit_record, audit_record_many
+from .cancellation import (
+    CancellationError,
+    cancellation_blockers,
+    cancellation_request_approve,
+    cancellation_request_reject,
+    cancellation_request_submit,
+    cancellation_request_withdraw,
+)
 from .codes import CodeError, one_time_code_issue, one_time_code_verify
 from .lines import (
     LineError,
@@ -23,6 +31,7 @@ from .messages import (
     outbox_dispatch_due,
     outbox_queue,
 )
+from .privacy import personal_data_purge, user_erase_personal_data
 from .users import (
     RegistrationError,
     customer_confirm_registration,
@@ -35,16 +44,23 @@ from .users import (
 )
 
 __all__ = [
+    "CancellationError",
     "CodeError",
     "LineError",
     "RegistrationError",
     "add_months",
     "audit_record",
     "audit_record_many",
+    "cancellation_blockers",
+    "cancellation_request_approve",
+    "cancellation_request_reject",
+    "cancellation_request_submit",
+    "cancellation_request_withdraw",
     "customer_confirm_registration",
     "customer_for_desk",
     "customer_register",
     "line_attach",
+    "line_cancel",
     "line_create",
     "lines_activate_waiting",
     "lines_expire_lapsed",
@@ -60,6 +76,8 @@ __all__ = [
     "outbox_queue",
     "password_reset_confirm",
     "password_reset_request",
+    "personal_data_purge",
     "staff_user_create",
+    "user_erase_personal_data",
     "user_mark_real_name_verified",
 ]

@@ -61,7 +61,12 @@ def line_create(
     if code is not None and len(code) < 12:
         raise LineError(ERR_SUPPLIER_CODE_WEAK)
     code = code or "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    from accounts.models import NumberQuarantine
+
     with transaction.atomic():
+        quarantine = NumberQuarantine.objects.filter(msisdn=msisdn, until__gt=timezone.now()).first()
+        if quarantine is not None:
+            raise LineError(ERR_NUMBER_QUARANTINED % {"until": timezone.localtime(quarantine.until).date()})
         line = Line(
             msisdn=msisdn, iccid=iccid, activation_code_hash=activation_code_hash(code), activation_code_hint=code[-4:]
         )
@@ -234,3 +239,30 @@ def lines_expire_lapsed(*, grace: timedelta, now: datetime | None = None, limit:
             actor=None, verb="line.expired", targets=lapsed, subject_user_ids=[line.owner_id for line in lapsed]
         )
     return lapsed
+
+
+ERR_NUMBER_QUARANTINED = gettext_lazy("This number was cancelled recently and cannot be reissued before %(until)s.")
+
+
+def line_cancel(*, line_id: int, actor, quarantine_days: int) -> Line:
+    """Take a line out of service for good and quarantine its number."""
+    from accounts.models import NumberQuarantine
+
+    now = timezone.now()
+    with transaction.atomic():
+        line = Line.objects.select_for_update().get(pk=line_id)
+        from_status = line.status
+        line.status = Line.Status.CANCELLED
+        line.cancelled_at = now
+        line.save(update_fields=["status", "cancelled_at"])
+        NumberQuarantine.objects.update_or_create(
+            msisdn=line.msisdn, defaults={"until": now + timedelta(days=quarantine_days), "created_at": now}
+        )
+        audit_record(
+            actor=actor,
+            verb="line.cancelled",
+            target=line,
+            subject_user=line.owner,
+            data={"from": from_status, "quarantine_days": quarantine_days},
+        )
+    return line

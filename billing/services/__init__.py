@@ -1,6 +1,7 @@
 """Every write in the billing app: one function per state change. Import from here."""
 
 from .autorenew import autorenew_run, autorenew_set
+from .closing import line_billing_close, wallet_refund_balance
 from .errors import BillingError
 from .expiry import expire_lines_run, expiry_warnings_send
 from .orders import (
@@ -33,6 +34,7 @@ __all__ = [
     "expire_lines_run",
     "expiry_warnings_send",
     "ledger_append",
+    "line_billing_close",
     "order_mark_paid",
     "order_pay",
     "orders_expire_stale",
@@ -46,4 +48,5 @@ __all__ = [
     "topup_order_create",
     "usage_import",
     "wallet_get_or_create",
+    "wallet_refund_balance",
 ]

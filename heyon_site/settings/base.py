@@ -185,6 +185,10 @@ LINE_EXPIRY_GRACE_DAYS = env.int("LINE_EXPIRY_GRACE_DAYS", default=15)
 EXPIRY_WARNING_DAYS = (7, 1)
 TOP_UP_MAX = 5000
 
+# Cancellation and personal data.
+NUMBER_QUARANTINE_DAYS = env.int("NUMBER_QUARANTINE_DAYS", default=90)
+PERSONAL_DATA_RETENTION_DAYS = env.int("PERSONAL_DATA_RETENTION_DAYS", default=730)
+
 # Printable documents (certificates, receipts): a TrueType font with Chinese glyphs.
 PDF_CJK_FONT = env("PDF_CJK_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 # Public certificate check: attempts per IP per minute.
