@@ -422,7 +422,7 @@ def submission_decide(
         _event(
             submission,
             actor=actor,
-            verb=decision + "d",
+            verb="approved" if decision == "approve" else "rejected",
             from_status=from_status,
             to_status=submission.status,
             reasons=[r.code for r in reasons],
@@ -521,12 +521,16 @@ def submission_verify_in_person(
             full_name=full_name,
             id_number=id_number,
             contact_phone=customer_phone.as_e164 if hasattr(customer_phone, "as_e164") else str(customer_phone),
-            photos=photos,
+            photos=photos or PhotoSet(),  # without photos submission_create would skip the 一证五号 flag
             actor=clerk,
             channel=Submission.Channel.OFFLINE,
             service_point=point,
         )
         if "line_limit" in submission.flags:
+            # The rollback removes the photo rows, not the files just written for them.
+            _delete_files(
+                [name for photo in submission.photos.all() for name in (photo.image.name, photo.thumbnail.name)]
+            )
             raise ReviewError(ERR_LINE_LIMIT_IN_PERSON)
         now = timezone.now()
         submission.status = Submission.Status.APPROVED
@@ -574,3 +578,33 @@ def submission_lift_final_block(*, submission_id: int, actor: User, note: str) -
             link="/verification/",
         )
     return submission
+
+
+def submissions_erase_personal_data(*, user_id: int) -> dict:
+    """Erase names, ID numbers, contact phones, notes and photos of a customer's submissions.
+
+    Photo files are deleted from storage before the rows go; decisions (status, reason
+    codes, dates) stay as anonymous history. Returns what was erased.
+    """
+    from reviews.models import Certificate, private_storage
+
+    photos = list(SubmissionPhoto.objects.filter(submission__user_id=user_id))
+    storage = private_storage()
+    for photo in photos:
+        for name in (photo.image.name, photo.thumbnail.name):
+            if name:
+                storage.delete(name)
+    SubmissionPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
+    submissions = Submission.objects.filter(user_id=user_id).update(
+        full_name="",
+        id_number_encrypted="",
+        id_number_masked="",
+        id_number_index="",
+        contact_phone="",
+        customer_message="",
+        internal_note="",
+        flags={},
+    )
+    SubmissionEvent.objects.filter(submission__user_id=user_id).update(customer_message="", internal_note="")
+    Certificate.objects.filter(submission__user_id=user_id).update(holder_name_masked="")
+    return {"submissions": submissions, "photos": len(photos)}

@@ -25,7 +25,7 @@ NAME_PATTERN = re.compile(
 
 def clean_resident_id(value: str) -> str:
     """Return the 18-character PRC Resident ID number in canonical form, or raise ValidationError."""
-    number = ric.compact(value or "")
+    number = ric.compact("".join((value or "").split()))  # people type it in groups: 110105 19900101 1234
     try:
         if len(number) != 18:
             raise InvalidLength()
@@ -44,7 +44,7 @@ def clean_resident_id(value: str) -> str:
         raise ValidationError(ERR_ID_FUTURE_BIRTH_DATE, code="future_birth_date")
     try:
         ric.get_birth_place(number)
-    except InvalidComponent as error:
+    except (InvalidComponent, KeyError) as error:  # stdnum raises KeyError for a known province, unknown county
         raise ValidationError(ERR_ID_REGION, code="region") from error
     return number
 
