@@ -1,4 +1,7 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
+from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
@@ -24,3 +27,31 @@ class ChosenLanguageMiddleware:
         response.headers.setdefault("Content-Language", language)
         patch_vary_headers(response, ["Cookie"])
         return response
+
+
+class StaffTwoFactorMiddleware:
+    """With HEYON_REQUIRE_STAFF_2FA on, staff reach /staff/ and /admin/ only after a TOTP code.
+
+    Staff without a device are sent to enrol; others to enter a code (or a recovery code).
+    Checked on every request, after django-otp's middleware has set ``user.is_verified``.
+    """
+
+    PROTECTED = ("/staff/", "/admin/")
+    OPEN = ("/staff/2fa/",)
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            settings.HEYON_REQUIRE_STAFF_2FA
+            and user is not None
+            and user.is_authenticated
+            and user.is_staff
+            and request.path.startswith(self.PROTECTED)
+            and not request.path.startswith(self.OPEN)
+            and not user.is_verified()
+        ):
+            return redirect(f"/staff/2fa/?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)

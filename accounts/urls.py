@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from accounts import views, views_cancellation
+from accounts import views, views_2fa, views_cancellation
 
 app_name = "accounts"
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("account/cancel/<int:request_id>/withdraw/", views_cancellation.cancel_withdraw, name="cancel_withdraw"),
     path("account/refund-balance/", views_cancellation.refund_balance, name="refund_balance"),
     path("account/export/", views_cancellation.export, name="export"),
+    path("staff/2fa/", views_2fa.two_factor, name="two_factor"),
     path("staff/cancellations/", views_cancellation.staff_queue, name="staff_cancellations"),
     path("staff/cancellations/<int:request_id>/", views_cancellation.staff_decide, name="staff_cancellation"),
     path("notifications/", views.notifications, name="notifications"),

@@ -100,6 +100,12 @@ class HeyonLoginView(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def get_default_redirect_url(self):
+        # Staff start their day at /staff/ (which asks for the second factor when required).
+        if self.request.user.is_staff:
+            return "/staff/"
+        return super().get_default_redirect_url()
+
 
 @require_http_methods(["GET", "POST"])
 def login_code_request(request):

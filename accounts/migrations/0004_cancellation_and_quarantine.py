@@ -8,102 +8,171 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_outbox_redaction'),
+        ("accounts", "0003_outbox_redaction"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CancellationRequest',
+            name="CancellationRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('open', 'Waiting for support'), ('approved', 'Approved: line cancelled'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn')], default='open', max_length=10, verbose_name='status')),
-                ('full_name', models.CharField(max_length=60, verbose_name='full name')),
-                ('phone', models.CharField(max_length=20, verbose_name='phone')),
-                ('reason', models.CharField(choices=[('no_longer_needed', 'I no longer need the number'), ('moving_abroad', 'I am moving abroad'), ('switching_operator', 'I am switching to another operator'), ('cost', 'It costs too much'), ('service_quality', 'Poor coverage or service'), ('other', 'Other')], max_length=24, verbose_name='reason')),
-                ('reason_detail', models.TextField(blank=True, verbose_name='details')),
-                ('third_party_bindings', models.JSONField(blank=True, default=list, verbose_name='services bound to the number')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='requested at')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
-                ('decision_note', models.TextField(blank=True, verbose_name='note to the customer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Waiting for support"),
+                            ("approved", "Approved: line cancelled"),
+                            ("rejected", "Rejected"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("full_name", models.CharField(max_length=60, verbose_name="full name")),
+                ("phone", models.CharField(max_length=20, verbose_name="phone")),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("no_longer_needed", "I no longer need the number"),
+                            ("moving_abroad", "I am moving abroad"),
+                            ("switching_operator", "I am switching to another operator"),
+                            ("cost", "It costs too much"),
+                            ("service_quality", "Poor coverage or service"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                        verbose_name="reason",
+                    ),
+                ),
+                ("reason_detail", models.TextField(blank=True, verbose_name="details")),
+                (
+                    "third_party_bindings",
+                    models.JSONField(blank=True, default=list, verbose_name="services bound to the number"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="requested at")),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="decided at")),
+                ("decision_note", models.TextField(blank=True, verbose_name="note to the customer")),
             ],
             options={
-                'verbose_name': 'cancellation request',
-                'verbose_name_plural': 'cancellation requests',
-                'permissions': [('decide_cancellation', 'Can approve or reject cancellation requests')],
+                "verbose_name": "cancellation request",
+                "verbose_name_plural": "cancellation requests",
+                "permissions": [("decide_cancellation", "Can approve or reject cancellation requests")],
             },
         ),
         migrations.CreateModel(
-            name='NumberQuarantine',
+            name="NumberQuarantine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('msisdn', phonenumber_field.modelfields.PhoneNumberField(max_length=128, region=None, unique=True, verbose_name='number')),
-                ('until', models.DateTimeField(verbose_name='quarantined until')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "msisdn",
+                    phonenumber_field.modelfields.PhoneNumberField(
+                        max_length=128, region=None, unique=True, verbose_name="number"
+                    ),
+                ),
+                ("until", models.DateTimeField(verbose_name="quarantined until")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': 'quarantined number',
-                'verbose_name_plural': 'quarantined numbers',
+                "verbose_name": "quarantined number",
+                "verbose_name_plural": "quarantined numbers",
             },
         ),
         migrations.AddField(
-            model_name='line',
-            name='cancelled_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='cancelled at'),
+            model_name="line",
+            name="cancelled_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="cancelled at"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='personal_data_erased_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='personal data erased at'),
+            model_name="user",
+            name="personal_data_erased_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="personal data erased at"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='service_ended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='service ended at'),
+            model_name="user",
+            name="service_ended_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="service ended at"),
         ),
         migrations.AlterField(
-            model_name='line',
-            name='msisdn',
-            field=phonenumber_field.modelfields.PhoneNumberField(max_length=128, region=None, verbose_name='number'),
+            model_name="line",
+            name="msisdn",
+            field=phonenumber_field.modelfields.PhoneNumberField(max_length=128, region=None, verbose_name="number"),
         ),
         migrations.AddIndex(
-            model_name='line',
-            index=models.Index(fields=['msisdn'], name='line_msisdn'),
+            model_name="line",
+            index=models.Index(fields=["msisdn"], name="line_msisdn"),
         ),
         migrations.AddConstraint(
-            model_name='line',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'cancelled'), _negated=True), fields=('msisdn',), name='line_number_unique_in_service'),
+            model_name="line",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "cancelled"), _negated=True),
+                fields=("msisdn",),
+                name="line_number_unique_in_service",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='line',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'cancelled'), _negated=True), ('cancelled_at__isnull', False), _connector='OR'), name='line_cancelled_has_time'),
+            model_name="line",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "cancelled"), _negated=True), ("cancelled_at__isnull", False), _connector="OR"
+                ),
+                name="line_cancelled_has_time",
+            ),
         ),
         migrations.AddField(
-            model_name='cancellationrequest',
-            name='decided_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='decided by'),
+            model_name="cancellationrequest",
+            name="decided_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="decided by",
+            ),
         ),
         migrations.AddField(
-            model_name='cancellationrequest',
-            name='line',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cancellations', to='accounts.line', verbose_name='line'),
+            model_name="cancellationrequest",
+            name="line",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cancellations",
+                to="accounts.line",
+                verbose_name="line",
+            ),
         ),
         migrations.AddField(
-            model_name='cancellationrequest',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cancellations', to=settings.AUTH_USER_MODEL, verbose_name='customer'),
+            model_name="cancellationrequest",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cancellations",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="customer",
+            ),
         ),
         migrations.AddIndex(
-            model_name='cancellationrequest',
-            index=models.Index(fields=['status', 'created_at'], name='accounts_ca_status_60edbd_idx'),
+            model_name="cancellationrequest",
+            index=models.Index(fields=["status", "created_at"], name="accounts_ca_status_60edbd_idx"),
         ),
         migrations.AddConstraint(
-            model_name='cancellationrequest',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('line',), name='one_open_cancellation_per_line'),
+            model_name="cancellationrequest",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")), fields=("line",), name="one_open_cancellation_per_line"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cancellationrequest',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['open', 'withdrawn']), models.Q(('decided_at__isnull', False), ('decided_by__isnull', False)), _connector='OR'), name='cancellation_decision_has_decider'),
+            model_name="cancellationrequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["open", "withdrawn"]),
+                    models.Q(("decided_at__isnull", False), ("decided_by__isnull", False)),
+                    _connector="OR",
+                ),
+                name="cancellation_decision_has_decider",
+            ),
         ),
     ]

@@ -18,6 +18,7 @@ from .lines import (
     add_months,
     customer_for_desk,
     line_attach,
+    line_cancel,
     line_create,
     lines_activate_waiting,
     lines_expire_lapsed,
@@ -32,6 +33,13 @@ from .messages import (
     outbox_queue,
 )
 from .privacy import personal_data_purge, user_erase_personal_data
+from .twofactor import (
+    staff_recovery_codes_reset,
+    staff_second_factor_verify,
+    staff_totp_device,
+    staff_totp_enrolment_confirm,
+    staff_totp_enrolment_start,
+)
 from .users import (
     RegistrationError,
     customer_confirm_registration,
@@ -77,6 +85,11 @@ __all__ = [
     "password_reset_confirm",
     "password_reset_request",
     "personal_data_purge",
+    "staff_recovery_codes_reset",
+    "staff_second_factor_verify",
+    "staff_totp_device",
+    "staff_totp_enrolment_confirm",
+    "staff_totp_enrolment_start",
     "staff_user_create",
     "user_erase_personal_data",
     "user_mark_real_name_verified",
