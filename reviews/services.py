@@ -48,6 +48,10 @@ ERR_NOT_A_VERIFICATION_POINT = gettext_lazy(
 ERR_CODE_ALREADY_VERIFIED = gettext_lazy(
     "This activation code has already been used: the line's owner is verified and the line is in service."
 )
+ERR_CUSTOMER_ALREADY_VERIFIED = gettext_lazy(
+    "The account with this mobile number is already verified: the customer can add the line online "
+    "with the activation code, and it activates at once."
+)
 ERR_LINE_LIMIT_IN_PERSON = gettext_lazy(
     "This ID already holds the maximum number of lines (一证五号). The customer must cancel a line first."
 )
@@ -513,8 +517,10 @@ def submission_verify_in_person(
             account_services.line_attach(actor=clerk, owner=customer, activation_code=activation_code)
         else:
             customer = line.owner
-        if customer.is_real_name_verified or line.status != Line.Status.INACTIVE:
+        if line.status != Line.Status.INACTIVE:
             raise ReviewError(ERR_CODE_ALREADY_VERIFIED)
+        if customer.is_real_name_verified:
+            raise ReviewError(ERR_CUSTOMER_ALREADY_VERIFIED)
         submission_withdraw_open(user=customer, actor=clerk, note=f"Replaced by in-person verification at {point.code}")
         submission = submission_create(
             user=customer,

@@ -195,6 +195,19 @@ def test_used_activation_code_is_refused_by_the_service(clerk):
     assert not Submission.objects.exists() and not Certificate.objects.exists()
 
 
+def test_unattached_line_for_an_already_verified_number_is_refused_with_a_clear_reason(clerk):
+    verified = CustomerFactory(real_name_verified_at=timezone.now())
+    line, code = make_line()
+
+    with pytest.raises(services.ReviewError) as refused:
+        verify(clerk, code, phone=verified.phone)
+
+    assert str(refused.value) == str(services.ERR_CUSTOMER_ALREADY_VERIFIED)
+    line.refresh_from_db()
+    assert line.owner is None and line.status == Line.Status.INACTIVE
+    assert not Submission.objects.exists()
+
+
 def test_second_verification_with_the_same_code_is_refused(clerk):
     _line, code = make_line()
     verify(clerk, code)
