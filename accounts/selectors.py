@@ -92,3 +92,15 @@ def balance_for(*, user):
     from billing.selectors import wallet_balance
 
     return wallet_balance(user=user)
+
+
+def staff_workload(*, user) -> dict:
+    """Open items for the roles that are not reviewers: cancellations and support threads."""
+    from accounts.models import CancellationRequest
+
+    workload = {}
+    if user.has_perm("accounts.decide_cancellation"):
+        workload["open_cancellations"] = CancellationRequest.objects.filter(
+            status=CancellationRequest.Status.OPEN
+        ).count()
+    return workload

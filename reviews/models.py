@@ -136,6 +136,13 @@ class Submission(models.Model):
             # The queue: open submissions, oldest due first, walked by keyset (due_at, id).
             models.Index(fields=["due_at", "id"], condition=Q(status__in=["pending", "in_review"]), name="queue_due"),
             models.Index(fields=["user", "-attempt_number"], name="submission_history"),
+            # The dashboard's 30-day figures read these two without touching the table.
+            models.Index(fields=["submitted_at", "channel"], name="submission_submitted"),
+            models.Index(
+                fields=["decided_at", "status", "decided_by"],
+                condition=Q(decided_at__isnull=False),
+                name="submission_decided",
+            ),
         ]
 
     def __str__(self):

@@ -227,9 +227,14 @@ def decide(request, submission_id: int):
 @staff_permission_required()
 @require_GET
 def staff_home(request):
+    """The staff dashboard: each role sees the figures and links of its own work."""
+    from accounts.selectors import staff_workload
+
     user = request.user
+    can_review = user.has_perm(REVIEW)
     context = {
-        "can_review": user.has_perm(REVIEW),
-        "queue_depth": selectors.queue_depth() if user.has_perm(REVIEW) else None,
+        "can_review": can_review,
+        "figures": selectors.dashboard_figures(user=user) if can_review else None,
+        "workload": staff_workload(user=user),
     }
     return render(request, "reviews/staff_home.html", context)
