@@ -154,3 +154,29 @@ class DecisionNoteForm(forms.Form):
     note = forms.CharField(
         label=_("Note to the customer"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class SupportThreadForm(forms.Form):
+    topic = forms.ChoiceField(label=_("Topic"), choices=())
+    body = forms.CharField(label=_("Your message"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, **kwargs):
+        from accounts.models import SupportThread
+
+        super().__init__(*args, **kwargs)
+        self.fields["topic"].choices = SupportThread.Topic.choices
+
+
+class SupportReplyForm(forms.Form):
+    body = forms.CharField(label=_("Reply"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CustomerSearchForm(forms.Form):
+    q = forms.CharField(label=_("Phone, line, order or certificate number"), max_length=64)
+
+
+class AuditFilterForm(forms.Form):
+    staff = forms.CharField(label=_("Staff username"), required=False, max_length=150)
+    customer = forms.IntegerField(label=_("Customer id"), required=False, min_value=1)
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -363,3 +363,58 @@ class CancellationRequest(models.Model):
 
     def __str__(self):
         return f"{self.line} ({self.get_status_display()})"
+
+
+class SupportThread(models.Model):
+    """A customer's conversation with support (客服留言)."""
+
+    class Topic(models.TextChoices):
+        VERIFICATION = "verification", _("Real-name verification")
+        RENEWAL = "renewal", _("Renewal and payments")
+        CANCELLATION = "cancellation", _("Cancellation")
+        OTHER = "other", _("Something else")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for support")
+        ANSWERED = "answered", _("Answered")
+        CLOSED = "closed", _("Closed")
+
+    customer = models.ForeignKey(
+        User, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="support_threads"
+    )
+    topic = models.CharField(_("topic"), max_length=16, choices=Topic.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        User, verbose_name=_("assignee"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    last_message_at = models.DateTimeField(_("last message"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("support thread")
+        verbose_name_plural = _("support threads")
+        permissions = [("answer_support", _("Can answer customers' support messages"))]
+        indexes = [
+            models.Index(fields=["status", "waiting_since"]),
+            models.Index(fields=["customer", "-last_message_at"]),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_topic_display()}"
+
+
+class SupportMessage(models.Model):
+    thread = models.ForeignKey(SupportThread, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    from_staff = models.BooleanField(default=False)
+    body = models.TextField(_("message"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("support message")
+        verbose_name_plural = _("support messages")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return self.body[:40]

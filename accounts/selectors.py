@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q
 
-from accounts.models import Line, Notification, ServicePoint
+from accounts.models import Line, Notification, ServicePoint, User
 
 
 def unread_notification_count(*, user) -> int:
@@ -104,3 +104,106 @@ def staff_workload(*, user) -> dict:
             status=CancellationRequest.Status.OPEN
         ).count()
     return workload
+
+
+def support_threads_for_customer(*, user):
+    from accounts.models import SupportThread
+
+    return SupportThread.objects.filter(customer=user).order_by("-last_message_at")[:50]
+
+
+def support_thread_with_messages(*, thread_id: int):
+    from accounts.models import SupportThread
+
+    return (
+        SupportThread.objects.select_related("customer", "assignee")
+        .prefetch_related("messages__author")
+        .filter(pk=thread_id)
+        .first()
+    )
+
+
+def support_queue(*, status: str, assignee=None, limit: int = 100):
+    from accounts.models import SupportThread
+
+    threads = SupportThread.objects.filter(status=status).select_related("customer", "assignee")
+    if assignee is not None:
+        threads = threads.filter(assignee=assignee)
+    return threads.order_by("waiting_since", "last_message_at", "pk")[:limit]
+
+
+def customer_search(*, query: str):
+    """Find a customer by phone, line number, order number or certificate number."""
+    from accounts.backends import parse_phone
+    from billing.models import Order
+    from reviews.models import Certificate
+
+    query = (query or "").strip()
+    if not query:
+        return None
+    phone = parse_phone(query)
+    if phone:
+        user = User.objects.filter(phone=phone, is_staff=False).first()
+        if user is not None:
+            return user
+        line = Line.objects.filter(msisdn=phone).select_related("owner").order_by("-pk").first()
+        if line is not None and line.owner is not None:
+            return line.owner
+    order = Order.objects.filter(number=query.upper()).select_related("user").first()
+    if order is not None:
+        return order.user
+    certificate = Certificate.objects.filter(number=query.upper()).select_related("submission__user").first()
+    if certificate is not None:
+        return certificate.submission.user
+    return None
+
+
+def customer_overview(*, user_id: int) -> dict | None:
+    """Everything support needs about one customer, in a fixed number of queries."""
+    from billing.models import Order, Receipt
+    from reviews.models import Submission
+
+    customer = User.objects.filter(pk=user_id, is_staff=False).first()
+    if customer is None:
+        return None
+    return {
+        "customer": customer,
+        "lines": list(Line.objects.filter(owner=customer).order_by("pk")),
+        "submissions": list(
+            Submission.objects.filter(user=customer)
+            .prefetch_related("reasons")
+            .select_related("decided_by")
+            .order_by("-attempt_number")
+        ),
+        "orders": list(Order.objects.filter(user=customer).select_related("line", "plan").order_by("-created_at")[:20]),
+        "receipts": list(Receipt.objects.filter(user=customer).order_by("-issued_at")[:20]),
+        "notifications": list(Notification.objects.filter(user=customer).order_by("-pk")[:20]),
+        "threads": list(customer.support_threads.order_by("-last_message_at")[:10]),
+        "cancellations": list(customer.cancellations.select_related("line").order_by("-created_at")[:10]),
+    }
+
+
+def audit_page(*, staff: str = "", customer_id: int | None = None, date_from=None, date_to=None, before_id=None,
+               size: int = 50):  # fmt: skip
+    """Audit events newest first, filtered; keyset pagination on the primary key."""
+    from datetime import datetime, time, timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import AuditEvent
+
+    events = AuditEvent.objects.select_related("actor", "subject_user")
+    if staff:
+        events = events.filter(actor__username=staff)
+    if customer_id:
+        events = events.filter(subject_user_id=customer_id)
+    if date_from:
+        events = events.filter(created_at__gte=timezone.make_aware(datetime.combine(date_from, time.min)))
+    if date_to:
+        events = events.filter(
+            created_at__lt=timezone.make_aware(datetime.combine(date_to + timedelta(days=1), time.min))
+        )
+    if before_id:
+        events = events.filter(pk__lt=before_id)
+    page = list(events.order_by("-pk")[: size + 1])
+    return page[:size], (page[size - 1].pk if len(page) > size else None)

@@ -33,6 +33,13 @@ from .messages import (
     outbox_queue,
 )
 from .privacy import personal_data_purge, user_erase_personal_data
+from .support import (
+    SupportError,
+    support_message_add,
+    support_thread_assign,
+    support_thread_close,
+    support_thread_open,
+)
 from .twofactor import (
     staff_recovery_codes_reset,
     staff_second_factor_verify,
@@ -56,6 +63,7 @@ __all__ = [
     "CodeError",
     "LineError",
     "RegistrationError",
+    "SupportError",
     "add_months",
     "audit_record",
     "audit_record_many",
@@ -91,6 +99,10 @@ __all__ = [
     "staff_totp_enrolment_confirm",
     "staff_totp_enrolment_start",
     "staff_user_create",
+    "support_message_add",
+    "support_thread_assign",
+    "support_thread_close",
+    "support_thread_open",
     "user_erase_personal_data",
     "user_mark_real_name_verified",
 ]
