@@ -4,16 +4,20 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import (
     AuditEvent,
+    CancellationRequest,
     Line,
     Notification,
+    NumberQuarantine,
     OneTimeCode,
     OutboundMessage,
     ServicePoint,
+    SupportThread,
     User,
 )
+from heyon_site.admin_tools import EstimatedCountPaginator, LargeTableAdmin, export_as_csv
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(LargeTableAdmin):
     """For append-only records: visible, searchable, never edited or deleted."""
 
     def has_add_permission(self, request):
@@ -28,6 +32,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    actions = [export_as_csv]
     ordering = ["-date_joined"]
     list_display = ["__str__", "phone", "email", "is_staff", "service_point", "real_name_verified_at", "date_joined"]
     list_filter = ["is_staff", "is_active", "groups", "service_point"]
@@ -61,7 +68,7 @@ class ServicePointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Line)
-class LineAdmin(admin.ModelAdmin):
+class LineAdmin(LargeTableAdmin):
     list_display = ["msisdn", "iccid", "status", "owner", "validity_end", "activation_code_hint"]
     list_filter = ["status"]
     list_select_related = ["owner"]
@@ -88,8 +95,7 @@ class LineAdmin(admin.ModelAdmin):
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["subject", "user", "created_at", "read_at"]
     list_select_related = ["user"]
-    search_fields = ["user__phone", "subject"]
-    date_hierarchy = "created_at"
+    search_fields = ["=user__phone"]
 
 
 @admin.register(OutboundMessage)
@@ -110,7 +116,31 @@ class OneTimeCodeAdmin(ReadOnlyAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "verb", "target_type", "target_id", "subject_user"]
-    list_filter = ["verb", "target_type"]
+    # No list_filter on verb or target_type: on a free-text column Django would run a
+    # SELECT DISTINCT over the whole table on every view. Search by exact verb instead.
     list_select_related = ["actor", "subject_user"]
-    search_fields = ["verb", "target_id"]
-    date_hierarchy = "created_at"
+    search_fields = ["=verb", "=target_id", "=actor__username"]
+
+
+@admin.register(NumberQuarantine)
+class NumberQuarantineAdmin(ReadOnlyAdmin):
+    list_display = ["msisdn", "until", "created_at"]
+    search_fields = ["=msisdn"]
+
+
+@admin.register(CancellationRequest)
+class CancellationRequestAdmin(ReadOnlyAdmin):
+    """Decided in /staff/cancellations/ through the services; read here."""
+
+    list_display = ["pk", "line", "user", "status", "reason", "created_at", "decided_by", "decided_at"]
+    list_filter = ["status", "reason"]
+    list_select_related = ["line", "user", "decided_by"]
+    search_fields = ["=line__msisdn", "=user__phone"]
+
+
+@admin.register(SupportThread)
+class SupportThreadAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "customer", "topic", "status", "assignee", "waiting_since", "last_message_at"]
+    list_filter = ["status", "topic"]
+    list_select_related = ["customer", "assignee"]
+    search_fields = ["=customer__phone"]

@@ -15,6 +15,7 @@ from billing.models import (
     UsageRecord,
     Wallet,
 )
+from heyon_site.admin_tools import LargeTableAdmin
 
 
 @admin.register(Plan)
@@ -59,11 +60,11 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(LineService)
-class LineServiceAdmin(admin.ModelAdmin):
+class LineServiceAdmin(LargeTableAdmin):
     list_display = ["line", "plan", "data_left_mb", "voice_left_minutes", "auto_renew", "auto_renew_failures"]
     list_filter = ["auto_renew"]
     list_select_related = ["line", "plan"]
-    search_fields = ["line__msisdn"]
+    search_fields = ["=line__msisdn"]
     readonly_fields = ["line", "plan", "data_left_mb", "voice_left_minutes", "sms_left", "auto_renew_next_attempt_at",
                        "auto_renew_failures", "expiry_warning_sent_for"]  # fmt: skip
 
@@ -75,7 +76,7 @@ class LineServiceAdmin(admin.ModelAdmin):
 class WalletAdmin(ReadOnlyAdmin):
     list_display = ["user", "balance", "currency", "updated_at"]
     list_select_related = ["user"]
-    search_fields = ["user__phone", "user__email"]
+    search_fields = ["=user__phone", "=user__email"]
 
 
 @admin.register(LedgerEntry)
@@ -83,8 +84,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "wallet", "kind", "amount", "balance_after", "reference", "actor"]
     list_filter = ["kind"]
     list_select_related = ["wallet__user", "actor"]
-    search_fields = ["reference", "wallet__user__phone"]
-    show_full_result_count = False
+    search_fields = ["=reference", "=wallet__user__phone"]
 
 
 class PaymentInline(admin.TabularInline):
@@ -103,8 +103,7 @@ class OrderAdmin(ReadOnlyAdmin):
     list_display = ["number", "user", "kind", "channel", "status", "amount", "line", "created_at", "paid_at"]
     list_filter = ["status", "kind", "channel"]
     list_select_related = ["user", "line"]
-    search_fields = ["=number", "line__msisdn", "user__phone", "payments__out_trade_no"]
-    show_full_result_count = False
+    search_fields = ["=number", "=line__msisdn", "=user__phone", "=payments__out_trade_no"]
     inlines = [PaymentInline]
 
 
@@ -113,16 +112,14 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_display = ["out_trade_no", "order", "method", "status", "amount", "created_at"]
     list_filter = ["method", "status"]
     list_select_related = ["order"]
-    search_fields = ["=out_trade_no", "=order__number", "provider_transaction_id"]
-    show_full_result_count = False
+    search_fields = ["=out_trade_no", "=order__number", "=provider_transaction_id"]
 
 
 @admin.register(Receipt)
 class ReceiptAdmin(ReadOnlyAdmin):
     list_display = ["number", "user", "amount", "payment_method", "issued_at"]
     list_select_related = ["user"]
-    search_fields = ["=number", "=order__number", "user__phone"]
-    show_full_result_count = False
+    search_fields = ["=number", "=order__number", "=user__phone"]
 
 
 @admin.register(ProviderNotification)
@@ -141,8 +138,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     list_display = ["line", "kind", "quantity", "occurred_at", "source"]
     list_filter = ["kind"]
     list_select_related = ["line", "source"]
-    search_fields = ["line__msisdn"]
-    show_full_result_count = False
+    search_fields = ["=line__msisdn"]
 
 
 admin.site.site_header = _("Heyon back-office")

@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
+from heyon_site.admin_tools import LargeTableAdmin, export_as_csv
 from reviews import services
-from reviews.models import PhotoAccess, ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
+from reviews.models import Certificate, PhotoAccess, ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
 
 
 @admin.register(ReasonCode)
@@ -41,18 +42,16 @@ class SubmissionEventInline(admin.TabularInline):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(LargeTableAdmin):
     """Submissions are read here; decisions are made in /staff/reviews/ through the services."""
 
     list_display = ["pk", "user", "status", "channel", "attempt_number", "id_number_masked", "submitted_at", "due_at"]
     list_filter = ["status", "channel", "is_flagged"]
     list_select_related = ["user"]
-    search_fields = ["=id_number_masked", "user__phone", "=pk"]
-    show_full_result_count = False
-    date_hierarchy = "submitted_at"
+    search_fields = ["=id_number_masked", "=user__phone", "=pk"]
     raw_id_fields = ["user"]
     inlines = [SubmissionPhotoInline, SubmissionEventInline]
-    actions = ["lift_final_rejection"]
+    actions = [export_as_csv, "lift_final_rejection"]
     readonly_fields = [
         "user",
         "channel",
@@ -103,16 +102,20 @@ class SubmissionAdmin(admin.ModelAdmin):
 @admin.register(SubmissionEvent)
 class SubmissionEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "submission_id", "actor", "verb", "from_status", "to_status", "reason_codes"]
-    list_filter = ["verb"]
     list_select_related = ["actor"]
-    search_fields = ["=submission__id"]
-    show_full_result_count = False
+    search_fields = ["=submission__id", "=verb"]
 
 
 @admin.register(PhotoAccess)
 class PhotoAccessAdmin(ReadOnlyAdmin):
     list_display = ["accessed_at", "staff", "submission_id_copy", "photo_id", "variant", "ip_address"]
     list_select_related = ["staff"]
-    search_fields = ["staff__username", "=submission_id_copy"]
-    date_hierarchy = "accessed_at"
-    show_full_result_count = False
+    search_fields = ["=staff__username", "=submission_id_copy"]
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    list_display = ["number", "service_point", "line", "holder_name_masked", "issued_by", "issued_at"]
+    list_filter = ["service_point"]
+    list_select_related = ["service_point", "line", "issued_by"]
+    search_fields = ["=number", "=line__msisdn"]

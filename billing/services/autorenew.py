@@ -39,7 +39,7 @@ CHUNK_SIZE = 500
 def autorenew_set(*, user, line_id: int, enabled: bool, method: str, term_months: int = 1) -> LineService:
     """Switch auto-renew on or off for one of the user's lines."""
     with transaction.atomic():
-        line = Line.objects.select_for_update().select_related("owner").get(pk=line_id)
+        line = Line.objects.select_for_update(of=("self",)).select_related("owner").get(pk=line_id)
         check_renewable(line=line, owner=user)
         service = LineService.objects.filter(line=line).first()
         if service is None:
@@ -304,5 +304,5 @@ def _renew_by_saved_card(line_id: int, period: datetime, plan_id: int, amount: D
         counts["card_renewed"] += 1
         return
     with transaction.atomic():
-        service = LineService.objects.select_for_update().select_related("line__owner").get(line_id=line_id)
+        service = LineService.objects.select_for_update(of=("self",)).select_related("line__owner").get(line_id=line_id)
         _record_failures([(service, amount, Decimal("0.00"))], now=now, counts=counts)

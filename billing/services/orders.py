@@ -298,7 +298,7 @@ def order_mark_paid(*, order_id: int, payment: Payment, actor, now: datetime | N
     """Mark an open order paid by this (succeeded) payment and apply its effects, once."""
     now = now or timezone.now()
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("line", "plan", "user").get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",)).select_related("line", "plan", "user").get(pk=order_id)
         if order.status == Order.Status.PAID:
             return order
         order.status = Order.Status.PAID
