@@ -1,0 +1,55 @@
+import pytest
+from django.test import override_settings
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from reviews.demo import submit_demo
+from tests.factories import PASSWORD, CustomerFactory, ServicePointFactory, make_line, make_staff
+from tests.images import resident_id
+
+# serialized_rollback: the data migrations (roles, reason codes) survive the flush between tests.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def sign_in(page, login):
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("main form button[type=submit]").click()
+
+
+@override_settings(HEYON_REQUIRE_STAFF_2FA=True)
+def test_reviewer_with_two_factor_sees_dashboard_matching_the_data_and_opens_the_queue(browser, live_server):
+    for index in range(3):
+        customer = CustomerFactory()
+        make_line(owner=customer)
+        submit_demo(user=customer, full_name="张三", id_number=resident_id(sequence=f"{index + 100}"), seed=index + 1)
+    reviewer = make_staff("reviewer", login="reviewer2fa")
+    device = TOTPDevice.objects.create(user=reviewer, name="phone", confirmed=True)
+
+    page = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url).new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, "reviewer2fa")
+    page.wait_for_url("**/staff/2fa/**")
+    page.fill("input[name=token]", f"{TOTP(device.bin_key).token():06d}")
+    page.get_by_test_id("verify-2fa").click()
+    page.wait_for_url("**/staff/")
+    assert page.get_by_test_id("figure-queue-depth").inner_text() == "3"
+    assert page.get_by_test_id("figure-overdue").inner_text() == "0"
+    assert page.get_by_test_id("figure-decisions-today").inner_text() == "0"
+    page.get_by_test_id("nav-review-queue").click()
+    page.wait_for_url("**/staff/reviews/")
+    assert page.locator("[data-testid=queue-table] tbody tr").count() == 3
+
+
+def test_clerk_does_not_see_the_review_queue_and_cannot_open_it(browser, live_server):
+    make_staff("clerk", login="clerk-nav", service_point=ServicePointFactory())
+    page = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url).new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, "clerk-nav")
+    page.wait_for_url("**/staff/")
+    assert page.get_by_test_id("nav-desk").is_visible()
+    assert page.get_by_test_id("nav-review-queue").count() == 0
+    assert page.get_by_test_id("dashboard-figures").count() == 0
+    response = page.goto("/staff/reviews/")
+    assert response.status == 403
