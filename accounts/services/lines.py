@@ -227,7 +227,7 @@ def lines_expire_lapsed(*, grace: timedelta, now: datetime | None = None, limit:
     now = now or timezone.now()
     with transaction.atomic():
         lapsed = list(
-            Line.objects.select_for_update(skip_locked=True)
+            Line.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Line.Status.ACTIVE, validity_end__lt=now - grace)
             .select_related("owner")
             .order_by("pk")[:limit]

@@ -7,7 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
-from billing.models import LineService
+from accounts.models import Line
+from billing.models import LineService, Plan
 
 from .orders import orders_expire_stale
 
@@ -21,9 +22,31 @@ def _warned_within(marker: str, *, period: str, days: int) -> bool:
     return sent_period == period and sent_days.isdigit() and int(sent_days) <= days
 
 
+def _services_create_for_lines_ending(*, before: datetime, now: datetime) -> None:
+    """Give a service row to active lines that never had one, so their warning can be remembered.
+
+    A line that was never renewed and never had auto-renew touched runs on the plan it was
+    sold with and has no row yet; it gets the same default plan auto-renew would choose.
+    """
+    line_ids = list(
+        Line.objects.filter(status="active", validity_end__gt=now, validity_end__lte=before, service__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not line_ids:
+        return
+    plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
+    if plan is None:
+        return
+    LineService.objects.bulk_create(
+        [LineService(line_id=line_id, plan=plan) for line_id in line_ids], batch_size=1000, ignore_conflicts=True
+    )
+
+
 def expiry_warnings_send(*, now: datetime | None = None) -> int:
     """Tell customers 7 days and 1 day before a line ends (once per line, period and warning)."""
     now = now or timezone.now()
+    _services_create_for_lines_ending(before=now + timedelta(days=max(settings.EXPIRY_WARNING_DAYS)), now=now)
     sent = 0
     for days in sorted(settings.EXPIRY_WARNING_DAYS):
         candidates = (

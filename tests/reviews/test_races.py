@@ -1,0 +1,185 @@
+"""Concurrency of the review queue, with real threads on PostgreSQL (row locks, SKIP LOCKED).
+
+Run with ``DATABASE_URL=postgres://… pytest -m postgres``; on SQLite these are skipped.
+Each thread has its own database connection, so the data must really be committed:
+transactional tests, with serialized_rollback to bring the seeded reason codes and
+roles back after the flush.
+"""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from reviews import services
+from reviews.models import Submission, SubmissionEvent
+from reviews.services import ERR_ALREADY_DECIDED, ERR_ALREADY_OPEN, ReviewError
+from tests.factories import CustomerFactory, make_staff
+from tests.reviews.conftest import expire_claim, private_files
+
+pytestmark = [
+    pytest.mark.postgres,
+    # Reads only the configured backend's name: no connection is opened at collection.
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="races need PostgreSQL (set DATABASE_URL)"),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def run_together(*calls, timeout=60):
+    """Start every call at the same moment, each in its own thread; return ("ok", value) or ("error", exc)."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def worker(index, call):
+        try:
+            barrier.wait(timeout=timeout)
+            results[index] = ("ok", call())
+        except Exception as error:  # noqa: BLE001 - reported back to the test
+            results[index] = ("error", error)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
+    return results
+
+
+def values(results):
+    return [value for outcome, value in results if outcome == "ok"]
+
+
+def errors(results):
+    return [value for outcome, value in results if outcome == "error"]
+
+
+def test_eight_reviewers_pressing_next_at_once_get_eight_different_submissions(submit):
+    submissions = [submit(photos=None) for _ in range(10)]
+    reviewers = [make_staff("reviewer") for _ in range(8)]
+
+    results = run_together(*[lambda r=r: services.submission_claim_next(reviewer=r) for r in reviewers])
+
+    assert errors(results) == []
+    claimed = values(results)
+    assert None not in claimed
+    assert len({s.pk for s in claimed}) == 8
+    rows = Submission.objects.filter(status=Submission.Status.IN_REVIEW)
+    assert rows.count() == 8
+    assert {s.claimed_by_id for s in rows} == {r.pk for r in reviewers}
+    for reviewer, submission in zip(reviewers, claimed, strict=True):
+        assert Submission.objects.get(pk=submission.pk).claimed_by_id == reviewer.pk
+    assert SubmissionEvent.objects.filter(verb="claimed").count() == 8
+    # The oldest-due eight were handed out; the two newest wait.
+    assert set(Submission.objects.filter(status="pending").values_list("pk", flat=True)) == {
+        submissions[8].pk,
+        submissions[9].pk,
+    }
+
+
+def test_more_reviewers_than_submissions_some_get_none_nobody_shares(submit):
+    for _ in range(3):
+        submit(photos=None)
+    reviewers = [make_staff("reviewer") for _ in range(6)]
+
+    results = run_together(*[lambda r=r: services.submission_claim_next(reviewer=r) for r in reviewers])
+
+    assert errors(results) == []
+    claimed = [s for s in values(results) if s is not None]
+    assert len(claimed) == 3
+    assert len({s.pk for s in claimed}) == 3
+    assert Submission.objects.filter(status=Submission.Status.PENDING).count() == 0
+
+
+def test_same_reviewer_posting_two_decisions_at_once_applies_exactly_one(submit):
+    reviewer = make_staff("reviewer")
+    submission = submit()
+    services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
+
+    results = run_together(
+        lambda: services.submission_decide(submission_id=submission.pk, actor=reviewer, decision="approve"),
+        lambda: services.submission_decide(
+            submission_id=submission.pk, actor=reviewer, decision="reject", reason_codes=["IMG_BLURRY"]
+        ),
+    )
+
+    assert len(values(results)) == 1
+    (error,) = errors(results)
+    assert isinstance(error, ReviewError)
+    assert str(error) == str(ERR_ALREADY_DECIDED)
+    decided = SubmissionEvent.objects.filter(submission=submission, verb__in=["approved", "rejected"])
+    assert decided.count() == 1
+    submission.refresh_from_db()
+    assert submission.status == decided.get().to_status
+    submission.user.refresh_from_db()
+    assert submission.user.is_real_name_verified == (submission.status == Submission.Status.APPROVED)
+
+
+def test_concurrent_submissions_by_one_customer_create_one(submit):
+    customer = CustomerFactory()
+    before = private_files()
+
+    results = run_together(*[lambda: submit(customer) for _ in range(4)])
+
+    assert len(values(results)) == 1
+    assert len(errors(results)) == 3
+    for error in errors(results):
+        assert isinstance(error, ReviewError)
+        assert str(error) == str(ERR_ALREADY_OPEN)
+    assert Submission.objects.filter(user=customer).count() == 1
+    assert SubmissionEvent.objects.filter(verb="submitted").count() == 1
+    assert len(private_files() - before) == 6  # the losers left no files behind
+
+
+def test_expired_lease_is_claimed_again_by_exactly_one_other_reviewer(submit):
+    first, second, third = (make_staff("reviewer") for _ in range(3))
+    submission = submit(photos=None)
+    assert services.submission_claim_next(reviewer=first).pk == submission.pk
+    assert services.submission_claim_next(reviewer=second) is None
+
+    expire_claim(submission)
+    results = run_together(
+        lambda: services.submission_claim_next(reviewer=second),
+        lambda: services.submission_claim_next(reviewer=third),
+    )
+
+    assert errors(results) == []
+    winners = [s for s in values(results) if s is not None]
+    assert [s.pk for s in winners] == [submission.pk]
+    submission.refresh_from_db()
+    assert submission.claimed_by_id in (second.pk, third.pk)
+    with pytest.raises(ReviewError):
+        services.submission_decide(submission_id=submission.pk, actor=first, decision="approve")
+    winner = second if submission.claimed_by_id == second.pk else third
+    services.submission_decide(submission_id=submission.pk, actor=winner, decision="approve")
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.APPROVED
+
+
+def test_releasing_expired_claims_while_a_reviewer_claims_leaves_a_consistent_row(submit):
+    first, second = make_staff("reviewer"), make_staff("reviewer")
+    submission = submit(photos=None)
+    services.submission_claim_next(reviewer=first)
+    expire_claim(submission)
+
+    results = run_together(
+        services.submissions_release_expired_claims,
+        lambda: services.submission_claim_next(reviewer=second),
+    )
+
+    assert errors(results) == []
+    (released, claimed) = values(results)
+    submission.refresh_from_db()
+    if claimed is not None:
+        # Claimed (before or after the release): the second reviewer holds a live lease.
+        assert claimed.pk == submission.pk
+        assert submission.status == Submission.Status.IN_REVIEW
+        assert submission.claimed_by_id == second.pk
+        assert submission.claim_is_live()
+    else:
+        # The release held the row lock, so SKIP LOCKED passed it by: it is back in the queue, unclaimed.
+        assert released == 1
+        assert (submission.status, submission.claimed_by_id, submission.claim_expires_at) == ("pending", None, None)
+    assert submission.claimed_by_id != first.pk
