@@ -11,14 +11,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import selectors as account_selectors
 from accounts.http import client_ip
-from accounts.permissions import staff_permission_required
+from accounts.permissions import staff_any_permission_required, staff_permission_required
 from reviews import certificates, selectors, services
 from reviews.forms import CertificateCheckForm, DeskLookupForm, InPersonVerificationForm
 
 VERIFY_IN_PERSON = "reviews.verify_in_person"
+RENEW_AT_STORE = "billing.renew_at_store"
 
 
-@staff_permission_required()
+# Only the roles the header sends here: the desk is for in-person verification and store renewals.
+@staff_any_permission_required(VERIFY_IN_PERSON, RENEW_AT_STORE)
 @require_GET
 def desk(request):
     """The clerk's home: look a line up by activation code; recent work of this service point."""
