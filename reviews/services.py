@@ -5,6 +5,7 @@ writes the SubmissionEvent and queues messages to the customer on commit (throug
 accounts.services.notify, which uses the outbox).
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +22,8 @@ from reviews import pii
 from reviews.business_days import add_business_days
 from reviews.models import ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
 from reviews.photos import ProcessedPhoto, dhash_bands, hamming
+
+logger = logging.getLogger(__name__)
 
 ERR_ALREADY_OPEN = gettext_lazy("You already have a submission waiting for review. You will hear from us soon.")
 ERR_ALREADY_VERIFIED = gettext_lazy("Your real name is already verified.")
@@ -56,11 +59,19 @@ ERR_LINE_LIMIT_IN_PERSON = gettext_lazy(
     "This ID already holds the maximum number of lines (一证五号). The customer must cancel a line first."
 )
 
+ERR_PHOTO_STORAGE = gettext_lazy(
+    "We could not save your photos just now, so nothing was submitted. Please try again in a few minutes."
+)
+
 LINE_LIMIT_CODE = "LINE_LIMIT"
 
 
 class ReviewError(Exception):
     """A verification action was refused; the message is for the person acting."""
+
+
+class PhotoStorageUnavailable(ReviewError):
+    """The photo storage refused a write: the submission was not recorded and may be retried."""
 
 
 @dataclass
@@ -215,7 +226,9 @@ def submission_create(
                 is_flagged=bool(flags),
                 service_point=service_point,
             )
-            submission.full_clean()
+            # The one-open-submission rule is the database's: a check here would race with a
+            # double submit and raise a ValidationError instead of the IntegrityError below.
+            submission.full_clean(validate_unique=False, validate_constraints=False)
             submission.save()
             for kind, photo in photos.items() if photos else ():
                 stored_names.extend(_store_photo(submission, kind, photo))
@@ -249,9 +262,19 @@ def _store_photo(submission, kind, photo: ProcessedPhoto) -> list[str]:
         hints=photo.hints,
     )
     folder = f"submissions/{submission.user_id}/{submission.pk}"
-    record.image.save(f"{folder}/{kind}.jpg", ContentFile(photo.jpeg), save=False)
-    record.thumbnail.save(f"{folder}/{kind}-thumb.jpg", ContentFile(photo.thumbnail), save=False)
-    names = [record.image.name, record.thumbnail.name]
+    names = []
+    try:
+        for field, name, content in (
+            (record.image, f"{folder}/{kind}.jpg", photo.jpeg),
+            (record.thumbnail, f"{folder}/{kind}-thumb.jpg", photo.thumbnail),
+        ):
+            field.save(name, ContentFile(content), save=False)
+            names.append(field.name)  # remembered at once: a later failure must delete it too
+    except Exception as error:
+        # Disk full, permissions, or the object store refusing or unreachable.
+        logger.warning("Storing the %s photo of submission %s failed: %r", kind, submission.pk, error)
+        _delete_files(names)
+        raise PhotoStorageUnavailable(ERR_PHOTO_STORAGE) from error
     try:
         record.save()
     except BaseException:
@@ -267,8 +290,8 @@ def _delete_files(names):
     for name in names:
         try:
             storage.delete(name)
-        except OSError:
-            pass
+        except Exception as error:  # noqa: BLE001 - cleaning up must not hide the error being handled
+            logger.error("Could not delete %s from private storage after a failed submission: %r", name, error)
 
 
 def _claimable(now):

@@ -5,13 +5,10 @@ Each thread has its own database connection, so the data must really be committe
 transactional tests, with serialized_rollback to bring the seeded roles and plans back.
 """
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts import services
@@ -20,37 +17,9 @@ from accounts.services.cancellation import ERR_NOT_OPEN
 from billing import services as billing_services
 from billing.models import LedgerEntry
 from tests.factories import CustomerFactory, make_line, make_staff
+from tests.races import RACE_MARKS, run_together
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("races need PostgreSQL (set DATABASE_URL=postgres://…)")
-
-
-def run_together(*calls, timeout=60):
-    """Start every call at the same moment, each in its own thread; return ("ok", value) or ("error", exc)."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=timeout)
-            results[index] = ("ok", call())
-        except Exception as error:  # noqa: BLE001 - reported back to the test
-            results[index] = ("error", error)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
+pytestmark = RACE_MARKS
 
 
 def verified_customer():

@@ -6,12 +6,9 @@ transactional tests, with serialized_rollback to bring the seeded plans and role
 after the flush.
 """
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-from django.db import connection
 from django.db.models import Count
 from django.test import Client
 from django.utils import timezone
@@ -24,52 +21,9 @@ from billing.services.errors import ERR_ORDER_NOT_OPEN
 from billing.webhooks import handle_provider_notification
 from tests.billing.conftest import fund, key, renewal_order, verified_customer, wallet_balance
 from tests.factories import make_line
+from tests.races import RACE_MARKS, errors, run_together, values
 
-NEEDS_POSTGRESQL = "races need PostgreSQL (set DATABASE_URL=postgres://…)"
-
-pytestmark = [
-    pytest.mark.postgres,
-    # Decided before the (slow) transactional database set-up, so that SQLite runs stay fast.
-    pytest.mark.skipif(connection.vendor != "postgresql", reason=NEEDS_POSTGRESQL),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip(NEEDS_POSTGRESQL)
-
-
-def run_together(*calls, timeout=60):
-    """Start every call at the same moment, each in its own thread; return ("ok", value) or ("error", exc)."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=timeout)
-            results[index] = ("ok", call())
-        except Exception as error:  # noqa: BLE001 - reported back to the test
-            results[index] = ("error", error)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
-
-
-def values(results):
-    return [value for outcome, value in results if outcome == "ok"]
-
-
-def errors(results):
-    return [value for outcome, value in results if outcome == "error"]
+pytestmark = RACE_MARKS
 
 
 def basic():

@@ -6,54 +6,16 @@ transactional tests, with serialized_rollback to bring the seeded reason codes a
 roles back after the flush.
 """
 
-import threading
-
 import pytest
-from django.db import connection
 
 from reviews import services
 from reviews.models import Submission, SubmissionEvent
 from reviews.services import ERR_ALREADY_DECIDED, ERR_ALREADY_OPEN, ReviewError
 from tests.factories import CustomerFactory, make_staff
+from tests.races import RACE_MARKS, errors, run_together, values
 from tests.reviews.conftest import expire_claim, private_files
 
-pytestmark = [
-    pytest.mark.postgres,
-    # Reads only the configured backend's name: no connection is opened at collection.
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="races need PostgreSQL (set DATABASE_URL)"),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
-
-
-def run_together(*calls, timeout=60):
-    """Start every call at the same moment, each in its own thread; return ("ok", value) or ("error", exc)."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=timeout)
-            results[index] = ("ok", call())
-        except Exception as error:  # noqa: BLE001 - reported back to the test
-            results[index] = ("error", error)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
-
-
-def values(results):
-    return [value for outcome, value in results if outcome == "ok"]
-
-
-def errors(results):
-    return [value for outcome, value in results if outcome == "error"]
+pytestmark = RACE_MARKS
 
 
 def test_eight_reviewers_pressing_next_at_once_get_eight_different_submissions(submit):
