@@ -4,6 +4,7 @@ import csv
 import json
 
 from django.contrib import admin
+from django.contrib.admin.utils import label_for_field, lookup_field
 from django.core.paginator import Paginator
 from django.db import connections
 from django.http import StreamingHttpResponse
@@ -50,27 +51,12 @@ def export_as_csv(modeladmin, request, queryset):
     """Stream the rows (as the changelist shows them) as CSV; masked fields stay masked."""
     fields = [name for name in modeladmin.get_list_display(request) if name != "action_checkbox"]
     writer = csv.writer(_Echo())
-    changelist = modeladmin.get_changelist_instance(request)
-
-    def value(obj, name):
-        attribute = getattr(modeladmin, name, None)
-        if callable(attribute):
-            return attribute(obj)
-        field_value = getattr(obj, name, "")
-        display = getattr(obj, f"get_{name}_display", None)
-        if callable(display):
-            return display()
-        return field_value() if callable(field_value) else field_value
 
     def rows():
-        yield writer.writerow(
-            [
-                str(changelist.model._meta.get_field(name).verbose_name) if _is_field(changelist.model, name) else name
-                for name in fields
-            ]
-        )
+        # The changelist's own column labels and cell lookup (model fields, admin methods, ``__str__``).
+        yield writer.writerow([str(label_for_field(name, modeladmin.model, modeladmin)) for name in fields])
         for obj in queryset.iterator(chunk_size=2000):
-            yield writer.writerow([value(obj, name) for name in fields])
+            yield writer.writerow([_cell(modeladmin, obj, name) for name in fields])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -78,12 +64,11 @@ def export_as_csv(modeladmin, request, queryset):
     return response
 
 
-def _is_field(model, name):
-    try:
-        model._meta.get_field(name)
-    except Exception:  # noqa: BLE001 - a list_display entry may be a method
-        return False
-    return True
+def _cell(modeladmin, obj, name):
+    field, _attr, value = lookup_field(name, obj, modeladmin)
+    if field is not None and getattr(field, "flatchoices", None):
+        return str(dict(field.flatchoices).get(value, value))
+    return "" if value is None else value
 
 
 class LargeTableAdmin(admin.ModelAdmin):

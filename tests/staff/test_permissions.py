@@ -57,8 +57,12 @@ class Row:
         return path, getattr(client, self.method)(path, self.data(world, user))
 
 
-def _decide_args(world, user):
+def _claimed(world, user):
     return [claimed_submission(world, user).pk]
+
+
+def _approve(world, user):
+    return {"decision": "approve"}
 
 
 MATRIX = [
@@ -68,8 +72,8 @@ MATRIX = [
     Row("reviews:claim_next", REVIEWERS, method="post"),
     Row("reviews:review", REVIEWERS, args=lambda world, user: [world.submission.pk]),
     Row("reviews:claim", REVIEWERS, method="post", args=lambda world, user: [fresh_submission(world, user).pk]),
-    Row("reviews:release", REVIEWERS, method="post", args=lambda world, user: [claimed_submission(world, user).pk]),
-    Row("reviews:decide", REVIEWERS, method="post", args=_decide_args, data=lambda world, user: {"decision": "approve"}),
+    Row("reviews:release", REVIEWERS, method="post", args=_claimed),
+    Row("reviews:decide", REVIEWERS, method="post", args=_claimed, data=_approve),
     Row("reviews:desk", DESK),
     Row("reviews:desk_lookup", DESK, method="post", data=lambda world, user: {"activation_code": make_line()[1]}),
     Row("reviews:desk_verify", DESK, method="post", data=lambda world, user: {"activation_code": "NOT-A-REAL-CODE"}),
