@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.core.files.storage import default_storage
+from django.core.files.storage import default_storage, storages
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -27,6 +27,7 @@ from accounts.forms import (
 )
 from accounts.http import client_ip
 from accounts.models import OneTimeCode, ServicePoint, User
+from heyon_site.storage import probe as storage_probe
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +275,7 @@ def healthz(request):
         checks["database"] = "error"
     try:
         default_storage.exists("healthz-probe")
+        storage_probe(storages["private"])  # the ID photos' storage; on S3 the bucket itself
         checks["storage"] = "ok"
     except Exception as error:  # noqa: BLE001
         logger.error("healthz: storage check failed: %s", error)

@@ -51,7 +51,7 @@ class SubmissionForm(forms.Form):
 
 class PrecheckForm(forms.Form):
     kind = forms.ChoiceField(choices=SubmissionPhoto.Kind.choices)
-    photo = forms.FileField()
+    photo = forms.FileField(allow_empty_file=True)  # the pipeline explains an empty file itself
 
 
 class DecisionForm(forms.Form):

@@ -124,6 +124,9 @@ def process_photo(upload, *, kind: str) -> ProcessedPhoto:
 
     if max(image.size) > STORED_MAX_LONG_SIDE:
         image.thumbnail((STORED_MAX_LONG_SIDE, STORED_MAX_LONG_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    # Pillow carries some metadata of the original in ``info`` and writes it back on save
+    # (a JPEG comment, where a JPEG/HTML polyglot hides its page): keep none of it.
+    image.info = {}
     stored = io.BytesIO()
     image.save(stored, "JPEG", quality=JPEG_QUALITY)
 
