@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
@@ -154,7 +155,7 @@ class Order(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Awaiting payment")
         PAID = "paid", _("Paid")
-        EXPIRED = "expired", _("Expired")
+        EXPIRED = "expired", pgettext_lazy("order status", "Expired")
 
     number = models.CharField(_("order number"), max_length=32, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 def private_storage():
@@ -27,7 +28,7 @@ class ReasonCode(models.Model):
     customer_text_en = models.CharField(_("customer text (English)"), max_length=300)
     kind = models.CharField(_("type"), max_length=8, choices=Kind.choices)
     is_active = models.BooleanField(_("active"), default=True)
-    sort_order = models.PositiveSmallIntegerField(_("order"), default=100)
+    sort_order = models.PositiveSmallIntegerField(pgettext_lazy("sort position", "order"), default=100)
 
     class Meta:
         verbose_name = _("reason code")
@@ -50,7 +51,7 @@ class Submission(models.Model):
     """One attempt at real-name verification by one customer."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("submission status", "Pending")
         IN_REVIEW = "in_review", _("In review")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
@@ -148,9 +149,29 @@ class Submission(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.id_number_masked} ({self.get_status_display()})"
 
+    # What the reviewer reads for each key of ``flags`` (set by services.submission_create).
+    FLAG_LABELS = {
+        "line_limit": _("Line limit"),
+        "duplicate_id": _("Same ID on other accounts"),
+        "duplicate_photo": _("Photo used by another account"),
+    }
+
     @property
     def is_open(self):
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def flag_labels(self) -> list:
+        return [self.FLAG_LABELS.get(key, key) for key in self.flags or {}]
+
+    @property
+    def duplicate_photos(self) -> list:
+        """The ``duplicate_photo`` flag with each photo kind as its label."""
+        kinds = dict(SubmissionPhoto.Kind.choices)
+        return [
+            {**item, "label": kinds.get(item.get("kind"), item.get("kind"))}
+            for item in (self.flags or {}).get("duplicate_photo", [])
+        ]
 
     def claim_is_live(self, now=None) -> bool:
         now = now or timezone.now()
@@ -212,8 +233,24 @@ class SubmissionEvent(models.Model):
         verbose_name_plural = _("submission events")
         ordering = ["created_at", "pk"]
 
+    # What staff read in a submission's history for each ``verb`` (see services._event).
+    VERB_LABELS = {
+        "submitted": pgettext_lazy("submission event", "Submitted"),
+        "claimed": pgettext_lazy("submission event", "Claimed"),
+        "released": pgettext_lazy("submission event", "Put back"),
+        "lease_expired": pgettext_lazy("submission event", "Claim expired"),
+        "approved": pgettext_lazy("submission event", "Approved"),
+        "rejected": pgettext_lazy("submission event", "Rejected"),
+        "withdrawn": pgettext_lazy("submission event", "Withdrawn"),
+        "final_block_lifted": pgettext_lazy("submission event", "Final rejection lifted"),
+    }
+
     def __str__(self):
         return f"{self.verb}: {self.from_status or '–'} → {self.to_status or '–'}"
+
+    @property
+    def verb_label(self):
+        return self.VERB_LABELS.get(self.verb, self.verb)
 
 
 class Certificate(models.Model):
