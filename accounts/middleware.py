@@ -30,14 +30,16 @@ class ChosenLanguageMiddleware:
 
 
 class StaffTwoFactorMiddleware:
-    """With HEYON_REQUIRE_STAFF_2FA on, staff reach /staff/ and /admin/ only after a TOTP code.
+    """With HEYON_REQUIRE_STAFF_2FA on, staff use the site only after a TOTP code.
 
     Staff without a device are sent to enrol; others to enter a code (or a recovery code).
-    Checked on every request, after django-otp's middleware has set ``user.is_verified``.
+    Every page is guarded, not only /staff/ and /admin/: staff permissions also open ID
+    photos and receipts under customer-facing paths. Only the code page itself, signing
+    out and the language switch stay open. Checked on every request, after django-otp's
+    middleware has set ``user.is_verified``.
     """
 
-    PROTECTED = ("/staff/", "/admin/")
-    OPEN = ("/staff/2fa/",)
+    OPEN = ("/staff/2fa/", "/accounts/logout/", "/i18n/", "/static/", "/healthz")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -49,7 +51,6 @@ class StaffTwoFactorMiddleware:
             and user is not None
             and user.is_authenticated
             and user.is_staff
-            and request.path.startswith(self.PROTECTED)
             and not request.path.startswith(self.OPEN)
             and not user.is_verified()
         ):

@@ -17,13 +17,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from reviews import services as review_services
 from reviews.models import Submission
-from tests.factories import CustomerFactory, make_line
+from tests.factories import CustomerFactory, make_line, make_staff
 from tests.staff.conftest import ROLES, World, pending_submission
 
 pytestmark = pytest.mark.django_db
 
 EVERY_STAFF = frozenset(ROLES)
 REVIEWERS = frozenset({"reviewer", "senior_reviewer", "admin"})
+SENIOR = frozenset({"senior_reviewer", "admin"})
 SUPPORT = frozenset({"support", "admin"})
 DESK = frozenset({"clerk", "admin"})
 CUSTOMER_LOOKUP = frozenset({"senior_reviewer", "support", "admin"})
@@ -65,6 +66,15 @@ def _approve(world, user):
     return {"decision": "approve"}
 
 
+def _approved(world, user):
+    """A fresh submission approved by a reviewer of its own (the one to revoke)."""
+    submission = pending_submission()
+    decider = make_staff("reviewer")
+    review_services.submission_claim(submission_id=submission.pk, reviewer=decider)
+    review_services.submission_decide(submission_id=submission.pk, actor=decider, decision="approve")
+    return [submission.pk]
+
+
 MATRIX = [
     Row("reviews:staff_home", EVERY_STAFF),
     Row("accounts:two_factor", EVERY_STAFF),
@@ -74,6 +84,14 @@ MATRIX = [
     Row("reviews:claim", REVIEWERS, method="post", args=lambda world, user: [fresh_submission(world, user).pk]),
     Row("reviews:release", REVIEWERS, method="post", args=_claimed),
     Row("reviews:decide", REVIEWERS, method="post", args=_claimed, data=_approve),
+    Row("reviews:escalate", REVIEWERS, method="post", args=_claimed, data=lambda world, user: {"note": "Face?"}),
+    Row(
+        "reviews:revoke",
+        SENIOR,
+        method="post",
+        args=_approved,
+        data=lambda world, user: {"reason_codes": "DOC_TAMPERED"},
+    ),
     Row("reviews:desk", DESK),
     Row("reviews:desk_lookup", DESK, method="post", data=lambda world, user: {"activation_code": make_line()[1]}),
     Row("reviews:desk_verify", DESK, method="post", data=lambda world, user: {"activation_code": "NOT-A-REAL-CODE"}),
