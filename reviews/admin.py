@@ -72,6 +72,11 @@ class SubmissionAdmin(LargeTableAdmin):
         "flags",
         "is_flagged",
         "final_block_lifted_at",
+        "escalated_at",
+        "escalated_by",
+        "escalation_note",
+        "revoked_at",
+        "revoked_by",
         "service_point",
     ]
     exclude = ["id_number_encrypted", "id_number_index"]

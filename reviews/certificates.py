@@ -11,6 +11,7 @@ import io
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.lib.pagesizes import A5, landscape
 from reportlab.pdfgen import canvas as pdf_canvas
 
@@ -59,7 +60,7 @@ def render_pdf(certificate, *, verify_url: str) -> bytes:
     ]
     y = height - 110
     for label, value in rows:
-        page.drawString(50, y, f"{label}:")
+        page.drawString(50, y, label + pgettext("label separator", ": ").rstrip())
         page.drawString(160, y, str(value))
         y -= 24
     draw_qr(page, verify_url, x=width - 170, y=height - 250, size=120)

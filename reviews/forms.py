@@ -84,6 +84,40 @@ class DecisionForm(forms.Form):
         return cleaned
 
 
+class EscalationForm(forms.Form):
+    note = forms.CharField(
+        label=_("What should the senior reviewer look at?"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("Say what the senior reviewer should look at.")},
+    )
+
+
+class RevocationForm(forms.Form):
+    reason_codes = forms.MultipleChoiceField(
+        label=_("Reasons"),
+        widget=forms.CheckboxSelectMultiple,
+        choices=(),
+        error_messages={"required": _("Choose at least one reason to revoke.")},
+    )
+    customer_message = forms.CharField(
+        label=_("Message to the customer (optional)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    note = forms.CharField(
+        label=_("Internal note (staff only)"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason_codes"].choices = [
+            (reason.code, f"{reason.code} · {reason.customer_text()}") for reason in selectors.active_reason_codes()
+        ]
+        self.fields["reason_codes"].widget.attrs["id"] = "revoke-reason"
+
+
 class DeskLookupForm(forms.Form):
     activation_code = forms.CharField(
         label=_("Activation code"),

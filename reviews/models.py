@@ -5,9 +5,8 @@ from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 
 def private_storage():
@@ -57,6 +56,8 @@ class Submission(models.Model):
         REJECTED = "rejected", _("Rejected")
         # Closed without a decision: replaced by an in-person verification.
         WITHDRAWN = "withdrawn", _("Withdrawn")
+        # Approved, then withdrawn by a senior reviewer (e.g. fraud found later).
+        REVOKED = "revoked", _("Approval revoked")
 
     class Channel(models.TextChoices):
         ONLINE = "online", _("Online")
@@ -101,6 +102,27 @@ class Submission(models.Model):
     flags = models.JSONField(_("flags"), default=dict, blank=True)
     is_flagged = models.BooleanField(_("flagged"), default=False)
     final_block_lifted_at = models.DateTimeField(_("final rejection lifted at"), null=True, blank=True)
+    # A reviewer who is unsure hands the submission to the senior reviewers: only they may
+    # claim and decide it from then on.
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    escalated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("escalated by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    escalation_note = models.TextField(_("why it was escalated"), blank=True)
+    revoked_at = models.DateTimeField(_("approval revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approval revoked by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     service_point = models.ForeignKey(
         "accounts.ServicePoint", verbose_name=_("service point"), on_delete=models.PROTECT, null=True, blank=True
     )
@@ -114,6 +136,8 @@ class Submission(models.Model):
             ("lift_final_rejection", _("Can lift a final rejection")),
             ("view_id_photos", _("Can view ID photos")),
             ("verify_in_person", _("Can verify customers in person at a service point")),
+            ("decide_escalated", _("Can claim and decide escalated submissions")),
+            ("revoke_approval", _("Can revoke an approved verification")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -130,6 +154,15 @@ class Submission(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="withdrawn") | Q(decided_at__isnull=False), name="submission_withdrawn_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="revoked")
+                | Q(decided_by__isnull=False, revoked_by__isnull=False, revoked_at__isnull=False),
+                name="submission_revocation_has_revoker",
+            ),
+            models.CheckConstraint(
+                condition=Q(escalated_at__isnull=True) | Q(escalated_by__isnull=False),
+                name="submission_escalation_has_escalator",
             ),
             models.UniqueConstraint(fields=["user", "attempt_number"], name="submission_attempt_unique"),
         ]
@@ -159,6 +192,10 @@ class Submission(models.Model):
     @property
     def is_open(self):
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_escalated(self):
+        return self.escalated_at is not None
 
     @property
     def flag_labels(self) -> list:
@@ -243,6 +280,8 @@ class SubmissionEvent(models.Model):
         "rejected": pgettext_lazy("submission event", "Rejected"),
         "withdrawn": pgettext_lazy("submission event", "Withdrawn"),
         "final_block_lifted": pgettext_lazy("submission event", "Final rejection lifted"),
+        "escalated": pgettext_lazy("submission event", "Escalated to a senior reviewer"),
+        "revoked": pgettext_lazy("submission event", "Approval revoked"),
     }
 
     def __str__(self):

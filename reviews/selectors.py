@@ -25,6 +25,11 @@ def apply_queue_filters(queryset, filters: dict, *, now: datetime):
         queryset = queryset.filter(attempt_number__gt=1)
     if filters.get("flagged"):
         queryset = queryset.filter(is_flagged=True)
+    if filters.get("escalated"):
+        queryset = queryset.filter(escalated_at__isnull=False)
+    if filters.get("hide_escalated"):
+        # Reviewers who may not decide escalated submissions do not see them at all.
+        queryset = queryset.filter(escalated_at__isnull=True)
     return queryset
 
 
@@ -34,6 +39,7 @@ def queue_filters_from(params) -> dict:
         "overdue": params.get("overdue") == "1",
         "resubmission": params.get("resubmission") == "1",
         "flagged": params.get("flagged") == "1",
+        "escalated": params.get("escalated") == "1",
     }
 
 
@@ -90,6 +96,7 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
             "due_at",
             "is_flagged",
             "flags",
+            "escalated_at",
             "claim_expires_at",
             "user__phone",
             "claimed_by__username",
@@ -102,7 +109,9 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
 
 def submission_for_review(*, submission_id: int) -> Submission:
     return (
-        Submission.objects.select_related("user", "claimed_by", "decided_by", "service_point")
+        Submission.objects.select_related(
+            "user", "claimed_by", "decided_by", "escalated_by", "revoked_by", "service_point"
+        )
         .prefetch_related("photos", "reasons", "events__actor")
         .get(pk=submission_id)
     )

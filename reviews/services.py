@@ -44,6 +44,13 @@ ERR_LINE_LIMIT_ONLY_REJECT = gettext_lazy(
 ERR_UNKNOWN_DECISION = gettext_lazy("Choose approve or reject.")
 ERR_NOT_REJECTED_FINAL = gettext_lazy("Only a final rejection can be lifted.")
 ERR_NOTHING_TO_RELEASE = gettext_lazy("This submission is not claimed by you.")
+ERR_ESCALATED_SENIOR_ONLY = gettext_lazy("This submission was escalated: only a senior reviewer can decide it.")
+ERR_ALREADY_ESCALATED = gettext_lazy("This submission is already escalated to the senior reviewers.")
+ERR_ESCALATION_NOTE_REQUIRED = gettext_lazy("Say what the senior reviewer should look at.")
+ERR_NOT_REVOCABLE = gettext_lazy("Only the customer's current approved verification can be revoked.")
+ERR_REVOKE_NOT_ALLOWED = gettext_lazy("Only a senior reviewer can revoke an approval.")
+ESCALATED_PERMISSION = "reviews.decide_escalated"
+REVOKE_PERMISSION = "reviews.revoke_approval"
 
 ERR_NOT_A_VERIFICATION_POINT = gettext_lazy(
     "Your account is not assigned to an active verification point, so you cannot verify customers."
@@ -120,7 +127,7 @@ def _resubmission_blocker(user, *, online: bool = True) -> str | None:
     last = history.order_by("-attempt_number").first()
     if (
         last is not None
-        and last.status == Submission.Status.REJECTED
+        and last.status in (Submission.Status.REJECTED, Submission.Status.REVOKED)
         and last.final_block_lifted_at is None
         and last.reasons.filter(kind=ReasonCode.Kind.FINAL).exists()
     ):
@@ -318,7 +325,8 @@ def submission_claim_next(*, reviewer: User, filters: dict | None = None) -> Sub
     )
     if held is not None:
         return held
-    candidates = apply_queue_filters(_claimable(now), filters or {}, now=now).order_by("due_at", "pk")
+    filters = {**(filters or {}), "hide_escalated": not reviewer.has_perm(ESCALATED_PERMISSION)}
+    candidates = apply_queue_filters(_claimable(now), filters, now=now).order_by("due_at", "pk")
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
             submission = candidates.select_for_update(skip_locked=True, of=("self",)).first()
@@ -328,7 +336,7 @@ def submission_claim_next(*, reviewer: User, filters: dict | None = None) -> Sub
     for candidate_id in candidates.values_list("pk", flat=True)[:20]:
         with transaction.atomic():
             won = (
-                _claimable(now)
+                apply_queue_filters(_claimable(now), filters, now=now)
                 .filter(pk=candidate_id)
                 .update(status=Submission.Status.IN_REVIEW, claimed_by=reviewer, claim_expires_at=lease)
             )
@@ -360,6 +368,8 @@ def submission_claim(*, submission_id: int, reviewer: User) -> Submission:
             return submission
         if not submission.is_open:
             raise ReviewError(ERR_ALREADY_DECIDED)
+        if submission.is_escalated and not reviewer.has_perm(ESCALATED_PERMISSION):
+            raise ReviewError(ERR_ESCALATED_SENIOR_ONLY)
         if submission.claim_is_live(now):
             raise ReviewError(_("%(name)s is reviewing this submission right now.") % {"name": submission.claimed_by})
         lease = now + timedelta(minutes=settings.REVIEW_CLAIM_MINUTES)
@@ -397,6 +407,115 @@ def submissions_release_expired_claims() -> int:
     return count
 
 
+def _reasons_for(decision: str, reason_codes) -> list[ReasonCode]:
+    """The active reason codes named, required for a rejection (or a revocation)."""
+    if decision == "approve":
+        return []
+    codes = sorted(set(reason_codes))
+    if not codes:
+        raise ReviewError(ERR_REASON_REQUIRED)
+    reasons = list(ReasonCode.objects.filter(code__in=codes, is_active=True))
+    if len(reasons) != len(codes):
+        raise ReviewError(ERR_REASON_UNKNOWN)
+    return reasons
+
+
+def submission_escalate(*, submission_id: int, actor: User, note: str) -> Submission:
+    """Hand a claimed submission to the senior reviewers, with a note of what to look at.
+
+    The claim ends and the submission goes back to the queue, where only reviewers
+    allowed to decide escalated submissions can claim it.
+    """
+    note = note.strip()
+    if not note:
+        raise ReviewError(ERR_ESCALATION_NOTE_REQUIRED)
+    now = timezone.now()
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if not submission.is_open:
+            raise ReviewError(ERR_ALREADY_DECIDED)
+        if submission.claimed_by_id != actor.pk or not submission.claim_is_live(now):
+            raise ReviewError(ERR_NOT_CLAIMED_BY_YOU)
+        if submission.is_escalated:
+            raise ReviewError(ERR_ALREADY_ESCALATED)
+        submission.escalated_at = now
+        submission.escalated_by = actor
+        submission.escalation_note = note
+        submission.status = Submission.Status.PENDING
+        submission.claimed_by = None
+        submission.claim_expires_at = None
+        submission.save(
+            update_fields=[
+                "escalated_at",
+                "escalated_by",
+                "escalation_note",
+                "status",
+                "claimed_by",
+                "claim_expires_at",
+            ]
+        )
+        _event(submission, actor=actor, verb="escalated", from_status="in_review", to_status="pending", note=note)
+    return submission
+
+
+def submission_revoke_approval(
+    *,
+    submission_id: int,
+    actor: User,
+    reason_codes: list[str] | tuple,
+    customer_message: str = "",
+    internal_note: str = "",
+) -> Submission:
+    """Withdraw an approval found wrong later: the customer is unverified and their lines suspended.
+
+    Only the customer's latest submission, and only while it is approved. The reasons
+    work as a rejection's do: retryable ones let the customer submit again, final ones
+    wait for support.
+    """
+    if not actor.has_perm(REVOKE_PERMISSION):
+        raise ReviewError(ERR_REVOKE_NOT_ALLOWED)
+    reasons = _reasons_for("reject", reason_codes)
+    now = timezone.now()
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().select_related("user").get(pk=submission_id)
+        latest = Submission.objects.filter(user_id=submission.user_id).aggregate(Max("attempt_number"))
+        if (
+            submission.status != Submission.Status.APPROVED
+            or latest["attempt_number__max"] != submission.attempt_number
+        ):
+            raise ReviewError(ERR_NOT_REVOCABLE)
+        submission.status = Submission.Status.REVOKED
+        submission.revoked_at = now
+        submission.revoked_by = actor
+        submission.customer_message = customer_message.strip()
+        submission.internal_note = internal_note.strip()
+        submission.save(update_fields=["status", "revoked_at", "revoked_by", "customer_message", "internal_note"])
+        submission.reasons.set(reasons)
+        codes = [reason.code for reason in reasons]
+        _event(
+            submission,
+            actor=actor,
+            verb="revoked",
+            from_status=Submission.Status.APPROVED,
+            to_status=submission.status,
+            reasons=codes,
+            message=submission.customer_message,
+            note=submission.internal_note,
+        )
+        account_services.user_revoke_real_name_verification(user=submission.user, actor=actor, reason=",".join(codes))
+        texts = "；".join(reason.customer_text() for reason in reasons)
+        body = _(
+            "Your real-name verification was withdrawn after a further check: %(reasons)s. Your lines are suspended "
+            "until you verify again."
+        ) % {"reasons": texts}
+        if submission.customer_message:
+            body = f"{body}\n{submission.customer_message}"
+        account_services.notify(
+            user=submission.user, subject=_("Real-name verification withdrawn"), body=body, link="/verification/"
+        )
+    return submission
+
+
 def submission_decide(
     *,
     submission_id: int,
@@ -416,14 +535,9 @@ def submission_decide(
             raise ReviewError(ERR_ALREADY_DECIDED)
         if submission.claimed_by_id != actor.pk or not submission.claim_is_live(now):
             raise ReviewError(ERR_NOT_CLAIMED_BY_YOU)
-        reasons = []
-        if decision == "reject":
-            codes = sorted(set(reason_codes))
-            if not codes:
-                raise ReviewError(ERR_REASON_REQUIRED)
-            reasons = list(ReasonCode.objects.filter(code__in=codes, is_active=True))
-            if len(reasons) != len(codes):
-                raise ReviewError(ERR_REASON_UNKNOWN)
+        if submission.is_escalated and not actor.has_perm(ESCALATED_PERMISSION):
+            raise ReviewError(ERR_ESCALATED_SENIOR_ONLY)
+        reasons = _reasons_for(decision, reason_codes)
         line_limited = "line_limit" in submission.flags
         if line_limited and (decision == "approve" or LINE_LIMIT_CODE not in {r.code for r in reasons}):
             raise ReviewError(ERR_LINE_LIMIT_ONLY_REJECT)
@@ -595,7 +709,8 @@ def submission_lift_final_block(*, submission_id: int, actor: User, note: str) -
     """Let a customer whose submission was finally rejected submit again (support only)."""
     with transaction.atomic():
         submission = Submission.objects.select_for_update().get(pk=submission_id)
-        if submission.status != Submission.Status.REJECTED or submission.final_block_lifted_at is not None:
+        closed_with_reasons = (Submission.Status.REJECTED, Submission.Status.REVOKED)
+        if submission.status not in closed_with_reasons or submission.final_block_lifted_at is not None:
             raise ReviewError(ERR_NOT_REJECTED_FINAL)
         submission.final_block_lifted_at = timezone.now()
         submission.save(update_fields=["final_block_lifted_at"])

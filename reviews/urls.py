@@ -22,4 +22,6 @@ urlpatterns = [
     path("staff/reviews/<int:submission_id>/claim/", views.claim, name="claim"),
     path("staff/reviews/<int:submission_id>/release/", views.release, name="release"),
     path("staff/reviews/<int:submission_id>/decide/", views.decide, name="decide"),
+    path("staff/reviews/<int:submission_id>/escalate/", views.escalate, name="escalate"),
+    path("staff/reviews/<int:submission_id>/revoke/", views.revoke, name="revoke"),
 ]

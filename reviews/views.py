@@ -12,7 +12,7 @@ from accounts import services as account_services
 from accounts.http import client_ip
 from accounts.permissions import staff_permission_required
 from reviews import photos, pii, selectors, services
-from reviews.forms import DecisionForm, PrecheckForm, SubmissionForm
+from reviews.forms import DecisionForm, EscalationForm, PrecheckForm, RevocationForm, SubmissionForm
 from reviews.models import PhotoAccess, Submission, SubmissionPhoto
 from reviews.validators import age_on
 
@@ -58,6 +58,11 @@ def verification_submit(request):
                 ),
                 actor=request.user,
             )
+        except services.PhotoStorageUnavailable as error:
+            # Nothing was recorded: show the form again (the photos must be chosen again).
+            form.add_error(None, str(error))
+            context = {"form": form, "hint_messages": photos.HINT_MESSAGES}
+            return render(request, "reviews/submit.html", context, status=503)
         except services.ReviewError as error:
             messages.error(request, str(error))
             return redirect("reviews:status")
@@ -110,13 +115,19 @@ def photo_file(request, photo_id: int, variant: str):
 @require_GET
 def queue(request):
     filters = selectors.queue_filters_from(request.GET)
-    page = selectors.queue_page(filters=filters, cursor=request.GET.get("after"))
     query = {k: "1" if v is True else v for k, v in filters.items() if v}
-    return render(
-        request,
-        "reviews/queue.html",
-        {"page": page, "filters": filters, "query": query, "channels": Submission.Channel.choices},
+    sees_escalated = request.user.has_perm(services.ESCALATED_PERMISSION)
+    page = selectors.queue_page(
+        filters={**filters, "hide_escalated": not sees_escalated}, cursor=request.GET.get("after")
     )
+    context = {
+        "page": page,
+        "filters": filters,
+        "query": query,
+        "channels": Submission.Channel.choices,
+        "sees_escalated": sees_escalated,
+    }
+    return render(request, "reviews/queue.html", context)
 
 
 @staff_permission_required(REVIEW)
@@ -167,7 +178,7 @@ def review(request, submission_id: int):
     return _render_review(request, submission, DecisionForm())
 
 
-def _render_review(request, submission, form, status=200):
+def _render_review(request, submission, form, status=200, escalation_form=None, revocation_form=None):
     full_id = None
     id_number = None
     if request.user.has_perm("reviews.view_full_id_number"):
@@ -193,6 +204,11 @@ def _render_review(request, submission, form, status=200):
         "form": form,
         "claimed_by_me": submission.claimed_by_id == request.user.pk and submission.claim_is_live(),
         "decide_url": reverse("reviews:decide", args=[submission.pk]),
+        "escalation_form": escalation_form or EscalationForm(),
+        "can_revoke": (
+            submission.status == Submission.Status.APPROVED and request.user.has_perm(services.REVOKE_PERMISSION)
+        ),
+        "revocation_form": revocation_form or RevocationForm(),
     }
     return render(request, "reviews/review.html", context, status=status)
 
@@ -222,6 +238,56 @@ def decide(request, submission_id: int):
     except Submission.DoesNotExist as error:
         raise Http404 from error
     return _render_review(request, submission, form, status=409 if form.non_field_errors() else 400)
+
+
+@staff_permission_required(REVIEW)
+@require_POST
+def escalate(request, submission_id: int):
+    form = EscalationForm(request.POST)
+    if form.is_valid():
+        try:
+            services.submission_escalate(
+                submission_id=_existing(submission_id), actor=request.user, note=form.cleaned_data["note"]
+            )
+        except services.ReviewError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request, _("Submission #%(id)s is escalated to the senior reviewers.") % {"id": submission_id}
+            )
+            return redirect("reviews:queue")
+    return _review_again(request, submission_id, escalation_form=form)
+
+
+@staff_permission_required(services.REVOKE_PERMISSION)
+@require_POST
+def revoke(request, submission_id: int):
+    form = RevocationForm(request.POST)
+    if form.is_valid():
+        try:
+            services.submission_revoke_approval(
+                submission_id=_existing(submission_id),
+                actor=request.user,
+                reason_codes=form.cleaned_data["reason_codes"],
+                customer_message=form.cleaned_data["customer_message"],
+                internal_note=form.cleaned_data["note"],
+            )
+        except services.ReviewError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The approval of submission #%(id)s is revoked.") % {"id": submission_id})
+            return redirect("reviews:review", submission_id=submission_id)
+    return _review_again(request, submission_id, revocation_form=form)
+
+
+def _review_again(request, submission_id, **forms):
+    """The review screen again with a refused form's errors."""
+    try:
+        submission = selectors.submission_for_review(submission_id=submission_id)
+    except Submission.DoesNotExist as error:
+        raise Http404 from error
+    refused = any(form.non_field_errors() for form in forms.values())
+    return _render_review(request, submission, DecisionForm(), status=409 if refused else 400, **forms)
 
 
 @staff_permission_required()

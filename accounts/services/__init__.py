@@ -24,6 +24,7 @@ from .lines import (
     lines_expire_lapsed,
     lines_extend,
     user_mark_real_name_verified,
+    user_revoke_real_name_verification,
 )
 from .messages import (
     notification_mark_all_read,
@@ -31,6 +32,7 @@ from .messages import (
     notify_many,
     outbox_dispatch_due,
     outbox_queue,
+    outbox_send,
 )
 from .privacy import personal_data_purge, user_erase_personal_data
 from .support import (
@@ -90,6 +92,7 @@ __all__ = [
     "one_time_code_verify",
     "outbox_dispatch_due",
     "outbox_queue",
+    "outbox_send",
     "password_reset_confirm",
     "password_reset_request",
     "personal_data_purge",
@@ -105,4 +108,5 @@ __all__ = [
     "support_thread_open",
     "user_erase_personal_data",
     "user_mark_real_name_verified",
+    "user_revoke_real_name_verification",
 ]

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.hashing import keyed_hash
 from accounts.models import Line, User
+from heyon_site.bulk import bulk_update_rows
 
 from .audit import audit_record, audit_record_many
 from .messages import notify, outbox_queue
@@ -142,21 +143,31 @@ def customer_for_desk(*, phone, actor: User) -> User:
 
 
 def lines_activate_waiting(*, user: User, actor) -> list[Line]:
-    """Activate every line of the user that waits for real-name verification."""
+    """Activate every line of the user that waits for real-name verification.
+
+    Lines suspended because an earlier verification was revoked come back into service
+    with the validity they had; lines never activated start their first year now.
+    """
     with transaction.atomic():
-        waiting = list(Line.objects.select_for_update().filter(owner=user, status=Line.Status.INACTIVE).order_by("pk"))
+        waiting = list(
+            Line.objects.select_for_update()
+            .filter(owner=user, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
+            .order_by("pk")
+        )
         now = timezone.now()
         for line in waiting:
+            from_status = line.status
+            if from_status == Line.Status.INACTIVE:
+                line.activated_at = now
+                line.validity_end = now + LINE_VALIDITY
             line.status = Line.Status.ACTIVE
-            line.activated_at = now
-            line.validity_end = now + LINE_VALIDITY
             line.save(update_fields=["status", "activated_at", "validity_end"])
             audit_record(
                 actor=actor,
                 verb="line.activated",
                 target=line,
                 subject_user=user,
-                data={"from": "inactive", "to": "active"},
+                data={"from": from_status, "to": "active"},
             )
         if waiting:
             numbers = ", ".join(line.msisdn.as_national for line in waiting)
@@ -183,6 +194,34 @@ def user_mark_real_name_verified(*, user: User, actor, channel: str) -> User:
     return user
 
 
+def user_revoke_real_name_verification(*, user: User, actor, reason: str) -> list[Line]:
+    """Withdraw the user's verified status and suspend their lines in service.
+
+    Suspension is used only for this: the lines come back (``lines_activate_waiting``)
+    when the customer is verified again, online or at a service point. Expired and
+    cancelled lines stay as they are. Returns the suspended lines.
+    """
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.real_name_verified_at = None
+        user.save(update_fields=["real_name_verified_at"])
+        audit_record(
+            actor=actor, verb="user.real_name_revoked", target=user, subject_user=user, data={"reason": reason}
+        )
+        suspended = list(Line.objects.select_for_update().filter(owner=user, status=Line.Status.ACTIVE).order_by("pk"))
+        for line in suspended:
+            line.status = Line.Status.SUSPENDED
+        Line.objects.bulk_update(suspended, ["status"])
+        audit_record_many(
+            actor=actor,
+            verb="line.suspended",
+            targets=suspended,
+            subject_user_ids=[user.pk for _line in suspended],
+            data={line.pk: {"from": "active", "to": "suspended", "reason": reason} for line in suspended},
+        )
+    return suspended
+
+
 ERR_LINE_NOT_RENEWABLE = gettext_lazy("This line cannot be renewed: it is cancelled or not activated yet.")
 RENEWABLE_STATUSES = (Line.Status.ACTIVE, Line.Status.EXPIRED, Line.Status.SUSPENDED)
 
@@ -204,14 +243,19 @@ def lines_extend(*, extensions: dict[int, int], actor, now: datetime | None = No
     """
     now = now or timezone.now()
     with transaction.atomic():
-        lines = list(Line.objects.select_for_update().filter(pk__in=extensions).order_by("pk"))
+        lines = list(
+            Line.objects.select_for_update()
+            .filter(pk__in=extensions)
+            .only("pk", "owner_id", "status", "validity_end")
+            .order_by("pk")
+        )
         if len(lines) != len(extensions) or any(line.status not in RENEWABLE_STATUSES for line in lines):
             raise LineError(ERR_LINE_NOT_RENEWABLE)
         for line in lines:
             start = max(line.validity_end or now, now)
             line.validity_end = add_months(start, extensions[line.pk])
             line.status = Line.Status.ACTIVE
-        Line.objects.bulk_update(lines, ["validity_end", "status"], batch_size=1000)
+        bulk_update_rows(lines, ["validity_end", "status"])
         audit_record_many(
             actor=actor,
             verb="line.renewed",

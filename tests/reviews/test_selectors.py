@@ -129,11 +129,12 @@ def test_queue_filters(varied, filters, expected):
 
 
 def test_filters_from_query_parameters_accept_only_known_values():
-    assert selectors.queue_filters_from({"channel": "offline", "overdue": "1", "flagged": "yes"}) == {
+    assert selectors.queue_filters_from({"channel": "offline", "overdue": "1", "flagged": "yes", "escalated": "1"}) == {
         "channel": "offline",
         "overdue": True,
         "resubmission": False,
         "flagged": False,
+        "escalated": True,
     }
     assert selectors.queue_filters_from({"channel": "<script>"})["channel"] == ""
 
