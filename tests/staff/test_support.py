@@ -1,24 +1,29 @@
 """Support conversations (客服留言), the customer lookup and the audit view."""
 
+import itertools
 import re
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts import sms
-from accounts.models import AuditEvent, Notification, SupportMessage, SupportThread
+from accounts.models import AuditEvent, CancellationRequest, Notification, SupportMessage, SupportThread
 from accounts.services.support import ERR_EMPTY, ERR_THREAD_CLOSED
 from billing import services as billing_services
 from billing.models import Plan
 from reviews import pii
 from tests.factories import CustomerFactory, make_line, make_staff
-from tests.staff.conftest import page_shows, pending_submission
+from tests.staff.conftest import NAME, page_shows, pending_submission, unique_id_number, verify_at_desk
 
 pytestmark = pytest.mark.django_db
+
+_phones = itertools.count(1)
 
 
 def open_thread(client, customer, *, topic="renewal", body="我的套餐什么时候到期？"):
@@ -316,3 +321,49 @@ def test_the_audit_view_filters_by_customer(client, world, audit_trail):
     client.force_login(world.staff["support"])
 
     assert audit_verbs(client, customer=other.pk) == ["test.other"]
+
+
+# Query counts of the staff list pages -----------------------------------------------------
+
+
+def more_support_work(world, count):
+    for _ in range(count):
+        customer = CustomerFactory()
+        thread = account_services.support_thread_open(customer=customer, topic="verification", body="请帮忙")
+        account_services.support_thread_assign(thread_id=thread.pk, assignee=world.staff["admin"], actor=customer)
+        account_services.support_thread_open(customer=world.customer, topic="other", body="还有一个问题")
+        pending_submission(CustomerFactory())
+        certificate = verify_at_desk(
+            world.staff["clerk"], phone=f"+8613766{next(_phones):06d}", id_number=unique_id_number()
+        )
+        walk_in = certificate.submission.user
+        account_services.cancellation_request_submit(
+            user=walk_in,
+            line_id=certificate.line_id,
+            full_name=NAME,
+            phone=walk_in.phone,
+            reason="cost",
+            reason_detail="",
+            bindings=[],
+        )
+
+
+def queries_of(client, url) -> int:
+    client.get(url)  # warm up the session and permission caches
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("page", ["/staff/support/", "/staff/audit/", "/staff/cancellations/", "customer"])
+def test_staff_list_pages_make_the_same_queries_for_few_and_many_rows(client, world, page):
+    client.force_login(world.staff["admin"])
+    url = f"/staff/customers/{world.customer.pk}/" if page == "customer" else page
+    more_support_work(world, 1)
+    few = queries_of(client, url)
+
+    more_support_work(world, 8)
+    many = queries_of(client, url)
+
+    assert many == few
+    assert SupportThread.objects.count() >= 19 and CancellationRequest.objects.count() >= 10
