@@ -1,11 +1,13 @@
 """People, their lines, service points, one-time codes, audit events and messages."""
 
+from django.apps import apps
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from phonenumber_field.modelfields import PhoneNumberField
 
 
@@ -230,8 +232,54 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         indexes = [models.Index(fields=["target_type", "target_id"])]
 
+    # What staff read in the audit log for each ``verb``; an unknown verb shows as it is.
+    VERB_LABELS = {
+        "user.registered": pgettext_lazy("audit event", "Registered"),
+        "user.password_reset": pgettext_lazy("audit event", "Password reset"),
+        "user.personal_data_erased": pgettext_lazy("audit event", "Personal data erased"),
+        "user.created_at_desk": pgettext_lazy("audit event", "Account created at a service point"),
+        "user.real_name_verified": pgettext_lazy("audit event", "Real name verified"),
+        "user.real_name_revoked": pgettext_lazy("audit event", "Real-name verification revoked"),
+        "staff.saved": pgettext_lazy("audit event", "Staff member saved"),
+        "staff.2fa_enrolled": pgettext_lazy("audit event", "Two-factor sign-in set up"),
+        "staff.2fa_recovery_code_used": pgettext_lazy("audit event", "Recovery code used"),
+        "line.created": pgettext_lazy("audit event", "Line created"),
+        "line.attached": pgettext_lazy("audit event", "Line added to an account"),
+        "line.activated": pgettext_lazy("audit event", "Line activated"),
+        "line.suspended": pgettext_lazy("audit event", "Line suspended"),
+        "line.renewed": pgettext_lazy("audit event", "Line renewed"),
+        "line.expired": pgettext_lazy("audit event", "Line expired"),
+        "line.cancelled": pgettext_lazy("audit event", "Line cancelled"),
+        "line.autorenew_on": pgettext_lazy("audit event", "Auto-renew turned on"),
+        "line.autorenew_off": pgettext_lazy("audit event", "Auto-renew turned off"),
+        "order.paid": pgettext_lazy("audit event", "Order paid"),
+        "cancellation.requested": pgettext_lazy("audit event", "Cancellation requested"),
+        "cancellation.withdrawn": pgettext_lazy("audit event", "Cancellation withdrawn"),
+        "cancellation.approved": pgettext_lazy("audit event", "Cancellation approved"),
+        "cancellation.rejected": pgettext_lazy("audit event", "Cancellation rejected"),
+        "support.thread_opened": pgettext_lazy("audit event", "Support conversation opened"),
+        "support.answered": pgettext_lazy("audit event", "Support answered"),
+        "support.assigned": pgettext_lazy("audit event", "Support conversation assigned"),
+        "support.closed": pgettext_lazy("audit event", "Support conversation closed"),
+        "submission.id_number_viewed": pgettext_lazy("audit event", "Full ID number viewed"),
+        "customer.id_numbers_viewed": pgettext_lazy("audit event", "Customer's full ID numbers viewed"),
+    }
+
     def __str__(self):
         return f"{self.verb} {self.target_type}#{self.target_id}"
+
+    @property
+    def verb_label(self):
+        return self.VERB_LABELS.get(self.verb, self.verb)
+
+    @property
+    def target_label(self) -> str:
+        """The record's kind in words (its model's verbose name) and its id."""
+        try:
+            name = apps.get_model(self.target_type)._meta.verbose_name
+        except (LookupError, ValueError):
+            name = self.target_type
+        return f"{name} #{self.target_id}"
 
 
 class Notification(models.Model):

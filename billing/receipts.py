@@ -4,6 +4,7 @@ import io
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.lib.pagesizes import A5
 from reportlab.pdfgen import canvas as pdf_canvas
 
@@ -32,7 +33,7 @@ def render_pdf(receipt) -> bytes:
         rows.append((_("Valid until"), timezone.localtime(order.new_validity_end).strftime("%Y-%m-%d")))
     y = height - 95
     for label, value in rows:
-        page.drawString(40, y, f"{label}:")
+        page.drawString(40, y, label + pgettext("label separator", ": ").rstrip())
         page.drawString(130, y, str(value))
         y -= 22
     page.setFont(font, 8)

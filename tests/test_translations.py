@@ -25,9 +25,7 @@ BASE_DIR = Path(settings.BASE_DIR)
 PO_PATH = BASE_DIR / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 
 # Python %-format (incl. %(name)s and %%), str.format fields, and HTML tags.
-PLACEHOLDER = re.compile(
-    r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]|\{[^{}]*\}|</?[A-Za-z][^>]*>"
-)
+PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]|\{[^{}]*\}|</?[A-Za-z][^>]*>")
 
 
 def parse_po(text: str) -> list[dict]:
