@@ -26,6 +26,7 @@ from accounts import services as account_services
 from accounts.models import Line
 from billing.gateways import gateway_for
 from billing.models import LedgerEntry, LineService, Order, Payment, Plan, SavedCard, Wallet
+from heyon_site.bulk import bulk_update_rows
 
 from .orders import apply_paid_orders, check_renewable, fingerprint, new_order_number, new_out_trade_no
 from .payments import payment_record_result
@@ -172,7 +173,7 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[tuple]:
 
         reused = [order for order in paid if order.pk is not None]
         Order.objects.bulk_create([order for order in paid if order.pk is None], batch_size=1000)
-        Order.objects.bulk_update(reused, ["status", "paid_at", "plan", "amount"])
+        bulk_update_rows(reused, ["status", "paid_at", "plan", "amount"])
         payments = Payment.objects.bulk_create(
             [
                 Payment(
@@ -201,7 +202,7 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[tuple]:
             ],
             batch_size=1000,
         )
-        Wallet.objects.bulk_update(list({wallet.pk: wallet for wallet, *_rest in entries}.values()), ["balance"])
+        bulk_update_rows(list({wallet.pk: wallet for wallet, *_rest in entries}.values()), ["balance"])
         if paid:
             apply_paid_orders(list(zip(paid, payments, strict=True)), actor=None, now=now, send_now=False)
             account_services.audit_record_many(
@@ -255,9 +256,7 @@ def _record_failures(failed: list[tuple], *, now: datetime, counts: dict) -> Non
             retry = timezone.localtime(service.auto_renew_next_attempt_at).strftime("%Y-%m-%d %H:%M")
             body += " " + _("We will try again at %(time)s.") % {"time": retry}
         messages.append((service.line.owner, _("Auto-renew failed"), body, "/billing/top-up/"))
-    LineService.objects.bulk_update(
-        [service for service, *_rest in failed], ["auto_renew_failures", "auto_renew_next_attempt_at"]
-    )
+    bulk_update_rows([service for service, *_rest in failed], ["auto_renew_failures", "auto_renew_next_attempt_at"])
     account_services.notify_many(messages, send_now=False)
     counts["failed"] += len(failed)
 

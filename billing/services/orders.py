@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from accounts import services as account_services
 from accounts.models import Line
 from billing.models import LineService, Order, Payment, Plan, Receipt, ReceiptSequence
+from heyon_site.bulk import bulk_update_rows
 
 from .errors import (
     ERR_IDEMPOTENCY_MISMATCH,
@@ -228,7 +229,7 @@ def apply_paid_orders(pairs: list[tuple[Order, Payment]], *, actor, now: datetim
     new_ends = account_services.lines_extend(extensions=months_by_line, actor=actor, now=now) if renewals else {}
     for order in renewals:
         order.new_validity_end = new_ends[order.line_id]
-    Order.objects.bulk_update(renewals, ["new_validity_end"], batch_size=1000)
+    bulk_update_rows(renewals, ["new_validity_end"])
     _add_allowances(renewals)
 
     for order, _payment in pairs:
@@ -273,26 +274,25 @@ def _add_allowances(renewals: list[Order]) -> None:
     if not renewals:
         return
     existing = LineService.objects.select_for_update().in_bulk([order.line_id for order in renewals])
-    created, updated = [], []
+    created, updated = {}, {}
     for order in renewals:
         service = existing.get(order.line_id)
         if service is None:
             service = LineService(line_id=order.line_id, plan=order.plan)
             existing[order.line_id] = service
-            created.append(service)
-        elif service not in updated:
-            updated.append(service)
+            created[order.line_id] = service
+        elif order.line_id not in created:
+            updated[order.line_id] = service
         service.plan = order.plan
         service.data_left_mb += order.plan.data_mb * order.term_months
         service.voice_left_minutes += order.plan.voice_minutes * order.term_months
         service.sms_left += order.plan.sms_count * order.term_months
         service.auto_renew_next_attempt_at = None
         service.auto_renew_failures = 0
-    LineService.objects.bulk_create(created, batch_size=1000)
-    LineService.objects.bulk_update(
-        updated,
+    LineService.objects.bulk_create(list(created.values()), batch_size=1000)
+    bulk_update_rows(
+        list(updated.values()),
         ["plan", "data_left_mb", "voice_left_minutes", "sms_left", "auto_renew_next_attempt_at", "auto_renew_failures"],
-        batch_size=1000,
     )
 
 
