@@ -72,6 +72,12 @@ def open_cancellations(*, user):
     )
 
 
+def cancellation_exists_for_owner(*, request_id: int, user) -> bool:
+    from accounts.models import CancellationRequest
+
+    return CancellationRequest.objects.filter(pk=request_id, user=user).exists()
+
+
 def cancellation_queue(*, status: str, limit: int = 100):
     from accounts.models import CancellationRequest
 

@@ -82,6 +82,9 @@ def _chosen_line(request, lines: list[Line]):
 @login_required
 @require_POST
 def cancel_withdraw(request, request_id: int):
+    # Someone else's request answers like a missing one: ids cannot be probed.
+    if not selectors.cancellation_exists_for_owner(request_id=request_id, user=request.user):
+        raise Http404
     try:
         services.cancellation_request_withdraw(request_id=request_id, user=request.user)
     except services.CancellationError as error:

@@ -24,6 +24,10 @@ def renewable_lines(*, user):
     return Line.objects.filter(owner=user, status__in=RENEWABLE_STATUSES).order_by("msisdn")
 
 
+def line_is_owned_by(*, line_id: int, user) -> bool:
+    return Line.objects.filter(pk=line_id, owner=user).exists()
+
+
 def services_by_line(*, line_ids) -> dict[int, LineService]:
     return LineService.objects.select_related("plan").in_bulk(list(line_ids))
 

@@ -162,6 +162,9 @@ def receipt_pdf(request, number: str):
 @login_required
 @require_POST
 def auto_renew(request, line_id: int):
+    # Someone else's line answers like a missing one: ids cannot be probed.
+    if not selectors.line_is_owned_by(line_id=line_id, user=request.user):
+        raise Http404
     form = AutoRenewForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose how auto-renew should pay."))

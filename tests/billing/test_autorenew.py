@@ -103,7 +103,8 @@ def test_auto_renew_page_refuses_another_customers_line(english, customer_line):
         "/billing/lines/999999999/auto-renew/", {"enabled": "1", "method": "wallet", "term_months": "1"}
     )
 
-    assert page_shows(response, ERR_LINE_NOT_YOURS)
+    # Another customer's line answers exactly like a missing one, so line ids cannot be probed.
+    assert response.status_code == 404
     assert missing.status_code == 404
     assert not LineService.objects.exists()
 
