@@ -658,7 +658,11 @@ def submission_verify_in_person(
             raise ReviewError(ERR_CODE_ALREADY_VERIFIED)
         if customer.is_real_name_verified:
             raise ReviewError(ERR_CUSTOMER_ALREADY_VERIFIED)
-        submission_withdraw_open(user=customer, actor=clerk, note=f"Replaced by in-person verification at {point.code}")
+        submission_withdraw_open(
+            user=customer,
+            actor=clerk,
+            note=_("Replaced by in-person verification at %(point)s") % {"point": point.code},
+        )
         submission = submission_create(
             user=customer,
             full_name=full_name,
