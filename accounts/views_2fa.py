@@ -1,6 +1,7 @@
 """Staff two-factor sign-in pages: enrol with a QR code, then enter a code at each sign-in."""
 
 import base64
+import io
 
 import segno
 from django import forms
@@ -36,8 +37,10 @@ def _next_url(request) -> str:
 
 
 def _qr_data_uri(text: str) -> str:
-    svg = segno.make(text, error="m").svg_inline(scale=5)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    # An SVG loaded as an image (unlike SVG inline in HTML) renders only with its xmlns.
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 @never_cache
