@@ -102,13 +102,15 @@ def balance_for(*, user):
 
 def staff_workload(*, user) -> dict:
     """Open items for the roles that are not reviewers: cancellations and support threads."""
-    from accounts.models import CancellationRequest
+    from accounts.models import CancellationRequest, SupportThread
 
     workload = {}
     if user.has_perm("accounts.decide_cancellation"):
         workload["open_cancellations"] = CancellationRequest.objects.filter(
             status=CancellationRequest.Status.OPEN
         ).count()
+    if user.has_perm("accounts.answer_support"):
+        workload["open_support_threads"] = SupportThread.objects.filter(status=SupportThread.Status.OPEN).count()
     return workload
 
 

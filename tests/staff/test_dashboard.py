@@ -8,9 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import services as account_services
 from reviews import services as review_services
 from reviews.models import Submission
-from tests.factories import make_staff
+from tests.factories import CustomerFactory, make_staff
 from tests.staff.conftest import pending_submission
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def move(submission, *, submitted_at=None, decided_at=None, due_at=None):
 
 
 def figure(html: str, testid: str) -> str:
-    match = re.search(rf'data-testid="{testid}">(.*?)</div>', html, re.S)
+    match = re.search(rf'data-testid="{testid}">(.*?)</(?:div|p)>', html, re.S)
     assert match, f"no {testid} on the page"
     return re.sub(r"<[^>]+>", " ", match.group(1)).split()
 
@@ -192,3 +193,19 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(client, reviewer)
     assert Submission.objects.count() > 70
     assert many == few
     assert few <= 12
+
+
+def test_support_sees_how_many_conversations_wait_and_how_many_cancellations(client, world):
+    answered = account_services.support_thread_open(customer=CustomerFactory(), topic="other", body="谢谢")
+    account_services.support_message_add(thread_id=answered.pk, author=world.staff["support"], body="不客气")
+    account_services.support_thread_open(customer=CustomerFactory(), topic="verification", body="审核多久？")
+
+    for role, shown in [("support", True), ("admin", True), ("reviewer", False), ("clerk", False)]:
+        client.force_login(world.staff[role])
+        html = client.get("/staff/").content.decode()
+        if shown:
+            assert figure(html, "figure-open-support-threads") == ["2"], role
+            assert re.search(r'data-testid="figure-open-cancellations">1</p>', html), role
+        else:
+            assert "figure-open-support-threads" not in html, role
+            assert "figure-open-cancellations" not in html, role
