@@ -90,6 +90,10 @@ class LineAdmin(LargeTableAdmin):
         # Lines are created with a fresh activation code by seed or import commands.
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # A line leaves service through cancellation (which quarantines the number), never by deletion.
+        return False
+
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):

@@ -71,6 +71,10 @@ class LineServiceAdmin(LargeTableAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # The allowance left on a line is what the customer paid for; it ends with the line, not here.
+        return False
+
 
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin):

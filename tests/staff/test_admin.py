@@ -15,13 +15,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts import services as account_services
-from accounts.models import AuditEvent, Line, Notification, OutboundMessage, SupportThread, User
+from accounts.models import AuditEvent, CancellationRequest, Line, Notification, OutboundMessage, SupportThread, User
 from billing import services as billing_services
-from billing.models import LedgerEntry, Order
+from billing.models import LedgerEntry, LineService, Order, Payment, Receipt, Wallet
 from heyon_site.admin_tools import export_as_csv
 from reviews import pii
 from reviews import services as review_services
-from reviews.models import PhotoAccess, Submission, SubmissionEvent
+from reviews.models import Certificate, PhotoAccess, Submission, SubmissionEvent
 from tests.factories import CustomerFactory, make_line, make_staff
 from tests.staff.conftest import pending_submission, renew_at_store, unique_id_number, verify_at_desk
 
@@ -375,3 +375,23 @@ def test_every_list_filter_choice_loads(client, superuser, world, model, model_a
         for choice in list(spec.choices(response.context["cl"]))[:4]:
             filtered = client.get(changelist_url(model) + choice["query_string"])
             assert filtered.status_code == 200, choice["query_string"]  # a bad lookup redirects to ?e=1
+
+
+NEVER_DELETED = [Line, LineService, Submission, Order, Payment, Receipt, Certificate, CancellationRequest, Wallet]
+
+
+@pytest.mark.parametrize("model", NEVER_DELETED, ids=[model._meta.label for model in NEVER_DELETED])
+def test_records_that_leave_through_a_service_cannot_be_deleted_in_admin(client, superuser, world, model):
+    billing_services.ledger_append(user=world.customer, kind="topup", amount=Decimal("5.00"), reference="NO-DELETE")
+    obj = model._default_manager.order_by("pk").first()
+    assert obj is not None, model
+    opts = model._meta
+
+    response = client.post(reverse(f"admin:{opts.app_label}_{opts.model_name}_delete", args=[obj.pk]), {"post": "yes"})
+    bulk = client.post(
+        changelist_url(model), {"action": "delete_selected", ACTION_CHECKBOX_NAME: [obj.pk], "post": "yes"}
+    )
+
+    assert response.status_code == 403
+    assert bulk.status_code in (200, 302)
+    assert model._default_manager.filter(pk=obj.pk).exists()
