@@ -191,6 +191,7 @@ def test_support_finds_a_customer_by_phone_line_order_or_certificate_number(clie
 
     expected = {
         customer.phone.as_e164: customer,
+        customer.phone.as_national: customer,
         customer.phone.as_national.replace(" ", ""): customer,
         line.msisdn.as_e164: customer,
         order.number: customer,
