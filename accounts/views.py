@@ -2,6 +2,8 @@
 
 import logging
 
+import redis
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -280,5 +282,19 @@ def healthz(request):
     except Exception as error:  # noqa: BLE001
         logger.error("healthz: storage check failed: %s", error)
         checks["storage"] = "error"
+    if settings.REDIS_URL:
+        # Several app servers share the cache and rate limits through Redis, and the
+        # worker takes messages from it: a server that cannot reach it is not healthy.
+        try:
+            timeout = settings.REDIS_SOCKET_TIMEOUT
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout)
+            try:
+                client.ping()
+            finally:
+                client.close()
+            checks["redis"] = "ok"
+        except Exception as error:  # noqa: BLE001
+            logger.error("healthz: redis check failed: %s", error)
+            checks["redis"] = "error"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)

@@ -11,3 +11,6 @@ urlpatterns = [
     path("", include("reviews.urls")),
     path("", include("billing.urls")),
 ]
+
+# The error page must render without the database (see heyon_site/errors.py).
+handler500 = "heyon_site.errors.server_error"

@@ -1,10 +1,11 @@
 """In-app messages and the outbox of SMS and email.
 
 An event writes its Notification and OutboundMessage rows inside its own transaction,
-so a rollback sends nothing. Right after the commit the rows are sent in-process (or
-by a worker at scale); a failure leaves the row pending with a backoff, and
-``dispatch_messages`` retries it. A row is claimed with a conditional UPDATE before it
-is sent, so two dispatchers never send the same message.
+so a rollback sends nothing. Right after the commit the rows are sent in-process, or
+handed to a Celery worker when a broker is configured (``OUTBOX_SEND_VIA_QUEUE``); a
+failure leaves the row pending with a backoff, and ``dispatch_messages`` retries it.
+A row is claimed with a conditional UPDATE before it is sent, so two dispatchers never
+send the same message.
 """
 
 import logging
@@ -86,12 +87,30 @@ def notification_mark_all_read(*, user) -> int:
 
 
 def _send_after_commit(ids):
-    # Runs after the response's transaction committed; a provider outage must never
-    # turn the customer's successful action into an error page.
+    # Runs after the response's transaction committed; a provider or broker outage must
+    # never turn the customer's successful action into an error page. Whatever fails
+    # here, the rows are still pending and dispatch_messages sends them later.
+    if settings.OUTBOX_SEND_VIA_QUEUE:
+        from accounts.tasks import send_messages  # the tasks module imports the services
+
+        try:
+            send_messages.delay(list(ids))
+        except Exception:
+            logger.exception("Queueing messages %s failed (broker down?); dispatch_messages will send them", ids)
+        return
     try:
-        _dispatch(OutboundMessage.objects.filter(pk__in=ids))
+        outbox_send(ids=ids)
     except Exception:
         logger.exception("Sending messages %s after commit failed; dispatch_messages will retry", ids)
+
+
+def outbox_send(*, ids) -> dict:
+    """Send these outbox rows now if they are still due (a worker's task, or in-process after commit).
+
+    A row another dispatcher has claimed, or already sent, is skipped: sending the same
+    ids twice sends each message once.
+    """
+    return _dispatch(OutboundMessage.objects.filter(pk__in=ids))
 
 
 def outbox_dispatch_due(*, limit: int = 500) -> dict:

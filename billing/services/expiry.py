@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,42 +45,52 @@ def _services_create_for_lines_ending(*, before: datetime, now: datetime) -> Non
 
 
 def expiry_warnings_send(*, now: datetime | None = None) -> int:
-    """Tell customers 7 days and 1 day before a line ends (once per line, period and warning)."""
+    """Tell customers 7 days and 1 day before a line ends (once per line, period and warning).
+
+    The service rows are locked with SKIP LOCKED and each marker is written in the same
+    transaction as its message, so two copies of the job (or a killed one) never warn twice.
+    """
     now = now or timezone.now()
     _services_create_for_lines_ending(before=now + timedelta(days=max(settings.EXPIRY_WARNING_DAYS)), now=now)
-    sent = 0
-    for days in sorted(settings.EXPIRY_WARNING_DAYS):
-        candidates = (
-            LineService.objects.select_related("line__owner")
-            .filter(
-                auto_renew=False,
-                line__status="active",
-                line__validity_end__gt=now,
-                line__validity_end__lte=now + timedelta(days=days),
-            )
-            .order_by("line_id")
+    lock = {"skip_locked": True, "of": ("self",)} if connection.features.has_select_for_update_skip_locked else {}
+    return sum(
+        _expiry_warnings_send_for(days=days, now=now, lock=lock) for days in sorted(settings.EXPIRY_WARNING_DAYS)
+    )
+
+
+@transaction.atomic
+def _expiry_warnings_send_for(*, days: int, now: datetime, lock: dict) -> int:
+    candidates = (
+        LineService.objects.select_for_update(**lock)
+        .select_related("line__owner")
+        .filter(
+            auto_renew=False,
+            line__status="active",
+            line__validity_end__gt=now,
+            line__validity_end__lte=now + timedelta(days=days),
         )
-        messages, touched = [], []
-        for service in candidates.iterator(chunk_size=1000):
-            period = service.line.validity_end.date().isoformat()
-            if _warned_within(service.expiry_warning_sent_for, period=period, days=days):
-                continue
-            service.expiry_warning_sent_for = f"{period}:{days}"
-            touched.append(service)
-            end = timezone.localtime(service.line.validity_end).strftime("%Y-%m-%d")
-            messages.append(
-                (
-                    service.line.owner,
-                    _("Your line ends soon"),
-                    _("Line %(number)s is valid until %(end)s. Renew now to keep your number.")
-                    % {"number": service.line.msisdn.as_national, "end": end},
-                    "/billing/renew/",
-                )
+        .order_by("line_id")
+    )
+    messages, touched = [], []
+    for service in candidates.iterator(chunk_size=1000):
+        period = service.line.validity_end.date().isoformat()
+        if _warned_within(service.expiry_warning_sent_for, period=period, days=days):
+            continue
+        service.expiry_warning_sent_for = f"{period}:{days}"
+        touched.append(service)
+        end = timezone.localtime(service.line.validity_end).strftime("%Y-%m-%d")
+        messages.append(
+            (
+                service.line.owner,
+                _("Your line ends soon"),
+                _("Line %(number)s is valid until %(end)s. Renew now to keep your number.")
+                % {"number": service.line.msisdn.as_national, "end": end},
+                "/billing/renew/",
             )
-        LineService.objects.bulk_update(touched, ["expiry_warning_sent_for"], batch_size=1000)
-        account_services.notify_many(messages, send_now=False)
-        sent += len(messages)
-    return sent
+        )
+    LineService.objects.bulk_update(touched, ["expiry_warning_sent_for"], batch_size=1000)
+    account_services.notify_many(messages, send_now=False)
+    return len(messages)
 
 
 def expire_lines_run(*, now: datetime | None = None) -> dict:

@@ -38,7 +38,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "heyon_site.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A dropped database connection in a view becomes a 503 "try again" page.
+    "heyon_site.errors.DatabaseUnavailableMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.middleware.ChosenLanguageMiddleware",
@@ -223,9 +227,62 @@ STAFF_RECOVERY_CODE_COUNT = 10
 SUPPORT_HOTLINE = env("SUPPORT_HOTLINE", default="400-820-0000")
 SUPPORT_HOURS = env("SUPPORT_HOURS", default="09:00–21:00")
 
+# Redis, when REDIS_URL is set: the cache (and so the cache-backed rate limits) is shared by
+# every app server, and it is the default Celery broker. Short socket timeouts: a Redis
+# outage must fail a request quickly rather than hang a worker thread.
 REDIS_URL = env("REDIS_URL", default="")
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_SOCKET_TIMEOUT, "socket_timeout": REDIS_SOCKET_TIMEOUT},
+        }
+    }
+
+# Background work on Celery. No broker (the embedded default) = no Celery at all: messages
+# are sent in-process after commit and the schedule below is run by the management
+# commands (cron). With a broker, a worker sends messages and beat runs the schedule;
+# every task calls the same service as its command, and each is safe to run on several
+# machines at once (rows are claimed with conditional updates or SKIP LOCKED).
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+# Hand messages to the worker on commit instead of sending them in the web process.
+OUTBOX_SEND_VIA_QUEUE = env.bool("OUTBOX_SEND_VIA_QUEUE", default=bool(CELERY_BROKER_URL))
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+# A task is acknowledged after it ran, so a worker killed mid-task leaves it for another
+# worker; the tasks are idempotent, so running one twice is harmless.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "visibility_timeout": 3600,
+}
+# Enqueueing happens after the customer's transaction committed: give up quickly when
+# the broker is down (the outbox row stays pending for dispatch_messages).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_TIMEZONE = TIME_ZONE
+# What beat sends, and when. A run that is not picked up before the next one is due
+# expires instead of piling up behind a stopped worker.
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-messages": {"task": "accounts.tasks.dispatch_messages", "schedule": 60.0, "options": {"expires": 55}},
+    "run-autorenew": {"task": "billing.tasks.run_autorenew", "schedule": 3600.0, "options": {"expires": 3300}},
+    "expire-lines": {"task": "billing.tasks.expire_lines", "schedule": 3600.0, "options": {"expires": 3300}},
+    "release-expired-claims": {
+        "task": "reviews.tasks.release_expired_claims",
+        "schedule": 300.0,
+        "options": {"expires": 280},
+    },
+    "purge-personal-data": {
+        "task": "accounts.tasks.purge_personal_data",
+        "schedule": 86400.0,
+        "options": {"expires": 82800},
+    },
+}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -250,10 +307,24 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# LOG_FORMAT=json (the production default) writes one JSON object per line with the
+# request id, for a log collector; "text" is for people reading a console.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "heyon_site.observability.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -23,3 +23,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
+# The embedded default whatever the environment says: no Redis, messages sent in-process.
+# tests/reliability/ points Celery at a real Redis (HEYON_TEST_REDIS_URL) itself.
+REDIS_URL = ""
+CELERY_BROKER_URL = ""
+OUTBOX_SEND_VIA_QUEUE = False

@@ -1,0 +1,154 @@
+"""Redis when REDIS_URL is set: the shared cache and its rate limit, the health check, the settings.
+
+What is shared, and where (docs/DECISIONS.md, "Background work"): the certificate check's
+per-IP limit counts in the cache, so in Redis; the one-time code limits, django-axes
+lockouts and sessions count in the database, which every app server shares anyway.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.core.cache.backends.redis import RedisCache
+
+pytestmark = pytest.mark.django_db
+
+CERTIFICATE_CHECK = "/certificates/verify/"
+UNREACHABLE = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def redis_cache(redis_url, settings):
+    """Django's cache in the test Redis, under a prefix of its own (removed afterwards)."""
+    prefix = f"heyon-test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def another_app_server(redis_url, prefix) -> RedisCache:
+    """The same cache as another app server sees it: its own client, same Redis and prefix."""
+    return RedisCache(redis_url, {"KEY_PREFIX": prefix})
+
+
+def test_the_certificate_check_limit_counts_in_redis_for_every_app_server(client, settings, redis_url, redis_cache):
+    settings.CERTIFICATE_VERIFY_RATE_PER_MINUTE = 3
+    other = another_app_server(redis_url, redis_cache)
+    key = "certificate-verify:127.0.0.1"
+
+    for _ in range(2):
+        assert client.get(CERTIFICATE_CHECK, {"number": "HY-0000-0000"}).status_code == 200
+    assert other.get(key) == 2  # the other server sees this server's checks
+
+    other.incr(key)  # one check on the other server, from the same network
+
+    assert client.get(CERTIFICATE_CHECK, {"number": "HY-0000-0000"}).status_code == 429
+
+
+def test_healthz_checks_redis_when_it_is_configured(client, settings, redis_url):
+    settings.REDIS_URL = redis_url
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "storage": "ok", "redis": "ok"}
+
+
+def test_healthz_is_unhealthy_when_redis_does_not_answer(client, settings):
+    settings.REDIS_URL = UNREACHABLE
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["redis"] == "error"
+    assert response.json()["database"] == "ok"
+
+
+def test_healthz_without_redis_does_not_ask_for_it(client, settings):
+    settings.REDIS_URL = ""
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert "redis" not in response.json()
+
+
+def settings_under(environment: dict) -> dict:
+    """Read the settings a process started with this environment gets (a fresh interpreter)."""
+    script = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'cache': s.CACHES['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL, "
+        "'via_queue': s.OUTBOX_SEND_VIA_QUEUE, 'beat': sorted(e['task'] for e in s.CELERY_BEAT_SCHEDULE.values())}))"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("REDIS_", "CELERY_", "OUTBOX_"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "heyon_site.settings.local", **environment})
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+BEAT_TASKS = [
+    "accounts.tasks.dispatch_messages",
+    "accounts.tasks.purge_personal_data",
+    "billing.tasks.expire_lines",
+    "billing.tasks.run_autorenew",
+    "reviews.tasks.release_expired_claims",
+]
+
+
+def test_the_embedded_default_needs_no_redis_and_no_broker():
+    found = settings_under({})
+
+    assert found["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert (found["broker"], found["via_queue"]) == ("", False)
+
+
+def test_redis_url_makes_the_cache_shared_and_the_worker_take_the_messages():
+    found = settings_under({"REDIS_URL": "redis://cache.internal:6379/0"})
+
+    assert found["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert (found["broker"], found["via_queue"]) == ("redis://cache.internal:6379/0", True)
+    assert found["beat"] == BEAT_TASKS
+
+
+def test_a_separate_broker_and_in_process_sending_can_be_chosen():
+    found = settings_under({"CELERY_BROKER_URL": "redis://queue.internal:6379/1", "OUTBOX_SEND_VIA_QUEUE": "false"})
+
+    assert (found["broker"], found["via_queue"]) == ("redis://queue.internal:6379/1", False)
+
+
+def test_every_scheduled_task_is_registered_with_the_worker():
+    from heyon_site.celery import app
+
+    app.loader.import_default_modules()
+    schedule = django_settings.CELERY_BEAT_SCHEDULE
+    assert sorted(entry["task"] for entry in schedule.values()) == BEAT_TASKS
+    assert all(entry["task"] in app.tasks for entry in schedule.values())
+    assert {name: entry["schedule"] for name, entry in schedule.items()} == {
+        "dispatch-messages": 60.0,
+        "run-autorenew": 3600.0,
+        "expire-lines": 3600.0,
+        "release-expired-claims": 300.0,
+        "purge-personal-data": 86400.0,
+    }
