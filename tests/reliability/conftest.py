@@ -171,7 +171,7 @@ def running_worker(redis_url, settings, *, pool="solo", concurrency=1):
         signals.task_postrun.disconnect(finished.record)
         signals.task_postrun.disconnect(close_worker_connections)
         client = redis.Redis.from_url(redis_url)
-        client.delete(queue, f"_kombu.binding.{queue}")
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
         client.close()
 
 
