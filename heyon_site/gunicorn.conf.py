@@ -8,7 +8,10 @@ Everything a deployment tunes comes from the environment (see docs/DEPLOY.md):
 - ``GUNICORN_TIMEOUT`` (default 30 s), ``GUNICORN_GRACEFUL_TIMEOUT`` (default 30 s),
   ``GUNICORN_KEEPALIVE`` (default 5 s, above nothing but below the load balancer's idle timeout);
 - ``FORWARDED_ALLOW_IPS`` (default ``127.0.0.1,::1``): the load balancers whose
-  ``X-Forwarded-*`` headers gunicorn believes.
+  ``X-Forwarded-*`` headers gunicorn believes;
+- ``GUNICORN_MAX_REQUESTS`` (default 5000, 0 = never) before a worker is replaced;
+- ``GUNICORN_ACCESS_LOG`` (default ``-``, stdout), ``GUNICORN_LOG_LEVEL`` (default ``info``),
+  ``GUNICORN_CONTROL_SOCKET`` (default none).
 """
 
 import os
@@ -36,8 +39,16 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 500))
 # Database connections are opened per worker on their first request, never before the fork.
 preload_app = True
 
-# The heartbeat file lives in memory, not on a disk that may stall (Docker's /tmp is overlayfs).
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# The workers' heartbeat files (made with mkstemp and unlinked at once) live in memory, not on
+# a disk that may stall a worker's heartbeat (a container's /tmp is often an overlay filesystem).
+_shm = "/dev/shm"  # noqa: S108
+worker_tmp_dir = _shm if os.path.isdir(_shm) else None
+
+# The control socket (``gunicornc``) only where asked for, with GUNICORN_CONTROL_SOCKET: by
+# default every instance on a host would try the same path in the home directory.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
 # Behind the load balancer: believe X-Forwarded-Proto/For only from it.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

@@ -1,0 +1,767 @@
+"""Loopback load test of gunicorn + PostgreSQL: account centre and review queue beside a baseline.
+
+    createdb -h 127.0.0.1 -U postgres heyon_load      # any database whose name starts with heyon_load
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/heyon_load .venv/bin/python bench/load.py
+
+The script, in one run and against one server:
+
+1. empties the bench database (drops and recreates it: it must be a database of its own,
+   named ``heyon_load…``, on a loopback address), migrates it with the production
+   settings, and seeds it through the project's services and models: ``--customers``
+   verified customers (two lines with plans, wallet, paid renewals with receipts, six
+   months of usage, messages), ``--reviewers`` reviewers, and ``--submissions`` open
+   online submissions from as many customers, each with a line waiting for verification;
+2. runs ``collectstatic`` and starts gunicorn with ``heyon_site/gunicorn.conf.py`` and
+   ``heyon_site.settings.production`` on ``127.0.0.1:--port`` (2FA off, no TLS redirect,
+   Redis for the cache and the message queue; no Celery worker runs, so queued messages
+   wait in the bench's own Redis database, which is emptied at the start and the end);
+3. signs every client in over HTTP (the real login form and password hasher), then
+   runs, each for ``--duration`` seconds after a one-second warm-up and at most
+   ``--max-requests`` requests, closed-loop clients with no think time:
+
+   - ``baseline``: anonymous ``GET /service-points/`` (two small queries: the points and
+     the cities of the filter; no session) at ``--clients`` clients;
+   - ``account``: signed-in customers, ``GET /account/`` at ``--clients`` clients, one
+     customer per client;
+   - ``review``: ``--reviewers`` reviewers, each claiming with ``POST /staff/reviews/next/``
+     and deciding with ``POST /staff/reviews/<id>/decide/`` (approve 4 in 5, else reject
+     with one or two retryable reason codes), redirects not followed;
+4. checks in the database that no submission has two decisions, no submission was claimed
+   by two reviewers, and every decision was made by the reviewer who claimed it;
+5. prints requests/s, p50/p99 latency and errors of each scenario beside the baseline,
+   the queries per request (counted in-process with Django's test client), and the targets.
+
+Only loopback addresses are used; every scenario stops by itself; gunicorn is stopped at
+the end, also on error or Ctrl-C.
+"""
+
+import argparse
+import http.client
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+# bench/queue.py would shadow the standard library's queue module: keep bench/ off the path.
+sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR)]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+PASSWORD = "load-bench-" + secrets.token_urlsafe(8)
+TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+REJECT_CODES = ["IMG_BLURRY", "IMG_GLARE", "IMG_DARK", "DOC_CROPPED", "DOC_COVERED", "SIDE_WRONG"]
+TARGET_ACCOUNT_SHARE = 0.40
+TARGET_ACCOUNT_P99_MS = 100
+TARGET_DECISIONS_PER_S = 200
+TOTAL_BUDGET_S = 900  # the whole run, seeding included, is killed after this
+
+
+# --- environment --------------------------------------------------------------------------
+
+
+def bench_environment(args, static_root: Path, media_root: Path) -> dict:
+    """The environment of the seeding process and of gunicorn: production settings, loopback only."""
+    url = urlparse(os.environ.get("DATABASE_URL", ""))
+    if url.scheme not in ("postgres", "postgresql", "psql") or url.hostname not in LOOPBACK:
+        sys.exit(
+            "Set DATABASE_URL to a loopback PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/heyon_load"
+        )
+    if not url.path.lstrip("/").startswith("heyon_load"):
+        sys.exit("The bench drops and recreates its database: name it heyon_load… (a database of its own)")
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="heyon_site.settings.production",
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        BLIND_INDEX_KEY=os.environ.get("BLIND_INDEX_KEY") or secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        HEYON_REQUIRE_STAFF_2FA="false",
+        REDIS_URL=f"redis://127.0.0.1:6379/{args.redis_db}",
+        STATIC_ROOT=str(static_root),
+        MEDIA_ROOT=str(media_root),
+        SMS_BACKEND="locmem",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        LOG_LEVEL="WARNING",
+        # Lockouts are per IP: every bench client comes from 127.0.0.1.
+        AXES_FAILURE_LIMIT="1000",
+        GUNICORN_BIND=f"127.0.0.1:{args.port}",
+        GUNICORN_ACCESS_LOG=str(static_root.parent / "access.log"),
+        # No worker recycling during the run: a recycled worker's CPU time could not be counted.
+        GUNICORN_MAX_REQUESTS="0",
+    )
+    if "FIELD_ENCRYPTION_KEYS" not in os.environ:
+        from cryptography.fernet import Fernet
+
+        env["FIELD_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    if args.workers:
+        env["GUNICORN_WORKERS"] = str(args.workers)
+    return env
+
+
+def recreate_database():
+    import psycopg
+
+    url = urlparse(os.environ["DATABASE_URL"])
+    name = url.path.lstrip("/")
+    admin = url._replace(path="/postgres").geturl().replace("postgresql://", "postgres://", 1)
+    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def flush_redis(db: int):
+    import redis
+
+    redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
+
+
+# --- seeding ------------------------------------------------------------------------------
+
+
+def seed(args) -> dict:
+    """Customers for the account centre, reviewers, and a queue of open submissions."""
+    from django.contrib.auth.hashers import make_password
+    from django.test.utils import override_settings
+
+    from accounts import services
+    from accounts.models import User
+
+    started = time.perf_counter()
+    password_hash = make_password(PASSWORD)  # hashed once; every bench user shares it
+    with override_settings(OUTBOX_SEND_ON_COMMIT=False):
+        customers = [seed_customer(n, password_hash) for n in range(args.customers)]
+        reviewers = []
+        for n in range(args.reviewers):
+            reviewer = services.staff_user_create(login=f"load-reviewer-{n}", role="reviewer", password=PASSWORD)
+            reviewers.append(reviewer.username)
+        seed_queue(args.submissions)
+    return {
+        "customers": customers,
+        "reviewers": reviewers,
+        "seconds": time.perf_counter() - started,
+        "users": User.objects.count(),
+    }
+
+
+def seed_customer(n: int, password_hash: str) -> str:
+    """A verified customer with two lines, plans, a wallet, paid renewals, usage and messages."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts import services
+    from accounts.models import User
+    from billing import services as billing
+    from billing.models import LineService, Plan
+
+    phone = f"+8613{n:09d}"
+    user = User.objects.create_user(phone=phone, email=f"load{n}@example.com", password=None)
+    user.password = password_hash
+    user.phone_verified_at = timezone.now()
+    user.save(update_fields=["password", "phone_verified_at"])
+    lines = []
+    for k in range(2):
+        serial = n * 2 + k
+        line, code = services.line_create(msisdn=f"+86171{serial:08d}", iccid=f"89861{serial:014d}0")
+        lines.append(services.line_attach(actor=user, activation_code=code))
+    services.user_mark_real_name_verified(user=user, actor=None, channel="bench")
+    plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
+    for line in lines:
+        LineService.objects.get_or_create(
+            line=line,
+            defaults={"plan": plan, "data_left_mb": plan.data_mb, "voice_left_minutes": plan.voice_minutes,
+                      "sms_left": plan.sms_count},
+        )  # fmt: skip
+    billing.ledger_append(user=user, kind="adjustment", amount=1000, reference=f"load-credit:{user.pk}", note="Bench")
+    for k in range(3):
+        line = lines[k % 2]
+        order = billing.renewal_order_create(
+            user=user, line_id=line.pk, plan_id=plan.pk, term_months=1, idempotency_key=f"load-{user.pk}-{k}"
+        )
+        billing.order_pay(order_id=order.pk, method="wallet", actor=user)
+    now = timezone.now()
+    rows = ["msisdn,time,type,quantity,record_id"]
+    for line in lines:
+        for day in range(0, 180, 3):
+            moment = (now - timedelta(days=day, hours=2)).isoformat()
+            number = line.msisdn.as_e164
+            rows.append(f"{number},{moment},data,{random.randint(10, 900)},{line.pk}-d{day}")
+            rows.append(f"{number},{moment},voice,{random.randint(1, 30)},{line.pk}-v{day}")
+            rows.append(f"{number},{moment},sms,1,{line.pk}-s{day}")
+    billing.usage_import(file_name=f"load-usage-{user.pk}.csv", content="\n".join(rows).encode())
+    for k in range(4):
+        services.notify(user=user, subject=f"Bench message {k}", body="Hello from the load bench.", sms_too=False)
+    return phone
+
+
+def seed_queue(count: int):
+    """``count`` customers, each with a line waiting for verification and an open online submission."""
+    from datetime import timedelta
+
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts.models import Line, User
+    from accounts.services.lines import activation_code_hash
+    from reviews import pii
+    from reviews.demo import resident_id
+    from reviews.models import Submission
+
+    now = timezone.now()
+    unusable = make_password(None)  # these customers never sign in
+    verified_at = now - timedelta(days=3)
+    users = User.objects.bulk_create(
+        [User(phone=f"+8615{n:09d}", password=unusable, phone_verified_at=verified_at) for n in range(count)],
+        batch_size=2000,
+    )
+    Line.objects.bulk_create(
+        [
+            Line(
+                msisdn=f"+86172{n:08d}",
+                iccid=f"89862{n:014d}0",
+                activation_code_hash=activation_code_hash(f"LOADQUEUE{n:08d}"),
+                activation_code_hint=f"{n % 10000:04d}",
+                activation_code_used_at=now - timedelta(days=3),
+                owner=user,
+                attached_at=now - timedelta(days=3),
+            )
+            for n, user in enumerate(users)
+        ],
+        batch_size=2000,
+    )
+    submissions = []
+    for n, user in enumerate(users):
+        id_number = resident_id(birth=f"19{70 + n % 30:02d}0{1 + n % 9}1{n % 10}", sequence=f"{n % 1000:03d}")
+        submitted = now - timedelta(days=3) + timedelta(seconds=n * 259_200 / max(count, 1))
+        submissions.append(
+            Submission(
+                user=user,
+                full_name=f"测试{n}",
+                id_number_encrypted=pii.encrypt(id_number),
+                id_number_masked=pii.mask_id_number(id_number),
+                id_number_index=pii.id_number_blind_index(id_number),
+                contact_phone=str(user.phone),
+                submitted_at=submitted,
+                due_at=submitted + timedelta(days=3 + (n % 3)),
+            )
+        )
+    Submission.objects.bulk_create(submissions, batch_size=2000)
+
+
+def queries_per_request(customer_phone: str, repeat: int = 20) -> dict:
+    """Queries and CPU time of one request to each scenario's pages, in-process with the test client.
+
+    Single-threaded and without gunicorn, so the CPU time (process_time, median of
+    ``repeat``) is the application's own cost, less disturbed by concurrency.
+    """
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+
+    def count(client, method, path, data=None):
+        with CaptureQueriesContext(connection) as captured:
+            response = getattr(client, method)(path, data or {}, HTTP_HOST="127.0.0.1")
+        return len(captured.captured_queries), response
+
+    def claim_and_decide(client):
+        claimed, response = count(client, "post", "/staff/reviews/next/")
+        submission_id = int(response["Location"].rstrip("/").rsplit("/", 1)[1])
+        decided, response = count(client, "post", f"/staff/reviews/{submission_id}/decide/", {"decision": "approve"})
+        assert response.status_code == 302, response.status_code
+        return claimed, decided
+
+    def cpu_ms(action):
+        times = []
+        for _ in range(repeat):
+            began = time.process_time()
+            action()
+            times.append((time.process_time() - began) * 1000)
+        return statistics.median(times)
+
+    anonymous, customer, reviewer = Client(), Client(), Client()
+    count(anonymous, "get", "/service-points/")  # warm caches (content types, reason codes)
+    customer.force_login(User.objects.get(phone=customer_phone))
+    count(customer, "get", "/account/")
+    reviewer.force_login(User.objects.get(username="load-reviewer-0"))
+    result = {
+        "baseline": count(anonymous, "get", "/service-points/")[0],
+        "account": count(customer, "get", "/account/")[0],
+    }
+    result["claim"], result["decide"] = claim_and_decide(reviewer)
+    result["cpu_ms"] = {
+        "baseline": cpu_ms(lambda: anonymous.get("/service-points/", HTTP_HOST="127.0.0.1")),
+        "account": cpu_ms(lambda: customer.get("/account/", HTTP_HOST="127.0.0.1")),
+        "review": cpu_ms(lambda: claim_and_decide(reviewer)),
+    }
+    return result
+
+
+# --- HTTP clients -------------------------------------------------------------------------
+
+
+class Session:
+    """One browser: a connection to the server and its cookies (set by hand: they are Secure)."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict | list | None = None):
+        headers = {"Host": "127.0.0.1", "User-Agent": "heyon-load-bench"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urlencode(form, doseq=True)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+            content = response.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            raise
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = cookie.partition("=")
+            self.cookies[name] = rest.split(";", 1)[0]
+        if response.headers.get("Connection", "").lower() == "close":
+            self.conn.close()
+        return response.status, response.headers, content
+
+    def token(self, path: str) -> str:
+        status, _headers, content = self.request("GET", path)
+        match = TOKEN.search(content)
+        if status != 200 or match is None:
+            raise RuntimeError(f"no CSRF token on {path} ({status})")
+        return match.group(1).decode()
+
+    def login(self, username: str, expect: str):
+        token = self.token("/accounts/login/")
+        form = {"csrfmiddlewaretoken": token, "username": username, "password": PASSWORD}
+        status, headers, _ = self.request("POST", "/accounts/login/", form)
+        if status != 302 or not headers.get("Location", "").endswith(expect):
+            raise RuntimeError(f"login of {username} failed: {status} {headers.get('Location')}")
+
+
+@dataclass
+class Result:
+    name: str
+    clients: int
+    latencies: list = field(default_factory=list)  # seconds, of requests finished inside the window
+    errors: list = field(default_factory=list)
+    requests: int = 0
+    window: float = 0.0
+    decisions: int = 0
+    claims: list = field(default_factory=list)  # (reviewer, submission id)
+    empty_queue: bool = False
+    app_cpu: float = 0.0  # CPU seconds of the gunicorn workers during the measured slices
+    db_cpu: float = 0.0  # CPU seconds of this database's PostgreSQL backends
+
+    def merge(self, other: "Result", *, app_cpu: float, db_cpu: float):
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.claims += other.claims
+        self.requests += other.requests
+        self.window += other.window
+        self.decisions += other.decisions
+        self.empty_queue = self.empty_queue or other.empty_queue
+        self.app_cpu += app_cpu
+        self.db_cpu += db_cpu
+
+    def cpu_ms_per_request(self):
+        return (1000 * self.app_cpu / self.requests, 1000 * self.db_cpu / self.requests) if self.requests else (0, 0)
+
+    @property
+    def rps(self):
+        return self.requests / self.window if self.window else 0.0
+
+    def percentile(self, fraction):
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] * 1000
+
+
+def run_clients(name, sessions, step, *, duration, warmup, max_requests) -> Result:
+    """Run ``step(session, record)`` in a loop on one thread per session until time or count is up."""
+    result = Result(name=name, clients=len(sessions))
+    lock = threading.Lock()
+    stop = threading.Event()
+    start = time.perf_counter()
+    window_start = start + warmup
+    window_end = window_start + duration
+
+    def record(began: float, ok: bool, what: str = "") -> bool:
+        """Count a finished request if it lies inside the measured window; say whether it did."""
+        ended = time.perf_counter()
+        if began < window_start or ended > window_end:
+            return False
+        with lock:
+            result.requests += 1
+            result.latencies.append(ended - began)
+            if not ok:
+                result.errors.append(what)
+            if result.requests >= max_requests:
+                stop.set()
+        return True
+
+    def loop(session):
+        while not stop.is_set() and time.perf_counter() < window_end:
+            try:
+                if step(session, record, result, lock) is False:
+                    stop.set()
+            except Exception as error:  # noqa: BLE001 - a failed request is counted, not fatal
+                record(time.perf_counter(), False, f"{type(error).__name__}: {error}")
+
+    threads = [threading.Thread(target=loop, args=(session,), daemon=True) for session in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=duration + warmup + 60)
+    result.window = min(time.perf_counter(), window_end) - window_start
+    return result
+
+
+def get_step(path, expect_text: bytes):
+    def step(session, record, _result, _lock):
+        began = time.perf_counter()
+        status, _headers, content = session.request("GET", path)
+        ok = status == 200 and expect_text in content
+        record(began, ok, f"GET {path} {status}")
+
+    return step
+
+
+def review_step(session, record, result, lock):
+    """Claim the next submission, then decide it: two requests, one decision."""
+    began = time.perf_counter()
+    status, headers, _ = session.request("POST", "/staff/reviews/next/", {"csrfmiddlewaretoken": session.csrf})
+    location = headers.get("Location", "")
+    match = re.search(r"/staff/reviews/(\d+)/$", location)
+    if status == 302 and location.endswith("/staff/reviews/"):
+        result.empty_queue = True
+        record(began, True)
+        return False
+    record(began, status == 302 and match is not None, f"claim {status} {location}")
+    if match is None:
+        return None
+    submission_id = int(match.group(1))
+    with lock:
+        result.claims.append((session.username, submission_id))
+    form = {"csrfmiddlewaretoken": session.csrf}
+    if random.random() < 0.8:
+        form["decision"] = "approve"
+    else:
+        form.update(decision="reject", reason_codes=random.sample(REJECT_CODES, random.choice((1, 2))))
+        form["customer_message"] = "请在光线充足处重新拍摄。"
+    began = time.perf_counter()
+    status, headers, _ = session.request("POST", f"/staff/reviews/{submission_id}/decide/", form)
+    ok = status == 302 and headers.get("Location", "").endswith("/staff/reviews/")
+    if record(began, ok, f"decide {submission_id} {status}") and ok:
+        with lock:
+            result.decisions += 1
+    return None
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(
+        [str(gunicorn), "-c", "heyon_site/gunicorn.conf.py", "heyon_site.wsgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(Path(env["GUNICORN_ACCESS_LOG"]).with_name("gunicorn.log"), "w"),
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"gunicorn exited with {process.returncode}; see {Path(env['GUNICORN_ACCESS_LOG']).parent}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz", headers={"Host": "127.0.0.1"})
+            if conn.getresponse().status == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.3)
+    stop_gunicorn(process)
+    sys.exit("gunicorn did not answer /healthz within 60 s")
+
+
+def stop_gunicorn(process: subprocess.Popen):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def cpu_snapshot(master_pid: int) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by each gunicorn worker and each backend of the bench database.
+
+    Read from /proc (Linux): the workers are the master's children; the backends are the
+    PostgreSQL processes whose title names the bench database.
+    """
+    database = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/")
+    tick = os.sysconf("SC_CLK_TCK")
+    snapshot = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            title = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(fields[1]) == master_pid:
+            snapshot[int(entry.name)] = ("app", used)
+        elif title.startswith("postgres: ") and f" {database} " in title:
+            snapshot[int(entry.name)] = ("db", used)
+    return snapshot
+
+
+def cpu_used(before: dict, after: dict) -> tuple[float, float]:
+    """App and database CPU seconds between two snapshots (a process that exited meanwhile is lost)."""
+    totals = {"app": 0.0, "db": 0.0}
+    for pid, (kind, used) in after.items():
+        earlier = before.get(pid)
+        totals[kind] += used - (earlier[1] if earlier and earlier[0] == kind else 0.0)
+    return totals["app"], totals["db"]
+
+
+def worker_count(env) -> int:
+    return int(env.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1))
+
+
+# --- checks and report --------------------------------------------------------------------
+
+
+def check_review(result: Result) -> dict:
+    """Count double decisions and double claims in the database and in what the clients saw."""
+    from django.db.models import Count
+
+    from reviews.models import Submission, SubmissionEvent
+
+    decided_twice = (
+        SubmissionEvent.objects.filter(verb__in=["approved", "rejected"])
+        .values("submission")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
+    )
+    claimed_by_two = (
+        SubmissionEvent.objects.filter(verb="claimed")
+        .values("submission")
+        .annotate(n=Count("actor", distinct=True))
+        .filter(n__gt=1)
+        .count()
+    )
+    holders: dict[int, set] = {}
+    for reviewer, submission_id in result.claims:
+        holders.setdefault(submission_id, set()).add(reviewer)
+    seen_by_two = sum(1 for who in holders.values() if len(who) > 1)
+    claimed = {submission_id: next(iter(who)) for submission_id, who in holders.items()}
+    decided = Submission.objects.filter(pk__in=claimed, decided_by__isnull=False).values_list(
+        "pk", "decided_by__username"
+    )
+    wrong_decider = sum(1 for pk, username in decided if claimed[pk] != username)
+    return {
+        "decided": Submission.objects.filter(status__in=["approved", "rejected"]).count(),
+        "decided_twice": decided_twice,
+        "claimed_by_two": claimed_by_two,
+        "clients_saw_same_claim": seen_by_two,
+        "decided_by_other": wrong_decider,
+    }
+
+
+def print_report(results: dict, checks: dict, queries: dict, meta: dict):
+    baseline = results["baseline"]
+    print(
+        f"\n{'scenario':<30}{'clients':>8}{'requests':>9}{'req/s':>8}{'× base':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'errors':>7}{'queries':>8}{'app CPU ms':>11}{'db CPU ms':>10}"
+    )
+    print("-" * 115)
+    rows = [
+        ("baseline GET /service-points/", baseline, str(queries["baseline"])),
+        ("baseline GET /service-points/", results["baseline8"], str(queries["baseline"])),
+        ("account GET /account/", results["account"], str(queries["account"])),
+        ("review claim + decide", results["review"], f"{queries['claim']}+{queries['decide']}"),
+    ]
+    for label, result, query_count in rows:
+        app_ms, db_ms = result.cpu_ms_per_request()
+        print(
+            f"{label:<30}{result.clients:>8}{result.requests:>9}{result.rps:>8.1f}{result.rps / baseline.rps:>8.2f}"
+            f"{result.percentile(0.5):>8.1f}{result.percentile(0.99):>8.1f}{len(result.errors):>7}{query_count:>8}"
+            f"{app_ms:>11.1f}{db_ms:>10.1f}"
+        )
+    print(
+        "(app/db CPU ms: CPU time of the gunicorn workers / the PostgreSQL backends per request, from /proc.)\n"
+        "In-process, single-threaded (test client, no gunicorn), application CPU per request: "
+        + ", ".join(f"{name} {value:.1f} ms" for name, value in queries["cpu_ms"].items())
+        + " (review: one claim + one decision)"
+    )
+    review = results["review"]
+    decisions_per_s = review.decisions / review.window if review.window else 0
+    print(
+        f"\nreview: {review.decisions} decisions in {review.window:.1f} s = {decisions_per_s:.1f} decisions/s "
+        f"by {review.clients} reviewers{' (queue emptied)' if review.empty_queue else ''}; "
+        f"CPU per decision {1000 * (review.app_cpu + review.db_cpu) / max(review.decisions, 1):.1f} ms "
+        f"(app + db), i.e. at most {meta['cpus'] * (review.decisions / max(review.app_cpu + review.db_cpu, 1e-9)):.0f} "
+        f"decisions/s if {meta['cpus']} cores did nothing else"
+    )
+    print(
+        f"database: {checks['decided']} submissions decided; decided twice {checks['decided_twice']}; "
+        f"claimed by two reviewers {checks['claimed_by_two']}; same claim seen by two clients "
+        f"{checks['clients_saw_same_claim']}; decided by someone other than the claimer {checks['decided_by_other']}"
+    )
+    for result in results.values():
+        if result.errors:
+            print(f"{result.name} errors (first 5): {result.errors[:5]}")
+    account = results["account"]
+    share = account.rps / baseline.rps
+    doubles = checks["decided_twice"] + checks["claimed_by_two"] + checks["clients_saw_same_claim"]
+    doubles += checks["decided_by_other"]
+    errors = sum(len(result.errors) for result in results.values())
+    print(f"\nTargets ({meta['cpus']} CPUs, {meta['workers']} gunicorn workers):")
+    for label, ok in [
+        (f"account ≥ {TARGET_ACCOUNT_SHARE:.0%} of baseline req/s at {account.clients} clients ({share:.0%})",
+         share >= TARGET_ACCOUNT_SHARE),
+        (f"account p99 < {TARGET_ACCOUNT_P99_MS} ms at {account.clients} clients ({account.percentile(0.99):.1f} ms)",
+         account.percentile(0.99) < TARGET_ACCOUNT_P99_MS),
+        (f"≥ {TARGET_DECISIONS_PER_S} decisions/s with {review.clients} reviewers ({decisions_per_s:.1f})",
+         decisions_per_s >= TARGET_DECISIONS_PER_S),
+        (f"zero errors ({errors})", errors == 0),
+        (f"zero double assignments or decisions ({doubles})", doubles == 0),
+    ]:  # fmt: skip
+        print(f"[{'met' if ok else 'MISSED'}] {label}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20, help="measured seconds per scenario (default 20)")
+    parser.add_argument("--max-requests", type=int, default=30_000, help="cap per scenario (default 30000)")
+    parser.add_argument("--clients", type=int, default=32, help="clients for baseline and account (default 32)")
+    parser.add_argument("--customers", type=int, default=32, help="signed-in customers (default 32)")
+    parser.add_argument("--reviewers", type=int, default=8)
+    parser.add_argument("--submissions", type=int, default=10_000, help="open submissions in the queue (default 10000)")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: the config's 2×cores+1)")
+    parser.add_argument("--rounds", type=int, default=5, help="slices each scenario's time is cut into (default 5)")
+    parser.add_argument("--port", type=int, default=8431)
+    parser.add_argument("--redis-db", type=int, default=13, help="Redis database of the bench's own (emptied)")
+    args = parser.parse_args()
+    if not 1 <= args.duration <= 60 or args.max_requests > 100_000 or args.submissions > 200_000:
+        sys.exit("Keep it bounded: --duration 1..60 s, --max-requests ≤ 100000, --submissions ≤ 200000")
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("bench budget exceeded")))
+    signal.alarm(TOTAL_BUDGET_S)
+
+    work = Path(tempfile.mkdtemp(prefix="heyon-load-"))
+    env = bench_environment(args, work / "static", work / "media")
+    os.environ.update(env)
+    started = time.perf_counter()
+    recreate_database()
+    flush_redis(args.redis_db)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    seeded = seed(args)
+    queries = queries_per_request(seeded["customers"][0])
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+    connection.close()
+    print(
+        f"PostgreSQL {version}; {os.cpu_count()} CPUs; seeded {len(seeded['customers'])} customers, "
+        f"{len(seeded['reviewers'])} reviewers, {args.submissions:,} open submissions ({seeded['users']:,} users) "
+        f"in {seeded['seconds']:.0f} s; setup {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+
+    server = start_gunicorn(env, args.port)
+    try:
+        customers = []
+        for phone in seeded["customers"][: args.clients]:
+            session = Session(args.port)
+            session.login(phone, "/account/")
+            customers.append(session)
+        while len(customers) < args.clients:  # more clients than customers: share sessions' cookies
+            clone = Session(args.port)
+            clone.cookies = dict(customers[len(customers) % len(seeded["customers"])].cookies)
+            customers.append(clone)
+        reviewers = []
+        for username in seeded["reviewers"]:
+            session = Session(args.port)
+            session.login(username, "/staff/")
+            session.username = username
+            session.csrf = session.token("/staff/reviews/")
+            reviewers.append(session)
+        anonymous = [Session(args.port) for _ in range(args.clients)]
+        print(
+            f"gunicorn on 127.0.0.1:{args.port} with {worker_count(env)} workers; {len(customers)} customers and "
+            f"{len(reviewers)} reviewers signed in; load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+        # The scenarios take turns in short slices, so that whatever else the machine is doing
+        # weighs on each of them alike; each slice stops at its share of the time or requests.
+        slice_bounds = {
+            "duration": args.duration / args.rounds,
+            "warmup": 0.5,
+            "max_requests": args.max_requests // args.rounds,
+        }
+        scenarios = [
+            ("baseline", anonymous, get_step("/service-points/", b"</html>")),
+            ("account", customers, get_step("/account/", b"</html>")),
+            ("baseline8", anonymous[: args.reviewers], get_step("/service-points/", b"</html>")),
+            ("review", reviewers, review_step),
+        ]
+        results = {name: Result(name=name, clients=len(sessions)) for name, sessions, _ in scenarios}
+        for round_number in range(args.rounds):
+            for name, sessions, step in scenarios:
+                before = cpu_snapshot(server.pid)
+                measured = run_clients(name, sessions, step, **slice_bounds)
+                app_cpu, db_cpu = cpu_used(before, cpu_snapshot(server.pid))
+                results[name].merge(measured, app_cpu=app_cpu, db_cpu=db_cpu)
+            print(
+                f"round {round_number + 1}/{args.rounds}: "
+                + ", ".join(f"{name} {result.rps:.0f} req/s" for name, result in results.items())
+                + f"; load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+    finally:
+        stop_gunicorn(server)
+        flush_redis(args.redis_db)
+    checks = check_review(results["review"])
+    print_report(results, checks, queries, {"cpus": os.cpu_count(), "workers": worker_count(env)})
+    print(f"\nTotal {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at end")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
