@@ -7,7 +7,8 @@ written: tests/reviews/test_services.py). These add the outages around them: the
 broker down when a message is handed over, a provider refusing one recipient in a
 batch, a provider that charged and then timed out (online and in auto-renew), the photo
 storage refusing any one of its writes, and the database connection dropping in the
-middle of a request.
+middle of a request (an error at the driver on both databases; on PostgreSQL also the
+server really killing the session).
 """
 
 import time
@@ -19,7 +20,7 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -335,6 +336,58 @@ def test_a_connection_lost_halfway_through_a_wallet_payment_shows_a_retry_page_a
     assert wallet_balance(user) == Decimal("70.00")
     assert Receipt.objects.filter(order=order).count() == 1
     assert Notification.objects.filter(user=user, link=f"/billing/orders/{order.number}/").count() == 1
+    assert ledger_problems() == []
+
+
+class TerminatedBackend:
+    """An execute wrapper that has PostgreSQL itself kill this connection at the statement matching ``at``.
+
+    Another session calls ``pg_terminate_backend`` on ours, as a failover or a restart
+    would; the statement then meets a closed connection and the server has aborted the
+    open transaction. No exception is faked.
+    """
+
+    def __init__(self, at: str):
+        self.at = at
+        self.terminated = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.terminated and self.at in sql:
+            self.terminated = True
+            pid = context["connection"].connection.info.backend_pid
+            other = connections.create_connection("default")
+            try:
+                with other.cursor() as cursor:
+                    cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            finally:
+                other.close()
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_terminate_backend is PostgreSQL's")
+@db_drop
+def test_a_postgresql_backend_killed_halfway_through_a_wallet_payment_rolls_it_back_and_shows_the_retry_page():
+    user, line = verified_customer()
+    fund(user, "100")
+    order = renewal_order(user, line, Plan.objects.get(code="basic", is_current=True))
+    client = unraised_client(user)
+    kill = TerminatedBackend(at='INSERT INTO "accounts_notification"')
+
+    with connection.execute_wrapper(kill):
+        response = client.post(f"/billing/orders/{order.number}/pay/", {"method": "wallet"})
+
+    assert kill.terminated
+    assert response.status_code == 503
+    # A new connection sees what the server kept: nothing of the payment.
+    assert wallet_balance(user) == Decimal("100.00")
+    assert not LedgerEntry.objects.filter(kind="charge").exists()
+    assert not Payment.objects.exists() and not Receipt.objects.exists()
+    assert Order.objects.get(pk=order.pk).status == Order.Status.OPEN
+
+    assert client.post(f"/billing/orders/{order.number}/pay/", {"method": "wallet"}).status_code == 302
+    assert LedgerEntry.objects.filter(kind="charge").count() == 1
+    assert wallet_balance(user) == Decimal("70.00")
     assert ledger_problems() == []
 
 
