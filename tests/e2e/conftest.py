@@ -27,9 +27,18 @@ def pytest_collection_modifyitems(items):
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is missing at {CHROMIUM}: run `make test` (it installs Debian's chromium).")
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    serialized = {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}
     with sync_playwright() as playwright:
+        # Playwright's sync API carries on in a greenlet with its own context, so Django's
+        # connections (context-local) are fresh objects there: without the database contents
+        # serialized at setup, serialized_rollback would silently restore nothing and every
+        # test after the first flush would find no roles or reason codes.
+        for alias, contents in serialized.items():
+            if contents is not None and not hasattr(connections[alias], "_test_serialized_contents"):
+                connections[alias]._test_serialized_contents = contents
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()

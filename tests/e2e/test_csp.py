@@ -31,7 +31,7 @@ class Watched:
         self.context = browser.new_context(viewport=viewport, base_url=live_server.url)
         self.context.add_init_script(LISTENER)
         self.page = self.context.new_page()
-        self.page.set_default_timeout(15_000)
+        self.page.set_default_timeout(30_000)  # generous: CI machines are shared
         self.console = []
         self.page.on(
             "console",
