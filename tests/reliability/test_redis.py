@@ -124,6 +124,25 @@ def test_the_embedded_default_needs_no_redis_and_no_broker():
     assert (found["broker"], found["via_queue"]) == ("", False)
 
 
+def test_without_a_broker_messages_are_sent_in_process_and_celery_is_never_asked(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts import services, sms, tasks
+    from tests.factories import CustomerFactory
+
+    def no_broker(*args, **kwargs):
+        raise AssertionError("the embedded default must not hand messages to Celery")
+
+    monkeypatch.setattr(tasks.send_messages, "delay", no_broker)
+    assert settings.OUTBOX_SEND_VIA_QUEUE is False
+    user = CustomerFactory(phone="+8613800138000", email=None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.notify(user=user, subject="提醒", body="测试。", email_too=False)
+
+    assert [message["to"] for message in sms.outbox] == ["+8613800138000"]
+
+
 def test_redis_url_makes_the_cache_shared_and_the_worker_take_the_messages():
     found = settings_under({"REDIS_URL": "redis://cache.internal:6379/0"})
 
