@@ -23,11 +23,13 @@ from moto.server import ThreadedMotoServer
 
 from accounts import services as account_services
 from accounts.models import Line
+from billing import services as billing_services
+from billing.models import Plan
 from heyon_site.storage import s3_storages
 from reviews import services as review_services
 from reviews.models import Submission, SubmissionPhoto
-from tests.factories import CustomerFactory, make_line, make_staff
-from tests.security.forms import SUBMIT_URL, submission_form
+from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
+from tests.security.forms import SUBMIT_URL, fresh_id_number, submission_form
 
 pytestmark = pytest.mark.django_db
 
@@ -243,3 +245,38 @@ def test_healthz_answers_from_the_bucket_and_fails_when_it_is_gone(client, bucke
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["storage"] == "error"
+
+
+def test_receipts_and_certificates_are_rendered_per_request_and_never_put_in_the_bucket(client, bucket):
+    owner = CustomerFactory()
+    line, _code = make_line(owner=owner)
+    account_services.user_mark_real_name_verified(user=owner, actor=None, channel="online")
+    plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
+    order = billing_services.renewal_order_create(
+        user=owner, line_id=line.pk, plan_id=plan.pk, term_months=1, idempotency_key=uuid.uuid4().hex
+    )
+    billing_services.ledger_append(user=owner, kind="topup", amount=order.amount, reference=f"T-{uuid.uuid4().hex}")
+    billing_services.order_pay(order_id=order.pk, method="wallet", actor=owner)
+    order.refresh_from_db()
+    clerk = make_staff("clerk", service_point=ServicePointFactory())
+    _desk_line, desk_code = make_line()
+    certificate = review_services.submission_verify_in_person(
+        clerk=clerk,
+        activation_code=desk_code,
+        full_name="韩梅梅",
+        id_number=fresh_id_number(),
+        customer_phone="+8613711114444",
+        photos=None,
+    )
+
+    client.force_login(owner)
+    receipt = client.get(f"/billing/receipts/{order.receipt.number}/pdf/")
+    client.force_login(clerk)
+    pdf = client.get(f"/staff/desk/certificates/{certificate.number}/pdf/")
+
+    for response in (receipt, pdf):
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/pdf"
+        assert response["Cache-Control"] == "private, no-store"
+        assert response.content.startswith(b"%PDF")
+    assert bucket.keys() == set()
