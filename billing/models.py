@@ -135,7 +135,11 @@ class LedgerEntry(models.Model):
                 name="ledger_sign_matches_kind",
             ),
         ]
-        indexes = [models.Index(fields=["wallet", "-created_at"])]
+        indexes = [
+            models.Index(fields=["wallet", "-created_at"]),
+            # Admin's search by order number or other reference, of any kind.
+            models.Index(fields=["reference"], name="ledger_reference"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount} ({self.reference})"
@@ -241,6 +245,14 @@ class Payment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order"], condition=Q(status="succeeded"), name="one_successful_payment"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [
+            # Payments still in flight: settled by payments_settle_unknown, filtered in admin.
+            models.Index(
+                fields=["status"], condition=Q(status__in=["created", "pending", "unknown"]), name="payment_unsettled"
+            ),
+            # Admin's search by the provider's transaction id (reconciliation with a statement).
+            models.Index(fields=["provider_transaction_id"], name="payment_provider_txn"),
         ]
 
     def __str__(self):

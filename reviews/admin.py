@@ -1,9 +1,12 @@
+import re
+
 from django.contrib import admin
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
 from heyon_site.admin_tools import LargeTableAdmin, export_as_csv
-from reviews import services
+from reviews import pii, services
 from reviews.models import Certificate, PhotoAccess, ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
 
 
@@ -41,6 +44,9 @@ class SubmissionEventInline(admin.TabularInline):
         return False
 
 
+ID_NUMBER_SHAPE = re.compile(r"\d{17}[\dX]")
+
+
 @admin.register(Submission)
 class SubmissionAdmin(LargeTableAdmin):
     """Submissions are read here; decisions are made in /staff/reviews/ through the services."""
@@ -48,7 +54,7 @@ class SubmissionAdmin(LargeTableAdmin):
     list_display = ["pk", "user", "status", "channel", "attempt_number", "id_number_masked", "submitted_at", "due_at"]
     list_filter = ["status", "channel", "is_flagged"]
     list_select_related = ["user"]
-    search_fields = ["=id_number_masked", "=user__phone", "=pk"]
+    search_fields = ["=user__phone", "=pk"]
     raw_id_fields = ["user"]
     inlines = [SubmissionPhotoInline, SubmissionEventInline]
     actions = [export_as_csv, "lift_final_rejection"]
@@ -87,6 +93,14 @@ class SubmissionAdmin(LargeTableAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def search_conditions(self, request, term):
+        """Also every attempt with a whole ID number, through its blind index (masked numbers collide)."""
+        conditions = super().search_conditions(request, term)
+        id_number = pii.normalize_id_number(term)
+        if ID_NUMBER_SHAPE.fullmatch(id_number):
+            conditions.append(Q(id_number_index=pii.id_number_blind_index(id_number)))
+        return conditions
+
     @admin.action(description=_("Lift the final rejection (the customer may submit again)"), permissions=["lift"])
     def lift_final_rejection(self, request, queryset):
         lifted = 0
@@ -106,6 +120,8 @@ class SubmissionAdmin(LargeTableAdmin):
 
 @admin.register(SubmissionEvent)
 class SubmissionEventAdmin(ReadOnlyAdmin):
+    # Newest first by id; the model's (created_at, pk) order would sort the whole table.
+    ordering = ["-pk"]
     list_display = ["created_at", "submission_id", "actor", "verb", "from_status", "to_status", "reason_codes"]
     list_select_related = ["actor"]
     search_fields = ["=submission__id", "=verb"]

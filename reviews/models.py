@@ -177,6 +177,8 @@ class Submission(models.Model):
                 condition=Q(decided_at__isnull=False),
                 name="submission_decided",
             ),
+            # Admin's "flagged" filter: about one in a hundred.
+            models.Index(fields=["id"], condition=Q(is_flagged=True), name="submission_flagged"),
         ]
 
     def __str__(self):
@@ -269,6 +271,8 @@ class SubmissionEvent(models.Model):
         verbose_name = _("submission event")
         verbose_name_plural = _("submission events")
         ordering = ["created_at", "pk"]
+        # Admin's exact search by verb.
+        indexes = [models.Index(fields=["verb"], name="submission_event_verb")]
 
     # What staff read in a submission's history for each ``verb`` (see services._event).
     VERB_LABELS = {
