@@ -21,7 +21,7 @@ from tests.security.urls import project_routes
 pytestmark = pytest.mark.django_db
 
 EXEMPT = {"billing:webhook"}  # a provider's server-to-server callback, proven by its signature
-CSRF_REFUSAL = "CSRF verification failed"
+CSRF_REFUSAL = 'data-testid="csrf-failure"'  # our 403_csrf.html, not a permission 403
 
 FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.IGNORECASE | re.DOTALL)
 POST_METHOD = re.compile(r"""\bmethod\s*=\s*["']?post""", re.IGNORECASE)
@@ -99,6 +99,15 @@ def test_logout_is_post_only_and_needs_the_token(strict):
     assert strict.get(reverse("accounts:logout")).status_code == 405
     assert is_csrf_refusal(strict.post(reverse("accounts:logout")))
     assert "_auth_user_id" in strict.session
+
+
+def test_the_refusal_page_is_ours_translated_and_keeps_to_the_policy():
+    response = Client(enforce_csrf_checks=True).post(reverse("accounts:login"), {"username": "x"})
+    page = response.content.decode()
+    assert is_csrf_refusal(response)
+    assert "表单已失效" in page  # Chinese by default, like every page
+    assert "<style" not in page and "style=" not in page  # Django's own page styles itself inline
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
 
 
 def test_the_webhook_without_a_valid_signature_is_refused(strict):
