@@ -62,3 +62,20 @@ def test_healthz_is_503_when_storage_fails(client, monkeypatch):
 
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "ok", "storage": "error"}
+
+
+def test_a_missing_page_has_a_translated_404_page(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert "我们找不到这个页面" in response.content.decode()
+
+
+def test_a_refused_staff_page_has_a_translated_403_page(client):
+    from tests.factories import make_staff
+
+    client.force_login(make_staff("clerk"))
+    response = client.get("/staff/reviews/")
+
+    assert response.status_code == 403
+    assert "您无权打开此页面" in response.content.decode()
