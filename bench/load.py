@@ -16,11 +16,14 @@ The script, in one run and against one server:
    Redis for the cache and the message queue; no Celery worker runs, so queued messages
    wait in the bench's own Redis database, which is emptied at the start and the end);
 3. signs every client in over HTTP (the real login form and password hasher), then
-   runs, each for ``--duration`` seconds after a one-second warm-up and at most
-   ``--max-requests`` requests, closed-loop clients with no think time:
+   runs closed-loop clients with no think time, ``--duration`` seconds (and at most
+   ``--max-requests`` requests) per scenario, cut into ``--rounds`` slices that take
+   turns so that background load on the machine weighs on every scenario alike (each
+   slice after a half-second warm-up):
 
    - ``baseline``: anonymous ``GET /service-points/`` (two small queries: the points and
-     the cities of the filter; no session) at ``--clients`` clients;
+     the cities of the filter; no session) at ``--clients`` clients, and again at
+     ``--reviewers`` clients;
    - ``account``: signed-in customers, ``GET /account/`` at ``--clients`` clients, one
      customer per client;
    - ``review``: ``--reviewers`` reviewers, each claiming with ``POST /staff/reviews/next/``
@@ -29,7 +32,8 @@ The script, in one run and against one server:
 4. checks in the database that no submission has two decisions, no submission was claimed
    by two reviewers, and every decision was made by the reviewer who claimed it;
 5. prints requests/s, p50/p99 latency and errors of each scenario beside the baseline,
-   the queries per request (counted in-process with Django's test client), and the targets.
+   the queries and CPU time per request (in-process with Django's test client, and from
+   /proc for the gunicorn workers and PostgreSQL backends during the run), and the targets.
 
 Only loopback addresses are used; every scenario stops by itself; gunicorn is stopped at
 the end, also on error or Ctrl-C.
