@@ -1,6 +1,7 @@
 """Request helpers shared by views, rate limits and django-axes."""
 
 from django.conf import settings
+from django.core.cache import cache
 
 
 def client_ip(request) -> str:
@@ -15,3 +16,19 @@ def client_ip(request) -> str:
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def over_rate_limit(key: str, *, per_minute: int) -> bool:
+    """Count one request against ``key`` in the current minute; True once past ``per_minute``.
+
+    A fixed one-minute window in the cache, which is Redis (shared by every app server)
+    when REDIS_URL is set.
+    """
+    cache_key = f"rate:{key}"
+    cache.add(cache_key, 0, timeout=60)
+    try:
+        attempts = cache.incr(cache_key)
+    except ValueError:  # the window ran out between add and incr
+        cache.add(cache_key, 1, timeout=60)
+        attempts = 1
+    return attempts > per_minute

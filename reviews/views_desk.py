@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
-from accounts.http import client_ip
+from accounts.http import client_ip, over_rate_limit
 from accounts.permissions import staff_any_permission_required, staff_permission_required
 from reviews import certificates, selectors, services
 from reviews.forms import CertificateCheckForm, DeskLookupForm, InPersonVerificationForm
@@ -124,9 +123,7 @@ def certificate_verify(request):
     status = 200
     if form.is_bound and form.is_valid():
         key = f"certificate-verify:{client_ip(request)}"
-        cache.add(key, 0, timeout=60)
-        attempts = cache.incr(key)
-        if attempts > settings.CERTIFICATE_VERIFY_RATE_PER_MINUTE:
+        if over_rate_limit(key, per_minute=settings.CERTIFICATE_VERIFY_RATE_PER_MINUTE):
             form.add_error(None, _("Too many checks from your network. Please wait a minute and try again."))
             status = 429
         else:

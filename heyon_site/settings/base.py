@@ -225,6 +225,7 @@ PERSONAL_DATA_RETENTION_DAYS = env.int("PERSONAL_DATA_RETENTION_DAYS", default=7
 PDF_CJK_FONT = env("PDF_CJK_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 # Public certificate check: attempts per IP per minute.
 CERTIFICATE_VERIFY_RATE_PER_MINUTE = env.int("CERTIFICATE_VERIFY_RATE_PER_MINUTE", default=10)
+PHOTO_PRECHECK_RATE_PER_MINUTE = env.int("PHOTO_PRECHECK_RATE_PER_MINUTE", default=30)
 
 HEYON_REQUIRE_STAFF_2FA = env.bool("HEYON_REQUIRE_STAFF_2FA", default=False)
 OTP_TOTP_ISSUER = "Heyon"

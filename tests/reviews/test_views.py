@@ -6,6 +6,7 @@ from urllib.parse import quote_plus, urlencode
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -260,6 +261,20 @@ def test_precheck_explains_a_refused_file(client):
     assert response.json() == {"ok": False, "error": str(ERR_NOT_AN_IMAGE)}
     assert client.post(PRECHECK_URL, {"kind": "id_front"}).status_code == 400
     assert client.get(PRECHECK_URL).status_code == 405
+
+
+def test_precheck_is_rate_limited_per_account_with_a_clear_message(client, settings):
+    settings.PHOTO_PRECHECK_RATE_PER_MINUTE = 2
+    cache.clear()
+    signed_in(client, CustomerFactory())
+    photo = payloads.encode(payloads.card_image(480, 360), "JPEG")
+
+    answers = [client.post(PRECHECK_URL, {"kind": "id_back", "photo": upload(photo, "b.jpg")}) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert "Too many photo checks" in answers[2].json()["error"]
+    signed_in(client, CustomerFactory())  # another account has its own allowance
+    assert client.post(PRECHECK_URL, {"kind": "id_back", "photo": upload(photo, "b.jpg")}).status_code == 200
 
 
 # Who may see what -----------------------------------------------------------------------------------
