@@ -65,7 +65,10 @@ class LineServiceAdmin(LargeTableAdmin):
     list_filter = ["auto_renew"]
     list_select_related = ["line", "plan"]
     search_fields = ["=line__msisdn"]
-    readonly_fields = ["line", "plan", "data_left_mb", "voice_left_minutes", "sms_left", "auto_renew_next_attempt_at",
+    # Every field is read-only: customers switch auto-renew in the account centre (an audited
+    # service), cancellation switches it off, and allowances move only with orders and usage.
+    readonly_fields = ["line", "plan", "data_left_mb", "voice_left_minutes", "sms_left", "auto_renew",
+                       "auto_renew_method", "auto_renew_term_months", "auto_renew_next_attempt_at",
                        "auto_renew_failures", "expiry_warning_sent_for"]  # fmt: skip
 
     def has_add_permission(self, request):

@@ -196,6 +196,22 @@ def test_a_decision_cannot_be_edited_in_the_submission_admin(client, superuser, 
     assert not admin.site._registry[Submission].has_delete_permission(RequestFactory().get("/"), submission)
 
 
+def test_auto_renew_and_allowances_cannot_be_edited_in_the_line_service_admin(client, superuser, world):
+    service = LineService.objects.select_related("line").first()
+    assert service is not None and service.auto_renew is False
+    before = (service.data_left_mb, service.auto_renew_method, service.auto_renew_term_months)
+
+    client.post(
+        change_url(service),
+        {"auto_renew": "on", "auto_renew_method": "wallet_then_card", "auto_renew_term_months": "12",
+         "data_left_mb": "999999"},
+    )  # fmt: skip
+
+    service.refresh_from_db()
+    assert service.auto_renew is False
+    assert (service.data_left_mb, service.auto_renew_method, service.auto_renew_term_months) == before
+
+
 # Actions ---------------------------------------------------------------------------------
 
 
