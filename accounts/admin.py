@@ -16,7 +16,13 @@ from accounts.models import (
     SupportThread,
     User,
 )
-from heyon_site.admin_tools import EstimatedCountPaginator, ExactSearchMixin, LargeTableAdmin, export_as_csv
+from heyon_site.admin_tools import (
+    CsvExportMixin,
+    EstimatedCountPaginator,
+    ExactSearchMixin,
+    LargeTableAdmin,
+    export_as_csv,
+)
 
 
 class ReadOnlyAdmin(LargeTableAdmin):
@@ -52,7 +58,7 @@ class RoleFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class UserAdmin(ExactSearchMixin, DjangoUserAdmin):
+class UserAdmin(CsvExportMixin, ExactSearchMixin, DjangoUserAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     actions = [export_as_csv]

@@ -48,7 +48,15 @@ class _Echo:
         return value
 
 
-@admin.action(description=_("Export the selected rows as CSV"))
+class CsvExportMixin:
+    """Offer the CSV export to administrators only: an export is personal data in bulk leaving
+    the system, which a reviewer or clerk who may read one record at a time need not do."""
+
+    def has_export_permission(self, request):
+        return request.user.is_superuser
+
+
+@admin.action(description=_("Export the selected rows as CSV"), permissions=["export"])
 def export_as_csv(modeladmin, request, queryset):
     """Stream the rows (as the changelist shows them) as CSV; masked fields stay masked."""
     fields = [name for name in modeladmin.get_list_display(request) if name != "action_checkbox"]
@@ -143,7 +151,7 @@ class ExactSearchMixin:
         return queryset.filter(pk__in=first.union(*others, all=True)), False
 
 
-class LargeTableAdmin(ExactSearchMixin, admin.ModelAdmin):
+class LargeTableAdmin(CsvExportMixin, ExactSearchMixin, admin.ModelAdmin):
     """Defaults for changelists over big tables: no full counts, estimated paging, exact search, CSV export."""
 
     paginator = EstimatedCountPaginator

@@ -411,3 +411,17 @@ def test_records_that_leave_through_a_service_cannot_be_deleted_in_admin(client,
     assert response.status_code == 403
     assert bulk.status_code in (200, 302)
     assert model._default_manager.filter(pk=obj.pk).exists()
+
+
+def test_only_administrators_are_offered_the_csv_export(client, superuser, world):
+    """Staff who may read records one at a time in admin do not get them in bulk."""
+    url = reverse("admin:reviews_submission_changelist")
+    client.force_login(world.staff["senior_reviewer"])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "export_as_csv" not in page.content.decode()
+    refused = client.post(url, {"action": "export_as_csv", "_selected_action": [world.submission.pk]})
+    assert refused.get("Content-Type", "").startswith("text/csv") is False
+
+    client.force_login(superuser)
+    assert "export_as_csv" in client.get(url).content.decode()
