@@ -133,6 +133,8 @@ def queue(request):
         "channels": Submission.Channel.choices,
         "sees_escalated": sees_escalated,
     }
+    # One reverse() for the page instead of one per row: "/staff/reviews/" + pk + "/claim/".
+    context["claim_prefix"], context["claim_suffix"] = reverse("reviews:claim", args=[0]).rsplit("0", 1)
     return render(request, "reviews/queue.html", context)
 
 

@@ -709,8 +709,8 @@ def test_queue_page_query_count_does_not_grow_with_the_queue(client, submit, rev
     assert 'data-testid="queue-more"' not in remaining
     assert remaining.count('/claim/"') == 60 - selectors.QUEUE_PAGE_SIZE
     newest = Submission.objects.order_by("-due_at", "-pk").first()
-    assert f'action="/staff/reviews/{newest.pk}/claim/"' in remaining
-    assert f'action="/staff/reviews/{newest.pk}/claim/"' not in page
+    assert f'formaction="/staff/reviews/{newest.pk}/claim/"' in remaining
+    assert f'formaction="/staff/reviews/{newest.pk}/claim/"' not in page
 
     filtered = queries_for(client, f"{QUEUE_URL}?overdue=1&channel=online&flagged=1&resubmission=1")
 
