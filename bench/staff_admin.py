@@ -396,7 +396,8 @@ def offending(sql: str) -> str | None:
     return None
 
 
-def measure(client, url: str, params: dict, requests: int) -> dict:
+def measure(client, url: str, params: dict, requests: int, prepare=None) -> dict:
+    """Time ``requests`` GETs after two warm-ups; ``prepare`` runs before each one, outside the clock."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -405,6 +406,8 @@ def measure(client, url: str, params: dict, requests: int) -> dict:
         assert response.status_code == 200, (url, params, response.status_code)
     times, sql_ms, counts, bad = [], [], [], {}
     for _ in range(requests):
+        if prepare:
+            prepare()
         with CaptureQueriesContext(connection) as captured:
             start = time.perf_counter()
             response = client.get(url, params)
@@ -506,7 +509,13 @@ def run(args) -> tuple[list[dict], dict]:
     reviewer.force_login(loaded["reviewer"])
     superuser.force_login(loaded["superuser"])
 
-    cases = [("dashboard", "/staff/ as a reviewer", reviewer, "/staff/", {})]
+    from django.core.cache import cache
+
+    # The dashboard caches the days before today for ten minutes: time it warm and with the cache emptied.
+    cases = [
+        ("dashboard", "/staff/ as a reviewer", reviewer, "/staff/", {}),
+        ("dashboard", "/staff/, cache emptied before each", reviewer, "/staff/", {}, cache.clear),
+    ]
     cases += [(name, page, superuser, url, params) for name, page, url, params in admin_cases(loaded["superuser"])]
     deep_page = min(4000, -(-args.submissions // 100))
     base = "/bench-admin/reviews/submission/"
@@ -521,8 +530,8 @@ def run(args) -> tuple[list[dict], dict]:
          {"q": "+8613900012345"}),
     ]  # fmt: skip
     rows = []
-    for view, page, client, url, params in cases:
-        result = measure(client, url, params, args.requests)
+    for view, page, client, url, params, *prepare in cases:
+        result = measure(client, url, params, args.requests, *prepare)
         result.update(view=view, page=page, url=url, params=params)
         rows.append(result)
         print(f"  {view:<42}{page:<40}{result['median_ms']:>8.1f} ms{result['queries']:>4} queries", flush=True)
@@ -552,8 +561,8 @@ def print_table(rows: list[dict]):
 
 
 def print_verdict(rows: list[dict]):
-    dashboard = rows[0]
-    ours = [row for row in rows[1:] if not row["view"].startswith("baseline")]
+    dashboard, cold = rows[0], rows[1]
+    ours = [row for row in rows[2:] if not row["view"].startswith("baseline")]
     baseline = [row for row in rows if row["view"].startswith("baseline")]
     full_counts = [row for row in ours if "COUNT over the whole table" in row["bad"].values()]
     distinct = [row for row in ours if "SELECT DISTINCT" in row["bad"].values()]
@@ -562,7 +571,7 @@ def print_verdict(rows: list[dict]):
     slowest = max(ours, key=lambda row: row["median_ms"])
     by_name = {(row["view"], row["page"]): row for row in rows}
     base_first = by_name[("baseline: default ModelAdmin", "first page")]
-    ours_first = by_name[(rows[1]["view"], "first page")]
+    ours_first = by_name[(rows[2]["view"], "first page")]
 
     def names(found):
         return "; ".join(f"{row['view']} {row['page']}" for row in found)
@@ -583,6 +592,8 @@ def print_verdict(rows: list[dict]):
          f"{slowest['view']} {slowest['page']})" + (f" (over: {names(too_slow)})" if too_slow else ""), not too_slow),
         (f"dashboard < {TARGET_DASHBOARD_MS} ms (median {dashboard['median_ms']:.1f}, {dashboard['queries']} queries)",
          dashboard["median_ms"] < TARGET_DASHBOARD_MS),
+        (f"dashboard < {TARGET_DASHBOARD_MS} ms with its cache emptied (median {cold['median_ms']:.1f}, "
+         f"{cold['queries']} queries; once per ten minutes)", cold["median_ms"] < TARGET_DASHBOARD_MS),
     ]  # fmt: skip
     for label, ok in checks:
         print(f"[{'met' if ok else 'MISSED'}] {label}")

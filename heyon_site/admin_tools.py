@@ -8,7 +8,7 @@ from django.contrib.admin.utils import NotRelationField, get_fields_from_path, l
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Q
+from django.db.models import IntegerField, Q, QuerySet, Value
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -81,12 +81,11 @@ def _cell(modeladmin, obj, name):
     return "" if value is None else value
 
 
-def _exact_match(model, path: str, term: str) -> Q | None:
-    """A condition on ``model``'s own columns that ``path`` equals ``term``, or None if ``term`` cannot be a value.
+def _exact_match(model, path: str, term: str):
+    """``(lookup, values)`` such that ``model.objects.filter(**{lookup: values})`` finds ``path`` equal to ``term``.
 
-    A related field is matched through a subquery on its own table (``user_id IN (SELECT id FROM user WHERE
-    phone = …)``), so that several fields ORed together stay on one table, where PostgreSQL can OR their
-    indexes; an OR across a join makes it scan both tables.
+    ``values`` is a set, or for a related field a queryset of the ids to match (``user_id IN ids of the users
+    whose phone = …``), to be read first; None if ``term`` cannot be a value of the field.
     """
     pieces = [
         model._meta.pk.name if piece == "pk" and not index else piece for index, piece in enumerate(path.split("__"))
@@ -107,15 +106,15 @@ def _exact_match(model, path: str, term: str) -> Q | None:
         return None  # not a value this field can hold (a word for an id, a malformed phone number)
     values = {value, value.upper(), value.lower()} if isinstance(value, str) else {value}
     if len(chain) == 1:
-        return Q(**{f"{pieces[0]}__in": values})
+        return f"{pieces[0]}__in", values
     first, rest = chain[0], "__".join(pieces[1:])
     if first.many_to_one and len(chain) == 2 and chain[1] == first.target_field:
-        return Q(**{f"{first.attname}__in": values})
-    related = first.related_model._default_manager.filter(**{f"{rest}__in": values})
+        return f"{first.attname}__in", values
+    related = first.related_model._default_manager.filter(**{f"{rest}__in": values}).order_by()
     if first.many_to_one or (first.one_to_one and first.concrete):
-        return Q(**{f"{first.name}__in": related.values("pk")})
+        return f"{first.attname}__in", related.values_list("pk", flat=True)
     if first.one_to_many or first.one_to_one:
-        return Q(pk__in=related.values(first.field.attname))
+        return "pk__in", related.values_list(first.field.attname, flat=True)
     return None
 
 
@@ -124,15 +123,16 @@ class ExactSearchMixin:
 
     Django reads ``=field`` as ``field__iexact``: ``UPPER(column) = UPPER(term)``, which no plain
     index serves, and it ORs the fields across joins; at a million rows either means a full scan.
-    Here each field is compared exactly (the term as typed, in upper and in lower case), a related
-    field through a subquery on its own table, and a field the term cannot be a value of (a word
-    for an id, an invalid phone number) is left out. Several fields are combined as a UNION of
-    their matching ids, so that each is answered by its own index (PostgreSQL cannot combine an
-    OR of subqueries with indexes: it scans the table).
+    Here each field is compared exactly (the term as typed, in upper and in lower case), and a
+    field the term cannot be a value of (a word for an id, an invalid phone number) is left out.
+    Related fields are read first, all in one query (a UNION of their id lookups), so that the
+    changelist's own query is a plain OR of indexed columns of its table: PostgreSQL answers it
+    from those indexes, or walks the newest rows when the term is common. (An OR of subqueries
+    it can only answer by scanning the table.)
     """
 
-    def search_conditions(self, request, term: str) -> list[Q]:
-        """One condition per search field the term can match; subclasses may add their own."""
+    def search_conditions(self, request, term: str) -> list[tuple]:
+        """``(lookup, values)`` per search field the term can match (see _exact_match); subclasses may add."""
         matches = (_exact_match(self.model, name[1:], term) for name in self.get_search_fields(request))
         return [match for match in matches if match is not None]
 
@@ -142,13 +142,26 @@ class ExactSearchMixin:
         if not term or not fields or not all(name.startswith("=") for name in fields):
             return super().get_search_results(request, queryset, search_term)
         conditions = self.search_conditions(request, term)
-        if not conditions:
-            return queryset.none(), False
-        if len(conditions) == 1:
-            return queryset.filter(conditions[0]), False
-        manager = self.model._default_manager
-        first, *others = (manager.filter(condition).order_by().values("pk") for condition in conditions)
-        return queryset.filter(pk__in=first.union(*others, all=True)), False
+        # The related lookups, each tagged with its position: (position, id) rows of one UNION ALL.
+        tagged = [
+            values.annotate(arm=Value(position, output_field=IntegerField())).values_list(
+                "arm", *values.query.values_select
+            )
+            for position, (_lookup, values) in enumerate(conditions)
+            if isinstance(values, QuerySet)
+        ]
+        found = {}
+        if tagged:
+            for position, pk in tagged[0].union(*tagged[1:], all=True):
+                found.setdefault(position, []).append(pk)
+        condition, matchable = Q(), False
+        for position, (lookup, values) in enumerate(conditions):
+            if isinstance(values, QuerySet):
+                values = found.get(position, [])
+            if values:
+                condition |= Q(**{lookup: values})
+                matchable = True
+        return (queryset.filter(condition) if matchable else queryset.none()), False
 
 
 class LargeTableAdmin(CsvExportMixin, ExactSearchMixin, admin.ModelAdmin):

@@ -1,7 +1,6 @@
 import re
 
 from django.contrib import admin
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
@@ -98,7 +97,7 @@ class SubmissionAdmin(LargeTableAdmin):
         conditions = super().search_conditions(request, term)
         id_number = pii.normalize_id_number(term)
         if ID_NUMBER_SHAPE.fullmatch(id_number):
-            conditions.append(Q(id_number_index=pii.id_number_blind_index(id_number)))
+            conditions.append(("id_number_index__in", {pii.id_number_blind_index(id_number)}))
         return conditions
 
     @admin.action(description=_("Lift the final rejection (the customer may submit again)"), permissions=["lift"])
