@@ -49,7 +49,7 @@ def another_app_server(redis_url, prefix) -> RedisCache:
 def test_the_certificate_check_limit_counts_in_redis_for_every_app_server(client, settings, redis_url, redis_cache):
     settings.CERTIFICATE_VERIFY_RATE_PER_MINUTE = 3
     other = another_app_server(redis_url, redis_cache)
-    key = "certificate-verify:127.0.0.1"
+    key = "rate:certificate-verify:127.0.0.1"
 
     for _ in range(2):
         assert client.get(CERTIFICATE_CHECK, {"number": "HY-0000-0000"}).status_code == 200
