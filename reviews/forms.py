@@ -54,10 +54,9 @@ class PrecheckForm(forms.Form):
     photo = forms.FileField(allow_empty_file=True)  # the pipeline explains an empty file itself
 
 
-class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(
-        label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect
-    )
+class _ReasonsAndMessagesForm(forms.Form):
+    """Reason codes (the active ones), the message the customer reads and a staff-only note."""
+
     reason_codes = forms.MultipleChoiceField(
         label=_("Reasons"), required=False, widget=forms.CheckboxSelectMultiple, choices=()
     )
@@ -77,6 +76,13 @@ class DecisionForm(forms.Form):
             (reason.code, f"{reason.code} · {reason.customer_text()}") for reason in selectors.active_reason_codes()
         ]
 
+
+class DecisionForm(_ReasonsAndMessagesForm):
+    decision = forms.ChoiceField(
+        label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect
+    )
+    field_order = ["decision", "reason_codes", "customer_message", "note"]
+
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("decision") == "reject" and not cleaned.get("reason_codes"):
@@ -93,29 +99,14 @@ class EscalationForm(forms.Form):
     )
 
 
-class RevocationForm(forms.Form):
-    reason_codes = forms.MultipleChoiceField(
-        label=_("Reasons"),
-        widget=forms.CheckboxSelectMultiple,
-        choices=(),
-        error_messages={"required": _("Choose at least one reason to revoke.")},
-    )
-    customer_message = forms.CharField(
-        label=_("Message to the customer (optional)"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    note = forms.CharField(
-        label=_("Internal note (staff only)"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
-    )
-
+class RevocationForm(_ReasonsAndMessagesForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reason_codes"].choices = [
-            (reason.code, f"{reason.code} · {reason.customer_text()}") for reason in selectors.active_reason_codes()
-        ]
-        self.fields["reason_codes"].widget.attrs["id"] = "revoke-reason"
+        reasons = self.fields["reason_codes"]
+        reasons.required = True
+        reasons.error_messages["required"] = _("Choose at least one reason to revoke.")
+        # The review screen has the decision form's reason boxes too: keep the ids apart.
+        reasons.widget.attrs["id"] = "revoke-reason"
 
 
 class DeskLookupForm(forms.Form):

@@ -420,6 +420,16 @@ def _reasons_for(decision: str, reason_codes) -> list[ReasonCode]:
     return reasons
 
 
+def _lock_claimed_by(submission_id: int, *, actor: User, now) -> Submission:
+    """Lock the submission; refuse unless it is still open and ``actor`` holds a live claim on it."""
+    submission = Submission.objects.select_for_update().get(pk=submission_id)
+    if not submission.is_open:
+        raise ReviewError(ERR_ALREADY_DECIDED)
+    if submission.claimed_by_id != actor.pk or not submission.claim_is_live(now):
+        raise ReviewError(ERR_NOT_CLAIMED_BY_YOU)
+    return submission
+
+
 def submission_escalate(*, submission_id: int, actor: User, note: str) -> Submission:
     """Hand a claimed submission to the senior reviewers, with a note of what to look at.
 
@@ -431,11 +441,7 @@ def submission_escalate(*, submission_id: int, actor: User, note: str) -> Submis
         raise ReviewError(ERR_ESCALATION_NOTE_REQUIRED)
     now = timezone.now()
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
-        if not submission.is_open:
-            raise ReviewError(ERR_ALREADY_DECIDED)
-        if submission.claimed_by_id != actor.pk or not submission.claim_is_live(now):
-            raise ReviewError(ERR_NOT_CLAIMED_BY_YOU)
+        submission = _lock_claimed_by(submission_id, actor=actor, now=now)
         if submission.is_escalated:
             raise ReviewError(ERR_ALREADY_ESCALATED)
         submission.escalated_at = now
@@ -530,11 +536,7 @@ def submission_decide(
         raise ReviewError(ERR_UNKNOWN_DECISION)
     now = timezone.now()
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
-        if not submission.is_open:
-            raise ReviewError(ERR_ALREADY_DECIDED)
-        if submission.claimed_by_id != actor.pk or not submission.claim_is_live(now):
-            raise ReviewError(ERR_NOT_CLAIMED_BY_YOU)
+        submission = _lock_claimed_by(submission_id, actor=actor, now=now)
         if submission.is_escalated and not actor.has_perm(ESCALATED_PERMISSION):
             raise ReviewError(ERR_ESCALATED_SENIOR_ONLY)
         reasons = _reasons_for(decision, reason_codes)

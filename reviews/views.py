@@ -241,11 +241,7 @@ def decide(request, submission_id: int):
             verb = _("Approved") if form.cleaned_data["decision"] == "approve" else _("Rejected")
             messages.success(request, _("%(verb)s submission #%(id)s.") % {"verb": verb, "id": submission_id})
             return redirect("reviews:queue")
-    try:
-        submission = selectors.submission_for_review(submission_id=submission_id)
-    except Submission.DoesNotExist as error:
-        raise Http404 from error
-    return _render_review(request, submission, form, status=409 if form.non_field_errors() else 400)
+    return _review_again(request, submission_id, form=form)
 
 
 @staff_permission_required(REVIEW)
@@ -288,14 +284,15 @@ def revoke(request, submission_id: int):
     return _review_again(request, submission_id, revocation_form=form)
 
 
-def _review_again(request, submission_id, **forms):
-    """The review screen again with a refused form's errors."""
+def _review_again(request, submission_id, form=None, **other_forms):
+    """The review screen again with a refused form's errors: 409 if the service refused, else 400."""
     try:
         submission = selectors.submission_for_review(submission_id=submission_id)
     except Submission.DoesNotExist as error:
         raise Http404 from error
-    refused = any(form.non_field_errors() for form in forms.values())
-    return _render_review(request, submission, DecisionForm(), status=409 if refused else 400, **forms)
+    form = form or DecisionForm()
+    refused = any(bound.non_field_errors() for bound in [form, *other_forms.values()])
+    return _render_review(request, submission, form, status=409 if refused else 400, **other_forms)
 
 
 @staff_permission_required()
