@@ -1,5 +1,6 @@
 import pypdfium2
 import pytest
+from django.utils import translation
 
 from accounts import services as account_services
 from billing.models import Order, Plan
@@ -40,7 +41,9 @@ def test_card_declined_then_paid_with_sandbox_alipay_and_receipt_downloaded(page
     page.fill("input[name=card_cvc]", "123")
     page.get_by_test_id("pay").click()
     page.wait_for_url("**/billing/orders/*/")
-    assert page.locator(".alert-danger").inner_text().strip() == str(ERR_CARD_DECLINED)
+    with translation.override("zh-hans"):  # the browser reads the default language
+        declined = str(ERR_CARD_DECLINED)
+    assert page.locator(".alert-danger").inner_text().strip() == declined
     assert page.get_by_test_id("order-status").get_attribute("data-status") == "open"
 
     # Another method: the sandbox Alipay cashier, then back to the paid order.
