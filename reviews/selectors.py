@@ -254,15 +254,13 @@ def _span_figures(*, since: datetime, until: datetime) -> dict:
     return {"submitted": submitted, "decided": decided, "reasons": reasons}
 
 
-def _closed_days_figures(*, since: datetime, today_start: datetime) -> dict:
-    """``_span_figures`` of the days before today, cached: they hardly change once the day is over.
+def _closed_days_key(*, since: datetime, today_start: datetime) -> str:
+    """The cache key of the days before today.
 
-    The cache key holds the latest submission and decision time before today, so rows added to
-    or moved into those days are counted at once; a change that moves neither (a revocation, an
-    erasure) shows within DASHBOARD_CACHE_SECONDS.
+    It holds the latest submission and decision time before today, so rows added to or moved
+    into those days are counted at once; a change that moves neither (a revocation, an
+    erasure) shows at the next refresh, within DASHBOARD_CACHE_SECONDS.
     """
-    from django.core.cache import cache
-
     latest = [
         Submission.objects.filter(**{f"{field}__lt": today_start})
         .order_by(f"-{field}")
@@ -270,12 +268,43 @@ def _closed_days_figures(*, since: datetime, today_start: datetime) -> dict:
         .first()
         for field in ("submitted_at", "decided_at")
     ]
-    key = "reviews:dashboard:" + ":".join(moment.isoformat() if moment else "-" for moment in [since, *latest])
+    return "reviews:dashboard:" + ":".join(moment.isoformat() if moment else "-" for moment in [since, *latest])
+
+
+def _closed_days_figures(*, since: datetime, today_start: datetime) -> dict:
+    """``_span_figures`` of the days before today, cached: they hardly change once the day is over."""
+    from django.core.cache import cache
+
+    key = _closed_days_key(since=since, today_start=today_start)
     figures = cache.get(key)
     if figures is None:
         figures = _span_figures(since=since, until=today_start)
         cache.set(key, figures, DASHBOARD_CACHE_SECONDS)
     return figures
+
+
+def _dashboard_span(*, now: datetime, days: int) -> tuple[datetime, datetime]:
+    """The start of the dashboard's first day and of today, in the site's time zone."""
+    from datetime import time, timedelta
+
+    today = timezone.localtime(now).date()
+    start = timezone.make_aware(datetime.combine(today - timedelta(days=days - 1), time.min))
+    return start, timezone.make_aware(datetime.combine(today, time.min))
+
+
+def dashboard_cache_refresh(*, now: datetime | None = None, days: int = 30) -> str:
+    """Re-count the days before today and store them, so that no staff request has to.
+
+    Run by the scheduler more often than the cache expires (``reviews.tasks.refresh_dashboard``):
+    with a shared cache (Redis) the dashboard then never counts a month of rows while someone
+    waits for it. Without a scheduler the first view after expiry counts them, as before.
+    """
+    from django.core.cache import cache
+
+    since, today_start = _dashboard_span(now=now or timezone.now(), days=days)
+    key = _closed_days_key(since=since, today_start=today_start)
+    cache.set(key, _span_figures(since=since, until=today_start), DASHBOARD_CACHE_SECONDS)
+    return key
 
 
 def _today_figures(*, today_start: datetime) -> dict:
@@ -317,14 +346,13 @@ def dashboard_figures(*, user, now=None, days: int = 30) -> dict:
     days before today come from a short-lived cache (see ``_closed_days_figures``), so a view
     does not re-count a month of decisions.
     """
-    from datetime import time, timedelta
+    from datetime import timedelta
 
     from django.db.models import Count, Min, Q
 
     now = now or timezone.now()
     today = timezone.localtime(now).date()
-    start = timezone.make_aware(datetime.combine(today - timedelta(days=days - 1), time.min))
-    today_start = timezone.make_aware(datetime.combine(today, time.min))
+    start, today_start = _dashboard_span(now=now, days=days)
     open_rows = Submission.objects.filter(status__in=Submission.OPEN_STATUSES).aggregate(
         depth=Count("pk"), oldest=Min("submitted_at"), overdue=Count("pk", filter=Q(due_at__lt=now))
     )

@@ -2,9 +2,15 @@
 
 from celery import shared_task
 
-from reviews import services
+from reviews import selectors, services
 
 
 @shared_task(name="reviews.tasks.release_expired_claims", ignore_result=True)
 def release_expired_claims() -> int:
     return services.submissions_release_expired_claims()
+
+
+@shared_task(name="reviews.tasks.refresh_dashboard", ignore_result=True)
+def refresh_dashboard() -> str:
+    """Keep the staff dashboard's past days counted in the shared cache."""
+    return selectors.dashboard_cache_refresh()

@@ -288,6 +288,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
         "options": {"expires": 82800},
     },
+    # More often than the dashboard's cache expires (reviews.selectors.DASHBOARD_CACHE_SECONDS).
+    "refresh-dashboard": {"task": "reviews.tasks.refresh_dashboard", "schedule": 300.0, "options": {"expires": 280}},
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -113,6 +113,7 @@ BEAT_TASKS = [
     "accounts.tasks.purge_personal_data",
     "billing.tasks.expire_lines",
     "billing.tasks.run_autorenew",
+    "reviews.tasks.refresh_dashboard",
     "reviews.tasks.release_expired_claims",
 ]
 
@@ -170,4 +171,5 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "expire-lines": 3600.0,
         "release-expired-claims": 300.0,
         "purge-personal-data": 86400.0,
+        "refresh-dashboard": 300.0,
     }

@@ -177,12 +177,37 @@ def _customer_past_retention(settings):
     return check
 
 
+def _submission_decided_yesterday(settings):
+    from django.core.cache import cache
+
+    customer = CustomerFactory()
+    submission = review_services.submission_create(
+        user=customer,
+        full_name="王小明",
+        id_number=unique_id_number(),
+        contact_phone=customer.phone.as_e164,
+        photos=None,
+        actor=customer,
+    )
+    yesterday = timezone.now() - timedelta(days=1)
+    Submission.objects.filter(pk=submission.pk).update(submitted_at=yesterday)
+    cache.clear()
+
+    def check(key):
+        figures = cache.get(key)
+        assert figures is not None, "the task stored the past days' figures"
+        assert figures["submitted"] == {timezone.localtime(yesterday).date(): 1}
+
+    return check
+
+
 SCHEDULED = {
     "dispatch-messages": _pending_message,
     "run-autorenew": _line_due_for_autorenew,
     "expire-lines": _lapsed_line,
     "release-expired-claims": _expired_review_claim,
     "purge-personal-data": _customer_past_retention,
+    "refresh-dashboard": _submission_decided_yesterday,
 }
 
 

@@ -209,3 +209,25 @@ def test_support_sees_how_many_conversations_wait_and_how_many_cancellations(cli
         else:
             assert "figure-open-support-threads" not in html, role
             assert "figure-open-cancellations" not in html, role
+
+
+def test_after_the_scheduled_refresh_a_view_does_not_count_the_past_days(client, reviewer):
+    from django.core.cache import cache
+
+    from reviews import selectors
+
+    client.force_login(reviewer)
+    add_rows(reviewer, 3)
+    warm = dashboard_queries(client)
+    cache.clear()
+    with CaptureQueriesContext(connection) as cold:
+        html = client.get("/staff/").content.decode()
+
+    cache.clear()
+    selectors.dashboard_cache_refresh()
+    with CaptureQueriesContext(connection) as refreshed:
+        refreshed_html = client.get("/staff/").content.decode()
+
+    assert len(cold) > warm
+    assert len(refreshed) == warm
+    assert chart_rows(refreshed_html) == chart_rows(html)
