@@ -51,3 +51,25 @@ def page(browser, live_server):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    """Open a page in a browser context of its own: ``new_page({"width": 1280, "height": 900})``.
+
+    Every context is closed when the test ends, so that no keep-alive connection outlives
+    the test on the live server (its request threads would then close a database
+    connection that the next test no longer shares with them).
+    """
+    contexts = []
+
+    def open_page(viewport=None, *, timeout=15_000):
+        context = browser.new_context(viewport=viewport or PHONE_VIEWPORT, base_url=live_server.url)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(timeout)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

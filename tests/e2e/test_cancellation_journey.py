@@ -15,14 +15,13 @@ def sign_in(page, login):
     page.locator("main form button[type=submit]").click()
 
 
-def test_customer_asks_to_cancel_support_approves_customer_sees_it_cancelled(browser, live_server):
+def test_customer_asks_to_cancel_support_approves_customer_sees_it_cancelled(new_page, live_server):
     customer = CustomerFactory()
     line, _code = make_line(owner=customer)
     account_services.user_mark_real_name_verified(user=customer, actor=None, channel="online")
     make_staff("support", login="support1")
 
-    page = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url).new_page()
-    page.set_default_timeout(15_000)
+    page = new_page({"width": 390, "height": 844})
     sign_in(page, customer.phone.as_national)
     page.wait_for_url("**/account/")
     page.get_by_test_id("cancel-link").click()
@@ -36,8 +35,7 @@ def test_customer_asks_to_cancel_support_approves_customer_sees_it_cancelled(bro
     page.wait_for_url("**/account/cancel/?line=*")
     assert page.get_by_test_id("cancellation-existing").get_attribute("data-status") == "open"
 
-    staff = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url).new_page()
-    staff.set_default_timeout(15_000)
+    staff = new_page({"width": 1280, "height": 900})
     sign_in(staff, "support1")
     staff.goto("/staff/")
     staff.get_by_test_id("nav-cancellations").click()

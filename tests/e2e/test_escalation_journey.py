@@ -13,9 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def signed_in_page(browser, live_server, login):
-    page = browser.new_context(viewport=DESKTOP, base_url=live_server.url).new_page()
-    page.set_default_timeout(15_000)
+def signed_in_page(new_page, login):
+    page = new_page(DESKTOP)
     page.goto("/accounts/login/")
     page.fill("input[name=username]", login)
     page.fill("input[name=password]", PASSWORD)
@@ -24,7 +23,7 @@ def signed_in_page(browser, live_server, login):
     return page
 
 
-def test_escalated_submission_goes_to_a_senior_who_approves_and_later_revokes(browser, live_server):
+def test_escalated_submission_goes_to_a_senior_who_approves_and_later_revokes(new_page, live_server):
     customer = CustomerFactory()
     line, _code = make_line(owner=customer)
     submission = submit_demo(user=customer, full_name="李四", id_number=resident_id(sequence="321"), seed=5)
@@ -32,7 +31,7 @@ def test_escalated_submission_goes_to_a_senior_who_approves_and_later_revokes(br
     make_staff("senior_reviewer", login="senior-esc")
 
     # The reviewer is unsure and escalates with a note; the queue no longer offers it to them.
-    reviewer = signed_in_page(browser, live_server, "reviewer-esc")
+    reviewer = signed_in_page(new_page, "reviewer-esc")
     reviewer.goto("/staff/reviews/")
     reviewer.get_by_test_id("claim-next").click()
     reviewer.wait_for_url(f"**/staff/reviews/{submission.pk}/")
@@ -43,7 +42,7 @@ def test_escalated_submission_goes_to_a_senior_who_approves_and_later_revokes(br
     assert reviewer.locator(f"[formaction='/staff/reviews/{submission.pk}/claim/']").count() == 0
 
     # The senior reviewer sees it flagged, reads the note and approves.
-    senior = signed_in_page(browser, live_server, "senior-esc")
+    senior = signed_in_page(new_page, "senior-esc")
     senior.goto("/staff/reviews/?escalated=1")
     senior.locator(f"[formaction='/staff/reviews/{submission.pk}/claim/']").click()
     senior.wait_for_url(f"**/staff/reviews/{submission.pk}/")
@@ -65,8 +64,7 @@ def test_escalated_submission_goes_to_a_senior_who_approves_and_later_revokes(br
     assert line.status == Line.Status.SUSPENDED
 
     # The customer reads why, on a phone.
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url).new_page()
-    phone.set_default_timeout(15_000)
+    phone = new_page({"width": 390, "height": 844})
     phone.goto("/accounts/login/")
     phone.fill("input[name=username]", customer.phone.as_national)
     phone.fill("input[name=password]", PASSWORD)

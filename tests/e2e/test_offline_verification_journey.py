@@ -19,14 +19,13 @@ def sign_in(page, login, password=PASSWORD):
     page.locator("main form button[type=submit]").click()
 
 
-def test_clerk_verifies_in_person_prints_certificate_and_public_page_confirms_it(browser, live_server):
+def test_clerk_verifies_in_person_prints_certificate_and_public_page_confirms_it(new_page, live_server):
     point = ServicePointFactory(code="bj-sanlitun", name="三里屯营业厅")
     make_staff("clerk", login="clerk1", service_point=point)
     customer = CustomerFactory()
     line, code = make_line(owner=customer)
 
-    clerk = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url).new_page()
-    clerk.set_default_timeout(15_000)
+    clerk = new_page({"width": 1280, "height": 900})
     sign_in(clerk, "clerk1")
     clerk.goto("/staff/")
     assert clerk.get_by_test_id("nav-review-queue").count() == 0  # a clerk has no review queue
@@ -51,13 +50,13 @@ def test_clerk_verifies_in_person_prints_certificate_and_public_page_confirms_it
     decoded, _points, _raw = cv2.QRCodeDetector().detectAndDecode(cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
     assert decoded == f"{live_server.url}/certificates/verify/?number={number}"
 
-    public = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    public = new_page({"width": 390, "height": 844})
     public.goto(decoded)
     result = public.get_by_test_id("certificate-result")
     assert result.get_attribute("data-genuine") == "yes"
     assert "李*" in result.inner_text() and "晓华" not in result.inner_text()
 
-    customer_page = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url).new_page()
+    customer_page = new_page({"width": 390, "height": 844})
     sign_in(customer_page, customer.phone.as_national)
     customer_page.wait_for_url("**/account/")
     assert customer_page.get_by_test_id("line-status").get_attribute("data-status") == "active"

@@ -19,7 +19,7 @@ def sign_in(page, login):
 
 
 @override_settings(HEYON_REQUIRE_STAFF_2FA=True)
-def test_reviewer_with_two_factor_sees_dashboard_matching_the_data_and_opens_the_queue(browser, live_server):
+def test_reviewer_with_two_factor_sees_dashboard_matching_the_data_and_opens_the_queue(new_page, live_server):
     for index in range(3):
         customer = CustomerFactory()
         make_line(owner=customer)
@@ -27,8 +27,7 @@ def test_reviewer_with_two_factor_sees_dashboard_matching_the_data_and_opens_the
     reviewer = make_staff("reviewer", login="reviewer2fa")
     device = TOTPDevice.objects.create(user=reviewer, name="phone", confirmed=True)
 
-    page = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url).new_page()
-    page.set_default_timeout(15_000)
+    page = new_page({"width": 1280, "height": 900})
     sign_in(page, "reviewer2fa")
     page.wait_for_url("**/staff/2fa/**")
     page.fill("input[name=token]", f"{TOTP(device.bin_key).token():06d}")
@@ -42,10 +41,9 @@ def test_reviewer_with_two_factor_sees_dashboard_matching_the_data_and_opens_the
     assert page.locator("[data-testid=queue-table] tbody tr").count() == 3
 
 
-def test_clerk_does_not_see_the_review_queue_and_cannot_open_it(browser, live_server):
+def test_clerk_does_not_see_the_review_queue_and_cannot_open_it(new_page, live_server):
     make_staff("clerk", login="clerk-nav", service_point=ServicePointFactory())
-    page = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url).new_page()
-    page.set_default_timeout(15_000)
+    page = new_page({"width": 1280, "height": 900})
     sign_in(page, "clerk-nav")
     page.wait_for_url("**/staff/")
     assert page.get_by_test_id("nav-desk").is_visible()

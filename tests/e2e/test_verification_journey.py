@@ -29,15 +29,13 @@ def submit_photos(page, tmp_path, seed):
     page.wait_for_url("**/verification/")
 
 
-def test_customer_rejected_then_resubmits_and_is_approved(browser, live_server, tmp_path):
+def test_customer_rejected_then_resubmits_and_is_approved(new_page, live_server, tmp_path):
     customer = CustomerFactory()
     line, _code = make_line(owner=customer)
     make_staff("reviewer", login="reviewer1")
 
-    customer_page = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url).new_page()
-    reviewer_page = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url).new_page()
-    for page in (customer_page, reviewer_page):
-        page.set_default_timeout(15_000)
+    customer_page = new_page({"width": 390, "height": 844})
+    reviewer_page = new_page({"width": 1400, "height": 900})
 
     sign_in(customer_page, customer.phone.as_national)
     customer_page.wait_for_url("**/account/")
