@@ -208,6 +208,9 @@ def verified_full_name(*, user) -> str | None:
 
 
 DASHBOARD_CACHE_SECONDS = 600
+# A revoked submission was approved by its reviewer: the later revocation does not undo
+# that decision in the day's figures (its reasons count in the breakdown).
+APPROVED_DECISIONS = (Submission.Status.APPROVED, Submission.Status.REVOKED)
 
 
 def _span_figures(*, since: datetime, until: datetime) -> dict:
@@ -232,12 +235,12 @@ def _span_figures(*, since: datetime, until: datetime) -> dict:
         for row in Submission.objects.filter(
             decided_at__gte=since,
             decided_at__lt=until,
-            status__in=[Submission.Status.APPROVED, Submission.Status.REJECTED],
+            status__in=[*APPROVED_DECISIONS, Submission.Status.REJECTED],
         )
         .annotate(day=TruncDate("decided_at"))
         .values("day", "decided_by")
         .annotate(
-            approved=Count("decided_at", filter=Q(status=Submission.Status.APPROVED)),
+            approved=Count("decided_at", filter=Q(status__in=APPROVED_DECISIONS)),
             rejected=Count("decided_at", filter=Q(status=Submission.Status.REJECTED)),
         )
     }
@@ -316,7 +319,7 @@ def _today_figures(*, today_start: datetime) -> dict:
         .values("decided_by")
         .annotate(
             submitted=Count("pk", filter=Q(submitted_at__gte=today_start)),
-            approved=Count("pk", filter=Q(decided_at__gte=today_start, status=Submission.Status.APPROVED)),
+            approved=Count("pk", filter=Q(decided_at__gte=today_start, status__in=APPROVED_DECISIONS)),
             rejected=Count("pk", filter=Q(decided_at__gte=today_start, status=Submission.Status.REJECTED)),
         )
     )

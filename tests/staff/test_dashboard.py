@@ -231,3 +231,18 @@ def test_after_the_scheduled_refresh_a_view_does_not_count_the_past_days(client,
     assert len(cold) > warm
     assert len(refreshed) == warm
     assert chart_rows(refreshed_html) == chart_rows(html)
+
+
+def test_a_revoked_approval_still_counts_as_the_reviewers_approval_today(english, reviewer):
+    senior = make_staff("senior_reviewer")
+    approved = decide(pending_submission(), reviewer)
+    decide(pending_submission(), reviewer, "reject", ["IMG_BLURRY"])
+    english.force_login(reviewer)
+    before = english.get("/staff/").context["figures"]
+
+    review_services.submission_revoke_approval(submission_id=approved.pk, actor=senior, reason_codes=["DOC_TAMPERED"])
+    after = english.get("/staff/").context["figures"]
+
+    assert (before["decisions_today"], before["approval_rate"]) == (2, pytest.approx(0.5))
+    assert (after["decisions_today"], after["approval_rate"]) == (2, pytest.approx(0.5))
+    assert after["mine_today"] == 2
