@@ -112,6 +112,8 @@ def test_seed_demo_runs_twice_and_prints_working_logins_and_codes(monkeypatch):
     verified = User.objects.get(phone="+8613800138000")
     assert verified.is_real_name_verified
     assert verified.lines.get().status == Line.Status.ACTIVE
+    # Verified through an approved online submission, which staff can open and revoke.
+    assert verified.submissions.get().status == "approved"
     assert User.objects.get(phone="+8613900139000").lines.get().status == Line.Status.INACTIVE
     clerk = User.objects.get(username="clerk")
     assert clerk.service_point.code == "bj-chaoyang"

@@ -231,6 +231,16 @@ def test_the_customer_page_shows_lines_orders_verifications_and_threads(client, 
     assert client.get(f"/staff/customers/{world.staff['clerk'].pk}/").status_code == 404, "staff are not customers"
 
 
+def test_reviewers_can_open_a_customers_submission_from_the_lookup_support_cannot(client, world):
+    walk_in = world.certificate.submission.user
+    review_url = f"/staff/reviews/{world.certificate.submission_id}/"
+
+    client.force_login(world.staff["senior_reviewer"])
+    assert f'href="{review_url}"' in client.get(f"/staff/customers/{walk_in.pk}/").content.decode()
+    client.force_login(world.staff["support"])
+    assert f'href="{review_url}"' not in client.get(f"/staff/customers/{walk_in.pk}/").content.decode()
+
+
 def full_id(submission) -> str:
     return pii.decrypt(submission.id_number_encrypted)
 

@@ -76,7 +76,7 @@ STAFF = [
 
 CUSTOMERS = [
     # phone, email, verified, lines, demo submission (name, ID number seed) or None
-    ("+8613800138000", "li.lei@example.com", True, 1, None),
+    ("+8613800138000", "li.lei@example.com", True, 1, ("李雷", "19900101", "321")),
     ("+8613900139000", "han.meimei@example.com", False, 1, ("韩梅梅", "19920315", "246")),
     ("+8613700137000", None, False, 0, None),
     ("+8613600136000", "zhao.min@example.com", False, 1, ("赵敏", "19880808", "135")),
@@ -142,16 +142,24 @@ class Command(BaseCommand):
         for _ in range(line_count):
             _number, code = self._new_line()
             services.line_attach(actor=user, activation_code=code)
-        if verified:
-            services.user_mark_real_name_verified(user=user, actor=None, channel="demo")
-            self._billing(user)
         if submission:
+            from reviews import services as review_services
             from reviews.demo import resident_id, submit_demo
 
             name, birth, sequence = submission
-            submit_demo(
+            submitted = submit_demo(
                 user=user, full_name=name, id_number=resident_id(birth=birth, sequence=sequence), seed=len(name)
             )
+            if verified:
+                # Verified the way customers are: an approved submission, which a senior
+                # reviewer can open in the review screen (and try revoking).
+                reviewer = User.objects.get(username="reviewer")
+                review_services.submission_claim(submission_id=submitted.pk, reviewer=reviewer)
+                review_services.submission_decide(submission_id=submitted.pk, actor=reviewer, decision="approve")
+        elif verified:
+            services.user_mark_real_name_verified(user=user, actor=None, channel="demo")
+        if verified:
+            self._billing(user)
         return user
 
     def _billing(self, user):
