@@ -102,3 +102,34 @@ def cancellation_blockers(*, user, line) -> dict:
         order__user=user, status__in=[Payment.Status.PENDING, Payment.Status.UNKNOWN]
     ).count()
     return {"balance": wallet_balance(user=user), "open_orders": open_orders, "unsettled_payments": unsettled}
+
+
+def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
+    """What of billing the account centre shows, as rows of text for its cache key.
+
+    Each fragment is one ``SELECT tag, c1 … c7`` (text or NULL) for
+    ``accounts.selectors.account_centre_state``, which unites them in one query: the
+    wallet balance, each line's plan, allowances and auto-renew settings, the five latest
+    orders with their receipts, the paid orders behind "spent by month", and the usage
+    records behind the usage table. Anything that changes what the page shows changes a row.
+    """
+    wallet, service, order = Wallet._meta.db_table, LineService._meta.db_table, Order._meta.db_table
+    receipt, usage, line = Receipt._meta.db_table, UsageRecord._meta.db_table, Line._meta.db_table
+    paid = Order.Status.PAID
+    # Table names come from the models' meta; every value is a parameter.
+    return [
+        (f"SELECT 'wallet', CAST(balance AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL FROM {wallet} "  # noqa: S608
+         "WHERE user_id = %s", [user_id]),
+        (f"SELECT 'service', CAST(s.line_id AS TEXT), CAST(s.plan_id AS TEXT), CAST(s.data_left_mb AS TEXT), "  # noqa: S608
+         "CAST(s.voice_left_minutes AS TEXT), CAST(s.sms_left AS TEXT), "
+         "CAST(s.auto_renew AS TEXT) || ':' || s.auto_renew_method, CAST(s.auto_renew_term_months AS TEXT) "
+         f"FROM {service} s JOIN {line} l ON l.id = s.line_id WHERE l.owner_id = %s", [user_id]),
+        (f"SELECT 'order', CAST(id AS TEXT), status, CAST(amount AS TEXT), CAST(plan_id AS TEXT), "  # noqa: S608
+         f"CAST(line_id AS TEXT), (SELECT number FROM {receipt} r WHERE r.order_id = o.id), NULL "
+         f"FROM (SELECT id, status, amount, plan_id, line_id FROM {order} WHERE user_id = %s "
+         "ORDER BY created_at DESC LIMIT 5) o", [user_id]),
+        (f"SELECT 'paid', CAST(count(*) AS TEXT), CAST(sum(amount) AS TEXT), CAST(max(paid_at) AS TEXT), "  # noqa: S608
+         f"CAST(max(id) AS TEXT), NULL, NULL, NULL FROM {order} WHERE user_id = %s AND status = %s", [user_id, paid]),
+        (f"SELECT 'usage', CAST(count(*) AS TEXT), CAST(max(u.id) AS TEXT), NULL, NULL, NULL, NULL, NULL "  # noqa: S608
+         f"FROM {usage} u JOIN {line} l ON l.id = u.line_id WHERE l.owner_id = %s", [user_id]),
+    ]  # fmt: skip

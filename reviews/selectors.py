@@ -409,3 +409,18 @@ def dashboard_figures(*, user, now=None, days: int = 30) -> dict:
         if mine_total
         else None,
     }
+
+
+def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
+    """The customer's latest submission as a row of text for the account centre's cache key.
+
+    See ``billing.selectors.account_centre_state_sql``.
+    """
+    table = Submission._meta.db_table
+    return [
+        (
+            f"SELECT 'submission', CAST(id AS TEXT), status, channel, NULL, NULL, NULL, NULL "  # noqa: S608
+            f"FROM (SELECT id, status, channel FROM {table} WHERE user_id = %s ORDER BY attempt_number DESC LIMIT 1) s",
+            [user_id],
+        )
+    ]

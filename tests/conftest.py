@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 
 from accounts import sms
 
@@ -12,6 +13,14 @@ def _clean_outboxes():
     mail.outbox = []
     yield
     sms.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # The cache outlives the test's database rows; a page or a count cached by one test
+    # must not be read by the next one, whose rows may reuse the same ids.
+    cache.clear()
+    yield
 
 
 @pytest.fixture

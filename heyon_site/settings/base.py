@@ -246,6 +246,15 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": REDIS_SOCKET_TIMEOUT, "socket_timeout": REDIS_SOCKET_TIMEOUT},
         }
     }
+    # Sessions are read from Redis and written through to the database: a signed-in page
+    # costs no session query, and a Redis restart signs nobody out.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# The account centre is cached per customer under a digest of what it shows
+# (accounts.selectors.account_centre_state), so a change shows at once; the lifetime only
+# bounds how long a page lingers after an admin edits a plan's name or a deploy changes
+# the translations.
+ACCOUNT_CENTRE_CACHE_SECONDS = env.int("ACCOUNT_CENTRE_CACHE_SECONDS", default=300)
 
 # Background work on Celery. No broker (the embedded default) = no Celery at all: messages
 # are sent in-process after commit and the schedule below is run by the management
