@@ -361,7 +361,9 @@ def test_wallet_then_card_without_a_saved_card_fails_like_the_wallet():
 
 def test_a_killed_run_keeps_committed_chunks_and_a_rerun_finishes_without_charging_twice(monkeypatch):
     due = [due_line(balance="100") for _ in range(4)]
-    real_apply = services.autorenew.apply_paid_orders
+    # The step that writes a chunk's renewals: set-based on PostgreSQL, apply_paid_orders elsewhere.
+    step = "_write_paid" if services.autorenew._set_based() else "apply_paid_orders"
+    real_apply = getattr(services.autorenew, step)
     calls = []
 
     def dies_on_second_chunk(*args, **kwargs):
@@ -370,7 +372,7 @@ def test_a_killed_run_keeps_committed_chunks_and_a_rerun_finishes_without_chargi
             raise Boom("killed")
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr("billing.services.autorenew.apply_paid_orders", dies_on_second_chunk)
+    monkeypatch.setattr(services.autorenew, step, dies_on_second_chunk)
     with pytest.raises(Boom):
         services.autorenew_run(chunk_size=2)
 
@@ -384,7 +386,7 @@ def test_a_killed_run_keeps_committed_chunks_and_a_rerun_finishes_without_chargi
         True,
     ]
 
-    monkeypatch.setattr("billing.services.autorenew.apply_paid_orders", real_apply)
+    monkeypatch.setattr(services.autorenew, step, real_apply)
     counts = services.autorenew_run(chunk_size=2)
 
     assert counts["renewed"] == 2

@@ -75,7 +75,7 @@ def test_two_autorenew_runs_at_once_charge_each_line_once(two_workers, settings,
     checks = [_line_due_for_autorenew(settings) for _ in range(5)]
     task = settings.CELERY_BEAT_SCHEDULE["run-autorenew"]["task"]
     # The first run holds its lines' locks while the second looks for due lines.
-    meet_in(monkeypatch, autorenew, "apply_paid_orders")
+    meet_in(monkeypatch, autorenew, "_write_paid")  # where a PostgreSQL run writes its chunk's renewals
 
     celery_app.send_task(task)
     celery_app.send_task(task)
