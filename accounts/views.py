@@ -225,7 +225,8 @@ def _account_centre_cache_key(request) -> str | None:
     if len(messages.get_messages(request)):
         return None
     user = request.user
-    get_token(request)  # the secret must exist before it goes into the key
+    if "CSRF_COOKIE" not in request.META:
+        get_token(request)  # a first visit: the secret must exist before it goes into the key
     parts = [
         _account_centre_templates_digest(),
         str(user.pk),
