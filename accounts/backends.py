@@ -52,3 +52,18 @@ class IdentifierBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_all_permissions(self, user_obj, obj=None):
+        """ModelBackend's answer, with the user's own and their groups' permissions in one query.
+
+        Every staff request checks a permission: one UNION instead of two SELECTs. Cached
+        on the user object for the request, as ModelBackend does.
+        """
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None or user_obj.is_superuser:
+            return super().get_all_permissions(user_obj, obj)
+        if not hasattr(user_obj, "_perm_cache"):
+            columns = ("content_type__app_label", "codename")
+            own = self._get_user_permissions(user_obj).values_list(*columns).order_by()
+            from_groups = self._get_group_permissions(user_obj).values_list(*columns).order_by()
+            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in own.union(from_groups)}
+        return user_obj._perm_cache

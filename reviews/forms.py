@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import MobileNumberField
@@ -54,6 +55,20 @@ class PrecheckForm(forms.Form):
     photo = forms.FileField(allow_empty_file=True)  # the pipeline explains an empty file itself
 
 
+class _ActiveReasonChoices(BaseChoiceIterator):
+    """The active reason codes, read once when first needed: a posted approval never needs them."""
+
+    def __init__(self):
+        self._choices = None
+
+    def __iter__(self):
+        if self._choices is None:
+            self._choices = [
+                (reason.code, f"{reason.code} · {reason.customer_text()}") for reason in selectors.active_reason_codes()
+            ]
+        return iter(self._choices)
+
+
 class _ReasonsAndMessagesForm(forms.Form):
     """Reason codes (the active ones), the message the customer reads and a staff-only note."""
 
@@ -72,9 +87,7 @@ class _ReasonsAndMessagesForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reason_codes"].choices = [
-            (reason.code, f"{reason.code} · {reason.customer_text()}") for reason in selectors.active_reason_codes()
-        ]
+        self.fields["reason_codes"].choices = _ActiveReasonChoices()
 
 
 class DecisionForm(_ReasonsAndMessagesForm):

@@ -327,12 +327,19 @@ def submission_claim_next(*, reviewer: User, filters: dict | None = None) -> Sub
         return held
     filters = {**(filters or {}), "hide_escalated": not reviewer.has_perm(ESCALATED_PERMISSION)}
     candidates = apply_queue_filters(_claimable(now), filters, now=now).order_by("due_at", "pk")
-    if connection.features.has_select_for_update_skip_locked:
+    if connection.vendor == "postgresql":
         with transaction.atomic():
-            submission = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+            submission = _claim_first_unlocked(candidates, reviewer=reviewer, lease=lease)
             if submission is None:
                 return None
-            return _claim(submission, reviewer=reviewer, now=now, lease=lease)
+            _event(
+                submission,
+                actor=reviewer,
+                verb="claimed",
+                from_status=submission.claimed_from,
+                to_status=submission.status,
+            )
+            return submission
     for candidate_id in candidates.values_list("pk", flat=True)[:20]:
         with transaction.atomic():
             won = (
@@ -345,6 +352,38 @@ def submission_claim_next(*, reviewer: User, filters: dict | None = None) -> Sub
                 _event(submission, actor=reviewer, verb="claimed", from_status="pending", to_status="in_review")
                 return submission
     return None
+
+
+def _claim_first_unlocked(candidates, *, reviewer: User, lease) -> Submission | None:
+    """Lock the first candidate no other transaction holds and claim it, in one statement.
+
+    ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING``: one round trip
+    instead of a locking SELECT and an UPDATE. The candidates' SQL is the ORM's (queue
+    filters included); the returned row is the claimed submission, with ``claimed_from``
+    its status before the claim. PostgreSQL only; call inside a transaction.
+    """
+    picked = candidates.select_for_update(skip_locked=True, of=("self",)).values("pk", "status")[:1]
+    picked_sql, picked_params = picked.query.sql_with_params()
+    meta = Submission._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    status, claimed_by, expires, pk = (
+        quote(meta.get_field(name).column) for name in ("status", "claimed_by", "claim_expires_at", "id")
+    )
+    columns = ", ".join(f"{table}.{quote(field.column)}" for field in meta.concrete_fields)
+    # Table and column names come from the model's meta, quoted; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET {status} = %s, {claimed_by} = %s, {expires} = %s "  # noqa: S608
+        f"FROM ({picked_sql}) AS picked(id, status) WHERE {table}.{pk} = picked.id "
+        f"RETURNING {columns}, picked.status AS claimed_from"
+    )
+    params = [Submission.Status.IN_REVIEW, reviewer.pk, lease, *picked_params]
+    claimed = list(Submission.objects.raw(sql, params))
+    if not claimed:
+        return None
+    submission = claimed[0]
+    submission.claimed_by = reviewer
+    return submission
 
 
 def _claim(submission, *, reviewer, now, lease):
@@ -420,9 +459,14 @@ def _reasons_for(decision: str, reason_codes) -> list[ReasonCode]:
     return reasons
 
 
-def _lock_claimed_by(submission_id: int, *, actor: User, now) -> Submission:
-    """Lock the submission; refuse unless it is still open and ``actor`` holds a live claim on it."""
-    submission = Submission.objects.select_for_update().get(pk=submission_id)
+def _lock_claimed_by(submission_id: int, *, actor: User, now, lock_customer: bool = False) -> Submission:
+    """Lock the submission; refuse unless it is still open and ``actor`` holds a live claim on it.
+
+    The customer comes in the same query; ``lock_customer`` locks their row too (an
+    approval changes it), as ``User.objects.select_for_update()`` would.
+    """
+    locked = ("self", "user") if lock_customer else ("self",)
+    submission = Submission.objects.select_for_update(of=locked).select_related("user").get(pk=submission_id)
     if not submission.is_open:
         raise ReviewError(ERR_ALREADY_DECIDED)
     if submission.claimed_by_id != actor.pk or not submission.claim_is_live(now):
@@ -536,7 +580,7 @@ def submission_decide(
         raise ReviewError(ERR_UNKNOWN_DECISION)
     now = timezone.now()
     with transaction.atomic():
-        submission = _lock_claimed_by(submission_id, actor=actor, now=now)
+        submission = _lock_claimed_by(submission_id, actor=actor, now=now, lock_customer=decision == "approve")
         if submission.is_escalated and not actor.has_perm(ESCALATED_PERMISSION):
             raise ReviewError(ERR_ESCALATED_SENIOR_ONLY)
         reasons = _reasons_for(decision, reason_codes)
@@ -561,7 +605,9 @@ def submission_decide(
                 "internal_note",
             ]
         )
-        submission.reasons.set(reasons)
+        # An open submission has no reasons yet (only closing sets them): adding is setting,
+        # without the query for the current ones.
+        submission.reasons.add(*reasons)
         _event(
             submission,
             actor=actor,
@@ -573,12 +619,16 @@ def submission_decide(
             note=submission.internal_note,
         )
         if decision == "approve":
-            account_services.user_mark_real_name_verified(user=submission.user, actor=actor, channel=submission.channel)
-            account_services.notify(
+            account_services.user_mark_real_name_verified(
                 user=submission.user,
-                subject=_("Real-name verification approved"),
-                body=_("Your real name is verified. Your lines are active."),
-                link="/verification/",
+                actor=actor,
+                channel=submission.channel,
+                locked=True,
+                message=(
+                    _("Real-name verification approved"),
+                    _("Your real name is verified. Your lines are active."),
+                    "/verification/",
+                ),
             )
         else:
             _notify_rejection(submission, reasons)

@@ -228,13 +228,16 @@ def decide(request, submission_id: int):
     if form.is_valid():
         try:
             services.submission_decide(
-                submission_id=_existing(submission_id),
+                submission_id=submission_id,
                 actor=request.user,
                 decision=form.cleaned_data["decision"],
                 reason_codes=form.cleaned_data["reason_codes"],
                 customer_message=form.cleaned_data["customer_message"],
                 internal_note=form.cleaned_data["note"],
             )
+        except Submission.DoesNotExist as error:
+            # The service's locking read is the existence check: no query of its own.
+            raise Http404 from error
         except services.ReviewError as error:
             form.add_error(None, str(error))
         else:

@@ -1,9 +1,9 @@
 from accounts.models import AuditEvent
 
 
-def audit_record(*, actor, verb: str, target, subject_user=None, data: dict | None = None) -> AuditEvent:
-    """Append an audit event. Call inside the transaction of the change it records."""
-    return AuditEvent.objects.create(
+def audit_event(*, actor, verb: str, target, subject_user=None, data: dict | None = None) -> AuditEvent:
+    """Return an unsaved audit event, for ``audit_record_events`` to write with others."""
+    return AuditEvent(
         actor=actor if getattr(actor, "pk", None) else None,
         verb=verb,
         target_type=target._meta.label_lower,
@@ -11,6 +11,19 @@ def audit_record(*, actor, verb: str, target, subject_user=None, data: dict | No
         subject_user=subject_user,
         data=data or {},
     )
+
+
+def audit_record(*, actor, verb: str, target, subject_user=None, data: dict | None = None) -> AuditEvent:
+    """Append an audit event. Call inside the transaction of the change it records."""
+    event = audit_event(actor=actor, verb=verb, target=target, subject_user=subject_user, data=data)
+    event.save(force_insert=True)
+    return event
+
+
+def audit_record_events(events: list[AuditEvent]) -> int:
+    """Append events of one change (of any verbs) in one INSERT, in the order given."""
+    AuditEvent.objects.bulk_create(events)
+    return len(events)
 
 
 def audit_record_many(*, actor, verb: str, targets, subject_user_ids=None, data=None) -> int:

@@ -13,8 +13,8 @@ from accounts.hashing import keyed_hash
 from accounts.models import Line, User
 from heyon_site.bulk import bulk_update_rows
 
-from .audit import audit_record, audit_record_many
-from .messages import notify, outbox_queue
+from .audit import audit_event, audit_record, audit_record_events, audit_record_many
+from .messages import notify, notify_many, outbox_queue
 
 ERR_CODE_UNKNOWN = gettext_lazy("No line has this activation code. Check the code in your purchase message.")
 ERR_CODE_USED = gettext_lazy("This activation code has already been used.")
@@ -148,49 +148,83 @@ def lines_activate_waiting(*, user: User, actor) -> list[Line]:
     Lines suspended because an earlier verification was revoked come back into service
     with the validity they had; lines never activated start their first year now.
     """
-    with transaction.atomic():
-        waiting = list(
-            Line.objects.select_for_update()
-            .filter(owner=user, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
-            .order_by("pk")
-        )
-        now = timezone.now()
-        for line in waiting:
-            from_status = line.status
-            if from_status == Line.Status.INACTIVE:
-                line.activated_at = now
-                line.validity_end = now + LINE_VALIDITY
-            line.status = Line.Status.ACTIVE
-            line.save(update_fields=["status", "activated_at", "validity_end"])
-            audit_record(
+    # No savepoint: nobody catches an error from here and carries on in the same transaction.
+    with transaction.atomic(savepoint=False):
+        waiting, events = _activate_waiting(user=user, actor=actor)
+        audit_record_events(events)
+        if waiting:
+            notify(user=user, subject=_("Your line is active"), body=_lines_active_body(waiting), link="/account/")
+    return waiting
+
+
+def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
+    """Lock and activate the user's waiting lines; return them and their unsaved audit events."""
+    waiting = list(
+        Line.objects.select_for_update()
+        .filter(owner=user, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
+        .order_by("pk")
+    )
+    now = timezone.now()
+    events = []
+    for line in waiting:
+        from_status = line.status
+        if from_status == Line.Status.INACTIVE:
+            line.activated_at = now
+            line.validity_end = now + LINE_VALIDITY
+        line.status = Line.Status.ACTIVE
+        events.append(
+            audit_event(
                 actor=actor,
                 verb="line.activated",
                 target=line,
                 subject_user=user,
                 data={"from": from_status, "to": "active"},
             )
-        if waiting:
-            numbers = ", ".join(line.msisdn.as_national for line in waiting)
-            notify(
-                user=user,
-                subject=_("Your line is active"),
-                body=_("Line %(numbers)s is now active and valid for one year.") % {"numbers": numbers},
-                link="/account/",
-            )
-    return waiting
+        )
+    bulk_update_rows(waiting, ["status", "activated_at", "validity_end"])
+    return waiting, events
 
 
-def user_mark_real_name_verified(*, user: User, actor, channel: str) -> User:
-    """Record that the user's real name is verified and activate their waiting lines."""
-    with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
+def _lines_active_body(lines: list[Line]) -> str:
+    numbers = ", ".join(line.msisdn.as_national for line in lines)
+    return _("Line %(numbers)s is now active and valid for one year.") % {"numbers": numbers}
+
+
+def user_mark_real_name_verified(
+    *, user: User, actor, channel: str, locked: bool = False, message: tuple[str, str, str] | None = None
+) -> User:
+    """Record that the user's real name is verified and activate their waiting lines.
+
+    ``locked``: the caller has already read the user with ``select_for_update()`` in this
+    transaction, so the row is not read again. ``message`` (subject, body, link) is a
+    message to the customer about the verification, written and sent together with the
+    "line active" one (two notifications and their SMS and email in one INSERT each).
+    """
+    # No savepoint: nobody catches an error from here and carries on in the same transaction.
+    with transaction.atomic(savepoint=False):
+        if not locked:
+            user = User.objects.select_for_update().get(pk=user.pk)
+        events = []
         if user.real_name_verified_at is None:
             user.real_name_verified_at = timezone.now()
             user.save(update_fields=["real_name_verified_at"])
-            audit_record(
-                actor=actor, verb="user.real_name_verified", target=user, subject_user=user, data={"channel": channel}
+            events.append(
+                audit_event(
+                    actor=actor,
+                    verb="user.real_name_verified",
+                    target=user,
+                    subject_user=user,
+                    data={"channel": channel},
+                )
             )
-        lines_activate_waiting(user=user, actor=actor)
+        waiting, line_events = _activate_waiting(user=user, actor=actor)
+        audit_record_events(events + line_events)
+        messages = []
+        if waiting:
+            messages.append((user, _("Your line is active"), _lines_active_body(waiting), "/account/"))
+        if message is not None:
+            messages.append((user, *message))
+        notify_many(messages)
     return user
 
 

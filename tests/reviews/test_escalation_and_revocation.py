@@ -204,6 +204,7 @@ def test_after_a_retryable_revocation_the_customer_resubmits_and_approval_restor
     customer = approved.user
     validity_before = Line.objects.get(owner=customer).validity_end
     services.submission_revoke_approval(submission_id=approved.pk, actor=senior_reviewer, reason_codes=["IMG_BLURRY"])
+    customer.refresh_from_db()  # the approval's in-memory customer is verified; the revocation changed the row
     assert services.submission_blocker(user=customer) is None
 
     decide(submit(customer, photos=None), reviewer, "approve")
@@ -218,6 +219,7 @@ def test_a_final_revocation_blocks_online_resubmission(approved, senior_reviewer
         submission_id=approved.pk, actor=senior_reviewer, reason_codes=["FACE_MISMATCH"]
     )
 
+    approved.user.refresh_from_db()  # the approval's in-memory customer is verified; the revocation changed the row
     assert services.submission_blocker(user=approved.user) == str(ERR_FINAL_BLOCK)
 
 
