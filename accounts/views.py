@@ -249,13 +249,22 @@ def account_centre(request):
     """
     key = _account_centre_cache_key(request)
     if key is not None:
-        page = default_cache.get(key)
+        page = _cache_quietly(default_cache.get, key)
         if page is not None:
             return HttpResponse(page)
     response = _account_centre_render(request)
     if key is not None:
-        default_cache.set(key, response.content, settings.ACCOUNT_CENTRE_CACHE_SECONDS)
+        _cache_quietly(default_cache.set, key, response.content, settings.ACCOUNT_CENTRE_CACHE_SECONDS)
     return response
+
+
+def _cache_quietly(call, *args):
+    """A cache that does not answer (Redis down) costs the page its shortcut, not the customer the page."""
+    try:
+        return call(*args)
+    except Exception:
+        logger.warning("Account centre cache unavailable", exc_info=True)
+        return None
 
 
 def _account_centre_render(request):

@@ -247,8 +247,9 @@ if REDIS_URL:
         }
     }
     # Sessions are read from Redis and written through to the database: a signed-in page
-    # costs no session query, and a Redis restart signs nobody out.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # costs no session query, a Redis restart signs nobody out, and while Redis does not
+    # answer the database serves them (heyon_site/sessions.py).
+    SESSION_ENGINE = "heyon_site.sessions"
 
 # The account centre is cached per customer under a digest of what it shows
 # (accounts.selectors.account_centre_state), so a change shows at once; the lifetime only

@@ -1,8 +1,10 @@
 """Redis when REDIS_URL is set: the shared cache and its rate limit, the health check, the settings.
 
 What is shared, and where (docs/DECISIONS.md, "Background work"): the certificate check's
-per-IP limit counts in the cache, so in Redis; the one-time code limits, django-axes
-lockouts and sessions count in the database, which every app server shares anyway.
+per-IP limit counts in the cache, so in Redis, and so do the cached account centre pages;
+sessions are read from Redis and written through to the database, which serves them while
+Redis is down; the one-time code limits and django-axes lockouts count in the database,
+which every app server shares anyway.
 """
 
 import json
@@ -173,3 +175,51 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "purge-personal-data": 86400.0,
         "refresh-dashboard": 300.0,
     }
+
+
+# Sessions and the account centre in Redis ------------------------------------------------
+
+SESSION_PASSWORD = "correct-horse-battery-2"
+
+
+def signed_in_customer(client):
+    from tests.billing.conftest import verified_customer
+
+    user, line = verified_customer()
+    user.set_password(SESSION_PASSWORD)
+    user.save()
+    client.cookies["django_language"] = "en"
+    response = client.post("/accounts/login/", {"username": user.phone.as_e164, "password": SESSION_PASSWORD})
+    assert response.status_code == 302
+    return user, line
+
+
+def test_with_redis_a_signed_in_page_reads_its_session_and_page_from_redis(client, settings, redis_cache):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SESSION_ENGINE = "heyon_site.sessions"
+    _user, line = signed_in_customer(client)
+    first = client.get("/account/")
+
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get("/account/")
+
+    # No session query: the user, and the digest of what the page shows.
+    assert len(queries) == 2, [query["sql"] for query in queries]
+    assert second.content == first.content
+    assert line.msisdn.as_national in second.content.decode()
+
+
+def test_while_redis_is_down_customers_sign_in_see_their_account_and_sign_out(client, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": UNREACHABLE}}
+    settings.SESSION_ENGINE = "heyon_site.sessions"
+    _user, line = signed_in_customer(client)
+
+    for _visit in range(2):
+        response = client.get("/account/")
+        assert response.status_code == 200
+        assert line.msisdn.as_national in response.content.decode()
+    assert client.post("/accounts/logout/").status_code == 302
+
+    assert client.get("/account/").status_code == 302  # signed out: back to the login page
