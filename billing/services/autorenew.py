@@ -27,7 +27,7 @@ from accounts import services as account_services
 from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
 from billing.gateways import gateway_for
 from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SavedCard, Wallet
-from heyon_site.bulk import bulk_update_rows, insert_columns, update_columns
+from heyon_site.bulk import bulk_update_rows, insert_columns, int_array, update_columns
 
 from .orders import (
     apply_paid_orders,
@@ -375,7 +375,7 @@ SELECT s.line_id, s.plan_id, s.auto_renew_method, s.auto_renew_term_months, s.au
 FROM billing_lineservice s
 JOIN accounts_line l ON l.id = s.line_id
 LEFT JOIN accounts_user u ON u.id = l.owner_id
-WHERE s.line_id = ANY(%s) AND s.auto_renew
+WHERE s.line_id = ANY(%s::bigint[]) AND s.auto_renew
 ORDER BY s.line_id
 FOR UPDATE OF s{skip_locked}
 """
@@ -404,7 +404,7 @@ def _renew_chunk_sql(ids: list[int], *, now: datetime, counts: dict) -> list[tup
     skip_locked = " SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(_DUE_SQL.format(skip_locked=skip_locked), [list(ids)])
+            cursor.execute(_DUE_SQL.format(skip_locked=skip_locked), [int_array(ids)])
             rows = cursor.fetchall()
         # (line, plan, method, term, next attempt, failures, data, voice, sms, end, status, owner, msisdn,
         #  verified at, phone, email): the portable path's conditions, on tuples.
@@ -426,20 +426,24 @@ def _renew_chunk_sql(ids: list[int], *, now: datetime, counts: dict) -> list[tup
         plans = _current_plans()
         plans_by_id = Plan.objects.in_bulk({row[1] for row in due})
         periods = {row[0]: row[9] for row in due}
-        open_orders = {
-            line_id: status
-            for line_id, renews_from, status in Order.objects.filter(
-                channel=Order.Channel.AUTO, line_id__in=periods, renews_from__in=set(periods.values())
-            ).values_list("line_id", "renews_from", "status")
-            if renews_from == periods[line_id]
-        }
+        with connection.cursor() as cursor:
+            # The line's auto orders, by the one_auto_renewal_per_period index; this period's is kept.
+            cursor.execute(
+                "SELECT line_id, renews_from, status FROM billing_order "
+                "WHERE channel = %s AND line_id = ANY(%s::bigint[])",
+                [Order.Channel.AUTO, int_array(periods)],
+            )
+            open_orders = {
+                line_id: status for line_id, renews_from, status in cursor.fetchall() if renews_from == periods[line_id]
+            }
         if Order.Status.OPEN in open_orders.values():
             raise _NeedsModelPath  # paying an earlier attempt's order keeps that order's own terms
         owner_ids = sorted({row[11] for row in due})
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id, user_id, balance FROM billing_wallet WHERE user_id = ANY(%s) ORDER BY id FOR UPDATE",
-                [owner_ids],
+                "SELECT id, user_id, balance FROM billing_wallet "
+                "WHERE user_id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                [int_array(owner_ids)],
             )
             wallets = {user_id: [wallet_id, balance] for wallet_id, user_id, balance in cursor.fetchall()}
         saved_cards = None
@@ -483,124 +487,121 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
     """Write what the portable path writes for wallet-paid renewals: same rows, same order, same values."""
     # Lines are locked after the wallets, as lines_extend locks them in the portable path.
     line_ids = [item[0][0] for item in paid]
+    count = len(paid)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, status, validity_end FROM accounts_line WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-            [line_ids],
+            "SELECT id, status, validity_end FROM accounts_line WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+            [int_array(line_ids)],
         )
         locked = {line_id: (status, end) for line_id, status, end in cursor.fetchall()}
-    if len(locked) != len(line_ids) or any(
-        status not in account_services.lines.RENEWABLE_STATUSES for status, _end in locked.values()
-    ):
-        raise account_services.lines.LineError(account_services.lines.ERR_LINE_NOT_RENEWABLE)
-    grace = timedelta(days=settings.LINE_EXPIRY_GRACE_DAYS)
-    orders = {name: [] for name in (
-        "number", "user_id", "line_id", "plan_id", "term_months", "amount", "idempotency_key",
-        "request_fingerprint", "renews_from", "new_validity_end", "expires_at",
-    )}  # fmt: skip
-    new_ends, nationals = [], []
-    for row, plan, amount, _wallet_id, _balance in paid:
-        line_id, period = row[0], row[9]
-        _status, end = locked[line_id]
-        new_end = account_services.add_months(max(end or now, now), row[3])
-        new_ends.append(new_end)
-        nationals.append(_national(row[12]))
-        orders["number"].append(new_order_number(now))
-        orders["user_id"].append(row[11])
-        orders["line_id"].append(line_id)
-        orders["plan_id"].append(plan.pk)
-        orders["term_months"].append(row[3])
-        orders["amount"].append(amount)
-        orders["idempotency_key"].append(f"auto:{line_id}:{period.isoformat()}")
-        orders["request_fingerprint"].append(fingerprint(kind="auto", line=line_id, period=period.isoformat()))
-        orders["renews_from"].append(period)
-        orders["new_validity_end"].append(new_end)
-        orders["expires_at"].append(period + grace)
-    count = len(paid)
-    order_ids = dict(
+        if len(locked) != len(line_ids) or any(
+            status not in account_services.lines.RENEWABLE_STATUSES for status, _end in locked.values()
+        ):
+            raise account_services.lines.LineError(account_services.lines.ERR_LINE_NOT_RENEWABLE)
+        # The orders' ids, taken from their sequence now so that no statement below waits for another's result.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [Order._meta.db_table, Order._meta.pk.column, count],
+        )
+        order_pks = [pk for (pk,) in cursor.fetchall()]
+    receipts = receipts_allocate(count=count, now=now)
+    new_ends = [account_services.add_months(max(locked[line_id][1] or now, now), item[0][3])
+                for line_id, item in zip(line_ids, paid, strict=True)]  # fmt: skip
+    # Pipelined: each statement is sent without waiting for the one before, so PostgreSQL
+    # writes a table while this process builds the next one's values. An error surfaces
+    # when the pipeline ends, as the Django exception the chunk's retry expects.
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        update_columns(Line, line_ids, {"validity_end": new_ends, "status": [Line.Status.ACTIVE] * count})
+        update_columns(
+            LineService,
+            line_ids,
+            {
+                "plan_id": [plan.pk for _row, plan, *_rest in paid],
+                "data_left_mb": [row[6] + plan.data_mb * row[3] for row, plan, *_rest in paid],
+                "voice_left_minutes": [row[7] + plan.voice_minutes * row[3] for row, plan, *_rest in paid],
+                "sms_left": [row[8] + plan.sms_count * row[3] for row, plan, *_rest in paid],
+                "auto_renew_next_attempt_at": [None] * count,
+                "auto_renew_failures": [0] * count,
+            },
+        )
+        charged = {item[3]: wallets[item[0][11]][1] for item in paid}
+        update_columns(Wallet, list(charged), {"balance": list(charged.values())})
+        grace = timedelta(days=settings.LINE_EXPIRY_GRACE_DAYS)
+        orders = {name: [] for name in (
+            "number", "user_id", "line_id", "plan_id", "term_months", "amount", "idempotency_key",
+            "request_fingerprint", "renews_from", "new_validity_end", "expires_at",
+        )}  # fmt: skip
+        for (row, plan, amount, _wallet_id, _balance), new_end in zip(paid, new_ends, strict=True):
+            line_id, period = row[0], row[9]
+            period_iso = period.isoformat()
+            orders["number"].append(new_order_number(now))
+            orders["user_id"].append(row[11])
+            orders["line_id"].append(line_id)
+            orders["plan_id"].append(plan.pk)
+            orders["term_months"].append(row[3])
+            orders["amount"].append(amount)
+            orders["idempotency_key"].append(f"auto:{line_id}:{period_iso}")
+            orders["request_fingerprint"].append(fingerprint(kind="auto", line=line_id, period=period_iso))
+            orders["renews_from"].append(period)
+            orders["new_validity_end"].append(new_end)
+            orders["expires_at"].append(period + grace)
         insert_columns(
             Order,
-            {
-                **orders,
-                "kind": [Order.Kind.RENEWAL] * count,
-                "channel": [Order.Channel.AUTO] * count,
-                "status": [Order.Status.PAID] * count,
-                "created_at": [now] * count,
-                "paid_at": [now] * count,
+            {"id": order_pks, **orders},
+            constants={
+                "kind": Order.Kind.RENEWAL,
+                "channel": Order.Channel.AUTO,
+                "status": Order.Status.PAID,
+                "created_at": now,
+                "paid_at": now,
             },
-            returning=["number", "id"],
         )
-    )
-    order_pks = [order_ids[number] for number in orders["number"]]
-    insert_columns(
-        Payment,
-        {
-            "order_id": order_pks,
-            "method": [Payment.Method.WALLET] * count,
-            "status": [Payment.Status.SUCCEEDED] * count,
-            "amount": orders["amount"],
-            "out_trade_no": [new_out_trade_no() for _item in paid],
-        },
-    )
-    insert_columns(
-        LedgerEntry,
-        {
-            "wallet_id": [item[3] for item in paid],
-            "kind": [LedgerEntry.Kind.CHARGE] * count,
-            "amount": [-item[2] for item in paid],
-            "balance_after": [item[4] for item in paid],
-            "reference": orders["number"],
-            "note": ["auto-renew"] * count,
-            "created_at": [now] * count,
-        },
-    )
-    charged = {item[3]: wallets[item[0][11]][1] for item in paid}
-    update_columns(Wallet, list(charged), {"balance": list(charged.values())})
-    update_columns(Line, line_ids, {"validity_end": new_ends, "status": [Line.Status.ACTIVE] * count})
-    update_columns(
-        LineService,
-        line_ids,
-        {
-            "plan_id": orders["plan_id"],
-            "data_left_mb": [row[6] + plan.data_mb * row[3] for row, plan, *_rest in paid],
-            "voice_left_minutes": [row[7] + plan.voice_minutes * row[3] for row, plan, *_rest in paid],
-            "sms_left": [row[8] + plan.sms_count * row[3] for row, plan, *_rest in paid],
-            "auto_renew_next_attempt_at": [None] * count,
-            "auto_renew_failures": [0] * count,
-        },
-    )
-    numbers = receipts_allocate(count=count, now=now)
-    insert_columns(
-        Receipt,
-        {
-            "number": [receipt_number(year, sequence) for year, sequence in numbers],
-            "year": [year for year, _sequence in numbers],
-            "sequence": [sequence for _year, sequence in numbers],
-            "order_id": order_pks,
-            "user_id": orders["user_id"],
-            "amount": orders["amount"],
-            "description": [
-                _("Renewal of %(number)s: %(plan)s × %(months)s month(s)")
-                % {"number": national, "plan": plan.name, "months": row[3]}
-                for (row, plan, *_rest), national in zip(paid, nationals, strict=True)
-            ],
-            "payment_method": [Payment.Method.WALLET] * count,
-            "issued_at": [now] * count,
-        },
-    )
-    _notify_renewed(paid, nationals, new_ends, orders["number"])
-    # The portable path's two audit batches, in its order: lines_extend's, then the orders'.
-    insert_columns(
-        AuditEvent,
-        {
-            "verb": ["line.renewed"] * count + ["order.paid"] * count,
-            "target_type": ["accounts.line"] * count + ["billing.order"] * count,
-            "target_id": [str(line_id) for line_id in line_ids] + [str(pk) for pk in order_pks],
-            "subject_user_id": orders["user_id"] * 2,
-            "data": [{"validity_end": end.isoformat()} for end in new_ends]
-            + [{"method": "wallet", "amount": str(amount), "auto": True} for amount in orders["amount"]],
-        },
-    )
+        insert_columns(
+            Payment,
+            {"order_id": order_pks, "amount": orders["amount"], "out_trade_no": [new_out_trade_no() for _item in paid]},
+            constants={"method": Payment.Method.WALLET, "status": Payment.Status.SUCCEEDED},
+        )
+        insert_columns(
+            LedgerEntry,
+            {
+                "wallet_id": [item[3] for item in paid],
+                "amount": [-item[2] for item in paid],
+                "balance_after": [item[4] for item in paid],
+                "reference": orders["number"],
+            },
+            constants={"kind": LedgerEntry.Kind.CHARGE, "note": "auto-renew", "created_at": now},
+        )
+        nationals = [_national(item[0][12]) for item in paid]
+        description = _("Renewal of %(number)s: %(plan)s × %(months)s month(s)")
+        insert_columns(
+            Receipt,
+            {
+                "number": [receipt_number(year, sequence) for year, sequence in receipts],
+                "year": [year for year, _sequence in receipts],
+                "sequence": [sequence for _year, sequence in receipts],
+                "order_id": order_pks,
+                "user_id": orders["user_id"],
+                "amount": orders["amount"],
+                "description": [
+                    description % {"number": national, "plan": plan.name, "months": row[3]}
+                    for (row, plan, *_rest), national in zip(paid, nationals, strict=True)
+                ],
+            },
+            constants={"payment_method": Payment.Method.WALLET, "issued_at": now},
+        )
+        _notify_renewed(paid, nationals, new_ends, orders["number"])
+        # The portable path's two audit batches, in its order: lines_extend's, then the orders'.
+        insert_columns(
+            AuditEvent,
+            {
+                "verb": ["line.renewed"] * count + ["order.paid"] * count,
+                "target_type": ["accounts.line"] * count + ["billing.order"] * count,
+                "target_id": [str(line_id) for line_id in line_ids] + [str(pk) for pk in order_pks],
+                "subject_user_id": orders["user_id"] * 2,
+                "data": [{"validity_end": end.isoformat()} for end in new_ends]
+                + [{"method": "wallet", "amount": str(amount), "auto": True} for amount in orders["amount"]],
+            },
+        )
 
 
 def _notify_renewed(paid: list[tuple], nationals: list[str], new_ends: list[datetime], numbers: list[str]) -> None:
