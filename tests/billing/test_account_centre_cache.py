@@ -246,3 +246,22 @@ def test_after_signing_in_again_the_cached_page_forms_carry_a_valid_token(plans)
         client.post("/accounts/logout/", {"csrfmiddlewaretoken": form_token})
 
     assert LineService.objects.get(line=line).auto_renew
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_on_postgresql_the_digest_is_planned_once_per_connection_and_reads_the_same(plans):
+    from accounts import selectors
+
+    user, _line = served_customer(plans)
+    digests = {selectors.account_centre_state(user=user) for _run in range(3)}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["SELECT 'line'%"])
+        [(prepared,)] = cursor.fetchall()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selectors, "_reusable_plan_cursor", connection.cursor)
+        unprepared = selectors.account_centre_state(user=user)
+
+    assert prepared == 1
+    assert digests == {unprepared}
