@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from PIL import Image
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Line
 from reviews import photos, selectors, services
 from reviews.models import PhotoAccess, ReasonCode, Submission, SubmissionEvent
 from reviews.photos import (
@@ -33,7 +33,7 @@ from reviews.validators import (
     ERR_ID_REGION,
     ERR_NAME,
 )
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, make_line
 from tests.images import GPS_IFD
 from tests.reviews import payloads
 from tests.reviews.conftest import ID_NUMBER, expire_claim, page_shows, private_files, resident_id
@@ -733,3 +733,68 @@ def test_status_page_query_count_is_the_same_with_one_or_four_earlier_submission
 
     assert few == many
     assert client.get(STATUS_URL).content.decode().count("Attempt ") == 5
+
+
+def post_counting(client, url, data=None):
+    with CaptureQueriesContext(connection) as context:
+        response = client.post(url, data or {})
+    assert response.status_code == 302, response.content[:500]
+    return response, [query["sql"] for query in context.captured_queries]
+
+
+def claim_and_decide(client, submission, data):
+    response, claim = post_counting(client, NEXT_URL)
+    assert response["Location"] == review_url(submission)
+    response, decision = post_counting(client, decide_url(submission), data)
+    assert response["Location"] == QUEUE_URL
+    return claim, decision
+
+
+# The queries of one claim and one decision through HTTP, on PostgreSQL (the queue's
+# database) and on SQLite (a test run's). Tests run inside a transaction: each atomic
+# block is a SAVEPOINT and its RELEASE. Common to both: the session (a database session
+# in tests; Redis in production), the reviewer, and their permissions in one query.
+CLAIM_QUERIES = {
+    # held claim?, SAVEPOINT, UPDATE … FROM (SELECT … SKIP LOCKED) RETURNING, claimed event, RELEASE
+    "postgresql": 3 + 5,
+    # held claim?, candidate ids, SAVEPOINT, conditional UPDATE, the row, claimed event, RELEASE
+    "sqlite": 3 + 7,
+}
+# SAVEPOINT, submission and customer locked in one SELECT, UPDATE submission, approved event,
+# UPDATE customer, waiting lines locked, UPDATE lines (one for all), audit events (one
+# INSERT: verified + one per line), notifications (one INSERT: line active + approved),
+# outbox rows (one INSERT: their SMS and email), RELEASE
+APPROVE_QUERIES = 3 + 11
+# reason codes of the form, SAVEPOINT, submission locked with its customer, active reasons,
+# UPDATE submission, INSERT reasons, rejected event, notification, outbox rows (SMS, email
+# one at a time, as ``notify`` writes them), RELEASE
+REJECT_QUERIES = 3 + 11
+
+
+def test_claiming_and_approving_run_a_fixed_number_of_queries_whatever_the_lines(client, submit, reviewer):
+    counts = []
+    for lines in (1, 3):
+        customer = CustomerFactory()
+        for _ in range(lines):
+            make_line(owner=customer)
+        submission = submit(customer, photos=None)
+        signed_in(client, reviewer)
+
+        claim, approval = claim_and_decide(client, submission, {"decision": "approve"})
+
+        assert Line.objects.filter(owner=customer, status=Line.Status.ACTIVE).count() == lines
+        counts.append((len(claim), len(approval)))
+    assert counts == [(CLAIM_QUERIES[connection.vendor], APPROVE_QUERIES)] * 2, (claim, approval)
+
+
+def test_rejecting_runs_a_fixed_number_of_queries(client, submit, reviewer):
+    submission = submit(photos=None)
+    signed_in(client, reviewer)
+
+    _claim, rejection = claim_and_decide(
+        client, submission, {"decision": "reject", "reason_codes": ["IMG_BLURRY", "IMG_GLARE"]}
+    )
+
+    assert len(rejection) == REJECT_QUERIES, rejection
+    submission.refresh_from_db()
+    assert sorted(submission.reasons.values_list("code", flat=True)) == ["IMG_BLURRY", "IMG_GLARE"]

@@ -238,3 +238,34 @@ def test_a_customer_sees_no_staff_or_admin_links(client):
     assert links, "the header has links"
     assert not {link for link in links if link.startswith(("/staff/", "/admin/"))}
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+# The sign-in backend reads permissions in one query: the same answer as Django's ModelBackend.
+
+
+def test_the_backend_gives_exactly_modelbackends_permissions_in_one_query(django_assert_num_queries):
+    from django.contrib.auth.backends import ModelBackend
+    from django.contrib.auth.models import Group, Permission
+
+    from accounts.backends import IdentifierBackend
+    from accounts.models import User
+
+    reviewer = make_staff("reviewer")
+    own = Permission.objects.get(codename="view_full_id_number")
+    shared = Permission.objects.get(codename="decide_escalated")
+    reviewer.user_permissions.add(own, shared)
+    extra = Group.objects.create(name="backend-test-extra")
+    extra.permissions.add(shared, Permission.objects.get(codename="revoke_approval"))
+    reviewer.groups.add(extra)
+    nobody = CustomerFactory()
+    inactive = make_staff("support")
+    User.objects.filter(pk=inactive.pk).update(is_active=False)
+
+    for user in (reviewer, nobody, inactive):
+        expected = ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+        fresh = User.objects.get(pk=user.pk)
+        with django_assert_num_queries(1 if fresh.is_active else 0):
+            assert IdentifierBackend().get_all_permissions(fresh) == expected
+    answered = IdentifierBackend().get_all_permissions(User.objects.get(pk=reviewer.pk))
+    assert {"reviews.view_full_id_number", "reviews.decide_escalated", "reviews.revoke_approval"} <= answered
+    assert "reviews.review_submission" in answered  # from the reviewer role's group
