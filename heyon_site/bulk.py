@@ -56,9 +56,10 @@ def _json_column(field, values: list) -> str:
     kind = field.get_internal_type()
     if kind == "JSONField":
         values = [None if value is None else json.dumps(value, cls=field.encoder) for value in values]
-    elif kind in ("DecimalField", "DateTimeField", "DateField", "TimeField", "UUIDField"):
-        values = [None if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
-                  for value in values]  # fmt: skip
+    elif kind in ("DateTimeField", "DateField", "TimeField"):
+        values = [None if value is None else value.isoformat() for value in values]
+    elif kind in ("DecimalField", "UUIDField"):
+        values = [None if value is None else str(value) for value in values]
     return json.dumps(values, ensure_ascii=False)
 
 

@@ -1,10 +1,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import Line
-from heyon_site.bulk import bulk_update_rows
+from accounts.models import AuditEvent, Line, Notification
+from heyon_site.bulk import bulk_update_rows, insert_columns, int_array, update_columns
 from tests.factories import CustomerFactory, make_line
 
 pytestmark = pytest.mark.django_db
@@ -33,3 +34,88 @@ def test_bulk_update_rows_writes_each_rows_own_values_and_nothing_else():
 def test_bulk_update_rows_of_nothing_runs_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert bulk_update_rows([], ["status"]) == 0
+
+
+def test_insert_columns_writes_each_rows_values_constants_and_field_defaults():
+    owner = CustomerFactory()
+    other = CustomerFactory()
+
+    returned = insert_columns(
+        Notification,
+        {"user_id": [owner.pk, other.pk], "body": ['第一条, with "quotes" and \\ backslash', "second"]},
+        constants={"subject": "Renewal paid"},
+        returning=["body", "id"],
+    )
+
+    rows = list(Notification.objects.order_by("pk").values_list("id", "user_id", "subject", "body", "link", "read_at"))
+    assert [(body, pk) for pk, _user, _subject, body, _link, _read in rows] == returned
+    assert [row[1:] for row in rows] == [
+        (owner.pk, "Renewal paid", '第一条, with "quotes" and \\ backslash', "", None),
+        (other.pk, "Renewal paid", "second", "", None),
+    ]
+    assert Notification.objects.filter(created_at__isnull=True).count() == 0  # its default, now
+
+
+def test_insert_columns_stores_decimals_datetimes_nulls_and_json_exactly():
+    owner = CustomerFactory()
+    moment = timezone.now() - timedelta(days=3, microseconds=17)
+
+    insert_columns(
+        AuditEvent,
+        {
+            "verb": ["a", "b"],
+            "target_type": ["billing.order", "billing.order"],
+            "target_id": ["1", "2"],
+            "subject_user_id": [owner.pk, None],
+            "data": [{"amount": "30.00", "auto": True, "中文": [1, None]}, {}],
+            "created_at": [moment, moment],
+        },
+    )
+
+    events = list(AuditEvent.objects.order_by("pk").values_list("verb", "subject_user_id", "data", "created_at"))
+    assert events == [
+        ("a", owner.pk, {"amount": "30.00", "auto": True, "中文": [1, None]}, moment),
+        ("b", None, {}, moment),
+    ]
+
+
+def test_insert_columns_of_no_rows_runs_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert insert_columns(Notification, {"user_id": [], "body": []}) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite does not enforce a text's length")
+def test_insert_columns_refuses_a_text_too_long_for_its_column_instead_of_cutting_it():
+    owner = CustomerFactory()
+
+    with pytest.raises(DataError), transaction.atomic():
+        insert_columns(Notification, {"user_id": [owner.pk], "body": ["b"], "subject": ["x" * 201]})
+
+    assert not Notification.objects.exists()
+
+
+def test_update_columns_writes_each_rows_own_values_and_nothing_else():
+    owner = CustomerFactory()
+    (first, _code), (second, _code), (untouched, _code) = make_line(owner), make_line(owner), make_line(owner)
+    end = timezone.now() + timedelta(days=30)
+    untouched_before = Line.objects.values_list("validity_end", "status", "iccid").get(pk=untouched.pk)
+
+    assert (
+        update_columns(Line, [first.pk, second.pk], {"validity_end": [end, None], "status": ["active", "expired"]}) == 2
+    )
+
+    assert Line.objects.values_list("validity_end", "status").get(pk=first.pk) == (end, "active")
+    assert Line.objects.values_list("validity_end", "status").get(pk=second.pk) == (None, "expired")
+    assert Line.objects.values_list("validity_end", "status", "iccid").get(pk=untouched.pk) == untouched_before
+
+
+def test_update_columns_of_nothing_runs_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert update_columns(Line, [], {"status": []}) == 0
+
+
+def test_int_array_is_a_postgresql_array_literal_of_integers_only():
+    assert int_array([3, 1, 20]) == "{3,1,20}"
+    assert int_array([]) == "{}"
+    with pytest.raises(ValueError):
+        int_array(["1}; DROP TABLE x"])

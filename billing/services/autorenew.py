@@ -12,6 +12,7 @@ queries whatever its size. Saved-card payments call the provider one line at a t
 outside any transaction.
 """
 
+import hashlib
 import logging
 import re
 from datetime import datetime, timedelta
@@ -386,6 +387,15 @@ FOR UPDATE OF s{skip_locked}
 _CN_MOBILE = re.compile(r"\+861[3-9]\d{9}")
 
 
+def _auto_fingerprint(line_id: int, period_iso: str) -> str:
+    """``fingerprint(kind="auto", line=…, period=…)``: the same JSON text, written directly.
+
+    An int and an ISO datetime need no escaping, so the text is exactly what json.dumps
+    with sorted keys writes (the tests compare the two).
+    """
+    return hashlib.sha256(f'{{"kind": "auto", "line": {int(line_id)}, "period": "{period_iso}"}}'.encode()).hexdigest()
+
+
 def _national(msisdn: str) -> str:
     if _CN_MOBILE.fullmatch(msisdn):
         return f"{msisdn[3:6]} {msisdn[6:10]} {msisdn[10:]}"
@@ -541,7 +551,7 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
             orders["term_months"].append(row[3])
             orders["amount"].append(amount)
             orders["idempotency_key"].append(f"auto:{line_id}:{period_iso}")
-            orders["request_fingerprint"].append(fingerprint(kind="auto", line=line_id, period=period_iso))
+            orders["request_fingerprint"].append(_auto_fingerprint(line_id, period_iso))
             orders["renews_from"].append(period)
             orders["new_validity_end"].append(new_end)
             orders["expires_at"].append(period + grace)
@@ -613,7 +623,7 @@ def _notify_renewed(paid: list[tuple], nationals: list[str], new_ends: list[date
     for (row, _plan, amount, *_rest), national, end, number in zip(paid, nationals, new_ends, numbers, strict=True):
         body = template % {
             "number": national,
-            "end": timezone.localtime(end).strftime("%Y-%m-%d"),
+            "end": end.strftime("%Y-%m-%d"),  # add_months' end is in local time already
             "amount": amount,
         }
         notifications["user_id"].append(row[11])

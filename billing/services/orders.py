@@ -35,7 +35,28 @@ NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 def new_order_number(now: datetime | None = None) -> str:
     """R + local date + 8 random characters: unique without a shared counter, not guessable."""
     stamp = timezone.localtime(now or timezone.now()).strftime("%Y%m%d")
-    return "R" + stamp + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+    return "R" + stamp + _random_characters(8)
+
+
+# The largest multiple of the alphabet's length that fits a byte: bytes below it map to
+# characters uniformly, the rest are drawn again.
+_UNBIASED_BYTES = 256 - 256 % len(NUMBER_ALPHABET)
+
+
+def _random_characters(count: int) -> str:
+    """``count`` characters of NUMBER_ALPHABET, each uniform and from the OS's secure random source.
+
+    The same as ``secrets.choice`` ``count`` times, with one read of random bytes instead
+    of one per character (a batch job numbers thousands of orders).
+    """
+    chosen = ""
+    while len(chosen) < count:
+        chosen += "".join(
+            NUMBER_ALPHABET[byte % len(NUMBER_ALPHABET)]
+            for byte in secrets.token_bytes(count + 4)
+            if byte < _UNBIASED_BYTES
+        )
+    return chosen[:count]
 
 
 def new_out_trade_no() -> str:

@@ -1,0 +1,213 @@
+"""Auto-renew's set-based PostgreSQL path writes exactly the rows the portable (model) path writes.
+
+Both paths run on the same due lines, from the same state, with the same order and
+out-trade numbers; every row they leave behind is compared, column by column.
+"""
+
+import itertools
+from datetime import timedelta
+from decimal import Decimal
+
+import phonenumbers
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
+from billing import services
+from billing.models import LedgerEntry, LineService, Order, Payment, Receipt, ReceiptSequence, SavedCard, Wallet
+from billing.services import autorenew
+from billing.services.orders import NUMBER_ALPHABET, fingerprint, new_order_number
+from tests.billing.conftest import fund, verified_customer
+
+NEEDS_POSTGRESQL = "the set-based path is PostgreSQL's (set DATABASE_URL=postgres://…)"
+
+pytestmark = pytest.mark.django_db
+
+# Written with timezone.now() of their own moment by either path: compared for presence only.
+MOMENTS = {
+    Payment: {"created_at", "updated_at", "provider_transaction_id"},
+    Notification: {"created_at"},
+    OutboundMessage: {"created_at", "next_attempt_at"},
+    AuditEvent: {"created_at"},
+}
+MODELS = [Order, Payment, LedgerEntry, Wallet, Line, LineService, Receipt, ReceiptSequence, Notification,
+          OutboundMessage, AuditEvent]  # fmt: skip
+
+
+class Rollback(Exception):
+    pass
+
+
+def due_lines(now):
+    """Lines that take every branch of a chunk: paid, shared wallets, failures, card, skipped, an open order."""
+
+    def due(user, line, *, days=2, method="wallet", term=1):
+        services.autorenew_set(user=user, line_id=line.pk, enabled=True, method=method, term_months=term)
+        Line.objects.filter(pk=line.pk).update(validity_end=now + timedelta(days=days))
+
+    user, line = verified_customer()
+    due(user, line)
+    fund(user, "100")
+    user, line = verified_customer(email=None)  # SMS only
+    due(user, line, term=3)
+    fund(user, "100")
+    user, line = verified_customer()  # two lines, one wallet, a balance that runs down
+    due(user, line)
+    second = Line.objects.create(
+        msisdn="+85291234567", iccid="89860000000000000991", activation_code_hash="x" * 64,
+        activation_code_hint="0000", activation_code_used_at=now, status=Line.Status.ACTIVE, owner=user,
+    )  # fmt: skip
+    due(user, second, days=1)  # not a mainland mobile number: formatted by the phone number library
+    fund(user, "70")
+    user, line = verified_customer()  # a lapsed line comes back from now on
+    due(user, line, days=-1)
+    Line.objects.filter(pk=line.pk).update(status=Line.Status.EXPIRED)
+    fund(user, "30")
+    user, line = verified_customer()  # wallet short, a saved card pays
+    due(user, line, method="wallet_then_card")
+    SavedCard.objects.create(user=user, token="tok_sql_path", last4="4242")
+    user, line = verified_customer()  # wallet short, no card: fails and is told
+    due(user, line)
+    fund(user, "10")
+    user, line = verified_customer()  # not verified any more: skipped
+    due(user, line)
+    fund(user, "100")
+    User.objects.filter(pk=user.pk).update(real_name_verified_at=None)
+    user, line = verified_customer()  # this period is paid already: skipped
+    due(user, line)
+    fund(user, "100")
+    Order.objects.create(
+        number="RSETTLED0001", user=user, kind="renewal", channel="auto", status="paid", line=line,
+        plan=LineService.objects.get(line=line).plan, term_months=1, amount=Decimal("30.00"),
+        idempotency_key="settled", request_fingerprint="f", renews_from=now + timedelta(days=2),
+        expires_at=now + timedelta(days=9), paid_at=now,
+    )  # fmt: skip
+    user, line = verified_customer()  # an earlier attempt left its order open: that order is paid
+    due(user, line)
+    fund(user, "100")
+    Order.objects.create(
+        number="ROPEN0000001", user=user, kind="renewal", channel="auto", line=line,
+        plan=LineService.objects.get(line=line).plan, term_months=1, amount=Decimal("30.00"),
+        idempotency_key="open", request_fingerprint="f", renews_from=now + timedelta(days=2),
+        expires_at=now + timedelta(days=9),
+    )  # fmt: skip
+    for index in range(5):  # a chunk of plain renewals after the open order's
+        user, line = verified_customer()
+        due(user, line, days=2 + index / 10)
+        fund(user, "100")
+
+
+def snapshot(now) -> dict:
+    """Every row of the tables the job writes, in insertion order, orders named by number instead of id."""
+    numbers = dict(Order.objects.values_list("pk", "number"))
+    rows = {}
+    for model in MODELS:
+        moments = MOMENTS.get(model, set())
+        table = []
+        for row in model.objects.order_by("pk").values():
+            if model not in (Line, LineService, Wallet, ReceiptSequence):
+                row.pop("id")  # new rows' ids differ between the runs; they are compared by what refers to them
+            for name in moments:
+                assert row.pop(name) is not None
+            for name in ("paid_at", "issued_at"):
+                if row.get(name) is not None and row[name] > now:
+                    row[name] = "later"  # the saved card's charge is settled at its own moment
+            if "order_id" in row:
+                row["order_id"] = numbers[row["order_id"]]
+            if model is AuditEvent and row["target_type"] == "billing.order":
+                row["target_id"] = numbers[int(row["target_id"])]
+            table.append(row)
+        rows[model.__name__] = table
+    return rows
+
+
+def run(monkeypatch, *, set_based: bool, now) -> tuple[dict, dict, dict]:
+    """Run the job with one path or the other and the same numbers; return its counts, the rows and the calls."""
+    order_numbers = (f"RSQL{index:08d}" for index in itertools.count(1))
+    trade_numbers = (f"PSQL{index:012d}" for index in itertools.count(1))
+    monkeypatch.setattr(autorenew, "new_order_number", lambda now=None: next(order_numbers))
+    monkeypatch.setattr(autorenew, "new_out_trade_no", lambda: next(trade_numbers))
+    monkeypatch.setattr(autorenew, "_set_based", lambda: set_based)
+    calls = {"_write_paid": 0, "_renew_chunk_orm": 0}
+    for name in calls:
+        real = getattr(autorenew, name)
+        real = getattr(real, "__wrapped__", real)  # the first run's spy
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        spy.__wrapped__ = real
+        monkeypatch.setattr(autorenew, name, spy)
+    result = {}
+    try:
+        with transaction.atomic():
+            result["counts"] = services.autorenew_run(now=now, chunk_size=4)
+            result["rows"] = snapshot(now)
+            raise Rollback
+    except Rollback:
+        pass
+    return result["counts"], result["rows"], calls
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=NEEDS_POSTGRESQL)
+def test_the_set_based_path_writes_the_same_rows_as_the_model_path(monkeypatch, plans):
+    now = timezone.now()
+    due_lines(now)
+    before = snapshot(now)
+
+    portable_counts, portable, portable_calls = run(monkeypatch, set_based=False, now=now)
+    assert snapshot(now) == before  # rolled back: the second run starts from the same state
+    fast_counts, fast, fast_calls = run(monkeypatch, set_based=True, now=now)
+
+    assert portable_counts == fast_counts == {"renewed": 11, "card_renewed": 1, "failed": 1, "skipped": 2}
+    assert portable_calls == {"_write_paid": 0, "_renew_chunk_orm": 4}
+    # Four chunks of four lines; the one holding the open order went the model way.
+    assert fast_calls == {"_write_paid": 3, "_renew_chunk_orm": 1}
+    for table in portable:
+        assert fast[table] == portable[table], table
+    assert len(fast["Order"]) > len(before["Order"])
+
+
+def test_national_numbers_are_formatted_as_the_phone_number_field_formats_them():
+    numbers = [f"+86{prefix}{suffix:06d}" for prefix in range(13000, 20000) for suffix in (0, 123456, 999999)]
+    numbers += ["+85291234567", "+12025550123", "+861012345678", "+8613800138000"]
+
+    for number in numbers:
+        parsed = Line._meta.get_field("msisdn").to_python(number)
+        assert autorenew._national(number) == parsed.as_national, number
+        assert autorenew._e164(number) == parsed.as_e164, number
+    assert phonenumbers.format_number(phonenumbers.parse("+8613800138000"), 2) == "138 0013 8000"
+
+
+def test_wallets_and_balances_after_the_set_based_path_match_their_ledgers(plans):
+    # The autouse ledger check runs after this test too; here: the shared wallet paid twice, in order.
+    now = timezone.now()
+    due_lines(now)
+
+    services.autorenew_run(now=now, chunk_size=4)
+
+    shared = Wallet.objects.get(user__lines__msisdn="+85291234567")
+    charges = list(LedgerEntry.objects.filter(wallet=shared, kind="charge").values_list("amount", "balance_after"))
+    assert charges == [(Decimal("-30.00"), Decimal("40.00")), (Decimal("-30.00"), Decimal("10.00"))]
+    assert shared.balance == Decimal("10.00")
+
+
+def test_the_auto_orders_fingerprint_is_the_shared_fingerprint_of_line_and_period():
+    moments = [timezone.now(), timezone.now().replace(microsecond=0), timezone.localtime() + timedelta(days=400)]
+
+    for line_id, moment in zip([1, 42, 10**12], moments, strict=True):
+        expected = fingerprint(kind="auto", line=line_id, period=moment.isoformat())
+        assert autorenew._auto_fingerprint(line_id, moment.isoformat()) == expected
+
+
+def test_order_numbers_are_the_date_and_eight_characters_of_the_alphabet():
+    now = timezone.now()
+    numbers = {new_order_number(now) for _ in range(2000)}
+
+    stamp = "R" + timezone.localtime(now).strftime("%Y%m%d")
+    assert all(len(number) == 17 and number.startswith(stamp) for number in numbers)
+    assert len(numbers) == 2000
+    characters = "".join(number[9:] for number in numbers)
+    assert set(characters) == set(NUMBER_ALPHABET)  # 16,000 draws reach all 31 characters
