@@ -16,7 +16,6 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -195,21 +194,35 @@ _cascade_local = threading.local()
 
 
 @lru_cache(maxsize=1)
+def _cv2():
+    """OpenCV, imported on the first photo rather than at start-up.
+
+    Every process imports this module (the admin imports the review services), and
+    OpenCV adds about 56 MB to each: batch commands and Celery workers that never see a
+    photo should not carry it.
+    """
+    import cv2
+
+    return cv2
+
+
+@lru_cache(maxsize=1)
 def _cascade_path() -> str:
-    return cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+    return _cv2().data.haarcascades + "haarcascade_frontalface_default.xml"
 
 
 def _face_detector():
     # CascadeClassifier objects are not safe to share between threads.
     detector = getattr(_cascade_local, "detector", None)
     if detector is None:
-        detector = cv2.CascadeClassifier(_cascade_path())
+        detector = _cv2().CascadeClassifier(_cascade_path())
         _cascade_local.detector = detector
     return detector
 
 
 def quality_hints(image: Image.Image, *, kind: str, original_size: tuple[int, int]) -> dict:
     """Measure what makes an ID photo hard to review. All figures are on a ≤640 px copy."""
+    cv2 = _cv2()
     rgb = np.asarray(image.convert("RGB"))
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     brightness = float(grey.mean())

@@ -246,3 +246,21 @@ def test_hamming_counts_differing_bits():
     assert photos.hamming(0, 0) == 0
     assert photos.hamming(0b1011, 0b0001) == 2
     assert photos.hamming(0, (1 << 64) - 1) == 64
+
+
+def test_opencv_is_imported_by_the_first_photo_not_at_start_up():
+    """OpenCV is ~56 MB per process: commands and workers that never see a photo must not load it."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    script = (
+        "import sys, django; django.setup(); from django.contrib import admin; admin.autodiscover(); "
+        "import reviews.services; print('cv2' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == "False"
