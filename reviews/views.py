@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services as account_services
-from accounts.http import client_ip, over_rate_limit
+from accounts.http import RateLimitUnavailable, client_ip, over_rate_limit
 from accounts.permissions import staff_permission_required
 from reviews import photos, pii, selectors, services
 from reviews.forms import DecisionForm, EscalationForm, PrecheckForm, RevocationForm, SubmissionForm
@@ -80,7 +80,11 @@ def photo_precheck(request):
     """Instant feedback on one photo before the customer submits; stores nothing."""
     # Each check decodes an image and looks for faces: bounded per account so that one
     # account cannot keep the app servers' CPUs busy.
-    if over_rate_limit(f"precheck:{request.user.pk}", per_minute=settings.PHOTO_PRECHECK_RATE_PER_MINUTE):
+    try:
+        limited = over_rate_limit(f"precheck:{request.user.pk}", per_minute=settings.PHOTO_PRECHECK_RATE_PER_MINUTE)
+    except RateLimitUnavailable:
+        limited = False  # a signed-in customer's own check: served uncounted while the cache is down
+    if limited:
         error = _("Too many photo checks in a minute. Please wait a moment; you can still submit.")
         return JsonResponse({"ok": False, "error": error}, status=429)
     form = PrecheckForm(request.POST, request.FILES)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
-from accounts.http import client_ip, over_rate_limit
+from accounts.http import RateLimitUnavailable, client_ip, over_rate_limit
 from accounts.permissions import staff_any_permission_required, staff_permission_required
 from reviews import certificates, selectors, services
 from reviews.forms import CertificateCheckForm, DeskLookupForm, InPersonVerificationForm
@@ -123,10 +123,18 @@ def certificate_verify(request):
     status = 200
     if form.is_bound and form.is_valid():
         key = f"certificate-verify:{client_ip(request)}"
-        if over_rate_limit(key, per_minute=settings.CERTIFICATE_VERIFY_RATE_PER_MINUTE):
-            form.add_error(None, _("Too many checks from your network. Please wait a minute and try again."))
-            status = 429
+        try:
+            limited = over_rate_limit(key, per_minute=settings.CERTIFICATE_VERIFY_RATE_PER_MINUTE)
+        except RateLimitUnavailable:
+            # A public lookup that cannot be counted is not served: the limit is what keeps
+            # certificate numbers from being tried by the thousand.
+            form.add_error(None, _("Certificate checks are unavailable for a moment. Please try again shortly."))
+            status = 503
         else:
+            if limited:
+                form.add_error(None, _("Too many checks from your network. Please wait a minute and try again."))
+                status = 429
+        if status == 200:
             number = certificates.normalize_number(form.cleaned_data["number"])
             certificate = (
                 selectors.certificate_by_number(number=number) if certificates.signature_is_valid(number) else None

@@ -17,6 +17,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.cache.backends.redis import RedisCache
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +61,32 @@ def test_the_certificate_check_limit_counts_in_redis_for_every_app_server(client
     other.incr(key)  # one check on the other server, from the same network
 
     assert client.get(CERTIFICATE_CHECK, {"number": "HY-0000-0000"}).status_code == 429
+
+
+def test_while_redis_is_down_the_public_certificate_check_refuses_rather_than_go_uncounted(client, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": UNREACHABLE}}
+    client.cookies["django_language"] = "en"
+
+    response = client.get(CERTIFICATE_CHECK, {"number": "HY-0000-0000"})
+
+    assert response.status_code == 503
+    assert "Certificate checks are unavailable for a moment" in response.content.decode()
+
+
+def test_while_redis_is_down_a_customer_still_gets_the_photo_precheck(client, settings):
+    from tests.factories import CustomerFactory
+    from tests.reviews import payloads
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": UNREACHABLE}}
+    client.force_login(CustomerFactory())
+    photo = payloads.encode(payloads.card_image(480, 360), "JPEG")
+
+    response = client.post(
+        "/verification/precheck/", {"kind": "id_back", "photo": SimpleUploadedFile("b.jpg", photo, "image/jpeg")}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["ok"] is True
 
 
 def test_healthz_checks_redis_when_it_is_configured(client, settings, redis_url):
