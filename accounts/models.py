@@ -128,7 +128,9 @@ class Line(models.Model):
     iccid = models.CharField(_("ICCID"), max_length=22, unique=True)
     # The activation code itself is never stored: only its keyed hash (to find the line)
     # and its last four characters (so staff and customers can tell codes apart).
-    activation_code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    activation_code_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("activation code hash")
+    )
     activation_code_hint = models.CharField(_("activation code (last 4)"), max_length=4)
     activation_code_used_at = models.DateTimeField(_("activation code used at"), null=True, blank=True)
     owner = models.ForeignKey(
@@ -187,16 +189,16 @@ class OneTimeCode(models.Model):
         SMS = "sms", _("SMS")
         EMAIL = "email", _("Email")
 
-    purpose = models.CharField(max_length=20, choices=Purpose.choices)
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    destination = models.CharField(max_length=254, help_text=_("E.164 number or email"))
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes")
-    code_hash = models.CharField(max_length=64)
-    requested_from_ip = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, verbose_name=_("purpose"))
+    channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
+    destination = models.CharField(max_length=254, help_text=_("E.164 number or email"), verbose_name=_("destination"))
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes", verbose_name=_("user"))
+    code_hash = models.CharField(max_length=64, verbose_name=_("code hash"))
+    requested_from_ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("requested from IP"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
+    failed_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("failed attempts"))
 
     class Meta:
         verbose_name = _("one-time code")
@@ -214,10 +216,12 @@ class OneTimeCode(models.Model):
 class AuditEvent(models.Model):
     """An append-only record of who changed what. Never updated, never deleted."""
 
-    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    verb = models.CharField(max_length=64, db_index=True)
-    target_type = models.CharField(max_length=64)
-    target_id = models.CharField(max_length=64)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("actor")
+    )
+    verb = models.CharField(max_length=64, db_index=True, verbose_name=_("verb"))
+    target_type = models.CharField(max_length=64, verbose_name=_("target type"))
+    target_id = models.CharField(max_length=64, verbose_name=_("target ID"))
     subject_user = models.ForeignKey(
         User,
         on_delete=models.SET_NULL,
@@ -225,9 +229,10 @@ class AuditEvent(models.Model):
         blank=True,
         related_name="audit_events_about",
         help_text=_("The customer whose records this event concerns."),
+        verbose_name=_("subject user"),
     )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("audit event")
@@ -291,7 +296,7 @@ class AuditEvent(models.Model):
 class Notification(models.Model):
     """An in-app message in a customer's inbox."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("user"))
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("message"))
     link = models.CharField(_("link"), max_length=200, blank=True)
@@ -323,19 +328,19 @@ class OutboundMessage(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed (gave up)")
 
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    recipient = models.CharField(max_length=254)
-    subject = models.CharField(max_length=200, blank=True)
-    body = models.TextField()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
+    recipient = models.CharField(max_length=254, verbose_name=_("recipient"))
+    subject = models.CharField(max_length=200, blank=True, verbose_name=_("subject"))
+    body = models.TextField(verbose_name=_("body"))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(default=timezone.now, verbose_name=_("next attempt at"))
+    claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed until"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
     # One-time codes must not outlive their delivery in the database.
-    redact_after_send = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    redact_after_send = models.BooleanField(default=False, verbose_name=_("redact after send"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
         verbose_name = _("outbound message")
@@ -362,7 +367,7 @@ class NumberQuarantine(models.Model):
 
     msisdn = PhoneNumberField(_("number"), unique=True)
     until = models.DateTimeField(_("quarantined until"))
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("quarantined number")
@@ -461,11 +466,13 @@ class SupportThread(models.Model):
 
 
 class SupportMessage(models.Model):
-    thread = models.ForeignKey(SupportThread, on_delete=models.CASCADE, related_name="messages")
-    author = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
-    from_staff = models.BooleanField(default=False)
+    thread = models.ForeignKey(
+        SupportThread, on_delete=models.CASCADE, related_name="messages", verbose_name=_("thread")
+    )
+    author = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("author"))
+    from_staff = models.BooleanField(default=False, verbose_name=_("from staff"))
     body = models.TextField(_("message"))
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("support message")

@@ -26,8 +26,8 @@ class Plan(models.Model):
     sms_count = models.PositiveIntegerField(_("SMS per month"), default=100)
     is_current = models.BooleanField(_("current version"), default=True)
     is_active = models.BooleanField(_("on sale"), default=True)
-    sort_order = models.PositiveSmallIntegerField(default=100)
-    created_at = models.DateTimeField(default=timezone.now)
+    sort_order = models.PositiveSmallIntegerField(default=100, verbose_name=_("sort order"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("plan")
@@ -58,7 +58,9 @@ class LineService(models.Model):
         WALLET = "wallet", _("Wallet balance")
         WALLET_THEN_CARD = "wallet_then_card", _("Wallet balance, then my saved card")
 
-    line = models.OneToOneField("accounts.Line", on_delete=models.PROTECT, related_name="service", primary_key=True)
+    line = models.OneToOneField(
+        "accounts.Line", on_delete=models.PROTECT, related_name="service", primary_key=True, verbose_name=_("line")
+    )
     plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="+")
     data_left_mb = models.BigIntegerField(_("data left (MB)"), default=0)
     voice_left_minutes = models.BigIntegerField(_("voice left (minutes)"), default=0)
@@ -68,10 +70,12 @@ class LineService(models.Model):
         _("auto-renew pays with"), max_length=20, choices=AutoRenewMethod.choices, default=AutoRenewMethod.WALLET
     )
     auto_renew_term_months = models.PositiveSmallIntegerField(_("auto-renew term (months)"), default=1)
-    auto_renew_next_attempt_at = models.DateTimeField(null=True, blank=True)
-    auto_renew_failures = models.PositiveSmallIntegerField(default=0)
-    expiry_warning_sent_for = models.CharField(max_length=40, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    auto_renew_next_attempt_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("next auto-renew attempt at")
+    )
+    auto_renew_failures = models.PositiveSmallIntegerField(default=0, verbose_name=_("auto-renew failures"))
+    expiry_warning_sent_for = models.CharField(max_length=40, blank=True, verbose_name=_("expiry warning sent for"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("line service")
@@ -87,10 +91,12 @@ class LineService(models.Model):
 class Wallet(models.Model):
     """A customer's balance. Changed only by appending ledger entries (services.ledger_append)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet", verbose_name=_("user")
+    )
     balance = models.DecimalField(_("balance"), default=ZERO, **MONEY)
-    currency = models.CharField(max_length=3, default="CNY", editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    currency = models.CharField(max_length=3, default="CNY", editable=False, verbose_name=_("currency"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("wallet")
@@ -110,14 +116,19 @@ class LedgerEntry(models.Model):
         REFUND = "refund", _("Refund of the balance")
         ADJUSTMENT = "adjustment", _("Adjustment")
 
-    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries", verbose_name=_("wallet"))
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     amount = models.DecimalField(_("amount"), help_text=_("Positive adds, negative takes away."), **MONEY)
     balance_after = models.DecimalField(_("balance after"), **MONEY)
     reference = models.CharField(_("reference"), max_length=64, help_text=_("Order number or other source"))
     note = models.CharField(_("note"), max_length=200, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
@@ -161,28 +172,41 @@ class Order(models.Model):
         EXPIRED = "expired", pgettext_lazy("order status", "Expired")
 
     number = models.CharField(_("order number"), max_length=32, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", verbose_name=_("user")
+    )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
-    line = models.ForeignKey("accounts.Line", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    line = models.ForeignKey(
+        "accounts.Line", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("line")
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("plan")
+    )
     term_months = models.PositiveSmallIntegerField(_("term (months)"), null=True, blank=True)
     amount = models.DecimalField(_("amount"), **MONEY)
-    currency = models.CharField(max_length=3, default="CNY", editable=False)
-    idempotency_key = models.CharField(max_length=64, unique=True)
-    request_fingerprint = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3, default="CNY", editable=False, verbose_name=_("currency"))
+    idempotency_key = models.CharField(max_length=64, unique=True, verbose_name=_("idempotency key"))
+    request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
     # The validity end this renewal starts from: auto-renew charges once per period.
-    renews_from = models.DateTimeField(null=True, blank=True)
+    renews_from = models.DateTimeField(null=True, blank=True, verbose_name=_("renews from"))
     new_validity_end = models.DateTimeField(_("new validity end"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("pay before"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    service_point = models.ForeignKey("accounts.ServicePoint", on_delete=models.PROTECT, null=True, blank=True)
-    last_failure = models.CharField(max_length=200, blank=True)
+    service_point = models.ForeignKey(
+        "accounts.ServicePoint", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("service point")
+    )
+    last_failure = models.CharField(max_length=200, blank=True, verbose_name=_("last failure"))
 
     class Meta:
         verbose_name = _("order")
@@ -228,16 +252,16 @@ class Payment(models.Model):
         UNKNOWN = "unknown", _("Unknown (provider did not answer)")
         REFUNDED = "refunded", _("Refunded")
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments", verbose_name=_("order"))
     method = models.CharField(_("method"), max_length=12, choices=Method.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CREATED)
     amount = models.DecimalField(_("amount"), **MONEY)
     out_trade_no = models.CharField(_("out-trade number"), max_length=40, unique=True)
     provider_transaction_id = models.CharField(_("provider transaction id"), max_length=64, blank=True)
     failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
-    card_last4 = models.CharField(max_length=4, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    card_last4 = models.CharField(max_length=4, blank=True, verbose_name=_("card last 4 digits"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("payment")
@@ -262,11 +286,13 @@ class Payment(models.Model):
 class SavedCard(models.Model):
     """A card token the provider keeps for auto-renew (we never see the card number)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_cards")
-    provider = models.CharField(max_length=20, default="sandbox")
-    token = models.CharField(max_length=64, unique=True)
-    last4 = models.CharField(max_length=4)
-    created_at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_cards", verbose_name=_("user")
+    )
+    provider = models.CharField(max_length=20, default="sandbox", verbose_name=_("provider"))
+    token = models.CharField(max_length=64, unique=True, verbose_name=_("token"))
+    last4 = models.CharField(max_length=4, verbose_name=_("last 4 digits"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("saved card")
@@ -279,12 +305,12 @@ class SavedCard(models.Model):
 class ProviderNotification(models.Model):
     """Each provider callback, stored once by its event id, then processed."""
 
-    provider = models.CharField(max_length=20)
-    event_id = models.CharField(max_length=64)
-    out_trade_no = models.CharField(max_length=40, db_index=True)
-    payload = models.JSONField()
-    received_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    provider = models.CharField(max_length=20, verbose_name=_("provider"))
+    event_id = models.CharField(max_length=64, verbose_name=_("event ID"))
+    out_trade_no = models.CharField(max_length=40, db_index=True, verbose_name=_("out-trade number"))
+    payload = models.JSONField(verbose_name=_("payload"))
+    received_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"))
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
 
     class Meta:
         verbose_name = _("provider notification")
@@ -298,11 +324,11 @@ class ProviderNotification(models.Model):
 class SandboxCharge(models.Model):
     """The built-in sandbox provider's own record of a charge (what the provider knows)."""
 
-    out_trade_no = models.CharField(max_length=40, unique=True)
-    amount = models.DecimalField(**MONEY)
-    status = models.CharField(max_length=10)
-    transaction_id = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
+    out_trade_no = models.CharField(max_length=40, unique=True, verbose_name=_("out-trade number"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    status = models.CharField(max_length=10, verbose_name=_("status"))
+    transaction_id = models.CharField(max_length=64, verbose_name=_("transaction ID"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("sandbox charge")
@@ -315,8 +341,8 @@ class SandboxCharge(models.Model):
 class ReceiptSequence(models.Model):
     """The last receipt number issued in a year: locked and bumped in the payment's transaction."""
 
-    year = models.PositiveSmallIntegerField(primary_key=True)
-    last_number = models.PositiveIntegerField(default=0)
+    year = models.PositiveSmallIntegerField(primary_key=True, verbose_name=_("year"))
+    last_number = models.PositiveIntegerField(default=0, verbose_name=_("last number"))
 
     class Meta:
         verbose_name = _("receipt sequence")
@@ -329,12 +355,14 @@ class Receipt(models.Model):
     """A payment voucher. Kept after personal data is erased: amounts, dates and numbers only."""
 
     number = models.CharField(_("receipt number"), max_length=20, unique=True)
-    year = models.PositiveSmallIntegerField()
-    sequence = models.PositiveIntegerField()
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="receipt")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="receipts")
+    year = models.PositiveSmallIntegerField(verbose_name=_("year"))
+    sequence = models.PositiveIntegerField(verbose_name=_("sequence"))
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="receipt", verbose_name=_("order"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="receipts", verbose_name=_("user")
+    )
     amount = models.DecimalField(_("amount"), **MONEY)
-    currency = models.CharField(max_length=3, default="CNY")
+    currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
     description = models.CharField(_("description"), max_length=200)
     payment_method = models.CharField(_("paid with"), max_length=12, choices=Payment.Method.choices)
     issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
@@ -352,11 +380,11 @@ class Receipt(models.Model):
 class UsageImport(models.Model):
     """One imported usage file from the network; a file is imported once (by content hash)."""
 
-    file_name = models.CharField(max_length=255)
-    sha256 = models.CharField(max_length=64, unique=True)
-    record_count = models.PositiveIntegerField(default=0)
-    skipped_rows = models.JSONField(default=list, blank=True)
-    imported_at = models.DateTimeField(default=timezone.now)
+    file_name = models.CharField(max_length=255, verbose_name=_("file name"))
+    sha256 = models.CharField(max_length=64, unique=True, verbose_name=_("SHA-256"))
+    record_count = models.PositiveIntegerField(default=0, verbose_name=_("record count"))
+    skipped_rows = models.JSONField(default=list, blank=True, verbose_name=_("skipped rows"))
+    imported_at = models.DateTimeField(default=timezone.now, verbose_name=_("imported at"))
 
     class Meta:
         verbose_name = _("usage import")
@@ -372,12 +400,12 @@ class UsageRecord(models.Model):
         VOICE = "voice", _("Voice (minutes)")
         SMS = "sms", _("SMS")
 
-    line = models.ForeignKey("accounts.Line", on_delete=models.PROTECT, related_name="+")
+    line = models.ForeignKey("accounts.Line", on_delete=models.PROTECT, related_name="+", verbose_name=_("line"))
     kind = models.CharField(_("type"), max_length=8, choices=Kind.choices)
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3)
     occurred_at = models.DateTimeField(_("time"))
-    record_key = models.CharField(max_length=64)
-    source = models.ForeignKey(UsageImport, on_delete=models.PROTECT, related_name="records")
+    record_key = models.CharField(max_length=64, verbose_name=_("record key"))
+    source = models.ForeignKey(UsageImport, on_delete=models.PROTECT, related_name="records", verbose_name=_("source"))
 
     class Meta:
         verbose_name = _("usage record")

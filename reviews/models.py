@@ -72,9 +72,9 @@ class Submission(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempt_number = models.PositiveSmallIntegerField(_("attempt"), default=1)
     full_name = models.CharField(_("full name"), max_length=60)
-    id_number_encrypted = models.TextField(editable=False)
+    id_number_encrypted = models.TextField(editable=False, verbose_name=_("ID number (encrypted)"))
     id_number_masked = models.CharField(_("ID number"), max_length=18)
-    id_number_index = models.CharField(max_length=64, db_index=True, editable=False)
+    id_number_index = models.CharField(max_length=64, db_index=True, editable=False, verbose_name=_("ID number index"))
     contact_phone = models.CharField(_("contact phone"), max_length=20)
     submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
     due_at = models.DateTimeField(_("due"))
@@ -225,22 +225,24 @@ class SubmissionPhoto(models.Model):
         ID_BACK = "id_back", _("ID card, back (emblem side)")
         ID_HANDHELD = "id_handheld", _("You holding the ID card")
 
-    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="photos")
+    submission = models.ForeignKey(
+        Submission, on_delete=models.CASCADE, related_name="photos", verbose_name=_("submission")
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
-    image = models.FileField(storage=private_storage, max_length=200)
-    thumbnail = models.FileField(storage=private_storage, max_length=200)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    original_format = models.CharField(max_length=8)
-    original_sha256 = models.CharField(max_length=64, db_index=True)
+    image = models.FileField(storage=private_storage, max_length=200, verbose_name=_("image"))
+    thumbnail = models.FileField(storage=private_storage, max_length=200, verbose_name=_("thumbnail"))
+    width = models.PositiveIntegerField(verbose_name=_("width"))
+    height = models.PositiveIntegerField(verbose_name=_("height"))
+    original_format = models.CharField(max_length=8, verbose_name=_("original format"))
+    original_sha256 = models.CharField(max_length=64, db_index=True, verbose_name=_("SHA-256 of the original"))
     # A 64-bit difference hash in four indexed 16-bit bands (see photos.dhash_bands).
-    dhash = models.BigIntegerField()
-    dhash_band0 = models.PositiveIntegerField(db_index=True)
-    dhash_band1 = models.PositiveIntegerField(db_index=True)
-    dhash_band2 = models.PositiveIntegerField(db_index=True)
-    dhash_band3 = models.PositiveIntegerField(db_index=True)
-    hints = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    dhash = models.BigIntegerField(verbose_name=_("difference hash"))
+    dhash_band0 = models.PositiveIntegerField(db_index=True, verbose_name=_("difference hash band 0"))
+    dhash_band1 = models.PositiveIntegerField(db_index=True, verbose_name=_("difference hash band 1"))
+    dhash_band2 = models.PositiveIntegerField(db_index=True, verbose_name=_("difference hash band 2"))
+    dhash_band3 = models.PositiveIntegerField(db_index=True, verbose_name=_("difference hash band 3"))
+    hints = models.JSONField(default=dict, blank=True, verbose_name=_("hints"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("ID photo")
@@ -255,17 +257,24 @@ class SubmissionPhoto(models.Model):
 class SubmissionEvent(models.Model):
     """Append-only: every transition of a submission (who, when, from, to, reasons, notes)."""
 
-    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    submission = models.ForeignKey(
+        Submission, on_delete=models.CASCADE, related_name="events", verbose_name=_("submission")
     )
-    verb = models.CharField(max_length=24)
-    from_status = models.CharField(max_length=10, blank=True)
-    to_status = models.CharField(max_length=10, blank=True)
-    reason_codes = models.JSONField(default=list, blank=True)
-    customer_message = models.TextField(blank=True)
-    internal_note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    verb = models.CharField(max_length=24, verbose_name=_("verb"))
+    from_status = models.CharField(max_length=10, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=10, blank=True, verbose_name=_("to status"))
+    reason_codes = models.JSONField(default=list, blank=True, verbose_name=_("reason codes"))
+    customer_message = models.TextField(blank=True, verbose_name=_("customer message"))
+    internal_note = models.TextField(blank=True, verbose_name=_("internal note"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("submission event")
@@ -328,12 +337,16 @@ class Certificate(models.Model):
 class PhotoAccess(models.Model):
     """Every time a staff member looks at an ID photo."""
 
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    photo = models.ForeignKey(SubmissionPhoto, on_delete=models.SET_NULL, null=True, related_name="accesses")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("staff")
+    )
+    photo = models.ForeignKey(
+        SubmissionPhoto, on_delete=models.SET_NULL, null=True, related_name="accesses", verbose_name=_("photo")
+    )
     submission_id_copy = models.BigIntegerField(_("submission"))
-    variant = models.CharField(max_length=10)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    accessed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    variant = models.CharField(max_length=10, verbose_name=_("variant"))
+    ip_address = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP address"))
+    accessed_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("accessed at"))
 
     class Meta:
         verbose_name = _("photo access")

@@ -171,3 +171,21 @@ def test_catalogue_is_up_to_date_with_the_source(tmp_path, settings, monkeypatch
     gone = sorted(committed - fresh)
     assert not missing, f"run makemessages: the source has msgids the catalogue lacks: {missing[:20]}"
     assert not gone, f"run makemessages: the catalogue has msgids the source no longer uses: {gone[:20]}"
+
+
+def test_every_field_of_our_models_has_a_translatable_label():
+    """Administrators read the admin in Chinese: a field without a lazy verbose_name shows its English name."""
+    from django.apps import apps
+    from django.utils.functional import Promise
+
+    unlabelled = [
+        f"{model._meta.label}.{model_field.name}"
+        for app in ("accounts", "reviews", "billing")
+        for model in apps.get_app_config(app).get_models()
+        for model_field in model._meta.get_fields()
+        if getattr(model_field, "concrete", False)
+        and not model_field.auto_created
+        and not isinstance(model_field.verbose_name, Promise)
+    ]
+
+    assert unlabelled == []
