@@ -7,7 +7,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from accounts.models import Line
-from billing.models import LedgerEntry, LineService, Order, Plan, Receipt, UsageRecord, Wallet
+from billing.models import LedgerEntry, LineService, Order, Plan, Receipt, UsageImport, UsageRecord, Wallet
 
 
 def wallet_balance(*, user) -> Decimal:
@@ -110,11 +110,11 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
     Each fragment is one ``SELECT tag, c1 … c7`` (text or NULL) for
     ``accounts.selectors.account_centre_state``, which unites them in one query: the
     wallet balance, each line's plan, allowances and auto-renew settings, the five latest
-    orders with their receipts, the paid orders behind "spent by month", and the usage
-    records behind the usage table. Anything that changes what the page shows changes a row.
+    orders with their receipts, the paid orders behind "spent by month", and the newest
+    usage import behind the usage table. Anything that changes what the page shows changes a row.
     """
     wallet, service, order = Wallet._meta.db_table, LineService._meta.db_table, Order._meta.db_table
-    receipt, usage, line = Receipt._meta.db_table, UsageRecord._meta.db_table, Line._meta.db_table
+    receipt, usage_import, line = Receipt._meta.db_table, UsageImport._meta.db_table, Line._meta.db_table
     paid = Order.Status.PAID
     # Table names come from the models' meta; every value is a parameter.
     return [
@@ -130,6 +130,10 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
          "ORDER BY created_at DESC LIMIT 5) o", [user_id]),
         (f"SELECT 'paid', CAST(count(*) AS TEXT), CAST(sum(amount) AS TEXT), CAST(max(paid_at) AS TEXT), "  # noqa: S608
          f"CAST(max(id) AS TEXT), NULL, NULL, NULL FROM {order} WHERE user_id = %s AND status = %s", [user_id, paid]),
-        (f"SELECT 'usage', CAST(count(*) AS TEXT), CAST(max(u.id) AS TEXT), NULL, NULL, NULL, NULL, NULL "  # noqa: S608
-         f"FROM {usage} u JOIN {line} l ON l.id = u.line_id WHERE l.owner_id = %s", [user_id]),
+        # Usage records come only from imported files (each record names its import), and a
+        # customer's history may hold thousands: the newest import stands for them all. An
+        # import (hourly, say) renews every customer's page; counting their records would
+        # cost every view a scan that grows each month.
+        (f"SELECT 'usage', CAST(max(id) AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL FROM {usage_import}",  # noqa: S608
+         []),
     ]  # fmt: skip
