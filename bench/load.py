@@ -25,7 +25,9 @@ The script, in one run and against one server:
      the cities of the filter; no session) at ``--clients`` clients, and again at
      ``--reviewers`` clients;
    - ``account``: signed-in customers, ``GET /account/`` at ``--clients`` clients, one
-     customer per client;
+     customer per client (the page is cached per customer until what it shows changes,
+     so after each customer's first view this is the cached page; the in-process figures
+     below also give the cost of rendering it afresh, as right after a change);
    - ``review``: ``--reviewers`` reviewers, each claiming with ``POST /staff/reviews/next/``
      and deciding with ``POST /staff/reviews/<id>/decide/`` (approve 4 in 5, else reject
      with one or two retryable reason codes), redirects not followed;
@@ -269,6 +271,7 @@ def queries_per_request(customer_phone: str, repeat: int = 20) -> dict:
     Single-threaded and without gunicorn, so the CPU time (process_time, median of
     ``repeat``) is the application's own cost, less disturbed by concurrency.
     """
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -287,9 +290,11 @@ def queries_per_request(customer_phone: str, repeat: int = 20) -> dict:
         assert response.status_code == 302, response.status_code
         return claimed, decided
 
-    def cpu_ms(action):
+    def cpu_ms(action, before=None):
         times = []
         for _ in range(repeat):
+            if before is not None:
+                before()
             began = time.process_time()
             action()
             times.append((time.process_time() - began) * 1000)
@@ -300,14 +305,23 @@ def queries_per_request(customer_phone: str, repeat: int = 20) -> dict:
     customer.force_login(User.objects.get(phone=customer_phone))
     count(customer, "get", "/account/")
     reviewer.force_login(User.objects.get(username="load-reviewer-0"))
+
+    def account_rendered():
+        # The account centre is cached per customer until what it shows changes: this is
+        # the view right after a change (the cache emptied first, outside the clock).
+        cache.clear()
+        return count(customer, "get", "/account/")[0]
+
     result = {
         "baseline": count(anonymous, "get", "/service-points/")[0],
         "account": count(customer, "get", "/account/")[0],
+        "account_rendered": account_rendered(),
     }
     result["claim"], result["decide"] = claim_and_decide(reviewer)
     result["cpu_ms"] = {
         "baseline": cpu_ms(lambda: anonymous.get("/service-points/", HTTP_HOST="127.0.0.1")),
         "account": cpu_ms(lambda: customer.get("/account/", HTTP_HOST="127.0.0.1")),
+        "account rendered afresh": cpu_ms(lambda: customer.get("/account/", HTTP_HOST="127.0.0.1"), before=cache.clear),
         "review": cpu_ms(lambda: claim_and_decide(reviewer)),
     }
     return result
@@ -623,7 +637,8 @@ def print_report(results: dict, checks: dict, queries: dict, meta: dict):
         "(app/db CPU ms: CPU time of the gunicorn workers / the PostgreSQL backends per request, from /proc.)\n"
         "In-process, single-threaded (test client, no gunicorn), application CPU per request: "
         + ", ".join(f"{name} {value:.1f} ms" for name, value in queries["cpu_ms"].items())
-        + " (review: one claim + one decision)"
+        + f" (review: one claim + one decision; the account centre rendered afresh makes {queries['account_rendered']}"
+        " queries)"
     )
     review = results["review"]
     decisions_per_s = review.decisions / review.window if review.window else 0
