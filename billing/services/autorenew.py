@@ -8,8 +8,11 @@ its current chunk, which rolls back, and the next run picks those lines up again
 renewed lines have moved past the window, so nobody is charged twice.
 
 Wallet payments, the common case, are done in bulk: a chunk costs a fixed number of
-queries whatever its size. Saved-card payments call the provider one line at a time,
-outside any transaction.
+queries whatever its size. On PostgreSQL they are written set-based from plain tuples
+(``_renew_chunk_sql``: one statement per table, pipelined); elsewhere, and for a chunk
+that pays an order left open by an earlier attempt, through model instances and
+``apply_paid_orders`` (``_renew_chunk_orm``). Both write the same rows. Saved-card
+payments call the provider one line at a time, outside any transaction.
 """
 
 import hashlib
@@ -20,7 +23,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -83,19 +85,28 @@ def _next_attempt(validity_end: datetime, now: datetime) -> datetime | None:
 
 
 def due_line_ids(*, now: datetime, after_id: int, limit: int) -> list[int]:
+    """The next ``limit`` due lines after ``after_id``, by line id.
+
+    SQL of its own because both tables need the ``> after_id`` condition: PostgreSQL does
+    not carry an inequality across the join, so with the ORM's one condition the merge
+    join read every line from the first one up at each chunk (quadratic in a 100,000-line
+    run: the chunk at line 50,000 read 50,000 lines).
+    """
     window_end = now + timedelta(days=settings.AUTORENEW_WINDOW_DAYS)
-    return list(
-        LineService.objects.filter(
-            auto_renew=True,
-            auto_renew_failures__lt=MAX_AUTORENEW_FAILURES,
-            line_id__gt=after_id,
-            line__validity_end__lte=window_end,
-            line__status__in=account_services.lines.RENEWABLE_STATUSES,
-        )
-        .filter(Q(auto_renew_next_attempt_at__isnull=True) | Q(auto_renew_next_attempt_at__lte=now))
-        .order_by("line_id")
-        .values_list("line_id", flat=True)[:limit]
+    statuses = list(account_services.lines.RENEWABLE_STATUSES)
+    moment = connection.ops.adapt_datetimefield_value
+    placeholders = ", ".join(["%s"] * len(statuses))  # only placeholders are formatted into the text
+    sql = (
+        "SELECT s.line_id FROM billing_lineservice s JOIN accounts_line l ON l.id = s.line_id "  # noqa: S608
+        "WHERE s.auto_renew AND s.auto_renew_failures < %s AND s.line_id > %s AND l.id > %s "
+        f"AND l.validity_end <= %s AND l.status IN ({placeholders}) "
+        "AND (s.auto_renew_next_attempt_at IS NULL OR s.auto_renew_next_attempt_at <= %s) "
+        "ORDER BY s.line_id LIMIT %s"
     )
+    params = [MAX_AUTORENEW_FAILURES, after_id, after_id, moment(window_end), *statuses, moment(now), limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [line_id for (line_id,) in cursor.fetchall()]
 
 
 def autorenew_run(*, now: datetime | None = None, chunk_size: int = CHUNK_SIZE) -> dict:

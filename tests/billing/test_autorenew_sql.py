@@ -211,3 +211,22 @@ def test_order_numbers_are_the_date_and_eight_characters_of_the_alphabet():
     assert len(numbers) == 2000
     characters = "".join(number[9:] for number in numbers)
     assert set(characters) == set(NUMBER_ALPHABET)  # 16,000 draws reach all 31 characters
+
+
+def test_due_line_ids_are_the_due_lines_after_the_last_one_in_id_order(settings):
+    now = timezone.now()
+    lines = []
+    for _ in range(6):
+        user, line = verified_customer()
+        services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+        Line.objects.filter(pk=line.pk).update(validity_end=now + timedelta(days=1))
+        lines.append(line.pk)
+    Line.objects.filter(pk=lines[1]).update(validity_end=now + timedelta(days=settings.AUTORENEW_WINDOW_DAYS + 1))
+    Line.objects.filter(pk=lines[2]).update(status=Line.Status.CANCELLED, cancelled_at=now)
+    LineService.objects.filter(line_id=lines[3]).update(auto_renew_failures=autorenew.MAX_AUTORENEW_FAILURES)
+    LineService.objects.filter(line_id=lines[4]).update(auto_renew_next_attempt_at=now + timedelta(hours=1))
+
+    assert autorenew.due_line_ids(now=now, after_id=0, limit=10) == [lines[0], lines[5]]
+    assert autorenew.due_line_ids(now=now, after_id=lines[0], limit=10) == [lines[5]]
+    assert autorenew.due_line_ids(now=now, after_id=0, limit=1) == [lines[0]]
+    assert autorenew.due_line_ids(now=now + timedelta(hours=2), after_id=lines[0], limit=10) == [lines[4], lines[5]]
