@@ -220,17 +220,17 @@ def _account_centre_cache_key(request) -> str | None:
 
     The page is the same for the same data (``selectors.account_centre_state``), person,
     language, path and CSRF secret (its forms carry a token made from the secret; a new
-    sign-in rotates it). A page with a one-off message to show is never cached.
+    sign-in rotates it). A page with a one-off message to show is never cached, nor a
+    staff member's (their header's links follow their permissions).
     """
-    if len(messages.get_messages(request)):
-        return None
     user = request.user
+    if user.is_staff or len(messages.get_messages(request)):
+        return None
     if "CSRF_COOKIE" not in request.META:
         get_token(request)  # a first visit: the secret must exist before it goes into the key
     parts = [
         _account_centre_templates_digest(),
         str(user.pk),
-        str(user.is_staff),
         str(user.real_name_verified_at),
         translation.get_language(),
         request.get_full_path(),

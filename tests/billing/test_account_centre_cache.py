@@ -205,6 +205,20 @@ def test_a_one_off_message_shows_once_and_is_never_cached(english, plans):
     assert "Auto-renew is off." not in page(english)
 
 
+def test_a_staff_members_page_is_never_cached(client):
+    """Their header's links follow their permissions, which the digest does not cover."""
+    from tests.factories import make_staff
+
+    client.force_login(make_staff("reviewer"))
+    page(client)
+
+    with CaptureQueriesContext(connection) as queries:
+        page(client)
+
+    assert len(queries) > 3
+    assert not any("'line', CAST" in query["sql"] for query in queries)
+
+
 def test_customers_never_get_each_others_page(plans):
     first, first_line = served_customer(plans)
     second, second_line = served_customer(plans)
