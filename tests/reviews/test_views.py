@@ -755,8 +755,9 @@ def claim_and_decide(client, submission, data):
 # block is a SAVEPOINT and its RELEASE. Common to both: the session (a database session
 # in tests; Redis in production), the reviewer, and their permissions in one query.
 CLAIM_QUERIES = {
-    # held claim?, SAVEPOINT, UPDATE … FROM (SELECT … SKIP LOCKED) RETURNING, claimed event, RELEASE
-    "postgresql": 3 + 5,
+    # SAVEPOINT, UPDATE … FROM (SELECT … SKIP LOCKED, unless a live claim is held) RETURNING,
+    # claimed event, RELEASE
+    "postgresql": 3 + 4,
     # held claim?, candidate ids, SAVEPOINT, conditional UPDATE, the row, claimed event, RELEASE
     "sqlite": 3 + 7,
 }
