@@ -532,6 +532,11 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
     # writes a table while this process builds the next one's values. An error surfaces
     # when the pipeline ends, as the Django exception the chunk's retry expects.
     with connection.wrap_database_errors, connection.connection.pipeline():
+        with connection.cursor() as cursor:
+            # Foreign keys are checked as each statement ends instead of all at commit: the
+            # same checks in the same transaction, but done while this process builds the
+            # next statement, not while it waits for the commit (a tenth of a chunk's time).
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         update_columns(Line, line_ids, {"validity_end": new_ends, "status": [Line.Status.ACTIVE] * count})
         update_columns(
             LineService,
