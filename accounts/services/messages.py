@@ -49,12 +49,21 @@ def notify(
 ) -> Notification:
     """Put a message in the user's inbox and queue it by SMS and/or email."""
     notification = Notification.objects.create(user=user, subject=subject, body=body, link=link)
+    outbound = []
     if sms_too and user.phone:
-        outbox_queue(
-            channel=OutboundMessage.Channel.SMS, recipient=user.phone.as_e164, body=f"【Heyon】{subject}：{body}"
+        outbound.append(
+            OutboundMessage(
+                channel=OutboundMessage.Channel.SMS, recipient=user.phone.as_e164, body=f"【Heyon】{subject}：{body}"
+            )
         )
     if email_too and user.email:
-        outbox_queue(channel=OutboundMessage.Channel.EMAIL, recipient=user.email, subject=subject, body=body)
+        outbound.append(
+            OutboundMessage(
+                channel=OutboundMessage.Channel.EMAIL, recipient=user.email, subject=subject[:200], body=body
+            )
+        )
+    # The SMS and the email in one INSERT, and handed on together after the commit.
+    _send_after_commit_all(OutboundMessage.objects.bulk_create(outbound))
     return notification
 
 
@@ -75,11 +84,16 @@ def notify_many(items, *, send_now: bool = True) -> int:
             outbound.append(OutboundMessage(channel="email", recipient=user.email, subject=subject[:200], body=body))
     Notification.objects.bulk_create(notifications, batch_size=1000)
     created = OutboundMessage.objects.bulk_create(outbound, batch_size=1000)
-    if send_now and settings.OUTBOX_SEND_ON_COMMIT:
-        ids = [message.pk for message in created if message.pk]
-        if ids:
-            transaction.on_commit(lambda: _send_after_commit(ids))
+    if send_now:
+        _send_after_commit_all(created)
     return len(notifications)
+
+
+def _send_after_commit_all(messages):
+    """Send these new outbox rows right after the commit, as one batch (one task for a worker)."""
+    ids = [message.pk for message in messages if message.pk]
+    if ids and settings.OUTBOX_SEND_ON_COMMIT:
+        transaction.on_commit(lambda: _send_after_commit(ids))
 
 
 def notification_mark_all_read(*, user) -> int:

@@ -767,9 +767,9 @@ CLAIM_QUERIES = {
 # outbox rows (one INSERT: their SMS and email), RELEASE
 APPROVE_QUERIES = 3 + 11
 # reason codes of the form, SAVEPOINT, submission locked with its customer, active reasons,
-# UPDATE submission, INSERT reasons, rejected event, notification, outbox rows (SMS, email
-# one at a time, as ``notify`` writes them), RELEASE
-REJECT_QUERIES = 3 + 11
+# UPDATE submission, INSERT reasons, rejected event, notification, outbox rows (SMS and
+# email in one INSERT), RELEASE
+REJECT_QUERIES = 3 + 10
 
 
 def test_claiming_and_approving_run_a_fixed_number_of_queries_whatever_the_lines(client, submit, reviewer):
