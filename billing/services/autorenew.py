@@ -38,6 +38,7 @@ from .orders import (
     fingerprint,
     new_order_number,
     new_out_trade_no,
+    new_out_trade_nos,
     receipt_number,
     receipts_allocate,
 )
@@ -584,7 +585,7 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
         )
         insert_columns(
             Payment,
-            {"order_id": order_pks, "amount": orders["amount"], "out_trade_no": [new_out_trade_no() for _item in paid]},
+            {"order_id": order_pks, "amount": orders["amount"], "out_trade_no": new_out_trade_nos(count)},
             constants={"method": Payment.Method.WALLET, "status": Payment.Status.SUCCEEDED},
         )
         insert_columns(
@@ -599,6 +600,7 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
         )
         nationals = [_national(item[0][12]) for item in paid]
         description = _("Renewal of %(number)s: %(plan)s × %(months)s month(s)")
+        names = {plan.pk: plan.name for _row, plan, *_rest in paid}  # in the active language, once a plan
         insert_columns(
             Receipt,
             {
@@ -609,7 +611,7 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
                 "user_id": orders["user_id"],
                 "amount": orders["amount"],
                 "description": [
-                    description % {"number": national, "plan": plan.name, "months": row[3]}
+                    description % {"number": national, "plan": names[plan.pk], "months": row[3]}
                     for (row, plan, *_rest), national in zip(paid, nationals, strict=True)
                 ],
             },

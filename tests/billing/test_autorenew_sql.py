@@ -17,7 +17,7 @@ from accounts.models import AuditEvent, Line, Notification, OutboundMessage, Use
 from billing import services
 from billing.models import LedgerEntry, LineService, Order, Payment, Receipt, ReceiptSequence, SavedCard, Wallet
 from billing.services import autorenew
-from billing.services.orders import NUMBER_ALPHABET, fingerprint, new_order_number
+from billing.services.orders import NUMBER_ALPHABET, fingerprint, new_order_number, new_out_trade_nos
 from tests.billing.conftest import fund, verified_customer
 
 NEEDS_POSTGRESQL = "the set-based path is PostgreSQL's (set DATABASE_URL=postgres://…)"
@@ -128,6 +128,7 @@ def run(monkeypatch, *, set_based: bool, now) -> tuple[dict, dict, dict]:
     trade_numbers = (f"PSQL{index:012d}" for index in itertools.count(1))
     monkeypatch.setattr(autorenew, "new_order_number", lambda now=None: next(order_numbers))
     monkeypatch.setattr(autorenew, "new_out_trade_no", lambda: next(trade_numbers))
+    monkeypatch.setattr(autorenew, "new_out_trade_nos", lambda count: [next(trade_numbers) for _ in range(count)])
     monkeypatch.setattr(autorenew, "_set_based", lambda: set_based)
     calls = {"_write_paid": 0, "_renew_chunk_orm": 0}
     for name in calls:
@@ -230,3 +231,10 @@ def test_due_line_ids_are_the_due_lines_after_the_last_one_in_id_order(settings)
     assert autorenew.due_line_ids(now=now, after_id=lines[0], limit=10) == [lines[5]]
     assert autorenew.due_line_ids(now=now, after_id=0, limit=1) == [lines[0]]
     assert autorenew.due_line_ids(now=now + timedelta(hours=2), after_id=lines[0], limit=10) == [lines[4], lines[5]]
+
+
+def test_out_trade_numbers_made_together_are_unique_and_shaped_like_one_made_alone():
+    numbers = new_out_trade_nos(500)
+
+    assert len(set(numbers)) == 500
+    assert all(len(number) == 27 and number.startswith("P") and number[1:15].isdigit() for number in numbers)
