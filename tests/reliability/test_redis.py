@@ -19,6 +19,8 @@ from django.conf import settings as django_settings
 from django.core.cache.backends.redis import RedisCache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from heyon_site.cache import ReusingRedisCache
+
 pytestmark = pytest.mark.django_db
 
 CERTIFICATE_CHECK = "/certificates/verify/"
@@ -31,7 +33,7 @@ def redis_cache(redis_url, settings):
     prefix = f"heyon-test-{uuid.uuid4().hex[:12]}"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "heyon_site.cache.ReusingRedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": prefix,
         }
@@ -44,9 +46,9 @@ def redis_cache(redis_url, settings):
     client.close()
 
 
-def another_app_server(redis_url, prefix) -> RedisCache:
+def another_app_server(redis_url, prefix) -> ReusingRedisCache:
     """The same cache as another app server sees it: its own client, same Redis and prefix."""
-    return RedisCache(redis_url, {"KEY_PREFIX": prefix})
+    return ReusingRedisCache(redis_url, {"KEY_PREFIX": prefix})
 
 
 def test_the_certificate_check_limit_counts_in_redis_for_every_app_server(client, settings, redis_url, redis_cache):
@@ -64,7 +66,7 @@ def test_the_certificate_check_limit_counts_in_redis_for_every_app_server(client
 
 
 def test_while_redis_is_down_the_public_certificate_check_refuses_rather_than_go_uncounted(client, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": UNREACHABLE}}
+    settings.CACHES = {"default": {"BACKEND": "heyon_site.cache.ReusingRedisCache", "LOCATION": UNREACHABLE}}
     client.cookies["django_language"] = "en"
 
     response = client.get(CERTIFICATE_CHECK, {"number": "HY-0000-0000"})
@@ -77,7 +79,7 @@ def test_while_redis_is_down_a_customer_still_gets_the_photo_precheck(client, se
     from tests.factories import CustomerFactory
     from tests.reviews import payloads
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": UNREACHABLE}}
+    settings.CACHES = {"default": {"BACKEND": "heyon_site.cache.ReusingRedisCache", "LOCATION": UNREACHABLE}}
     client.force_login(CustomerFactory())
     photo = payloads.encode(payloads.card_image(480, 360), "JPEG")
 
@@ -87,6 +89,22 @@ def test_while_redis_is_down_a_customer_still_gets_the_photo_precheck(client, se
 
     assert response.status_code == 200
     assert response.json()["ok"] is True
+
+
+def test_the_cache_keeps_one_redis_client_and_behaves_as_djangos(redis_url, redis_cache):
+    """heyon_site.cache reuses its client; what it stores, counts and deletes is Django's RedisCache's."""
+    ours = ReusingRedisCache(redis_url, {"KEY_PREFIX": redis_cache})
+    djangos = RedisCache(redis_url, {"KEY_PREFIX": redis_cache})
+
+    ours.set("page", b"<html>", 60)
+    assert djangos.get("page") == b"<html>"
+    assert ours.add("count", 1, 60) and ours.incr("count") == 2 and djangos.get("count") == 2
+    ours.set_many({"a": {"x": 1}, "b": [2]}, 60)
+    assert djangos.get_many(["a", "b"]) == {"a": {"x": 1}, "b": [2]}
+    ours.delete("page")
+    assert djangos.get("page") is None and not ours.has_key("page")
+    assert ours._cache.get_client() is ours._cache.get_client()
+    assert djangos._cache.get_client() is not djangos._cache.get_client()
 
 
 def test_healthz_checks_redis_when_it_is_configured(client, settings, redis_url):
@@ -176,7 +194,7 @@ def test_without_a_broker_messages_are_sent_in_process_and_celery_is_never_asked
 def test_redis_url_makes_the_cache_shared_and_the_worker_take_the_messages():
     found = settings_under({"REDIS_URL": "redis://cache.internal:6379/0"})
 
-    assert found["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert found["cache"] == "heyon_site.cache.ReusingRedisCache"
     assert (found["broker"], found["via_queue"]) == ("redis://cache.internal:6379/0", True)
     assert found["beat"] == BEAT_TASKS
 
@@ -239,7 +257,7 @@ def test_with_redis_a_signed_in_page_reads_its_session_and_page_from_redis(clien
 
 
 def test_while_redis_is_down_customers_sign_in_see_their_account_and_sign_out(client, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": UNREACHABLE}}
+    settings.CACHES = {"default": {"BACKEND": "heyon_site.cache.ReusingRedisCache", "LOCATION": UNREACHABLE}}
     settings.SESSION_ENGINE = "heyon_site.sessions"
     _user, line = signed_in_customer(client)
 
