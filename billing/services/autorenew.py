@@ -40,7 +40,6 @@ from .orders import (
     new_out_trade_no,
     new_out_trade_nos,
     receipt_number,
-    receipts_allocate,
 )
 from .payments import payment_record_result
 
@@ -510,23 +509,36 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
     # Lines are locked after the wallets, as lines_extend locks them in the portable path.
     line_ids = [item[0][0] for item in paid]
     count = len(paid)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, status, validity_end FROM accounts_line WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-            [int_array(line_ids)],
-        )
-        locked = {line_id: (status, end) for line_id, status, end in cursor.fetchall()}
-        if len(locked) != len(line_ids) or any(
-            status not in account_services.lines.RENEWABLE_STATUSES for status, _end in locked.values()
-        ):
-            raise account_services.lines.LineError(account_services.lines.ERR_LINE_NOT_RENEWABLE)
-        # The orders' ids, taken from their sequence now so that no statement below waits for another's result.
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [Order._meta.db_table, Order._meta.pk.column, count],
-        )
-        order_pks = [pk for (pk,) in cursor.fetchall()]
-    receipts = receipts_allocate(count=count, now=now)
+    year = timezone.localtime(now).year
+    # Three statements, one round trip: the lines' locks, the orders' ids (taken from their
+    # sequence now so that no statement below waits for another's result) and the receipt
+    # numbers (receipts_allocate in one statement: the year's row is created or locked and
+    # bumped by the count, and rolls back with the chunk, so numbers stay gapless).
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        with connection.cursor() as lines, connection.cursor() as ids, connection.cursor() as sequence:
+            lines.execute(
+                "SELECT id, status, validity_end FROM accounts_line "
+                "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                [int_array(line_ids)],
+            )
+            ids.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [Order._meta.db_table, Order._meta.pk.column, count],
+            )
+            sequence.execute(
+                "INSERT INTO billing_receiptsequence (year, last_number) VALUES (%s, %s) ON CONFLICT (year) "
+                "DO UPDATE SET last_number = billing_receiptsequence.last_number + EXCLUDED.last_number "
+                "RETURNING last_number",
+                [year, count],
+            )
+            locked = {line_id: (status, end) for line_id, status, end in lines.fetchall()}
+            order_pks = [pk for (pk,) in ids.fetchall()]
+            (last,) = sequence.fetchone()
+    if len(locked) != len(line_ids) or any(
+        status not in account_services.lines.RENEWABLE_STATUSES for status, _end in locked.values()
+    ):
+        raise account_services.lines.LineError(account_services.lines.ERR_LINE_NOT_RENEWABLE)
+    receipts = [(year, number) for number in range(last - count + 1, last + 1)]
     new_ends = [account_services.add_months(max(locked[line_id][1] or now, now), item[0][3])
                 for line_id, item in zip(line_ids, paid, strict=True)]  # fmt: skip
     # Pipelined: each statement is sent without waiting for the one before, so PostgreSQL
