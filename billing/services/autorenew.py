@@ -522,7 +522,8 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
                 [int_array(line_ids)],
             )
             ids.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                # The sequence is looked up once (a sub-select), not once a row.
+                "SELECT nextval((SELECT pg_get_serial_sequence(%s, %s)::regclass)) FROM generate_series(1, %s)",
                 [Order._meta.db_table, Order._meta.pk.column, count],
             )
             sequence.execute(
