@@ -613,7 +613,8 @@ def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
         )
         nationals = [_national(item[0][12]) for item in paid]
         description = _("Renewal of %(number)s: %(plan)s × %(months)s month(s)")
-        names = {plan.pk: plan.name for _row, plan, *_rest in paid}  # in the active language, once a plan
+        plans = {plan.pk: plan for _row, plan, *_rest in paid}
+        names = {pk: plan.name for pk, plan in plans.items()}  # in the active language, once a plan
         insert_columns(
             Receipt,
             {
