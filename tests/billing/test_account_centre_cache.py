@@ -274,7 +274,7 @@ def test_on_postgresql_the_digest_is_planned_once_per_connection_and_reads_the_s
         [(prepared,)] = cursor.fetchall()
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(selectors, "_reusable_plan_cursor", connection.cursor)
+        patch.setattr(selectors, "reusable_plan_cursor", connection.cursor)
         unprepared = selectors.account_centre_state(user=user)
 
     assert prepared == 1

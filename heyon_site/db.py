@@ -1,0 +1,76 @@
+"""Reads that every signed-in request makes, planned once per database connection.
+
+Django's psycopg cursors bind parameters on the client, so PostgreSQL parses and plans
+each query afresh, and the ORM compiles each query in Python before that. For the few
+queries that run on every request (the signed-in user, the account centre's digest) both
+cost more than the query itself. Here they are plain SQL, built once from the models'
+meta, run on a server-binding psycopg cursor that prepares them on first use and reuses
+the plan on the persistent connection.
+
+Behind a connection pooler this needs one that keeps prepared statements (PgBouncer
+1.21+ with ``max_prepared_statements``; docs/DEPLOY.md). Other databases get Django's
+own cursor.
+"""
+
+import functools
+
+from django.db import connections
+
+
+def reusable_plan_cursor(using: str = "default"):
+    """A cursor, wrapped like Django's own (error translation), that prepares on PostgreSQL."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        # While queries are logged (DEBUG, or a test counting them) Django's own cursor
+        # runs it: Django cannot show the SQL a prepared statement ran.
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # Django switches preparing off for the connection; its own cursors bind on the
+        # client and never prepare, so this changes nothing but cursors like this one.
+        connection.connection.prepare_threshold = 0
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+    return connection._prepare_cursor(raw)
+
+
+@functools.cache
+def _by_pk_sql(model, using: str) -> str:
+    quote = connections[using].ops.quote_name
+    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    # Names come from the model's meta, quoted; the key is a parameter.
+    return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+
+
+@functools.cache
+def _converters(model, using: str) -> list[tuple]:
+    """Per column, what the ORM's compiler would apply to the value: the backend's, then the field's."""
+    connection = connections[using]
+    result = []
+    for field in model._meta.concrete_fields:
+        column = field.get_col(model._meta.db_table)
+        result.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+    return result
+
+
+def instance_by_pk(model, pk, *, using: str = "default"):
+    """``model.objects.using(using).filter(pk=pk).first()``, without compiling a query each time.
+
+    Values are converted as the ORM's compiler converts them (the backend's converters,
+    then the field's ``from_db_value``, e.g. a phone number), and the instance is built
+    with ``Model.from_db`` like any loaded row.
+    """
+    with reusable_plan_cursor(using) as cursor:
+        cursor.execute(_by_pk_sql(model, using), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    connection = connections[using]
+    values = []
+    for value, (column, converters) in zip(row, _converters(model, using), strict=True):
+        for converter in converters:
+            value = converter(value, column, connection)
+        values.append(value)
+    return model.from_db(using, [field.attname for field in model._meta.concrete_fields], values)

@@ -1,0 +1,63 @@
+"""heyon_site.db: reads planned once per connection return what the ORM returns."""
+
+import pytest
+from django.db import connection
+
+from accounts.backends import IdentifierBackend
+from accounts.models import User
+from heyon_site.db import instance_by_pk
+from tests.factories import CustomerFactory, ServicePointFactory, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def fields_of(user) -> dict:
+    return {field.attname: getattr(user, field.attname) for field in User._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("kind", ["customer", "clerk"])
+def test_a_row_read_by_pk_equals_the_orms_field_by_field_and_type_by_type(kind):
+    if kind == "customer":
+        user = CustomerFactory(email="wang@example.com")
+        User.objects.filter(pk=user.pk).update(real_name_verified_at=user.date_joined)
+    else:
+        user = make_staff("clerk", service_point=ServicePointFactory())
+
+    ours, orms = instance_by_pk(User, user.pk), User.objects.get(pk=user.pk)
+
+    assert fields_of(ours) == fields_of(orms)
+    assert {name: type(value) for name, value in fields_of(ours).items()} == {
+        name: type(value) for name, value in fields_of(orms).items()
+    }
+    assert ours._state.adding is False and ours._state.db == "default"
+    assert ours.phone is None or ours.phone.as_e164 == orms.phone.as_e164
+
+
+def test_a_missing_row_is_none():
+    assert instance_by_pk(User, 987654321) is None
+
+
+def test_the_backend_gives_an_active_user_and_refuses_an_inactive_or_unknown_one():
+    backend = IdentifierBackend()
+    active, inactive = CustomerFactory(), CustomerFactory(is_active=False)
+
+    assert backend.get_user(str(active.pk)) == active
+    assert backend.get_user(str(inactive.pk)) is None
+    assert backend.get_user("987654321") is None
+    assert backend.get_user("not-a-number") is None
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_on_postgresql_the_user_read_is_prepared_once():
+    user = CustomerFactory()
+    for _run in range(3):
+        instance_by_pk(User, user.pk)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ['SELECT "id", "password"%']
+        )
+        [(prepared,)] = cursor.fetchall()
+
+    assert prepared == 1
