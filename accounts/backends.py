@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router
 
 from accounts.models import User
-from heyon_site.db import instance_by_pk
+from heyon_site.db import instance_by_pk, reusable_plan_cursor
 
 
 def parse_phone(raw: str, region: str = "CN"):
@@ -83,8 +83,9 @@ class IdentifierBackend(ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None or user_obj.is_superuser:
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):
-            with connections[router.db_for_read(Permission)].cursor() as cursor:
-                cursor.execute(_permissions_sql(cursor.db.alias), [user_obj.pk, user_obj.pk])
+            alias = router.db_for_read(Permission)
+            with reusable_plan_cursor(alias) as cursor:
+                cursor.execute(_permissions_sql(alias), [user_obj.pk, user_obj.pk])
                 user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in cursor.fetchall()}
         return user_obj._perm_cache
 
