@@ -43,7 +43,8 @@ MIDDLEWARE = [
     # A dropped database connection in a view becomes a 503 "try again" page.
     "heyon_site.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the header built once (heyon_site/csp.py).
+    "heyon_site.csp.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
