@@ -1,9 +1,15 @@
 from accounts.models import AuditEvent
 
 
-def audit_event(*, actor, verb: str, target, subject_user=None, data: dict | None = None) -> AuditEvent:
-    """Return an unsaved audit event, for ``audit_record_events`` to write with others."""
-    return AuditEvent(
+def audit_event(
+    *, actor, verb: str, target, subject_user=None, subject_user_id=None, data: dict | None = None
+) -> AuditEvent:
+    """Return an unsaved audit event, for ``audit_record_events`` to write with others.
+
+    The customer concerned is ``subject_user``, or by id ``subject_user_id`` (batch jobs
+    have ids, not users).
+    """
+    event = AuditEvent(
         actor=actor if getattr(actor, "pk", None) else None,
         verb=verb,
         target_type=target._meta.label_lower,
@@ -11,6 +17,9 @@ def audit_event(*, actor, verb: str, target, subject_user=None, data: dict | Non
         subject_user=subject_user,
         data=data or {},
     )
+    if subject_user is None:
+        event.subject_user_id = subject_user_id
+    return event
 
 
 def audit_record(*, actor, verb: str, target, subject_user=None, data: dict | None = None) -> AuditEvent:
@@ -22,7 +31,7 @@ def audit_record(*, actor, verb: str, target, subject_user=None, data: dict | No
 
 def audit_record_events(events: list[AuditEvent]) -> int:
     """Append events of one change (of any verbs) in one INSERT, in the order given."""
-    AuditEvent.objects.bulk_create(events)
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
     return len(events)
 
 
@@ -30,16 +39,9 @@ def audit_record_many(*, actor, verb: str, targets, subject_user_ids=None, data=
     """Bulk audit events for batch jobs: one per target; ``data`` maps a target's pk to its details."""
     subject_user_ids = subject_user_ids or [None] * len(targets)
     data = data or {}
-    events = [
-        AuditEvent(
-            actor=actor if getattr(actor, "pk", None) else None,
-            verb=verb,
-            target_type=target._meta.label_lower,
-            target_id=str(target.pk),
-            subject_user_id=subject_id,
-            data=data.get(target.pk, {}),
-        )
-        for target, subject_id in zip(targets, subject_user_ids, strict=True)
-    ]
-    AuditEvent.objects.bulk_create(events, batch_size=1000)
-    return len(events)
+    return audit_record_events(
+        [
+            audit_event(actor=actor, verb=verb, target=target, subject_user_id=subject_id, data=data.get(target.pk, {}))
+            for target, subject_id in zip(targets, subject_user_ids, strict=True)
+        ]
+    )
