@@ -94,7 +94,11 @@ class DecisionForm(_ReasonsAndMessagesForm):
     decision = forms.ChoiceField(
         label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect
     )
-    field_order = ["decision", "reason_codes", "customer_message", "note"]
+    # Ticked on the review screen: a reviewer working the queue goes from one decision
+    # straight to the next submission (one request instead of deciding, then claiming).
+    # Left out of a POST (an older page, a script), the reviewer lands back on the queue.
+    take_next = forms.BooleanField(label=_("Then take the next submission"), required=False, initial=True)
+    field_order = ["decision", "reason_codes", "customer_message", "note", "take_next"]
 
     def clean(self):
         cleaned = super().clean()

@@ -145,7 +145,10 @@ def queue(request):
 @staff_permission_required(REVIEW)
 @require_POST
 def claim_next(request):
-    filters = selectors.queue_filters_from(request.POST)
+    return _claim_next_and_open(request, filters=selectors.queue_filters_from(request.POST))
+
+
+def _claim_next_and_open(request, filters):
     submission = services.submission_claim_next(reviewer=request.user, filters=filters)
     if submission is None:
         messages.info(request, _("The queue is empty. Well done!"))
@@ -247,6 +250,9 @@ def decide(request, submission_id: int):
         else:
             verb = _("Approved") if form.cleaned_data["decision"] == "approve" else _("Rejected")
             messages.success(request, _("%(verb)s submission #%(id)s.") % {"verb": verb, "id": submission_id})
+            if form.cleaned_data["take_next"]:
+                # Two services, two transactions: the decision stands even if no claim follows.
+                return _claim_next_and_open(request, filters={})
             return redirect("reviews:queue")
     return _review_again(request, submission_id, form=form)
 

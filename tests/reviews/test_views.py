@@ -563,6 +563,38 @@ def test_double_post_of_a_decision_applies_once_and_the_second_gets_409(client, 
     assert decided_verbs(claimed) == ["approved"]
 
 
+def test_decide_and_take_next_claims_the_next_submission_and_opens_it(client, submit, reviewer, claimed):
+    following = submit()
+    response = signed_in(client, reviewer).post(decide_url(claimed), {"decision": "approve", "take_next": "on"})
+
+    assert response.status_code == 302
+    assert response["Location"] == review_url(following)
+    claimed.refresh_from_db()
+    following.refresh_from_db()
+    assert claimed.status == Submission.Status.APPROVED
+    assert (following.status, following.claimed_by) == (Submission.Status.IN_REVIEW, reviewer)
+    page = client.get(response["Location"]).content.decode()
+    assert f"Approved submission #{claimed.pk}." in page  # the flash message arrives on the next screen
+    assert 'name="take_next"' in page and "checked" in page.split('name="take_next"', 1)[1].split(">", 1)[0]
+
+
+def test_decide_and_take_next_on_an_empty_queue_lands_on_the_queue(client, reviewer, claimed):
+    response = signed_in(client, reviewer).post(decide_url(claimed), {"decision": "approve", "take_next": "on"})
+    assert response["Location"] == QUEUE_URL
+    page = client.get(QUEUE_URL).content.decode()
+    assert f"Approved submission #{claimed.pk}." in page
+    assert "The queue is empty." in page
+
+
+def test_a_refused_decision_with_take_next_claims_nothing(client, submit, reviewer, claimed):
+    following = submit()
+    response = signed_in(client, reviewer).post(decide_url(claimed), {"decision": "reject", "take_next": "on"})
+    assert response.status_code == 400
+    following.refresh_from_db()
+    assert following.status == Submission.Status.PENDING
+    assert not SubmissionEvent.objects.filter(submission=following).exclude(verb="submitted").exists()
+
+
 def test_decision_without_a_live_claim_gets_409(client, submit, reviewer, other_reviewer, claimed):
     signed_in(client, other_reviewer)
     response = client.post(decide_url(claimed), {"decision": "approve"})
