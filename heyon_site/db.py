@@ -1,13 +1,18 @@
 """Reads that every signed-in request makes, planned once per database connection.
 
-Django's psycopg cursors bind parameters on the client, so PostgreSQL parses and plans
-each query afresh, and the ORM compiles each query in Python before that. For the few
-queries that run on every request (the signed-in user, the account centre's digest) both
-cost more than the query itself. Here they are plain SQL, built once from the models'
-meta, run on a server-binding psycopg cursor that prepares them on first use and reuses
-the plan on the persistent connection.
+For the few queries that run on every request (the signed-in user, the account centre's
+digest) compiling them with the ORM, and parsing and planning them in PostgreSQL, cost
+more than the query itself. Here they are plain SQL, built once from the models' meta,
+run on a cursor whose statements PostgreSQL prepares and then reuses on the persistent
+connection:
 
-Behind a connection pooler this needs one that keeps prepared statements (PgBouncer
+- with the settings' default on PostgreSQL (server-side binding, statements prepared after
+  ``DATABASE_PREPARE_THRESHOLD`` runs; heyon_site/settings/base.py) that is Django's own
+  cursor, so these follow the threshold, and preparing switched off switches them off too;
+- with client-side binding (``DATABASE_SERVER_SIDE_BINDING=false``), where Django's cursors
+  never prepare, it is a server-binding psycopg cursor that prepares on first use.
+
+Behind a connection pooler preparing needs one that keeps prepared statements (PgBouncer
 1.21+ with ``max_prepared_statements``; docs/DEPLOY.md). Other databases get Django's
 own cursor.
 """
@@ -18,9 +23,13 @@ from django.db import connections
 
 
 def reusable_plan_cursor(using: str = "default"):
-    """A cursor, wrapped like Django's own (error translation), that prepares on PostgreSQL."""
+    """A cursor, wrapped like Django's own (error translation), whose statements PostgreSQL prepares."""
     connection = connections[using]
-    if connection.vendor != "postgresql" or connection.queries_logged:
+    if (
+        connection.vendor != "postgresql"
+        or connection.queries_logged
+        or connection.settings_dict["OPTIONS"].get("server_side_binding")
+    ):
         # While queries are logged (DEBUG, or a test counting them) Django's own cursor
         # runs it: Django cannot show the SQL a prepared statement ran.
         return connection.cursor()
@@ -28,8 +37,8 @@ def reusable_plan_cursor(using: str = "default"):
 
     connection.ensure_connection()
     if connection.connection.prepare_threshold is None:
-        # Django switches preparing off for the connection; its own cursors bind on the
-        # client and never prepare, so this changes nothing but cursors like this one.
+        # Django switches preparing off for a client-binding connection; its own cursors
+        # never prepare there, so this changes nothing but cursors like this one.
         connection.connection.prepare_threshold = 0
     with connection.wrap_database_errors:
         raw = psycopg.Cursor(connection.connection)
