@@ -10,9 +10,14 @@ from accounts import services
 
 
 @shared_task(name="accounts.tasks.send_messages", ignore_result=True)
-def send_messages(message_ids: list[int]) -> dict:
-    """Send these outbox rows now (queued right after their transaction committed)."""
-    return services.outbox_send(ids=message_ids)
+def send_messages(message_ids: list[int] | None = None) -> dict:
+    """Send what is pending now (queued right after a transaction committed messages).
+
+    With ``message_ids`` (tasks an earlier release queued, met during an upgrade), only those rows.
+    """
+    if message_ids is not None:
+        return services.outbox_send(ids=message_ids)
+    return services.outbox_send_queued()
 
 
 @shared_task(name="accounts.tasks.dispatch_messages", ignore_result=True)

@@ -33,6 +33,7 @@ from .messages import (
     outbox_dispatch_due,
     outbox_queue,
     outbox_send,
+    outbox_send_queued,
 )
 from .privacy import personal_data_purge, user_erase_personal_data
 from .support import (
@@ -93,6 +94,7 @@ __all__ = [
     "outbox_dispatch_due",
     "outbox_queue",
     "outbox_send",
+    "outbox_send_queued",
     "password_reset_confirm",
     "password_reset_request",
     "personal_data_purge",

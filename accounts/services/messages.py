@@ -105,17 +105,60 @@ def _send_after_commit(ids):
     # never turn the customer's successful action into an error page. Whatever fails
     # here, the rows are still pending and dispatch_messages sends them later.
     if settings.OUTBOX_SEND_VIA_QUEUE:
-        from accounts.tasks import send_messages  # the tasks module imports the services
-
-        try:
-            send_messages.delay(list(ids))
-        except Exception:
-            logger.exception("Queueing messages %s failed (broker down?); dispatch_messages will send them", ids)
+        _queue_send_task(ids)
         return
     try:
         outbox_send(ids=ids)
     except Exception:
         logger.exception("Sending messages %s after commit failed; dispatch_messages will retry", ids)
+
+
+# Set while a send task waits in the queue; the task deletes it when it starts. It lives in
+# the cache the web processes and the workers share (Redis): settings turn it off
+# (OUTBOX_SEND_TASK_QUEUED_SECONDS = 0) where the cache is per process.
+SEND_TASK_QUEUED_KEY = "outbox:send-task-queued"
+
+
+def _queue_send_task(ids):
+    """Have a worker send what is pending: at most one send task waiting in the queue at a time.
+
+    Under load hundreds of transactions a second commit messages; one task each would cost
+    every request a broker round trip and the worker a task per message. Instead a commit
+    queues a task only if none is waiting: the waiting one will see these rows, because it
+    clears the mark *before* it reads what is pending (``outbox_send_queued``), so a row
+    committed after that read finds the mark gone and queues the next task. If the mark
+    outlives a lost task, ``OUTBOX_SEND_TASK_QUEUED_SECONDS`` ends it, and dispatch_messages
+    (every minute) sends what waited.
+    """
+    from django.core.cache import cache
+
+    from accounts.tasks import send_messages  # the tasks module imports the services
+
+    if settings.OUTBOX_SEND_TASK_QUEUED_SECONDS:
+        try:
+            if not cache.add(SEND_TASK_QUEUED_KEY, 1, timeout=settings.OUTBOX_SEND_TASK_QUEUED_SECONDS):
+                return  # a task is waiting and will send these
+        except Exception:  # noqa: BLE001 - a cache outage must not stop the messages
+            logger.warning("Cache unavailable: queueing a send task for messages %s anyway", ids)
+    try:
+        send_messages.delay()
+    except Exception:
+        logger.exception("Queueing messages %s failed (broker down?); dispatch_messages will send them", ids)
+        try:
+            cache.delete(SEND_TASK_QUEUED_KEY)  # no task is waiting after all
+        except Exception:  # noqa: BLE001, S110 - the mark then simply times out
+            pass
+
+
+def outbox_send_queued() -> dict:
+    """What a queued send task does: clear the "task waiting" mark, then send what is due."""
+    from django.core.cache import cache
+
+    try:
+        cache.delete(SEND_TASK_QUEUED_KEY)
+    except Exception:  # noqa: BLE001 - with the cache down every commit queues its own task
+        logger.warning("Cache unavailable: could not clear the send-task mark; it times out by itself")
+    return outbox_dispatch_due()
 
 
 def outbox_send(*, ids) -> dict:

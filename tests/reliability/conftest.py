@@ -52,6 +52,25 @@ def redis_url() -> str:
     return TEST_REDIS_URL
 
 
+@pytest.fixture
+def redis_cache(redis_url, settings):
+    """Django's cache in the test Redis, under a prefix of its own (removed afterwards)."""
+    prefix = f"heyon-test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "heyon_site.cache.ReusingRedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture(autouse=True)
 def _clean_outboxes():
     sms.outbox.clear()

@@ -11,10 +11,8 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
-import redis
 from django.conf import settings as django_settings
 from django.core.cache.backends.redis import RedisCache
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -25,25 +23,6 @@ pytestmark = pytest.mark.django_db
 
 CERTIFICATE_CHECK = "/certificates/verify/"
 UNREACHABLE = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture
-def redis_cache(redis_url, settings):
-    """Django's cache in the test Redis, under a prefix of its own (removed afterwards)."""
-    prefix = f"heyon-test-{uuid.uuid4().hex[:12]}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "heyon_site.cache.ReusingRedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": prefix,
-        }
-    }
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def another_app_server(redis_url, prefix) -> ReusingRedisCache:
@@ -140,9 +119,15 @@ def settings_under(environment: dict) -> dict:
     script = (
         "import json, django; django.setup(); from django.conf import settings as s; "
         "print(json.dumps({'cache': s.CACHES['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL, "
-        "'via_queue': s.OUTBOX_SEND_VIA_QUEUE, 'beat': sorted(e['task'] for e in s.CELERY_BEAT_SCHEDULE.values())}))"
+        "'via_queue': s.OUTBOX_SEND_VIA_QUEUE, 'beat': sorted(e['task'] for e in s.CELERY_BEAT_SCHEDULE.values()), "
+        "'send_task_queued': s.OUTBOX_SEND_TASK_QUEUED_SECONDS, "
+        "'db_options': s.DATABASES['default'].get('OPTIONS', {})}))"
     )
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("REDIS_", "CELERY_", "OUTBOX_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("REDIS_", "CELERY_", "OUTBOX_", "DATABASE_"))
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "heyon_site.settings.local", **environment})
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -169,7 +154,19 @@ def test_the_embedded_default_needs_no_redis_and_no_broker():
     found = settings_under({})
 
     assert found["cache"] == "django.core.cache.backends.locmem.LocMemCache"
-    assert (found["broker"], found["via_queue"]) == ("", False)
+    assert (found["broker"], found["via_queue"], found["send_task_queued"]) == ("", False, 0)
+    assert found["db_options"] == {}  # SQLite
+
+
+def test_on_postgresql_parameters_are_bound_on_the_server_and_repeated_queries_prepared():
+    postgres = {"DATABASE_URL": "postgres://heyon@db.internal:5432/heyon"}
+
+    assert settings_under(postgres)["db_options"] == {"server_side_binding": True, "prepare_threshold": 5}
+    assert settings_under({**postgres, "DATABASE_PREPARE_THRESHOLD": "off"})["db_options"] == {
+        "server_side_binding": True,
+        "prepare_threshold": None,
+    }
+    assert settings_under({**postgres, "DATABASE_SERVER_SIDE_BINDING": "false"})["db_options"] == {}
 
 
 def test_without_a_broker_messages_are_sent_in_process_and_celery_is_never_asked(
@@ -191,11 +188,86 @@ def test_without_a_broker_messages_are_sent_in_process_and_celery_is_never_asked
     assert [message["to"] for message in sms.outbox] == ["+8613800138000"]
 
 
+@pytest.fixture
+def queued_sends(settings, monkeypatch, redis_cache):
+    """Messages handed to the queue with the "send task waiting" mark in the test Redis;
+    the tasks queued are recorded instead of published (no worker here)."""
+    from accounts import tasks
+
+    settings.OUTBOX_SEND_VIA_QUEUE = True
+    settings.OUTBOX_SEND_TASK_QUEUED_SECONDS = 30
+    queued = []
+    monkeypatch.setattr(tasks.send_messages, "delay", lambda *args: queued.append(args))
+    return queued
+
+
+def commit_a_message(capture, user, subject):
+    from accounts import services
+
+    with capture(execute=True):
+        services.notify(user=user, subject=subject, body="测试。", email_too=False)
+
+
+def test_messages_committed_while_a_send_task_waits_ride_on_that_task(queued_sends, django_capture_on_commit_callbacks):
+    from accounts import sms, tasks
+    from tests.factories import CustomerFactory
+
+    users = [CustomerFactory(phone=f"+861380013800{n}", email=None) for n in range(3)]
+    for n, user in enumerate(users):
+        commit_a_message(django_capture_on_commit_callbacks, user, f"第{n}条")
+    assert queued_sends == [()]  # one task for three commits
+    assert sms.outbox == []
+
+    # The worker runs it: the mark is cleared first, then everything pending is sent.
+    assert tasks.send_messages() == {"sent": 3, "failed": 0, "gave_up": 0}
+    assert sorted(message["to"] for message in sms.outbox) == sorted(user.phone.as_e164 for user in users)
+
+    # A message committed once that task has started queues the next one.
+    commit_a_message(django_capture_on_commit_callbacks, users[0], "第3条")
+    assert queued_sends == [(), ()]
+
+
+def test_when_the_broker_refuses_the_next_commit_tries_again(
+    queued_sends, monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts import tasks
+    from accounts.models import OutboundMessage
+    from tests.factories import CustomerFactory
+
+    attempts = []
+
+    def broker_down(*args):
+        attempts.append(args)
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.send_messages, "delay", broker_down)
+    user = CustomerFactory(phone="+8613800138000", email=None)
+    commit_a_message(django_capture_on_commit_callbacks, user, "一")
+    commit_a_message(django_capture_on_commit_callbacks, user, "二")
+
+    # No task is waiting after a refused one, so the mark must not hold the next commit back.
+    assert len(attempts) == 2
+    assert OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING).count() == 2
+
+
+def test_while_the_cache_is_down_every_commit_queues_its_own_task(
+    queued_sends, settings, django_capture_on_commit_callbacks
+):
+    from tests.factories import CustomerFactory
+
+    settings.CACHES = {"default": {"BACKEND": "heyon_site.cache.ReusingRedisCache", "LOCATION": UNREACHABLE}}
+    user = CustomerFactory(phone="+8613800138000", email=None)
+    commit_a_message(django_capture_on_commit_callbacks, user, "一")
+    commit_a_message(django_capture_on_commit_callbacks, user, "二")
+    assert queued_sends == [(), ()]
+
+
 def test_redis_url_makes_the_cache_shared_and_the_worker_take_the_messages():
     found = settings_under({"REDIS_URL": "redis://cache.internal:6379/0"})
 
     assert found["cache"] == "heyon_site.cache.ReusingRedisCache"
     assert (found["broker"], found["via_queue"]) == ("redis://cache.internal:6379/0", True)
+    assert found["send_task_queued"] == 30  # one waiting send task at a time, marked in Redis
     assert found["beat"] == BEAT_TASKS
 
 

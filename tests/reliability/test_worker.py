@@ -5,6 +5,7 @@ test Redis (see conftest.py). The worker has its own database connection, so the
 are transactional tests: the rows must really be committed for it to see them.
 """
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -59,6 +60,30 @@ def test_an_sms_queued_on_commit_is_delivered_by_the_worker_exactly_once(worker)
     }
     assert worker.finished.wait_for("accounts.tasks.dispatch_messages") == [{"sent": 0, "failed": 0, "gave_up": 0}]
     assert texts_to(PHONE) == ["【Heyon】线路已开通：欢迎使用。"]
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="PostgreSQL only: SQLite's shared-cache table locks fail sends mid-burst"
+)
+def test_a_burst_of_commits_is_sent_by_few_tasks_each_message_once(worker, settings, redis_cache):
+    """With the shared "send task waiting" mark (Redis), commits while a task waits queue none."""
+    settings.OUTBOX_SEND_TASK_QUEUED_SECONDS = 30
+    users = [CustomerFactory(phone=f"+86138001380{n:02d}", email=None) for n in range(20)]
+    sms.outbox.clear()
+
+    for n, user in enumerate(users):
+        with transaction.atomic():
+            account_services.notify(user=user, subject=f"第{n}条", body="测试。", email_too=False)
+
+    deadline = time.monotonic() + 30
+    while sum(result["sent"] for result in worker.finished.wait_for("accounts.tasks.send_messages")) < 20:
+        assert time.monotonic() < deadline, "the worker did not send every message within 30 s"
+        time.sleep(0.05)
+    results = worker.finished.wait_for("accounts.tasks.send_messages")
+    assert sum(result["sent"] for result in results) == 20
+    assert len(results) < 20  # tasks, for twenty commits
+    assert not OutboundMessage.objects.exclude(status=OutboundMessage.Status.SENT).exists()
+    assert sorted(message["to"] for message in sms.outbox) == sorted(user.phone.as_e164 for user in users)
 
 
 def sent_by_the_worker(worker) -> None:
