@@ -5,9 +5,10 @@ writes the SubmissionEvent and queues messages to the customer on commit (throug
 accounts.services.notify, which uses the outbox).
 """
 
+import functools
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -318,16 +319,13 @@ def submission_claim_next(*, reviewer: User, filters: dict | None = None) -> Sub
 
     now = timezone.now()
     lease = now + timedelta(minutes=settings.REVIEW_CLAIM_MINUTES)
-    held = Submission.objects.filter(
-        claimed_by=reviewer, status=Submission.Status.IN_REVIEW, claim_expires_at__gt=now
-    ).order_by("due_at", "pk")
+    held = _held_by(reviewer.pk, now)
     filters = {**(filters or {}), "hide_escalated": not reviewer.has_perm(ESCALATED_PERMISSION)}
-    candidates = apply_queue_filters(_claimable(now), filters, now=now).order_by("due_at", "pk")
     if connection.vendor == "postgresql":
         # Usually the reviewer holds nothing (they just decided): claim at once, unless they
         # hold a live claim, and only then read which one (one statement instead of two).
         with transaction.atomic():
-            submission = _claim_first_unlocked(candidates.exclude(Exists(held)), reviewer=reviewer, lease=lease)
+            submission = _claim_first_unlocked(filters, reviewer=reviewer, now=now, lease=lease)
             if submission is not None:
                 _event(
                     submission,
@@ -340,6 +338,7 @@ def submission_claim_next(*, reviewer: User, filters: dict | None = None) -> Sub
         return held.first()
     if (submission := held.first()) is not None:
         return submission
+    candidates = apply_queue_filters(_claimable(now), filters, now=now).order_by("due_at", "pk")
     for candidate_id in candidates.values_list("pk", flat=True)[:20]:
         with transaction.atomic():
             won = (
@@ -354,14 +353,53 @@ def submission_claim_next(*, reviewer: User, filters: dict | None = None) -> Sub
     return None
 
 
-def _claim_first_unlocked(candidates, *, reviewer: User, lease) -> Submission | None:
-    """Lock the first candidate no other transaction holds and claim it, in one statement.
+def _held_by(reviewer_id, now):
+    """The reviewer's live claims, oldest due first."""
+    return Submission.objects.filter(
+        claimed_by_id=reviewer_id, status=Submission.Status.IN_REVIEW, claim_expires_at__gt=now
+    ).order_by("due_at", "pk")
 
-    ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING``: one round trip
-    instead of a locking SELECT and an UPDATE. The candidates' SQL is the ORM's (queue
-    filters included); the returned row is the claimed submission, with ``claimed_from``
-    its status before the claim. PostgreSQL only; call inside a transaction.
+
+# Stand-ins for the moment and the reviewer while the claim statement is compiled once
+# (_claim_statement): each is put back by its value, so neither may be a real one.
+_COMPILED_AT = datetime(2000, 1, 1, 0, 0, 0, 424_242, tzinfo=UTC)
+_COMPILED_FOR_REVIEWER = -424_242
+
+
+def _claim_first_unlocked(filters: dict, *, reviewer: User, now, lease) -> Submission | None:
+    """Lock the first claimable submission no other transaction holds and claim it, in one statement.
+
+    Nothing is claimed while the reviewer holds a live claim. PostgreSQL only; call inside
+    a transaction. The returned row is the claimed submission, with ``claimed_from`` its
+    status before the claim.
     """
+    sql, template = _claim_statement(tuple(sorted(filters.items())))
+    values = {_COMPILED_AT: now, _COMPILED_FOR_REVIEWER: reviewer.pk}
+    params = [Submission.Status.IN_REVIEW, reviewer.pk, lease]
+    params += [values.get(param, param) if isinstance(param, (datetime, int)) else param for param in template]
+    claimed = list(Submission.objects.raw(sql, params))
+    if not claimed:
+        return None
+    submission = claimed[0]
+    submission.claimed_by = reviewer
+    return submission
+
+
+@functools.lru_cache(maxsize=256)
+def _claim_statement(filter_items: tuple) -> tuple[str, tuple]:
+    """``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING`` for these queue filters.
+
+    One round trip instead of a locking SELECT and an UPDATE. The candidates' SQL is the
+    ORM's (queue filters included), compiled once per process and filter combination with
+    stand-ins for the moment and the reviewer, whose places in the parameters are refilled
+    at each claim: building and compiling it, ``Exists`` subquery and all, cost more than
+    the statement itself (docs/PERFORMANCE.md).
+    """
+    from reviews.selectors import apply_queue_filters
+
+    filters, now = dict(filter_items), _COMPILED_AT
+    candidates = apply_queue_filters(_claimable(now), filters, now=now).order_by("due_at", "pk")
+    candidates = candidates.exclude(Exists(_held_by(_COMPILED_FOR_REVIEWER, now)))
     picked = candidates.select_for_update(skip_locked=True, of=("self",)).values("pk", "status")[:1]
     picked_sql, picked_params = picked.query.sql_with_params()
     meta = Submission._meta
@@ -377,13 +415,7 @@ def _claim_first_unlocked(candidates, *, reviewer: User, lease) -> Submission | 
         f"FROM ({picked_sql}) AS picked(id, status) WHERE {table}.{pk} = picked.id "
         f"RETURNING {columns}, picked.status AS claimed_from"
     )
-    params = [Submission.Status.IN_REVIEW, reviewer.pk, lease, *picked_params]
-    claimed = list(Submission.objects.raw(sql, params))
-    if not claimed:
-        return None
-    submission = claimed[0]
-    submission.claimed_by = reviewer
-    return submission
+    return sql, tuple(picked_params)
 
 
 def _claim(submission, *, reviewer, now, lease):

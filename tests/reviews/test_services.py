@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -456,6 +456,29 @@ def test_claim_next_returns_none_when_nothing_is_left(submit, reviewer, other_re
     submit(photos=None)
     assert services.submission_claim_next(reviewer=reviewer) is not None
     assert services.submission_claim_next(reviewer=other_reviewer) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement claim is PostgreSQL's")
+def test_the_claim_statement_is_compiled_once_per_filter_combination_for_every_reviewer(
+    submit, reviewer, other_reviewer
+):
+    for _n in range(4):
+        submit(photos=None)
+    offline = submit(photos=None, channel=Submission.Channel.OFFLINE)
+    services._claim_statement.cache_clear()
+
+    first = services.submission_claim_next(reviewer=reviewer)
+    services.submission_decide(submission_id=first.pk, actor=reviewer, decision="approve")
+    second = services.submission_claim_next(reviewer=other_reviewer)
+    again = services.submission_claim_next(reviewer=reviewer)  # the reviewer's own stand-in is refilled
+    assert services._claim_statement.cache_info().misses == 1
+    assert len({first.pk, second.pk, again.pk}) == 3
+    assert Submission.objects.get(pk=again.pk).claimed_by == reviewer
+
+    services.submission_decide(submission_id=again.pk, actor=reviewer, decision="approve")
+    assert services.submission_claim_next(reviewer=reviewer, filters={"channel": "offline"}).pk == offline.pk
+    assert services._claim_statement.cache_info().misses == 2
 
 
 def test_claim_next_respects_the_queue_filters(submit, reviewer, decide, photo_set):
