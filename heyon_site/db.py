@@ -46,11 +46,14 @@ def reusable_plan_cursor(using: str = "default"):
 
 
 @functools.cache
-def _by_pk_sql(model, using: str) -> str:
-    quote = connections[using].ops.quote_name
+def _by_pk_sql(model, using: str, for_update: bool = False) -> str:
+    connection = connections[using]
+    quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
     # Names come from the model's meta, quoted; the key is a parameter.
-    return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+    # As select_for_update(): a no-op where the database has no row locks (SQLite).
+    return f"{sql} FOR UPDATE" if for_update and connection.features.has_select_for_update else sql
 
 
 @functools.cache
@@ -64,15 +67,17 @@ def _converters(model, using: str) -> list[tuple]:
     return result
 
 
-def instance_by_pk(model, pk, *, using: str = "default"):
+def instance_by_pk(model, pk, *, using: str = "default", for_update: bool = False):
     """``model.objects.using(using).filter(pk=pk).first()``, without compiling a query each time.
+
+    ``for_update`` locks the row as ``select_for_update()`` would (inside a transaction).
 
     Values are converted as the ORM's compiler converts them (the backend's converters,
     then the field's ``from_db_value``, e.g. a phone number), and the instance is built
     with ``Model.from_db`` like any loaded row.
     """
     with reusable_plan_cursor(using) as cursor:
-        cursor.execute(_by_pk_sql(model, using), [pk])
+        cursor.execute(_by_pk_sql(model, using, for_update), [pk])
         row = cursor.fetchone()
     if row is None:
         return None

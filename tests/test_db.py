@@ -1,12 +1,13 @@
 """heyon_site.db: reads planned once per connection return what the ORM returns."""
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from accounts.backends import IdentifierBackend
 from accounts.models import User
 from heyon_site.db import instance_by_pk
 from tests.factories import CustomerFactory, ServicePointFactory, make_staff
+from tests.races import NEEDS_POSTGRESQL, run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +66,25 @@ def test_on_postgresql_the_user_read_is_prepared_once():
         [(prepared,)] = cursor.fetchall()
 
     assert prepared == 1
+
+
+def _try_to_lock(user_pk) -> str:
+    with transaction.atomic():
+        try:
+            User.objects.select_for_update(nowait=True).get(pk=user_pk)
+        except DatabaseError:
+            return "locked"
+    return "free"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=NEEDS_POSTGRESQL)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_row_read_for_update_stays_locked_until_its_transaction_ends():
+    user = CustomerFactory()
+    with transaction.atomic():
+        assert instance_by_pk(User, user.pk, for_update=True) == user
+        [(_outcome, while_held)] = run_together(lambda: _try_to_lock(user.pk))
+    [(_outcome, afterwards)] = run_together(lambda: _try_to_lock(user.pk))
+
+    assert (while_held, afterwards) == ("locked", "free")

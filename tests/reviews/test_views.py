@@ -793,15 +793,16 @@ CLAIM_QUERIES = {
     # held claim?, candidate ids, SAVEPOINT, conditional UPDATE, the row, claimed event, RELEASE
     "sqlite": 3 + 7,
 }
-# SAVEPOINT, submission and customer locked in one SELECT, UPDATE submission, approved event,
-# UPDATE customer, waiting lines locked, UPDATE lines (one for all), audit events (one
-# INSERT: verified + one per line), notifications (one INSERT: line active + approved),
-# outbox rows (one INSERT: their SMS and email), RELEASE
-APPROVE_QUERIES = 3 + 11
-# reason codes of the form, SAVEPOINT, submission locked with its customer, active reasons,
+# SAVEPOINT, submission locked, customer locked (two reads by key, planned once per
+# connection), UPDATE submission, approved event, UPDATE customer, waiting lines locked,
+# UPDATE lines (one for all), audit events (one INSERT: verified + one per line),
+# notifications (one INSERT: line active + approved), outbox rows (one INSERT: their SMS
+# and email), RELEASE
+APPROVE_QUERIES = 3 + 12
+# reason codes of the form, SAVEPOINT, submission locked, its customer, active reasons,
 # UPDATE submission, INSERT reasons, rejected event, notification, outbox rows (SMS and
 # email in one INSERT), RELEASE
-REJECT_QUERIES = 3 + 10
+REJECT_QUERIES = 3 + 11
 
 
 def test_claiming_and_approving_run_a_fixed_number_of_queries_whatever_the_lines(client, submit, reviewer):
