@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts import services as account_services
 from accounts.models import Line, User
+from heyon_site.bulk import insert_columns
 from heyon_site.db import instance_by_pk
 from reviews import pii
 from reviews.business_days import add_business_days
@@ -101,15 +102,19 @@ class PhotoSet:
 
 
 def _event(submission, *, actor, verb, from_status="", to_status="", reasons=(), message="", note=""):
-    return SubmissionEvent.objects.create(
-        submission=submission,
-        actor=actor if getattr(actor, "pk", None) else None,
-        verb=verb,
-        from_status=from_status,
-        to_status=to_status,
-        reason_codes=list(reasons),
-        customer_message=message,
-        internal_note=note,
+    """Append an event to the submission's history (one row, written from columns: no model save)."""
+    insert_columns(
+        SubmissionEvent,
+        {"verb": [verb]},
+        constants={
+            "submission_id": submission.pk,
+            "actor_id": actor.pk if getattr(actor, "pk", None) else None,
+            "from_status": from_status,
+            "to_status": to_status,
+            "reason_codes": list(reasons),
+            "customer_message": message,
+            "internal_note": note,
+        },
     )
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts import sms
 from accounts.models import Notification, OutboundMessage
+from heyon_site.bulk import insert_columns
 
 logger = logging.getLogger(__name__)
 
@@ -68,30 +69,40 @@ def notify(
 
 
 def notify_many(items, *, send_now: bool = True) -> int:
-    """Bulk ``notify`` for batch jobs: items are (user, subject, body, link) tuples.
+    """Bulk ``notify``: items are (user, subject, body, link) tuples; one INSERT per table.
 
     With ``send_now=False`` the messages wait for ``dispatch_messages`` instead of being
     sent right after commit (a batch of thousands should not be sent by the job itself).
+    The rows are written from columns (heyon_site.bulk.insert_columns), with no model
+    instance per row: for the two messages of an approval that is a third of the cost.
     """
-    notifications, outbound = [], []
+    notifications = {"user_id": [], "subject": [], "body": [], "link": []}
+    outbound = {"channel": [], "recipient": [], "subject": [], "body": []}
     for user, subject, body, link in items:
-        notifications.append(Notification(user=user, subject=subject, body=body, link=link))
+        for column, value in zip(notifications, (user.pk, subject, body, link), strict=True):
+            notifications[column].append(value)
         if user.phone:
-            outbound.append(
-                OutboundMessage(channel="sms", recipient=user.phone.as_e164, body=f"【Heyon】{subject}：{body}")
-            )
+            rows = [(OutboundMessage.Channel.SMS, user.phone.as_e164, "", f"【Heyon】{subject}：{body}")]
+        else:
+            rows = []
         if user.email:
-            outbound.append(OutboundMessage(channel="email", recipient=user.email, subject=subject[:200], body=body))
-    Notification.objects.bulk_create(notifications, batch_size=1000)
-    created = OutboundMessage.objects.bulk_create(outbound, batch_size=1000)
+            rows.append((OutboundMessage.Channel.EMAIL, user.email, subject[:200], body))
+        for row in rows:
+            for column, value in zip(outbound, row, strict=True):
+                outbound[column].append(value)
+    insert_columns(Notification, notifications)
+    created = insert_columns(OutboundMessage, outbound, returning=["id"])
     if send_now:
-        _send_after_commit_all(created)
-    return len(notifications)
+        _send_after_commit_ids([pk for (pk,) in created])
+    return len(notifications["user_id"])
 
 
 def _send_after_commit_all(messages):
     """Send these new outbox rows right after the commit, as one batch (one task for a worker)."""
-    ids = [message.pk for message in messages if message.pk]
+    _send_after_commit_ids([message.pk for message in messages if message.pk])
+
+
+def _send_after_commit_ids(ids):
     if ids and settings.OUTBOX_SEND_ON_COMMIT:
         transaction.on_commit(lambda: _send_after_commit(ids))
 
