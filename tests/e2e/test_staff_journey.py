@@ -51,3 +51,39 @@ def test_clerk_does_not_see_the_review_queue_and_cannot_open_it(new_page, live_s
     assert page.get_by_test_id("dashboard-figures").count() == 0
     response = page.goto("/staff/reviews/")
     assert response.status == 403
+
+
+def review_id(url: str) -> int | None:
+    """The submission a review screen's address names, or None elsewhere."""
+    last = url.rstrip("/").rsplit("/", 1)[1]
+    return int(last) if "/staff/reviews/" in url and last.isdigit() else None
+
+
+def test_a_reviewer_works_the_queue_with_the_keyboard_deciding_and_taking_the_next(new_page, live_server):
+    submissions = []
+    for index in range(2):
+        customer = CustomerFactory()
+        make_line(owner=customer)
+        submissions.append(
+            submit_demo(user=customer, full_name="李四", id_number=resident_id(sequence=f"{index + 200}"), seed=index + 7)
+        )
+    make_staff("reviewer", login="reviewer-keys")
+    page = new_page({"width": 1400, "height": 900})
+    sign_in(page, "reviewer-keys")
+    page.wait_for_url("**/staff/")
+
+    page.goto("/staff/reviews/")
+    page.keyboard.press("n")  # N claims the oldest-due one
+    page.wait_for_url("**/staff/reviews/*/")
+    first = review_id(page.url)
+    assert page.locator("input[name=take_next]").is_checked()  # ticked unless the reviewer unticks it
+    page.keyboard.press("a")  # A approves, and the next submission opens at once
+    page.wait_for_url(lambda url: review_id(url) not in (None, first))
+    second = review_id(page.url)
+    assert {first, second} == {submission.pk for submission in submissions}
+    assert f"#{first}" in page.locator(".alert-success").inner_text()  # the decision's message came along
+    assert page.locator("#decision-form").is_visible()  # claimed, ready to decide
+
+    page.keyboard.press("a")
+    page.wait_for_url("**/staff/reviews/")  # nothing left: the queue says so
+    assert page.locator(".alert-info").count() == 1
