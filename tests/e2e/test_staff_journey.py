@@ -64,9 +64,8 @@ def test_a_reviewer_works_the_queue_with_the_keyboard_deciding_and_taking_the_ne
     for index in range(2):
         customer = CustomerFactory()
         make_line(owner=customer)
-        submissions.append(
-            submit_demo(user=customer, full_name="李四", id_number=resident_id(sequence=f"{index + 200}"), seed=index + 7)
-        )
+        id_number = resident_id(sequence=f"{index + 200}")
+        submissions.append(submit_demo(user=customer, full_name="李四", id_number=id_number, seed=index + 7))
     make_staff("reviewer", login="reviewer-keys")
     page = new_page({"width": 1400, "height": 900})
     sign_in(page, "reviewer-keys")
