@@ -145,3 +145,34 @@ def test_releasing_expired_claims_while_a_reviewer_claims_leaves_a_consistent_ro
         assert released == 1
         assert (submission.status, submission.claimed_by_id, submission.claim_expires_at) == ("pending", None, None)
     assert submission.claimed_by_id != first.pk
+
+
+def test_reviewers_deciding_and_taking_the_next_at_once_never_share_a_submission(submit):
+    """Four reviewers each decide their claim and take the next, at the same moment, over HTTP."""
+    from django.test import Client
+
+    reviewers = [make_staff("reviewer") for _ in range(4)]
+    for _ in range(6):
+        submit(photos=None)
+    held = [services.submission_claim_next(reviewer=reviewer) for reviewer in reviewers]
+    browsers = []
+    for reviewer in reviewers:
+        browser = Client()
+        browser.force_login(reviewer)
+        browsers.append(browser)
+
+    def decide_and_take_next(browser, submission):
+        form = {"decision": "approve", "take_next": "on"}
+        return browser.post(f"/staff/reviews/{submission.pk}/decide/", form)["Location"]
+
+    results = run_together(*[lambda b=b, s=s: decide_and_take_next(b, s) for b, s in zip(browsers, held, strict=True)])
+
+    assert errors(results) == []
+    landed = values(results)
+    opened = [url for url in landed if url != "/staff/reviews/"]
+    assert len(opened) == 2 and len(set(opened)) == 2  # the two left, one each
+    assert landed.count("/staff/reviews/") == 2  # the others were told the queue is empty
+    assert Submission.objects.filter(status=Submission.Status.APPROVED).count() == 4
+    in_review = Submission.objects.filter(status=Submission.Status.IN_REVIEW)
+    assert sorted(f"/staff/reviews/{s.pk}/" for s in in_review) == sorted(opened)
+    assert len({s.claimed_by_id for s in in_review}) == 2
