@@ -17,6 +17,7 @@ Behind a connection pooler preparing needs one that keeps prepared statements (P
 own cursor.
 """
 
+import datetime
 import functools
 
 from django.db import connections
@@ -76,15 +77,48 @@ def instance_by_pk(model, pk, *, using: str = "default", for_update: bool = Fals
     then the field's ``from_db_value``, e.g. a phone number), and the instance is built
     with ``Model.from_db`` like any loaded row.
     """
+    found = instances_by_sql(model, _by_pk_sql(model, using, for_update), [pk], using=using)
+    return found[0] if found else None
+
+
+def instances_by_sql(model, sql: str, params, *, using: str = "default") -> list:
+    """The model's instances for ``sql``, whose columns are the model's concrete fields in order.
+
+    Converted and built as the ORM builds loaded rows (see ``instance_by_pk``); the cursor
+    is ``reusable_plan_cursor``'s, so PostgreSQL prepares a statement run often.
+    """
     with reusable_plan_cursor(using) as cursor:
-        cursor.execute(_by_pk_sql(model, using, for_update), [pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     connection = connections[using]
-    values = []
-    for value, (column, converters) in zip(row, _converters(model, using), strict=True):
-        for converter in converters:
-            value = converter(value, column, connection)
-        values.append(value)
-    return model.from_db(using, [field.attname for field in model._meta.concrete_fields], values)
+    converters = _converters(model, using)
+    attnames = [field.attname for field in model._meta.concrete_fields]
+    instances = []
+    for row in rows:
+        values = []
+        for value, (column, column_converters) in zip(row, converters, strict=True):
+            for converter in column_converters:
+                value = converter(value, column, connection)
+            values.append(value)
+        instances.append(model.from_db(using, attnames, values))
+    return instances
+
+
+# An id no row has, put where a per-call value goes while a query is compiled once
+# (``compiled_once``) and replaced by the real value at each call (``refilled``).
+STAND_IN_ID = -424_242
+
+
+def compiled_once(build):
+    """Decorate a function returning a queryset: call it once, keep the SQL and parameters.
+
+    Building a queryset and compiling it can cost more than running the statement; for a
+    hot query whose only per-call values are stand-ins (``STAND_IN_ID``), the decorated
+    function returns ``(sql, params)`` compiled on its first call, for ``refilled``.
+    """
+    return functools.cache(lambda *args: build(*args).query.sql_with_params())
+
+
+def refilled(params, values: dict) -> list:
+    """``params`` with each stand-in replaced by its value in ``values`` (stand-in → value)."""
+    return [values.get(param, param) if isinstance(param, (int, datetime.datetime)) else param for param in params]

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from accounts import services as account_services
 from accounts.models import Line, User
 from heyon_site.bulk import insert_columns
-from heyon_site.db import instance_by_pk
+from heyon_site.db import STAND_IN_ID, instance_by_pk, refilled
 from reviews import pii
 from reviews.business_days import add_business_days
 from reviews.models import ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
@@ -366,10 +366,10 @@ def _held_by(reviewer_id, now):
     ).order_by("due_at", "pk")
 
 
-# Stand-ins for the moment and the reviewer while the claim statement is compiled once
-# (_claim_statement): each is put back by its value, so neither may be a real one.
+# A stand-in for the moment while the claim statement is compiled once (_claim_statement),
+# beside heyon_site.db's for the reviewer: each is put back by its value, so neither may be
+# a real one.
 _COMPILED_AT = datetime(2000, 1, 1, 0, 0, 0, 424_242, tzinfo=UTC)
-_COMPILED_FOR_REVIEWER = -424_242
 
 
 def _claim_first_unlocked(filters: dict, *, reviewer: User, now, lease) -> Submission | None:
@@ -380,9 +380,8 @@ def _claim_first_unlocked(filters: dict, *, reviewer: User, now, lease) -> Submi
     status before the claim.
     """
     sql, template = _claim_statement(tuple(sorted(filters.items())))
-    values = {_COMPILED_AT: now, _COMPILED_FOR_REVIEWER: reviewer.pk}
     params = [Submission.Status.IN_REVIEW, reviewer.pk, lease]
-    params += [values.get(param, param) if isinstance(param, (datetime, int)) else param for param in template]
+    params += refilled(template, {_COMPILED_AT: now, STAND_IN_ID: reviewer.pk})
     claimed = list(Submission.objects.raw(sql, params))
     if not claimed:
         return None
@@ -405,7 +404,7 @@ def _claim_statement(filter_items: tuple) -> tuple[str, tuple]:
 
     filters, now = dict(filter_items), _COMPILED_AT
     candidates = apply_queue_filters(_claimable(now), filters, now=now).order_by("due_at", "pk")
-    candidates = candidates.exclude(Exists(_held_by(_COMPILED_FOR_REVIEWER, now)))
+    candidates = candidates.exclude(Exists(_held_by(STAND_IN_ID, now)))
     picked = candidates.select_for_update(skip_locked=True, of=("self",)).values("pk", "status")[:1]
     picked_sql, picked_params = picked.query.sql_with_params()
     meta = Submission._meta

@@ -2,10 +2,11 @@
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from accounts.backends import IdentifierBackend
 from accounts.models import User
-from heyon_site.db import instance_by_pk
+from heyon_site.db import STAND_IN_ID, compiled_once, instance_by_pk, instances_by_sql, refilled
 from tests.factories import CustomerFactory, ServicePointFactory, make_staff
 from tests.races import NEEDS_POSTGRESQL, run_together
 
@@ -88,3 +89,32 @@ def test_a_row_read_for_update_stays_locked_until_its_transaction_ends():
     [(_outcome, afterwards)] = run_together(lambda: _try_to_lock(user.pk))
 
     assert (while_held, afterwards) == ("locked", "free")
+
+
+def test_a_query_compiled_once_gives_the_orms_rows_for_every_refilled_value():
+    first, second = CustomerFactory(), CustomerFactory()
+    builds = []
+
+    @compiled_once
+    def users_with_id():
+        builds.append(1)
+        return User.objects.filter(pk=STAND_IN_ID, is_active=True).order_by("pk")
+
+    for user in (first, second, first):
+        sql, params = users_with_id()
+        [found] = instances_by_sql(User, sql, refilled(params, {STAND_IN_ID: user.pk}))
+        assert fields_of(found) == fields_of(User.objects.get(pk=user.pk))
+    assert builds == [1]  # built and compiled on the first call only
+    sql, params = users_with_id()
+    assert instances_by_sql(User, sql, params) == []  # the stand-in itself matches nothing
+
+
+def test_refilled_replaces_only_the_stand_ins():
+    moment = timezone.now()
+    assert refilled(["pending", STAND_IN_ID, 7, True, moment], {STAND_IN_ID: 42, moment: "now"}) == [
+        "pending",
+        42,
+        7,
+        True,
+        "now",
+    ]

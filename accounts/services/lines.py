@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from accounts.hashing import keyed_hash
 from accounts.models import Line, User
 from heyon_site.bulk import bulk_update_rows
+from heyon_site.db import STAND_IN_ID, compiled_once, instances_by_sql, refilled
 
 from .audit import audit_event, audit_record, audit_record_events, audit_record_many
 from .messages import notify, notify_many, outbox_queue
@@ -157,13 +158,20 @@ def lines_activate_waiting(*, user: User, actor) -> list[Line]:
     return waiting
 
 
-def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
-    """Lock and activate the user's waiting lines; return them and their unsaved audit events."""
-    waiting = list(
+@compiled_once
+def _waiting_lines_locked():
+    # Compiled once (every approval runs it): the owner is a stand-in, refilled per call.
+    return (
         Line.objects.select_for_update()
-        .filter(owner=user, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
+        .filter(owner_id=STAND_IN_ID, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
         .order_by("pk")
     )
+
+
+def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
+    """Lock and activate the user's waiting lines; return them and their unsaved audit events."""
+    sql, params = _waiting_lines_locked()
+    waiting = instances_by_sql(Line, sql, refilled(params, {STAND_IN_ID: user.pk}))
     now = timezone.now()
     events = []
     for line in waiting:
