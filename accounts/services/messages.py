@@ -161,15 +161,24 @@ def _queue_send_task(ids):
             pass
 
 
+# A queued send task sends at most this many messages, the newest first, and leaves the
+# rest to the next task it queues: a one-time code just committed is not held up behind a
+# batch job's backlog (those are sent oldest first by the minutely dispatch_messages).
+SEND_TASK_BATCH = 100
+
+
 def outbox_send_queued() -> dict:
-    """What a queued send task does: clear the "task waiting" mark, then send what is due."""
+    """What a queued send task does: clear the "task waiting" mark, then send what is due, newest first."""
     from django.core.cache import cache
 
     try:
         cache.delete(SEND_TASK_QUEUED_KEY)
     except Exception:  # noqa: BLE001 - with the cache down every commit queues its own task
         logger.warning("Cache unavailable: could not clear the send-task mark; it times out by itself")
-    return outbox_dispatch_due()
+    counts = _dispatch(OutboundMessage.objects.all(), limit=SEND_TASK_BATCH, newest_first=True)
+    if sum(counts.values()) >= SEND_TASK_BATCH:
+        _queue_send_task([])  # more may be waiting: the next task takes them
+    return counts
 
 
 def outbox_send(*, ids) -> dict:
@@ -186,12 +195,12 @@ def outbox_dispatch_due(*, limit: int = 500) -> dict:
     return _dispatch(OutboundMessage.objects.all(), limit=limit)
 
 
-def _dispatch(candidates, limit: int | None = None) -> dict:
+def _dispatch(candidates, limit: int | None = None, newest_first: bool = False) -> dict:
     now = timezone.now()
     due = candidates.filter(
         Q(status=OutboundMessage.Status.PENDING) | Q(status=OutboundMessage.Status.SENDING, claimed_until__lt=now),
         next_attempt_at__lte=now,
-    ).order_by("next_attempt_at", "pk")
+    ).order_by(*(("-pk",) if newest_first else ("next_attempt_at", "pk")))
     if limit is not None:
         # Slice after filtering: a sliced queryset cannot be filtered.
         due = due[:limit]

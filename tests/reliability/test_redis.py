@@ -227,6 +227,29 @@ def test_messages_committed_while_a_send_task_waits_ride_on_that_task(queued_sen
     assert queued_sends == [(), ()]
 
 
+def test_a_send_task_sends_the_newest_first_and_leaves_a_backlog_to_the_next_task(
+    queued_sends, monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts import services, sms, tasks
+    from accounts.services import messages
+    from tests.factories import CustomerFactory
+
+    monkeypatch.setattr(messages, "SEND_TASK_BATCH", 2)
+    backlog = [CustomerFactory(phone=f"+861380013801{n}", email=None) for n in range(3)]
+    # A batch job's messages wait for dispatch_messages (send_now=False): a backlog.
+    services.notify_many([(user, "到期提醒", "测试。", "/account/") for user in backlog], send_now=False)
+    code_for = CustomerFactory(phone="+8613800138000", email=None)
+    commit_a_message(django_capture_on_commit_callbacks, code_for, "验证码")
+    assert queued_sends == [()]
+
+    assert tasks.send_messages() == {"sent": 2, "failed": 0, "gave_up": 0}
+    assert sms.outbox[0]["to"] == "+8613800138000"  # the newest first, not behind the backlog
+    assert queued_sends == [(), ()]  # a full batch: the next task takes the rest
+    assert tasks.send_messages() == {"sent": 2, "failed": 0, "gave_up": 0}
+    assert tasks.send_messages() == {"sent": 0, "failed": 0, "gave_up": 0}
+    assert len(queued_sends) == 3
+
+
 def test_when_the_broker_refuses_the_next_commit_tries_again(
     queued_sends, monkeypatch, django_capture_on_commit_callbacks
 ):
