@@ -1,8 +1,9 @@
-"""Reads that every signed-in request makes, planned once per database connection.
+"""Hot reads, compiled once per process and planned once per database connection.
 
 For the few queries that run on every request (the signed-in user, the account centre's
-digest) compiling them with the ORM, and parsing and planning them in PostgreSQL, cost
-more than the query itself. Here they are plain SQL, built once from the models' meta,
+digest) or every decision (the submission and customer locked, the waiting lines),
+compiling them with the ORM, and parsing and planning them in PostgreSQL, cost more than
+the query itself. Here they are plain SQL, built once from the models' meta,
 run on a cursor whose statements PostgreSQL prepares and then reuses on the persistent
 connection:
 
