@@ -6,16 +6,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import (
     AuditEvent,
-    CancellationRequest,
     Line,
     Notification,
     NumberQuarantine,
     OneTimeCode,
     OutboundMessage,
     ServicePoint,
-    SupportThread,
     User,
 )
+from accounts.services.users import STAFF_ROLES
 from heyon_site.admin_tools import (
     CsvExportMixin,
     EstimatedCountPaginator,
@@ -46,8 +45,6 @@ class RoleFilter(admin.SimpleListFilter):
     parameter_name = "role"
 
     def lookups(self, request, model_admin):
-        from accounts.services.users import STAFF_ROLES
-
         return [(role, role) for role in STAFF_ROLES]
 
     def queryset(self, request, queryset):
@@ -159,21 +156,3 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class NumberQuarantineAdmin(ReadOnlyAdmin):
     list_display = ["msisdn", "until", "created_at"]
     search_fields = ["=msisdn"]
-
-
-@admin.register(CancellationRequest)
-class CancellationRequestAdmin(ReadOnlyAdmin):
-    """Decided in /staff/cancellations/ through the services; read here."""
-
-    list_display = ["pk", "line", "user", "status", "reason", "created_at", "decided_by", "decided_at"]
-    list_filter = ["status", "reason"]
-    list_select_related = ["line", "user", "decided_by"]
-    search_fields = ["=line__msisdn", "=user__phone"]
-
-
-@admin.register(SupportThread)
-class SupportThreadAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "customer", "topic", "status", "assignee", "waiting_since", "last_message_at"]
-    list_filter = ["status", "topic"]
-    list_select_related = ["customer", "assignee"]
-    search_fields = ["=customer__phone"]

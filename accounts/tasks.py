@@ -24,8 +24,3 @@ def send_messages(message_ids: list[int] | None = None) -> dict:
 def dispatch_messages() -> dict:
     """Send what is due: new rows nobody queued (broker was down) and earlier failures past their backoff."""
     return services.outbox_dispatch_due()
-
-
-@shared_task(name="accounts.tasks.purge_personal_data", ignore_result=True)
-def purge_personal_data() -> dict:
-    return services.personal_data_purge()

@@ -1,8 +1,6 @@
 """Thin views: validate the form, call one service, show the outcome."""
 
-import hashlib
 import logging
-from functools import cache
 
 import redis
 from django.conf import settings
@@ -10,17 +8,13 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache as default_cache
 from django.core.files.storage import default_storage, storages
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
-from django.middleware.csrf import get_token
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import get_template
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors, services
 from accounts.backends import find_user_by_identifier
@@ -91,7 +85,7 @@ def verify(request):
             del request.session[SESSION_PENDING_REGISTRATION]
             login(request, user, backend=BACKEND)
             messages.success(request, _("Your account is confirmed. Welcome to Heyon!"))
-            return redirect("accounts:account_centre")
+            return redirect("customers:account_centre")
     return render(request, "accounts/verify.html", {"form": form, "destination": user.phone.as_national})
 
 
@@ -152,7 +146,7 @@ def login_code_verify(request):
         else:
             del request.session[SESSION_LOGIN_CODE_PHONE]
             login(request, user, backend=BACKEND)
-            return redirect("accounts:account_centre")
+            return redirect("customers:account_centre")
     return render(request, "accounts/login_code_verify.html", {"form": form})
 
 
@@ -198,95 +192,6 @@ def password_reset_confirm(request):
     return render(request, "accounts/password_reset_confirm.html", {"form": form})
 
 
-ACCOUNT_CENTRE_TEMPLATES = (
-    "accounts/account_centre.html",
-    "base.html",
-    "includes/navbar.html",
-    "includes/messages.html",
-    "includes/language_switch.html",
-    "includes/footer.html",
-)
-
-
-@cache
-def _account_centre_templates_digest() -> str:
-    """A deploy that changes the page's templates must not serve pages the old ones made."""
-    sources = [get_template(name).template.source for name in ACCOUNT_CENTRE_TEMPLATES]
-    return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:16]
-
-
-def _account_centre_cache_key(request) -> str | None:
-    """The key of this customer's page as it is now, or None when it must be rendered afresh.
-
-    The page is the same for the same data (``selectors.account_centre_state``), person,
-    language, path and CSRF secret (its forms carry a token made from the secret; a new
-    sign-in rotates it). A page with a one-off message to show is never cached, nor a
-    staff member's (their header's links follow their permissions).
-    """
-    user = request.user
-    if user.is_staff or len(messages.get_messages(request)):
-        return None
-    if "CSRF_COOKIE" not in request.META:
-        get_token(request)  # a first visit: the secret must exist before it goes into the key
-    parts = [
-        _account_centre_templates_digest(),
-        str(user.pk),
-        str(user.real_name_verified_at),
-        translation.get_language(),
-        request.get_full_path(),
-        request.META.get("CSRF_COOKIE", ""),
-        selectors.account_centre_state(user=user),
-    ]
-    return "account-centre:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-@login_required
-def account_centre(request):
-    """The customer's overview: verification, balance, lines, orders, usage and messages.
-
-    It is the page customers open most, and it reads from seven tables; it is cached per
-    customer under a digest of the data it shows, which costs one query to compute.
-    """
-    key = _account_centre_cache_key(request)
-    if key is not None:
-        page = _cache_quietly(default_cache.get, key)
-        if page is not None:
-            return HttpResponse(page)
-    response = _account_centre_render(request)
-    if key is not None:
-        _cache_quietly(default_cache.set, key, response.content, settings.ACCOUNT_CENTRE_CACHE_SECONDS)
-    return response
-
-
-def _cache_quietly(call, *args):
-    """A cache that does not answer (Redis down) costs the page its shortcut, not the customer the page."""
-    try:
-        return call(*args)
-    except Exception:
-        logger.warning("Account centre cache unavailable", exc_info=True)
-        return None
-
-
-def _account_centre_render(request):
-    user = request.user
-    from billing import selectors as billing_selectors
-    from billing.models import LineService
-    from reviews.selectors import latest_submission
-
-    lines = list(selectors.lines_for_account_centre(user=user))
-    services_by_line = billing_selectors.services_by_line(line_ids=[line.pk for line in lines])
-    context = {
-        "lines": [(line, services_by_line.get(line.pk)) for line in lines],
-        "recent_notifications": selectors.recent_notifications(user=user),
-        "submission": latest_submission(user=user),
-        "balance": billing_selectors.wallet_balance(user=user),
-        "orders": billing_selectors.recent_orders(user=user, limit=5),
-        "usage_months": billing_selectors.usage_by_month(user=user),
-        "autorenew_methods": LineService.AutoRenewMethod.choices,
-    }
-    return render(request, "accounts/account_centre.html", context)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def line_add(request):
@@ -300,26 +205,8 @@ def line_add(request):
             messages.success(
                 request, _("Line %(number)s is now on your account.") % {"number": line.msisdn.as_national}
             )
-            return redirect("accounts:account_centre")
+            return redirect("customers:account_centre")
     return render(request, "accounts/line_add.html", {"form": form})
-
-
-@login_required
-@require_GET
-def notifications(request):
-    try:
-        before_id = int(request.GET.get("before", "") or 0) or None
-    except ValueError:
-        before_id = None
-    page, next_before = selectors.notifications_page(user=request.user, before_id=before_id)
-    return render(request, "accounts/notifications.html", {"page": page, "next_before": next_before})
-
-
-@login_required
-@require_POST
-def notifications_mark_read(request):
-    services.notification_mark_all_read(user=request.user)
-    return redirect("accounts:notifications")
 
 
 @require_GET

@@ -168,7 +168,7 @@ def auto_renew(request, line_id: int):
     form = AutoRenewForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose how auto-renew should pay."))
-        return redirect("accounts:account_centre")
+        return redirect("customers:account_centre")
     try:
         services.autorenew_set(
             user=request.user,
@@ -186,7 +186,7 @@ def auto_renew(request, line_id: int):
             messages.success(request, _("Auto-renew is on. We renew a few days before the line ends."))
         else:
             messages.success(request, _("Auto-renew is off."))
-    return redirect("accounts:account_centre")
+    return redirect("customers:account_centre")
 
 
 # --- store desk -------------------------------------------------------------------------

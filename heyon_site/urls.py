@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("reviews.urls")),
     path("", include("billing.urls")),
+    path("", include("customers.urls")),
 ]
 
 # The error page must render without the database (see heyon_site/errors.py).

@@ -306,19 +306,3 @@ def _review_again(request, submission_id, form=None, **other_forms):
     form = form or DecisionForm()
     refused = any(bound.non_field_errors() for bound in [form, *other_forms.values()])
     return _render_review(request, submission, form, status=409 if refused else 400, **other_forms)
-
-
-@staff_permission_required()
-@require_GET
-def staff_home(request):
-    """The staff dashboard: each role sees the figures and links of its own work."""
-    from accounts.selectors import staff_workload
-
-    user = request.user
-    can_review = user.has_perm(REVIEW)
-    context = {
-        "can_review": can_review,
-        "figures": selectors.dashboard_figures(user=user) if can_review else None,
-        "workload": staff_workload(user=user),
-    }
-    return render(request, "reviews/staff_home.html", context)

@@ -4,14 +4,6 @@ Import from here (``from accounts import services``); the submodules group them.
 """
 
 from .audit import audit_record, audit_record_many
-from .cancellation import (
-    CancellationError,
-    cancellation_blockers,
-    cancellation_request_approve,
-    cancellation_request_reject,
-    cancellation_request_submit,
-    cancellation_request_withdraw,
-)
 from .codes import CodeError, one_time_code_issue, one_time_code_verify
 from .lines import (
     LineError,
@@ -35,14 +27,6 @@ from .messages import (
     outbox_send,
     outbox_send_queued,
 )
-from .privacy import personal_data_purge, user_erase_personal_data
-from .support import (
-    SupportError,
-    support_message_add,
-    support_thread_assign,
-    support_thread_close,
-    support_thread_open,
-)
 from .twofactor import (
     staff_recovery_codes_reset,
     staff_second_factor_verify,
@@ -53,6 +37,8 @@ from .twofactor import (
 from .users import (
     RegistrationError,
     customer_confirm_registration,
+    customer_erase_personal_data,
+    customer_mark_service_ended,
     customer_register,
     login_code_request,
     login_code_verify,
@@ -62,21 +48,16 @@ from .users import (
 )
 
 __all__ = [
-    "CancellationError",
     "CodeError",
     "LineError",
     "RegistrationError",
-    "SupportError",
     "add_months",
     "audit_record",
     "audit_record_many",
-    "cancellation_blockers",
-    "cancellation_request_approve",
-    "cancellation_request_reject",
-    "cancellation_request_submit",
-    "cancellation_request_withdraw",
     "customer_confirm_registration",
+    "customer_erase_personal_data",
     "customer_for_desk",
+    "customer_mark_service_ended",
     "customer_register",
     "line_attach",
     "line_cancel",
@@ -97,18 +78,12 @@ __all__ = [
     "outbox_send_queued",
     "password_reset_confirm",
     "password_reset_request",
-    "personal_data_purge",
     "staff_recovery_codes_reset",
     "staff_second_factor_verify",
     "staff_totp_device",
     "staff_totp_enrolment_confirm",
     "staff_totp_enrolment_start",
     "staff_user_create",
-    "support_message_add",
-    "support_thread_assign",
-    "support_thread_close",
-    "support_thread_open",
-    "user_erase_personal_data",
     "user_mark_real_name_verified",
     "user_revoke_real_name_verification",
 ]

@@ -7,11 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import OneTimeCode, User
+from accounts.backends import find_user_by_identifier
+from accounts.models import Notification, OneTimeCode, OutboundMessage, User
 
 from .audit import audit_record
 from .codes import one_time_code_issue, one_time_code_verify
-from .messages import notify
+from .messages import REDACTED, notify
 
 ERR_PHONE_TAKEN = gettext_lazy("An account with this mobile number already exists. Sign in or reset your password.")
 ERR_EMAIL_TAKEN = gettext_lazy("This email is already used by another account.")
@@ -82,8 +83,6 @@ def customer_confirm_registration(*, user: User, code: str) -> User:
 
 
 def _find_active_customer(identifier: str):
-    from accounts.backends import find_user_by_identifier
-
     user = find_user_by_identifier(identifier)
     return user if user is not None and user.is_active else None
 
@@ -149,3 +148,34 @@ def staff_user_create(*, login: str, role: str, password: str, service_point=Non
         user.groups.set([Group.objects.get(name=role)])
         audit_record(actor=actor, verb="staff.saved", target=user, data={"role": role})
     return user
+
+
+def customer_mark_service_ended(*, user: User, at) -> None:
+    """Record that the customer's last line ended: the personal-data retention period starts."""
+    user.service_ended_at = at
+    user.save(update_fields=["service_ended_at"])
+
+
+def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
+    """Erase what accounts holds about a customer locked by the caller, and record it.
+
+    Inbox messages and one-time codes go; sent messages keep their dates without their
+    text or recipient; the account row stays, anonymous and unusable. ``report`` (what the
+    other apps erased) is completed and written into the audit event.
+    """
+    contacts = [value for value in (str(user.phone) if user.phone else None, user.email) if value]
+    report["notifications"] = Notification.objects.filter(user=user).delete()[0]
+    report["codes"] = OneTimeCode.objects.filter(user=user).delete()[0]
+    report["outbound_messages"] = OutboundMessage.objects.filter(recipient__in=contacts).update(
+        recipient="erased", body=REDACTED, subject=""
+    )
+    user.username = f"erased-{user.pk}"
+    user.phone = None
+    user.email = None
+    user.display_name = ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.personal_data_erased_at = now
+    user.save()
+    audit_record(actor=None, verb="user.personal_data_erased", target=user, subject_user=user, data=report)
+    return report

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "accounts",
     "reviews",
     "billing",
+    "customers",
 ]
 
 MIDDLEWARE = [
@@ -118,7 +119,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:account_centre"
+LOGIN_REDIRECT_URL = "customers:account_centre"
 LOGOUT_REDIRECT_URL = "home"
 
 # Internationalisation: Simplified Chinese first, English one click away.
@@ -313,7 +314,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 280},
     },
     "purge-personal-data": {
-        "task": "accounts.tasks.purge_personal_data",
+        "task": "customers.tasks.purge_personal_data",
         "schedule": 86400.0,
         "options": {"expires": 82800},
     },

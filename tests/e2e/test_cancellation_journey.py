@@ -1,7 +1,8 @@
 import pytest
 
 from accounts import services as account_services
-from accounts.models import CancellationRequest, Line, NumberQuarantine, OutboundMessage
+from accounts.models import Line, NumberQuarantine, OutboundMessage
+from customers.models import CancellationRequest
 from tests.factories import PASSWORD, CustomerFactory, make_line, make_staff
 
 # serialized_rollback: the data migrations (roles, plans) survive the flush between tests.

@@ -25,6 +25,7 @@ from accounts import services as account_services
 from accounts.models import Line
 from billing import services as billing_services
 from billing.models import Plan
+from customers import services as customer_services
 from heyon_site.storage import s3_storages
 from reviews import services as review_services
 from reviews.models import Submission, SubmissionPhoto
@@ -215,8 +216,8 @@ def test_purge_deletes_the_objects(client, bucket):
     review_services.submission_decide(submission_id=submission.pk, actor=reviewer, decision="approve")
     other = CustomerFactory()
     kept = submit_through_the_page(client, other)
-    request, _created = account_services.cancellation_request_submit(
-        user=owner,
+    request, _created = customer_services.cancellation_request_submit(
+        actor=owner,
         line_id=line.pk,
         full_name="李雷",
         phone=owner.phone,
@@ -224,12 +225,12 @@ def test_purge_deletes_the_objects(client, bucket):
         reason_detail="",
         bindings=[],
     )
-    account_services.cancellation_request_approve(request_id=request.pk, actor=make_staff("support"))
+    customer_services.cancellation_request_approve(request_id=request.pk, actor=make_staff("support"))
     assert Line.objects.get(pk=line.pk).status == Line.Status.CANCELLED
     assert photo_keys(submission) <= bucket.keys()
 
     later = timezone.now() + timedelta(days=django_settings.PERSONAL_DATA_RETENTION_DAYS + 1)
-    totals = account_services.personal_data_purge(now=later)
+    totals = customer_services.personal_data_purge(now=later)
 
     assert totals["photos"] == 3
     assert bucket.keys() == photo_keys(kept)  # the other customer's photos stay

@@ -25,9 +25,11 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import services as account_services
-from accounts.models import CancellationRequest, Line, SupportMessage, SupportThread, User
+from accounts.models import Line, User
 from billing import services as billing_services
 from billing.models import LineService, Order, Payment, Plan, SandboxCharge
+from customers import services as customer_services
+from customers.models import CancellationRequest, SupportMessage, SupportThread
 from reviews import services as review_services
 from reviews.demo import demo_photo_set
 from reviews.models import Certificate, SubmissionPhoto
@@ -79,8 +81,8 @@ def world(photo_set) -> World:
         actor=owner,
     )
     account_services.user_mark_real_name_verified(user=owner, actor=None, channel="online")
-    cancellation, _created = account_services.cancellation_request_submit(
-        user=owner,
+    cancellation, _created = customer_services.cancellation_request_submit(
+        actor=owner,
         line_id=spare_line.pk,
         full_name="李雷",
         phone=owner.phone,
@@ -103,7 +105,7 @@ def world(photo_set) -> World:
     assert outcome.redirect_url
     pending_payment = open_order.payments.get()
     assert SandboxCharge.objects.filter(out_trade_no=pending_payment.out_trade_no).exists()
-    thread = account_services.support_thread_open(customer=owner, topic="other", body="为什么被拒？")
+    thread = customer_services.support_thread_open(actor=owner, topic="other", body="为什么被拒？")
     point = ServicePointFactory()
     clerk = make_staff("clerk", service_point=point)
     _desk_line, desk_code = make_line()
@@ -172,8 +174,8 @@ CUSTOMER = {
         owner_status=(302,),
         missing_url="/billing/lines/999999/auto-renew/",
     ),
-    "accounts:support_thread": lambda w: Case("get", f"/support/{w.thread.pk}/", missing_url="/support/999999/"),
-    "accounts:cancel_withdraw": lambda w: Case(
+    "customers:support_thread": lambda w: Case("get", f"/support/{w.thread.pk}/", missing_url="/support/999999/"),
+    "customers:cancel_withdraw": lambda w: Case(
         "post",
         f"/account/cancel/{w.cancellation.pk}/withdraw/",
         owner_status=(302,),
@@ -187,7 +189,7 @@ STRANGER_WRITES = {
         f"/billing/sandbox/cashier/{w.pending_payment.out_trade_no}/",
         {"outcome": "pay"},
     ),
-    "accounts:support_thread": lambda w: (f"/support/{w.thread.pk}/", {"body": "I read your thread"}),
+    "customers:support_thread": lambda w: (f"/support/{w.thread.pk}/", {"body": "I read your thread"}),
 }
 
 EXEMPT = {"billing:webhook": "a signed provider callback: no session, the signature is checked"}
@@ -198,9 +200,9 @@ STAFF = {
     "reviews:desk_certificate": lambda w: f"/staff/desk/certificates/{w.certificate.number}/",
     "reviews:desk_certificate_pdf": lambda w: f"/staff/desk/certificates/{w.certificate.number}/pdf/",
     "billing:store_receipt": lambda w: f"/staff/desk/receipts/{w.paid_order.receipt.number}/",
-    "accounts:staff_support_thread": lambda w: f"/staff/support/{w.thread.pk}/",
-    "accounts:staff_customer": lambda w: f"/staff/customers/{w.owner.pk}/",
-    "accounts:staff_cancellation": lambda w: f"/staff/cancellations/{w.cancellation.pk}/",
+    "customers:staff_support_thread": lambda w: f"/staff/support/{w.thread.pk}/",
+    "customers:staff_customer": lambda w: f"/staff/customers/{w.owner.pk}/",
+    "customers:staff_cancellation": lambda w: f"/staff/cancellations/{w.cancellation.pk}/",
 }
 
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import pytest
 from django.utils.html import escape
 
-from accounts import services as account_services
-from accounts.models import CancellationRequest, Line, ServicePoint, SupportThread, User
+from accounts.models import Line, ServicePoint, User
 from billing import services as billing_services
 from billing.models import Plan, Receipt
+from customers import services as customer_services
+from customers.models import CancellationRequest, SupportThread
 from reviews import services as review_services
 from reviews.demo import resident_id
 from reviews.models import Certificate, Submission
@@ -85,15 +86,15 @@ def build_world() -> World:
     staff = {role: make_staff(role, service_point=point if role == "clerk" else None) for role in ROLES}
     customer = CustomerFactory()
     submission = pending_submission(customer)
-    thread = account_services.support_thread_open(
-        customer=customer, topic=SupportThread.Topic.RENEWAL, body="我的套餐什么时候到期？"
+    thread = customer_services.support_thread_open(
+        actor=customer, topic=SupportThread.Topic.RENEWAL, body="我的套餐什么时候到期？"
     )
     walk_in_id = unique_id_number()
     certificate = verify_at_desk(staff["clerk"], phone="+8613712340000", id_number=walk_in_id)
     receipt = renew_at_store(staff["clerk"], certificate.line, id_number=walk_in_id)
     walk_in = certificate.submission.user
-    cancellation, _created = account_services.cancellation_request_submit(
-        user=walk_in,
+    cancellation, _created = customer_services.cancellation_request_submit(
+        actor=walk_in,
         line_id=certificate.line_id,
         full_name=NAME,
         phone=walk_in.phone,

@@ -14,10 +14,11 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts import services as account_services
-from accounts.models import AuditEvent, CancellationRequest, Line, Notification, OutboundMessage, SupportThread, User
+from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
 from billing import services as billing_services
 from billing.models import LedgerEntry, LineService, Order, Payment, Receipt, Wallet
+from customers import services as customer_services
+from customers.models import CancellationRequest, SupportThread
 from heyon_site.admin_tools import export_as_csv
 from reviews import pii
 from reviews import services as review_services
@@ -66,16 +67,16 @@ def grow(world, count: int):
         billing_services.ledger_append(
             user=customer, kind="topup", amount=Decimal("20.00"), reference=f"ADMIN-TEST-{next(_references)}"
         )
-        thread = account_services.support_thread_open(customer=customer, topic="renewal", body="你好")
-        account_services.support_message_add(thread_id=thread.pk, author=support, body="您好，已处理。")
+        thread = customer_services.support_thread_open(actor=customer, topic="renewal", body="你好")
+        customer_services.support_message_add(thread_id=thread.pk, actor=support, body="您好，已处理。")
         # A walk-in: verified at the desk (certificate), renewed at the store (order, payment, receipt,
         # ledger entries), then asks to cancel the line.
         id_number = unique_id_number()
         certificate = verify_at_desk(clerk, phone=f"+8613799{next(_phones):06d}", id_number=id_number)
         renew_at_store(clerk, certificate.line, id_number=id_number)
         walk_in = certificate.submission.user
-        account_services.cancellation_request_submit(
-            user=walk_in,
+        customer_services.cancellation_request_submit(
+            actor=walk_in,
             line_id=certificate.line_id,
             full_name="王小明",
             phone=walk_in.phone,

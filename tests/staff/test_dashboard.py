@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import services as account_services
+from customers import services as customer_services
 from reviews import services as review_services
 from reviews.models import Submission
 from tests.factories import CustomerFactory, make_staff
@@ -196,9 +196,9 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(client, reviewer)
 
 
 def test_support_sees_how_many_conversations_wait_and_how_many_cancellations(client, world):
-    answered = account_services.support_thread_open(customer=CustomerFactory(), topic="other", body="谢谢")
-    account_services.support_message_add(thread_id=answered.pk, author=world.staff["support"], body="不客气")
-    account_services.support_thread_open(customer=CustomerFactory(), topic="verification", body="审核多久？")
+    answered = customer_services.support_thread_open(actor=CustomerFactory(), topic="other", body="谢谢")
+    customer_services.support_message_add(thread_id=answered.pk, actor=world.staff["support"], body="不客气")
+    customer_services.support_thread_open(actor=CustomerFactory(), topic="verification", body="审核多久？")
 
     for role, shown in [("support", True), ("admin", True), ("reviewer", False), ("clerk", False)]:
         client.force_login(world.staff[role])

@@ -76,7 +76,7 @@ def _approved(world, user):
 
 
 MATRIX = [
-    Row("reviews:staff_home", EVERY_STAFF),
+    Row("customers:staff_home", EVERY_STAFF),
     Row("accounts:two_factor", EVERY_STAFF),
     Row("reviews:queue", REVIEWERS),
     Row("reviews:claim_next", REVIEWERS, method="post"),
@@ -99,24 +99,24 @@ MATRIX = [
     Row("reviews:desk_certificate_pdf", CERTIFICATES, args=lambda world, user: [world.certificate.number]),
     Row("billing:store_renew", DESK),
     Row("billing:store_receipt", DESK, args=lambda world, user: [world.receipt.number]),
-    Row("accounts:staff_support", SUPPORT),
-    Row("accounts:staff_support_thread", SUPPORT, args=lambda world, user: [world.thread.pk]),
-    Row("accounts:staff_customers", CUSTOMER_LOOKUP),
-    Row("accounts:staff_customer", CUSTOMER_LOOKUP, args=lambda world, user: [world.customer.pk]),
-    Row("accounts:staff_audit", SUPPORT),
-    Row("accounts:staff_cancellations", SUPPORT),
-    Row("accounts:staff_cancellation", SUPPORT, args=lambda world, user: [world.cancellation.pk]),
+    Row("customers:staff_support", SUPPORT),
+    Row("customers:staff_support_thread", SUPPORT, args=lambda world, user: [world.thread.pk]),
+    Row("customers:staff_customers", CUSTOMER_LOOKUP),
+    Row("customers:staff_customer", CUSTOMER_LOOKUP, args=lambda world, user: [world.customer.pk]),
+    Row("customers:staff_audit", SUPPORT),
+    Row("customers:staff_cancellations", SUPPORT),
+    Row("customers:staff_cancellation", SUPPORT, args=lambda world, user: [world.cancellation.pk]),
 ]
 
 # The header's staff links and the page each opens.
 NAV_LINKS = {
-    "reviews:staff_home",
+    "customers:staff_home",
     "reviews:desk",
     "reviews:queue",
-    "accounts:staff_support",
-    "accounts:staff_customers",
-    "accounts:staff_audit",
-    "accounts:staff_cancellations",
+    "customers:staff_support",
+    "customers:staff_customers",
+    "customers:staff_audit",
+    "customers:staff_cancellations",
 }
 
 

@@ -13,10 +13,12 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts import sms
-from accounts.models import AuditEvent, CancellationRequest, Notification, SupportMessage, SupportThread
-from accounts.services.support import ERR_EMPTY, ERR_THREAD_CLOSED
+from accounts.models import AuditEvent, Notification
 from billing import services as billing_services
 from billing.models import Plan
+from customers import services as customer_services
+from customers.models import CancellationRequest, SupportMessage, SupportThread
+from customers.services.support import ERR_EMPTY, ERR_THREAD_CLOSED
 from reviews import pii
 from tests.factories import CustomerFactory, make_line, make_staff
 from tests.staff.conftest import NAME, page_shows, pending_submission, unique_id_number, verify_at_desk
@@ -105,7 +107,7 @@ def test_support_answers_and_the_customer_is_told_in_messages_by_sms_and_email(e
 
 def test_the_customers_reply_puts_the_thread_back_in_the_queue(english, world):
     support = world.staff["support"]
-    account_services.support_message_add(thread_id=world.thread.pk, author=support, body="请提供订单号。")
+    customer_services.support_message_add(thread_id=world.thread.pk, actor=support, body="请提供订单号。")
     english.force_login(world.customer)
 
     response = english.post(f"/support/{world.thread.pk}/", {"body": "订单号 123"})
@@ -135,11 +137,11 @@ def test_assigning_shows_the_assignee_in_the_queue(english, world):
 
 
 def test_a_closed_thread_takes_no_more_messages(english, world):
-    account_services.support_thread_close(thread_id=world.thread.pk, actor=world.staff["support"])
+    customer_services.support_thread_close(thread_id=world.thread.pk, actor=world.staff["support"])
     english.force_login(world.customer)
 
-    with pytest.raises(account_services.SupportError) as refused:
-        account_services.support_message_add(thread_id=world.thread.pk, author=world.customer, body="还在吗？")
+    with pytest.raises(customer_services.SupportError) as refused:
+        customer_services.support_message_add(thread_id=world.thread.pk, actor=world.customer, body="还在吗？")
     response = english.post(f"/support/{world.thread.pk}/", {"body": "还在吗？"})
 
     assert str(refused.value) == str(ERR_THREAD_CLOSED)
@@ -154,8 +156,8 @@ def test_a_blank_answer_is_refused(english, world):
 
     assert response.status_code == 200
     assert SupportMessage.objects.filter(thread=world.thread).count() == 1
-    with pytest.raises(account_services.SupportError, match=str(ERR_EMPTY)):
-        account_services.support_message_add(thread_id=world.thread.pk, author=world.staff["support"], body=" ")
+    with pytest.raises(customer_services.SupportError, match=str(ERR_EMPTY)):
+        customer_services.support_message_add(thread_id=world.thread.pk, actor=world.staff["support"], body=" ")
 
 
 def test_another_customer_cannot_read_or_answer_someone_elses_thread(client, world):
@@ -340,16 +342,16 @@ def test_the_audit_view_filters_by_customer(client, world, audit_trail):
 def more_support_work(world, count):
     for _ in range(count):
         customer = CustomerFactory()
-        thread = account_services.support_thread_open(customer=customer, topic="verification", body="请帮忙")
-        account_services.support_thread_assign(thread_id=thread.pk, assignee=world.staff["admin"], actor=customer)
-        account_services.support_thread_open(customer=world.customer, topic="other", body="还有一个问题")
+        thread = customer_services.support_thread_open(actor=customer, topic="verification", body="请帮忙")
+        customer_services.support_thread_assign(thread_id=thread.pk, assignee=world.staff["admin"], actor=customer)
+        customer_services.support_thread_open(actor=world.customer, topic="other", body="还有一个问题")
         pending_submission(CustomerFactory())
         certificate = verify_at_desk(
             world.staff["clerk"], phone=f"+8613766{next(_phones):06d}", id_number=unique_id_number()
         )
         walk_in = certificate.submission.user
-        account_services.cancellation_request_submit(
-            user=walk_in,
+        customer_services.cancellation_request_submit(
+            actor=walk_in,
             line_id=certificate.line_id,
             full_name=NAME,
             phone=walk_in.phone,

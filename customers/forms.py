@@ -1,0 +1,68 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.forms import MobileNumberField
+from customers.models import CancellationRequest, SupportThread
+
+
+class CancellationForm(forms.Form):
+    full_name = forms.CharField(label=_("Full name (as verified)"), max_length=60)
+    phone = MobileNumberField(label=_("Mobile number"))
+    reason = forms.ChoiceField(label=_("Why are you cancelling?"), choices=CancellationRequest.Reason.choices)
+    reason_detail = forms.CharField(
+        label=_("Anything else we should know? (optional)"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class BindingForm(forms.Form):
+    """One third-party service still bound to the number (a bank, WeChat, Alipay, …)."""
+
+    name = forms.CharField(label=_("Service bound to this number"), max_length=80, required=False)
+    unbound = forms.BooleanField(label=_("I have unbound it"), required=False)
+
+
+BindingFormSet = forms.formset_factory(BindingForm, extra=3, max_num=10)
+
+
+class DecisionNoteForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    note = forms.CharField(
+        label=_("Note to the customer"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class SupportThreadForm(forms.Form):
+    topic = forms.ChoiceField(label=_("Topic"), choices=SupportThread.Topic.choices)
+    body = forms.CharField(label=_("Your message"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class SupportReplyForm(forms.Form):
+    body = forms.CharField(label=_("Reply"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CustomerSearchForm(forms.Form):
+    q = forms.CharField(label=_("Phone, line, order or certificate number"), max_length=64)
+
+
+class AuditFilterForm(forms.Form):
+    staff = forms.CharField(label=_("Staff username"), required=False, max_length=150)
+    customer = forms.IntegerField(label=_("Customer id"), required=False, min_value=1)
+    target_type = forms.ChoiceField(
+        label=_("Record"),
+        required=False,
+        choices=[
+            ("", _("Any")),
+            ("accounts.user", _("Customer")),
+            ("accounts.line", _("Line")),
+            ("reviews.submission", _("Submission")),
+            ("billing.order", _("Order")),
+            ("customers.cancellationrequest", _("Cancellation request")),
+            ("customers.supportthread", _("Support conversation")),
+        ],
+    )
+    target_id = forms.CharField(label=_("Record id"), required=False, max_length=64)
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

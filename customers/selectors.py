@@ -1,0 +1,135 @@
+"""Reads shaped for the customer portal and the support desk."""
+
+from django.db.models import Count
+
+from accounts.backends import parse_phone
+from accounts.models import Line, Notification, User
+from billing import selectors as billing_selectors
+from billing.models import Order, Receipt
+from customers.models import CancellationRequest, SupportThread
+from heyon_site.state_rows import first_rows, state_digest, state_row
+from reviews import selectors as review_selectors
+from reviews.models import Certificate, Submission
+
+
+def account_centre_state(*, user) -> str:
+    """A digest of everything the account centre shows for ``user``, read in one query.
+
+    The page is cached under this digest (``customers.views.account_centre``): when a
+    line, an allowance, the balance, an order, a receipt, a usage record, a message or
+    the verification changes, a row here changes, and so does the digest. Each app
+    describes the rows of its own tables (``heyon_site.state_rows``).
+    """
+    notifications = Notification.objects.filter(user_id=user.pk)
+    return state_digest(
+        [
+            state_row(Line.objects.filter(owner_id=user.pk), "line", "pk", "status", "validity_end", "msisdn"),
+            state_row(first_rows(notifications.order_by("-created_at", "-pk"), 5), "message", "pk", "read_at"),
+            state_row(
+                notifications.filter(read_at__isnull=True).values("user_id").annotate(unread=Count("pk")),
+                "unread",
+                "unread",
+            ),
+            *billing_selectors.account_centre_state_rows(user_id=user.pk),
+            *review_selectors.account_centre_state_rows(user_id=user.pk),
+        ]
+    )
+
+
+def open_cancellations(*, user):
+    return list(
+        CancellationRequest.objects.filter(user=user, status=CancellationRequest.Status.OPEN).select_related("line")
+    )
+
+
+def cancellation_exists_for_owner(*, request_id: int, user) -> bool:
+    return CancellationRequest.objects.filter(pk=request_id, user=user).exists()
+
+
+def cancellation_queue(*, status: str, limit: int = 100):
+    return (
+        CancellationRequest.objects.filter(status=status)
+        .select_related("line", "user", "decided_by")
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
+def cancellation_for_staff(*, request_id: int):
+    return CancellationRequest.objects.select_related("line", "user", "decided_by").filter(pk=request_id).first()
+
+
+def staff_workload(*, user) -> dict:
+    """Open items for the roles that are not reviewers: cancellations and support threads."""
+
+    workload = {}
+    if user.has_perm("customers.decide_cancellation"):
+        workload["open_cancellations"] = CancellationRequest.objects.filter(
+            status=CancellationRequest.Status.OPEN
+        ).count()
+    if user.has_perm("customers.answer_support"):
+        workload["open_support_threads"] = SupportThread.objects.filter(status=SupportThread.Status.OPEN).count()
+    return workload
+
+
+def support_threads_for_customer(*, user):
+    return SupportThread.objects.filter(customer=user).order_by("-last_message_at")[:50]
+
+
+def support_thread_with_messages(*, thread_id: int):
+    return (
+        SupportThread.objects.select_related("customer", "assignee")
+        .prefetch_related("messages__author")
+        .filter(pk=thread_id)
+        .first()
+    )
+
+
+def support_queue(*, status: str, assignee=None, limit: int = 100):
+    threads = SupportThread.objects.filter(status=status).select_related("customer", "assignee")
+    if assignee is not None:
+        threads = threads.filter(assignee=assignee)
+    return threads.order_by("waiting_since", "last_message_at", "pk")[:limit]
+
+
+def customer_search(*, query: str):
+    """Find a customer by phone, line number, order number or certificate number."""
+    query = (query or "").strip()
+    if not query:
+        return None
+    phone = parse_phone(query)
+    if phone:
+        user = User.objects.filter(phone=phone, is_staff=False).first()
+        if user is not None:
+            return user
+        line = Line.objects.filter(msisdn=phone).select_related("owner").order_by("-pk").first()
+        if line is not None and line.owner is not None:
+            return line.owner
+    order = Order.objects.filter(number=query.upper()).select_related("user").first()
+    if order is not None:
+        return order.user
+    certificate = Certificate.objects.filter(number=query.upper()).select_related("submission__user").first()
+    if certificate is not None:
+        return certificate.submission.user
+    return None
+
+
+def customer_overview(*, user_id: int) -> dict | None:
+    """Everything support needs about one customer, in a fixed number of queries."""
+    customer = User.objects.filter(pk=user_id, is_staff=False).first()
+    if customer is None:
+        return None
+    return {
+        "customer": customer,
+        "lines": list(Line.objects.filter(owner=customer).order_by("pk")),
+        "submissions": list(
+            Submission.objects.filter(user=customer)
+            .prefetch_related("reasons")
+            .select_related("decided_by")
+            .order_by("-attempt_number")
+        ),
+        "orders": list(Order.objects.filter(user=customer).select_related("line", "plan").order_by("-created_at")[:20]),
+        "receipts": list(Receipt.objects.filter(user=customer).order_by("-issued_at")[:20]),
+        "notifications": list(Notification.objects.filter(user=customer).order_by("-pk")[:20]),
+        "threads": list(customer.support_threads.order_by("-last_message_at")[:10]),
+        "cancellations": list(customer.cancellations.select_related("line").order_by("-created_at")[:10]),
+    }

@@ -1,0 +1,52 @@
+"""Erasure of personal data after the retention period, keeping what billing law needs."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+from customers.models import CancellationRequest
+from reviews import services as review_services
+
+
+def user_erase_personal_data(*, user_id: int, now: datetime) -> dict | None:
+    """Erase one customer's personal data. None when another worker holds them or it is done already.
+
+    Kept: the account row (anonymous), lines, orders, payments, receipts, ledger and usage
+    (amounts, dates, numbers), and the verification decisions without their content.
+    """
+    with transaction.atomic():
+        user = account_selectors.customer_locked_for_erasure(user_id=user_id)
+        if user is None:
+            return None
+        report = review_services.submissions_erase_personal_data(user_id=user.pk)
+        CancellationRequest.objects.filter(user=user).update(
+            full_name="", phone="", reason_detail="", third_party_bindings=[]
+        )
+        return account_services.customer_erase_personal_data(user=user, now=now, report=report)
+
+
+def personal_data_purge(*, now: datetime | None = None) -> dict:
+    """Erase every customer whose service ended more than PERSONAL_DATA_RETENTION_DAYS ago.
+
+    Idempotent and safe on several machines at once: each customer is locked with SKIP
+    LOCKED and marked erased in the same transaction.
+    """
+    now = now or timezone.now()
+    totals = {"users": 0, "submissions": 0, "photos": 0, "notifications": 0}
+    seen: set[int] = set()
+    while True:
+        batch = [user_id for user_id in account_selectors.customer_ids_due_for_erasure(now=now) if user_id not in seen]
+        if not batch:
+            break
+        for user_id in batch:
+            seen.add(user_id)
+            report = user_erase_personal_data(user_id=user_id, now=now)
+            if report is None:
+                continue
+            totals["users"] += 1
+            for key in ("submissions", "photos", "notifications"):
+                totals[key] += report.get(key, 0)
+    return totals

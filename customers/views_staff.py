@@ -1,0 +1,78 @@
+"""Staff pages across the portal: the dashboard, customer lookup and the audit log."""
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from accounts import selectors as account_selectors
+from accounts.permissions import staff_permission_required
+from customers import selectors, services
+from customers.forms import AuditFilterForm, CustomerSearchForm
+from reviews import selectors as review_selectors
+
+REVIEW = "reviews.review_submission"
+
+
+@staff_permission_required()
+@require_GET
+def staff_home(request):
+    """The staff dashboard: each role sees the figures and links of its own work."""
+    user = request.user
+    can_review = user.has_perm(REVIEW)
+    context = {
+        "can_review": can_review,
+        "figures": review_selectors.dashboard_figures(user=user) if can_review else None,
+        "workload": selectors.staff_workload(user=user),
+    }
+    return render(request, "customers/staff_home.html", context)
+
+
+@staff_permission_required("accounts.view_user")
+@require_GET
+def staff_customer_search(request):
+    form = CustomerSearchForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        customer = selectors.customer_search(query=form.cleaned_data["q"])
+        if customer is not None:
+            return redirect("customers:staff_customer", user_id=customer.pk)
+        form.add_error("q", _("No customer matches."))
+    return render(request, "customers/staff_customer_search.html", {"form": form})
+
+
+@staff_permission_required("accounts.view_user")
+@require_GET
+def staff_customer(request, user_id: int):
+    overview = selectors.customer_overview(user_id=user_id)
+    if overview is None:
+        raise Http404
+    overview["full_ids"] = {}
+    if request.user.has_perm("reviews.view_full_id_number"):
+        overview["full_ids"] = services.customer_id_numbers_reveal(
+            actor=request.user, customer=overview["customer"], submissions=overview["submissions"]
+        )
+    return render(request, "customers/staff_customer.html", overview)
+
+
+@staff_permission_required("accounts.view_auditevent")
+@require_GET
+def staff_audit(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    try:
+        before_id = int(request.GET.get("before", "") or 0) or None
+    except ValueError:
+        before_id = None
+    events, next_before = account_selectors.audit_page(
+        staff=filters.get("staff") or "",
+        customer_id=filters.get("customer"),
+        target_type=filters.get("target_type") or "",
+        target_id=(filters.get("target_id") or "").strip(),
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+        before_id=before_id,
+    )
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {"form": form, "events": events, "next_before": next_before, "query": query.urlencode()}
+    return render(request, "customers/staff_audit.html", context)

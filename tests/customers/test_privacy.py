@@ -1,0 +1,320 @@
+"""Personal data: the customer's own export, and its erasure a retention period after service ends.
+
+Photos are real files in private storage (reviews.demo.submit_demo), so the tests can
+check that the export carries the owner's photos and that the purge deletes them.
+"""
+
+import io
+import json
+import os
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
+from billing import services as billing_services
+from billing.models import Order, Plan, Receipt
+from customers import services as customer_services
+from customers.models import CancellationRequest
+from reviews import services as review_services
+from reviews.demo import resident_id, submit_demo
+from reviews.models import Submission, SubmissionPhoto
+from tests.factories import CustomerFactory, make_line, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+# Helpers -------------------------------------------------------------------------------
+
+
+def verify_through_submission(user, *, full_name, id_number, seed):
+    """Submit with real photo files and have a reviewer approve it; the user's lines become active."""
+    submission = submit_demo(user=user, full_name=full_name, id_number=id_number, seed=seed)
+    reviewer = make_staff("reviewer")
+    review_services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
+    return review_services.submission_decide(submission_id=submission.pk, actor=reviewer, decision="approve")
+
+
+def pay_renewal_from_wallet(user, line, key) -> Order:
+    plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
+    order = billing_services.renewal_order_create(
+        user=user, line_id=line.pk, plan_id=plan.pk, term_months=1, idempotency_key=key
+    )
+    billing_services.ledger_append(user=user, kind="adjustment", amount=order.amount, reference=f"fund-{key}")
+    billing_services.order_pay(order_id=order.pk, method="wallet", actor=user)
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    return order
+
+
+def customer_with_history(*, full_name, id_number, seed, phone=None):
+    """A customer verified online (photos on storage) with an active line and one paid renewal."""
+    user = CustomerFactory(**({"phone": phone} if phone else {}), display_name=full_name)
+    line, _code = make_line(owner=user)
+    verify_through_submission(user, full_name=full_name, id_number=id_number, seed=seed)
+    line.refresh_from_db()
+    assert line.status == Line.Status.ACTIVE
+    order = pay_renewal_from_wallet(user, line, key=f"renew-{user.pk}")
+    return user, line, order
+
+
+def cancel_every_line(user, support):
+    for line in Line.objects.filter(owner=user).exclude(status=Line.Status.CANCELLED):
+        request, _created = customer_services.cancellation_request_submit(
+            actor=user,
+            line_id=line.pk,
+            full_name=Submission.objects.filter(user=user).latest("pk").full_name,
+            phone=user.phone,
+            reason="no_longer_needed",
+            reason_detail="Moving to Shenzhen, new number there.",
+            bindings=[{"name": "微信", "unbound": True}],
+        )
+        customer_services.cancellation_request_approve(request_id=request.pk, actor=support)
+
+
+def cancel_line_without_submission(user, line, support):
+    request, _created = customer_services.cancellation_request_submit(
+        actor=user,
+        line_id=line.pk,
+        full_name="张三",
+        phone=user.phone,
+        reason="other",
+        reason_detail="",
+        bindings=[],
+    )
+    customer_services.cancellation_request_approve(request_id=request.pk, actor=support)
+
+
+def end_service(user, *, days_ago):
+    User.objects.filter(pk=user.pk).update(service_ended_at=timezone.now() - timedelta(days=days_ago))
+
+
+def photo_paths(user) -> list[str]:
+    storage_root = settings.PRIVATE_MEDIA_ROOT
+    paths = []
+    for photo in SubmissionPhoto.objects.filter(submission__user=user):
+        paths += [os.path.join(storage_root, photo.image.name), os.path.join(storage_root, photo.thumbnail.name)]
+    return paths
+
+
+def billing_snapshot():
+    return {
+        "order_total": Order.objects.aggregate(total=Sum("amount"))["total"],
+        "orders": sorted(Order.objects.values_list("number", "amount", "status", "paid_at")),
+        "receipts": sorted(Receipt.objects.values_list("number", "amount", "issued_at", "order__number")),
+    }
+
+
+def read_export(response):
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    return archive, archive.read("data.json").decode()
+
+
+# Export ----------------------------------------------------------------------------------
+
+
+def test_export_holds_the_owners_data_and_photos_and_nothing_of_another_customer(client):
+    owner_id_number = resident_id(birth="19880808", sequence="111")
+    owner, owner_line, owner_order = customer_with_history(full_name="王芳", id_number=owner_id_number, seed=1)
+    other_id_number = resident_id(birth="19770707", sequence="222")
+    other, other_line, other_order = customer_with_history(full_name="赵大海", id_number=other_id_number, seed=2)
+    other_spare, _code = make_line(owner=other)
+    owner.refresh_from_db()
+    client.force_login(owner)
+
+    response = client.get("/account/export/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"].startswith('attachment; filename="heyon-my-data-')
+    assert "no-store" in response["Cache-Control"]
+    archive, text = read_export(response)
+    data = json.loads(text)
+    # The owner's own records.
+    assert data["profile"]["phone"] == owner.phone.as_e164
+    assert [line["number"] for line in data["lines"]] == [owner_line.msisdn.as_e164]
+    assert [order["number"] for order in data["orders"]] == [owner_order.number]
+    assert [receipt["number"] for receipt in data["receipts"]] == [owner_order.receipt.number]
+    subjects = set(Notification.objects.filter(user=owner).values_list("subject", flat=True))
+    assert subjects and {message["subject"] for message in data["messages"]} == subjects
+    [verification] = data["verification"]
+    assert verification["status"] == "approved"
+    assert verification["full_name"] == "王芳"
+    assert verification["id_number"] == owner_id_number[:6] + "********" + owner_id_number[-4:]
+    assert owner_id_number not in text  # masked only
+    # The owner's photos, byte for byte.
+    own_photos = {}
+    for photo in SubmissionPhoto.objects.filter(submission__user=owner):
+        with photo.image.open("rb") as handle:
+            own_photos[f"photos/attempt-1-{photo.kind}.jpg"] = handle.read()
+    assert len(own_photos) == 3
+    assert sorted(archive.namelist()) == sorted(["data.json", *own_photos])
+    for name, content in own_photos.items():
+        assert archive.read(name) == content
+    # Nothing of the other customer.
+    for secret in (
+        other.phone.as_e164,
+        other.phone.as_national,
+        other.email,
+        "赵大海",
+        other_id_number,
+        other_id_number[:6] + "********" + other_id_number[-4:],
+        other_line.msisdn.as_e164,
+        other_spare.msisdn.as_e164,
+        other_order.number,
+        other_order.receipt.number,
+    ):
+        assert secret not in text, secret
+
+
+def test_export_of_a_customer_without_photos_has_only_data_json(client):
+    user = CustomerFactory()
+    make_line(owner=user)
+    client.force_login(user)
+
+    archive, text = read_export(client.get("/account/export/"))
+
+    assert archive.namelist() == ["data.json"]
+    assert json.loads(text)["verification"] == []
+
+
+def test_export_needs_a_signed_in_customer(client):
+    response = client.get("/account/export/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+# Purge -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def support():
+    return make_staff("support")
+
+
+def test_purge_erases_personal_data_past_retention_keeps_billing_records_and_runs_once(support, capsys):
+    id_number = resident_id(birth="19920202", sequence="333")
+    user, line, order = customer_with_history(full_name="王芳", id_number=id_number, seed=3)
+    cancel_every_line(user, support)
+    line.refresh_from_db()
+    assert line.status == Line.Status.CANCELLED
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
+    phone, email = user.phone.as_e164, user.email
+    files = photo_paths(user)
+    assert len(files) == 6 and all(os.path.exists(path) for path in files)
+    assert Notification.objects.filter(user=user).exists()
+    assert OutboundMessage.objects.filter(recipient=phone).exists()
+    before = billing_snapshot()
+    assert before["receipts"] and before["order_total"] == order.amount
+
+    call_command("purge_personal_data")
+
+    output = capsys.readouterr().out
+    assert "erased_customers=1 submissions=1 photos=3" in output
+    assert not [path for path in files if os.path.exists(path)]
+    assert not SubmissionPhoto.objects.filter(submission__user=user).exists()
+    submission = Submission.objects.get(user=user)
+    assert submission.status == Submission.Status.APPROVED  # the decision stays, anonymous
+    assert (submission.full_name, submission.id_number_encrypted, submission.id_number_masked) == ("", "", "")
+    assert (submission.id_number_index, submission.contact_phone) == ("", "")
+    user.refresh_from_db()
+    assert (user.phone, user.email, user.display_name) == (None, None, "")
+    assert user.personal_data_erased_at is not None
+    assert not user.is_active
+    assert not user.has_usable_password()
+    assert not Notification.objects.filter(user=user).exists()
+    assert not OutboundMessage.objects.filter(recipient__in=[phone, email]).exists()
+    request = CancellationRequest.objects.get(user=user)
+    assert (request.full_name, request.phone, request.reason_detail, request.third_party_bindings) == ("", "", "", [])
+    # What billing law needs stays: amounts, dates, receipt numbers.
+    assert billing_snapshot() == before
+    assert Receipt.objects.get(order=order).user_id == user.pk
+    assert AuditEvent.objects.filter(verb="user.personal_data_erased", subject_user=user).count() == 1
+    erased_at = user.personal_data_erased_at
+
+    # A second run finds nothing left to erase.
+    call_command("purge_personal_data")
+
+    assert "erased_customers=0 submissions=0 photos=0 messages=0" in capsys.readouterr().out
+    user.refresh_from_db()
+    assert user.personal_data_erased_at == erased_at
+    assert AuditEvent.objects.filter(verb="user.personal_data_erased").count() == 1
+    assert billing_snapshot() == before
+
+
+def test_customers_within_retention_or_still_in_service_are_untouched(support, capsys):
+    recent, _line, _order = customer_with_history(
+        full_name="李娜", id_number=resident_id(birth="19940404", sequence="555"), seed=5
+    )
+    cancel_every_line(recent, support)
+    end_service(recent, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS - 1)
+    # Service "ended" long ago on paper, but a line is still in service.
+    active = CustomerFactory(display_name="张伟")
+    make_line(owner=active)
+    services.user_mark_real_name_verified(user=active, actor=None, channel="online")
+    end_service(active, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 100)
+    staff = make_staff("clerk")
+    User.objects.filter(pk=staff.pk).update(service_ended_at=timezone.now() - timedelta(days=3000))
+    files = photo_paths(recent)
+    snapshot = {
+        user.pk: (user.phone, user.email, user.display_name)
+        for user in User.objects.filter(pk__in=[recent.pk, active.pk, staff.pk])
+    }
+
+    call_command("purge_personal_data")
+
+    assert "erased_customers=0" in capsys.readouterr().out
+    assert all(os.path.exists(path) for path in files)
+    assert Submission.objects.get(user=recent).full_name == "李娜"
+    for user in User.objects.filter(pk__in=snapshot):
+        assert (user.phone, user.email, user.display_name) == snapshot[user.pk]
+        assert user.personal_data_erased_at is None
+    assert Notification.objects.filter(user=recent).exists()
+    assert not AuditEvent.objects.filter(verb="user.personal_data_erased").exists()
+
+
+def test_purge_counts_only_what_it_erased(support):
+    user = CustomerFactory()
+    line, _code = make_line(owner=user)
+    services.user_mark_real_name_verified(user=user, actor=None, channel="online")
+    cancel_line_without_submission(user, line, support)
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
+    notifications = Notification.objects.filter(user=user).count()
+
+    totals = customer_services.personal_data_purge()
+
+    assert totals == {"users": 1, "submissions": 0, "photos": 0, "notifications": notifications}
+    assert customer_services.personal_data_purge() == {"users": 0, "submissions": 0, "photos": 0, "notifications": 0}
+
+
+def test_erasing_one_customer_twice_returns_none_the_second_time(support):
+    user = CustomerFactory()
+    line, _code = make_line(owner=user)
+    services.user_mark_real_name_verified(user=user, actor=None, channel="online")
+    cancel_line_without_submission(user, line, support)
+    now = timezone.now()
+
+    assert customer_services.user_erase_personal_data(user_id=user.pk, now=now) is not None
+    assert customer_services.user_erase_personal_data(user_id=user.pk, now=now) is None
+    assert AuditEvent.objects.filter(verb="user.personal_data_erased", subject_user=user).count() == 1
+
+
+def test_the_retention_period_follows_the_setting(support, settings):
+    settings.PERSONAL_DATA_RETENTION_DAYS = 10
+    user = CustomerFactory()
+    line, _code = make_line(owner=user)
+    services.user_mark_real_name_verified(user=user, actor=None, channel="online")
+    cancel_line_without_submission(user, line, support)
+    end_service(user, days_ago=9)
+    assert customer_services.personal_data_purge()["users"] == 0
+
+    end_service(user, days_ago=11)
+
+    assert customer_services.personal_data_purge()["users"] == 1
