@@ -272,6 +272,9 @@ class AuditEvent(models.Model):
         "support.answered": pgettext_lazy("audit event", "Support answered"),
         "support.assigned": pgettext_lazy("audit event", "Support conversation assigned"),
         "support.closed": pgettext_lazy("audit event", "Support conversation closed"),
+        "admin.added": pgettext_lazy("audit event", "Added in admin"),
+        "admin.changed": pgettext_lazy("audit event", "Changed in admin"),
+        "admin.deleted": pgettext_lazy("audit event", "Deleted in admin"),
         "submission.id_number_viewed": pgettext_lazy("audit event", "Full ID number viewed"),
         "customer.id_numbers_viewed": pgettext_lazy("audit event", "Customer's full ID numbers viewed"),
     }

@@ -142,9 +142,9 @@ def settings_under(environment: dict) -> dict:
 
 BEAT_TASKS = [
     "accounts.tasks.dispatch_messages",
-    "accounts.tasks.purge_personal_data",
     "billing.tasks.expire_lines",
     "billing.tasks.run_autorenew",
+    "customers.tasks.purge_personal_data",
     "reviews.tasks.refresh_dashboard",
     "reviews.tasks.release_expired_claims",
 ]
