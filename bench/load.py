@@ -1,18 +1,35 @@
 """Loopback load test of gunicorn + PostgreSQL: account centre and review queue beside a baseline.
 
-    createdb -h 127.0.0.1 -U postgres heyon_load      # any database whose name starts with heyon_load
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/heyon_load .venv/bin/python bench/load.py
 
-The script, in one run and against one server:
+    # two commits in one run: a worktree of REF against this working tree
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/heyon_load .venv/bin/python bench/load.py --before REF
 
-1. empties the bench database (drops and recreates it: it must be a database of its own,
-   named ``heyon_load…``, on a loopback address), migrates it with the production
+The database in ``DATABASE_URL`` must be named ``heyon_load…`` and be on a loopback
+address: the script drops and recreates it (with ``--before``, it uses two of its own,
+that name with ``_before`` and ``_after``, and drops them at the end).
+
+With ``--before REF`` (and optionally ``--after REF``; by default the tree under test is
+this working tree, uncommitted changes included) the script makes a ``git worktree`` of
+each commit asked for, and each tree is prepared by its own code: its own
+``bench/load.py``'s ``seed``, ``queries_per_request`` and ``check_review``, run in a
+subprocess whose working directory and import path are that tree, its own ``manage.py
+compilemessages``, and its own gunicorn, on its own database, port and Redis database.
+The same wrk scenarios then take turns between the two servers, slice by slice (the side
+that goes first alternates from round to round), and one table prints both side by side
+with the ratio. Both runs are printed with the host's speed: the seconds a plain Python
+loop of 10 million additions takes, at the start and at the end.
+
+For each tree, the script:
+
+1. empties the bench database (drops and recreates it), migrates it with the production
    settings, and seeds it through the project's services and models: ``--customers``
    verified customers (two lines with plans, wallet, paid renewals with receipts, six
    months of usage, messages), ``--reviewers`` reviewers, and ``--submissions`` open
    online submissions from as many customers, each with a line waiting for verification;
 2. runs ``collectstatic`` and starts gunicorn with ``heyon_site/gunicorn.conf.py`` and
-   ``heyon_site.settings.production`` on ``127.0.0.1:--port`` (2FA off, no TLS redirect,
+   ``heyon_site.settings.production`` on ``127.0.0.1:--port`` (with ``--before``, the
+   tree under test on the next port and the next Redis database; 2FA off, no TLS redirect,
    Redis for the cache and the message queue; no Celery worker runs, so queued messages
    wait in the bench's own Redis database, which is emptied at the start and the end);
 3. signs every client in over HTTP (the real login form and password hasher), then
@@ -47,7 +64,9 @@ The script, in one run and against one server:
 5. prints requests/s, p50/p99 latency (over every request of every slice) and errors of
    each scenario beside the baseline, the queries and CPU time per request (in-process
    with Django's test client, from /proc for the gunicorn workers and PostgreSQL backends
-   during the run, and wrk's own), and the targets.
+   during the run, and wrk's own), and the targets; with ``--before``, both trees' figures
+   side by side, the ratio, and the comparison's targets (issue 13: decisions/s within
+   30 % of before, account centre p99 under 50 ms at 32 clients).
 
 Only loopback addresses are used; every scenario stops by itself; gunicorn is stopped at
 the end, also on error or Ctrl-C.
@@ -70,6 +89,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
@@ -85,66 +105,97 @@ WRK_SCRIPT = BENCH_DIR / "wrk" / "heyon.lua"
 TARGET_ACCOUNT_SHARE = 0.40
 TARGET_ACCOUNT_P99_MS = 100
 TARGET_DECISIONS_PER_S = 200
-TOTAL_BUDGET_S = 900  # the whole run, seeding included, is killed after this
+# Comparing two trees (--before), issue 13's "done when": the tree under test's decisions/s at
+# least this share of the other's, and its account centre p99 at --clients clients under this.
+TARGET_COMPARED_DECISIONS_SHARE = 0.70
+TARGET_COMPARED_ACCOUNT_P99_MS = 50
+TOTAL_BUDGET_S = 900  # a single run, seeding included, is killed after this; a comparison after twice it
 
 
 # --- environment --------------------------------------------------------------------------
 
 
-def bench_environment(args, static_root: Path, media_root: Path) -> dict:
-    """The environment of the seeding process and of gunicorn: production settings, loopback only."""
-    url = urlparse(os.environ.get("DATABASE_URL", ""))
-    if url.scheme not in ("postgres", "postgresql", "psql") or url.hostname not in LOOPBACK:
-        sys.exit(
-            "Set DATABASE_URL to a loopback PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/heyon_load"
-        )
-    if not url.path.lstrip("/").startswith("heyon_load"):
-        sys.exit("The bench drops and recreates its database: name it heyon_load… (a database of its own)")
+def side_environment(args, side: "Side") -> dict:
+    """The environment of a tree's seeding process and gunicorn: production settings, loopback only."""
     env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # each tree imports its own code, from its own directory
     env.update(
+        DATABASE_URL=side.database_url,
         DJANGO_SETTINGS_MODULE="heyon_site.settings.production",
-        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-        BLIND_INDEX_KEY=os.environ.get("BLIND_INDEX_KEY") or secrets.token_urlsafe(50),
+        SECRET_KEY=args.secret_key,
+        BLIND_INDEX_KEY=args.blind_index_key,
+        FIELD_ENCRYPTION_KEYS=args.field_encryption_keys,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
         HEYON_REQUIRE_STAFF_2FA="false",
-        REDIS_URL=f"redis://127.0.0.1:6379/{args.redis_db}",
-        STATIC_ROOT=str(static_root),
-        MEDIA_ROOT=str(media_root),
+        REDIS_URL=f"redis://127.0.0.1:6379/{side.redis_db}",
+        STATIC_ROOT=str(side.work / "static"),
+        MEDIA_ROOT=str(side.work / "media"),
         SMS_BACKEND="locmem",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         LOG_LEVEL="WARNING",
         # Lockouts are per IP: every bench client comes from 127.0.0.1.
         AXES_FAILURE_LIMIT="1000",
-        GUNICORN_BIND=f"127.0.0.1:{args.port}",
-        GUNICORN_ACCESS_LOG=str(static_root.parent / "access.log"),
+        GUNICORN_BIND=f"127.0.0.1:{side.port}",
+        GUNICORN_ACCESS_LOG=str(side.work / "access.log"),
         # No worker recycling during the run: a recycled worker's CPU time could not be counted.
         GUNICORN_MAX_REQUESTS="0",
     )
-    if "FIELD_ENCRYPTION_KEYS" not in os.environ:
-        from cryptography.fernet import Fernet
-
-        env["FIELD_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
     if args.workers:
         env["GUNICORN_WORKERS"] = str(args.workers)
     return env
 
 
-def recreate_database():
+def bench_database_url() -> str:
+    url = urlparse(os.environ.get("DATABASE_URL", ""))
+    if url.scheme not in ("postgres", "postgresql", "psql") or url.hostname not in LOOPBACK:
+        sys.exit(
+            "Set DATABASE_URL to a loopback PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/heyon_load"
+        )
+    if not database_name(url.geturl()).startswith("heyon_load"):
+        sys.exit("The bench drops and recreates its database: name it heyon_load… (a database of its own)")
+    return url.geturl()
+
+
+def database_name(url: str) -> str:
+    return urlparse(url).path.lstrip("/")
+
+
+def with_database(url: str, name: str) -> str:
+    return urlparse(url)._replace(path=f"/{name}").geturl()
+
+
+def admin_connection(url: str):
     import psycopg
 
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl().replace("postgresql://", "postgres://", 1)
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    admin = with_database(url, "postgres").replace("postgres://", "postgresql://", 1)
+    return psycopg.connect(admin.replace("psql://", "postgresql://", 1), autocommit=True)
+
+
+def recreate_database(url: str):
+    with admin_connection(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database_name(url)}"')
+
+
+def drop_database(url: str):
+    with admin_connection(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
 
 
 def flush_redis(db: int):
     import redis
 
     redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
+
+
+def host_speed() -> float:
+    """Seconds a plain Python loop of 10 million additions takes: how fast the host is right now."""
+    total = 0
+    began = time.perf_counter()
+    for number in range(10_000_000):
+        total += number
+    return time.perf_counter() - began
 
 
 # --- seeding ------------------------------------------------------------------------------
@@ -354,8 +405,7 @@ def queries_per_request(customer_phone: str, repeat: int = 20) -> dict:
     result["claim"], result["decide"] = claim_and_decide(reviewer)
     reviewer.held = reviewer.post("/staff/reviews/next/", HTTP_HOST="127.0.0.1")["Location"]
     result["decide_next"] = decide_and_take_next(reviewer)
-    # Counting queries logs them, and while they are logged the hot reads use Django's
-    # cursor instead of their prepared statements (heyon_site/db.py): not while timing.
+    # Counting queries logs them, which costs time of its own: not while timing.
     counting = False
     result["cpu_ms"] = {
         "baseline": cpu_ms(lambda: anonymous.get("/service-points/", HTTP_HOST="127.0.0.1")),
@@ -517,25 +567,152 @@ def run_wrk(name, sessions, mode, *, port, duration, work: Path, path="", thread
     )
 
 
+# --- the trees ---------------------------------------------------------------------------
+
+# Run in a subprocess whose working directory is the tree: it imports that tree's own
+# bench/load.py (which puts that tree first on the import path) and calls its functions, so
+# each tree is seeded, measured in-process and checked by its own code. The task comes as
+# JSON on stdin; the answer is one line "HEYON-SIDE {json}".
+SIDE_SCRIPT = """
+import argparse, importlib.util, json, sys
+task = json.loads(sys.stdin.read())
+spec = importlib.util.spec_from_file_location("heyon_load_bench", "bench/load.py")
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+bench.PASSWORD = task["password"]
+import django
+django.setup()
+from django.db import connection
+if task["step"] == "prepare":
+    from django.core.management import call_command
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    seeded = bench.seed(argparse.Namespace(**task["seed"]))
+    queries = bench.queries_per_request(seeded["customers"][0])
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("SHOW server_version")
+        seeded["version"] = cursor.fetchone()[0]
+    answer = {"seeded": seeded, "queries": queries}
+else:
+    answer = bench.check_review(argparse.Namespace(claims=[tuple(claim) for claim in task["claims"]]))
+print("HEYON-SIDE " + json.dumps(answer), flush=True)
+"""
+
+
+@dataclass
+class Side:
+    """One tree under load: its checkout, database, port, Redis database and server."""
+
+    name: str  # "before" or "after" in a comparison, "" in a single run
+    tree: Path
+    database_url: str
+    port: int
+    redis_db: int
+    work: Path
+    worktree: bool = False  # made by this run, removed at its end
+    env: dict = field(default_factory=dict)
+    server: subprocess.Popen | None = None
+    seeded: dict = field(default_factory=dict)
+    queries: dict = field(default_factory=dict)
+    sessions: dict = field(default_factory=dict)  # "customers", "reviewers", "anonymous"
+    results: dict = field(default_factory=dict)
+    checks: dict = field(default_factory=dict)
+
+    @property
+    def label(self):
+        return f"{self.name} ({self.revision})" if self.name else self.revision
+
+    @cached_property
+    def revision(self):
+        head = subprocess.run(
+            ["git", "-C", str(self.tree), "log", "-1", "--format=%h %s"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(self.tree), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        return f"{head[:60]}{' + uncommitted changes' if dirty else ''}" or str(self.tree)
+
+
+def add_worktree(ref: str, path: Path) -> Path:
+    """A detached ``git worktree`` of ``ref`` at ``path``, with its translations compiled."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(path), ref], check=True)
+    return path
+
+
+def remove_worktree(path: Path):
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
+
+
+def run_side_script(side: Side, task: dict, timeout: float) -> dict:
+    finished = subprocess.run(
+        [sys.executable, "-c", SIDE_SCRIPT],
+        cwd=side.tree,
+        env=side.env,
+        input=json.dumps(task),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    for line in finished.stdout.splitlines():
+        if line.startswith("HEYON-SIDE "):
+            return json.loads(line[len("HEYON-SIDE ") :])
+    sys.exit(
+        f"{task['step']} of {side.label} failed ({finished.returncode}):\n"
+        f"{finished.stderr.strip()[-3000:] or finished.stdout.strip()[-3000:]}"
+    )
+
+
+def prepare_side(args, side: Side):
+    """Recreate the tree's database and seed it, by the tree's own code (see SIDE_SCRIPT)."""
+    recreate_database(side.database_url)
+    flush_redis(side.redis_db)
+    # The tree's own manage.py; Django skips a catalogue whose .mo is newer than its .po.
+    subprocess.run(
+        [sys.executable, "manage.py", "compilemessages", "-v0", "--ignore=.venv"], cwd=side.tree, env=side.env,
+        check=True,
+    )  # fmt: skip
+    task = {
+        "step": "prepare",
+        "password": PASSWORD,
+        "seed": {"customers": args.customers, "reviewers": args.reviewers, "submissions": args.submissions},
+    }
+    answer = run_side_script(side, task, timeout=TOTAL_BUDGET_S)
+    side.seeded, side.queries = answer["seeded"], answer["queries"]
+
+
+def check_side(side: Side):
+    """The tree's own ``check_review`` over the claims its clients saw, in both review scenarios."""
+    claims = [claim for key in ("review", "review2") for claim in side.results[key].claims]
+    side.checks = run_side_script(side, {"step": "check", "password": PASSWORD, "claims": claims}, timeout=300)
+
+
 # --- the server ---------------------------------------------------------------------------
 
 
-def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
+def start_gunicorn(side: Side) -> subprocess.Popen:
+    """The tree's own gunicorn, from the tree's directory, with its own configuration file."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
+    logs = side.work
     process = subprocess.Popen(
         [str(gunicorn), "-c", "heyon_site/gunicorn.conf.py", "heyon_site.wsgi:application"],
-        cwd=ROOT,
-        env=env,
+        cwd=side.tree,
+        env=side.env,
         stdout=subprocess.DEVNULL,
-        stderr=open(Path(env["GUNICORN_ACCESS_LOG"]).with_name("gunicorn.log"), "w"),
+        stderr=open(logs / "gunicorn.log", "w"),
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"gunicorn exited with {process.returncode}; see {Path(env['GUNICORN_ACCESS_LOG']).parent}")
+            sys.exit(f"gunicorn of {side.label} exited with {process.returncode}; see {logs}")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn = http.client.HTTPConnection("127.0.0.1", side.port, timeout=2)
             conn.request("GET", "/healthz", headers={"Host": "127.0.0.1"})
             if conn.getresponse().status == 200:
                 return process
@@ -543,7 +720,7 @@ def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
             pass
         time.sleep(0.3)
     stop_gunicorn(process)
-    sys.exit("gunicorn did not answer /healthz within 60 s")
+    sys.exit(f"gunicorn of {side.label} did not answer /healthz within 60 s")
 
 
 def stop_gunicorn(process: subprocess.Popen):
@@ -556,13 +733,13 @@ def stop_gunicorn(process: subprocess.Popen):
             process.wait()
 
 
-def cpu_snapshot(master_pid: int) -> dict[int, tuple[str, float]]:
-    """CPU seconds used so far by each gunicorn worker and each backend of the bench database.
+def cpu_snapshot(side: Side) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by each gunicorn worker and each backend of the side's database.
 
     Read from /proc (Linux): the workers are the master's children; the backends are the
-    PostgreSQL processes whose title names the bench database.
+    PostgreSQL processes whose title names the side's database.
     """
-    database = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/")
+    master_pid, database = side.server.pid, database_name(side.database_url)
     tick = os.sysconf("SC_CLK_TCK")
     snapshot = {}
     for entry in os.scandir("/proc"):
@@ -706,6 +883,183 @@ def print_report(results: dict, checks: dict, queries: dict, meta: dict):
         print(f"[{'met' if ok else 'MISSED'}] {label}")
 
 
+def decisions_per_s(result: Result) -> float:
+    return result.decisions / result.window if result.window else 0.0
+
+
+def print_comparison(before: Side, after: Side, meta: dict):
+    """One table of both trees, side by side, with the ratio, and the comparison's targets."""
+    print(f"\nbefore: {before.label}\nafter:  {after.label}")
+    print(
+        f"\n{'scenario':<30}{'clients':>8}{'req/s':>10}{'':>9}{'after ÷':>9}{'p50 ms':>9}{'':>7}"
+        f"{'p99 ms':>9}{'':>7}{'errors':>9}{'queries':>12}{'CPU ms/req':>13}"
+    )
+    print(
+        f"{'':<30}{'':>8}{'before':>10}{'after':>9}{'before':>9}{'before':>9}{'after':>7}{'before':>9}{'after':>7}"
+        f"{'bef/aft':>9}{'bef/aft':>12}{'bef/aft':>13}"
+    )
+    print("-" * 132)
+
+    def queries(side, key):
+        return (
+            f"{side.queries['claim']}+{side.queries['decide']}"
+            if key == "review2"
+            else str(side.queries[{"baseline8": "baseline", "review": "decide_next"}.get(key, key)])
+        )
+
+    labels = [
+        ("baseline", "baseline GET /service-points/"),
+        ("baseline8", "baseline GET /service-points/"),
+        ("account", "account GET /account/"),
+        ("review", "review decide and take next"),
+        ("review2", "review claim, then decide"),
+    ]
+    for key, label in labels:
+        b, a = before.results[key], after.results[key]
+        cpu_b, cpu_a = (sum(result.cpu_ms_per_request()[:2]) for result in (b, a))
+        print(
+            f"{label:<30}{a.clients:>8}{b.rps:>10.1f}{a.rps:>9.1f}{a.rps / b.rps if b.rps else 0:>9.2f}"
+            f"{b.percentile(0.5):>9.1f}{a.percentile(0.5):>7.1f}{b.percentile(0.99):>9.1f}{a.percentile(0.99):>7.1f}"
+            f"{f'{b.errors}/{a.errors}':>9}{f'{queries(before, key)}/{queries(after, key)}':>12}"
+            f"{f'{cpu_b:.1f}/{cpu_a:.1f}':>13}"
+        )
+    for key, label in [("review", "decisions/s, decide + next"), ("review2", "decisions/s, claim, decide")]:
+        b, a = decisions_per_s(before.results[key]), decisions_per_s(after.results[key])
+        print(f"{label:<30}{after.results[key].clients:>8}{b:>10.1f}{a:>9.1f}{a / b if b else 0:>9.2f}")
+    print(
+        "(CPU ms/req: CPU time per request of the gunicorn workers and the PostgreSQL backends together, from /proc.)"
+    )
+    print("In-process, single-threaded (test client, no gunicorn), application CPU per request, before → after: ")
+    print(
+        "  "
+        + ", ".join(
+            f"{name} {value:.1f} → {after.queries['cpu_ms'].get(name, float('nan')):.1f} ms"
+            for name, value in before.queries["cpu_ms"].items()
+        )
+        + f"; the account centre rendered afresh makes {before.queries['account_rendered']} → "
+        f"{after.queries['account_rendered']} queries"
+    )
+    for side in (before, after):
+        checks = side.checks
+        print(
+            f"database, {side.name}: {checks['decided']} submissions decided; decided twice {checks['decided_twice']}; "
+            f"claimed by two reviewers {checks['claimed_by_two']}; same claim seen by two clients "
+            f"{checks['clients_saw_same_claim']}; decided by someone other than the claimer "
+            f"{checks['decided_by_other']}"
+        )
+        for result in side.results.values():
+            if result.errors:
+                print(f"{side.name}, {result.name}: {result.errors} errors, first kinds: {result.error_kinds}")
+    print(
+        f"\nHost speed: a plain Python loop of 10 million additions took {meta['speed_start']:.2f} s at the start, "
+        f"{meta['speed_end']:.2f} s at the end"
+    )
+    account = after.results["account"]
+    share = account.rps / after.results["baseline"].rps if after.results["baseline"].rps else 0
+    errors = {side.name: sum(result.errors for result in side.results.values()) for side in (before, after)}
+    doubles = {
+        side.name: sum(side.checks[key] for key in ("decided_twice", "claimed_by_two", "clients_saw_same_claim",
+                                                    "decided_by_other"))
+        for side in (before, after)
+    }  # fmt: skip
+    print(f"\nTargets ({meta['cpus']} CPUs, {meta['workers']} gunicorn workers per tree):")
+    targets = []
+    for key, label in [("review", "deciding and taking the next"), ("review2", "claiming, then deciding")]:
+        b, a = decisions_per_s(before.results[key]), decisions_per_s(after.results[key])
+        ratio = a / b if b else 0
+        targets.append((
+            f"decisions/s {label}, after ≥ {TARGET_COMPARED_DECISIONS_SHARE:.0%} of before "
+            f"({a:.1f} against {b:.1f}: {ratio:.0%})",
+            ratio >= TARGET_COMPARED_DECISIONS_SHARE,
+        ))  # fmt: skip
+    targets += [
+        (f"account p99 < {TARGET_COMPARED_ACCOUNT_P99_MS} ms at {account.clients} clients, after "
+         f"({account.percentile(0.99):.1f} ms; before {before.results['account'].percentile(0.99):.1f} ms)",
+         account.percentile(0.99) < TARGET_COMPARED_ACCOUNT_P99_MS),
+        (f"account ≥ {TARGET_ACCOUNT_SHARE:.0%} of baseline req/s at {account.clients} clients, after ({share:.0%})",
+         share >= TARGET_ACCOUNT_SHARE),
+        (f"≥ {TARGET_DECISIONS_PER_S} decisions/s deciding and taking the next, after "
+         f"({decisions_per_s(after.results['review']):.1f})",
+         decisions_per_s(after.results["review"]) >= TARGET_DECISIONS_PER_S),
+        (f"zero errors (before {errors['before']}, after {errors['after']})", not any(errors.values())),
+        (f"zero double assignments or decisions (before {doubles['before']}, after {doubles['after']})",
+         not any(doubles.values())),
+    ]  # fmt: skip
+    for label, ok in targets:
+        print(f"[{'met' if ok else 'MISSED'}] {label}")
+
+
+def sign_in(args, side: Side):
+    """Every client of the side's server signed in over HTTP, as a browser would."""
+    customers = []
+    for phone in side.seeded["customers"][: args.clients]:
+        session = Session(side.port)
+        session.login(phone, "/account/")
+        customers.append(session)
+    while len(customers) < args.clients:  # more clients than customers: share sessions' cookies
+        clone = Session(side.port)
+        clone.cookies = dict(customers[len(customers) % len(side.seeded["customers"])].cookies)
+        customers.append(clone)
+    reviewers = []
+    for username in side.seeded["reviewers"]:
+        session = Session(side.port)
+        session.login(username, "/staff/")
+        session.username = username
+        session.csrf = session.token("/staff/reviews/")
+        reviewers.append(session)
+    side.sessions = {
+        "customers": customers,
+        "reviewers": reviewers,
+        "anonymous": [Session(side.port) for _ in range(args.clients)],
+    }
+
+
+def run_rounds(args, sides: list[Side]):
+    """The scenarios in turn, ``--rounds`` slices each, every slice on each side in turn.
+
+    The scenarios take turns in short slices, and in a comparison both trees run each slice
+    one after the other, the one going first alternating from round to round: whatever else
+    the machine is doing weighs on every scenario and on both trees alike.
+    """
+    scenarios = [
+        ("baseline", "anonymous", None, "get", "/service-points/"),
+        ("account", "customers", None, "get", "/account/"),
+        ("baseline8", "anonymous", args.reviewers, "get", "/service-points/"),
+        ("review", "reviewers", None, "decide-next", ""),
+        ("review2", "reviewers", None, "claim-decide", ""),
+    ]
+    for side in sides:
+        side.results = {
+            name: Result(name=name, clients=len(side.sessions[who][:limit])) for name, who, limit, *_ in scenarios
+        }
+    for round_number in range(args.rounds):
+        order = sides if round_number % 2 == 0 else sides[::-1]
+        for name, who, limit, mode, path in scenarios:
+            for side in order:
+                sessions = side.sessions[who][:limit]
+                common = {"port": side.port, "work": side.work, "path": path}
+                if round_number == 0:
+                    # Warm-up, not measured: each worker's first requests (its connection's
+                    # statements not yet prepared) and each customer's first page (rendered,
+                    # then cached) would otherwise weigh on the first slice alone.
+                    run_wrk(name, sessions, mode, duration=1, **common)
+                    time.sleep(0.3)
+                before = cpu_snapshot(side)
+                measured = run_wrk(name, sessions, mode, duration=args.duration / args.rounds, **common)
+                # Requests wrk gave up on at the end may still be running: let them finish
+                # (inside the CPU count) before the next slice's clients start.
+                time.sleep(0.3)
+                app_cpu, db_cpu = cpu_used(before, cpu_snapshot(side))
+                side.results[name].merge(measured, app_cpu=app_cpu, db_cpu=db_cpu)
+        for side in sides:
+            print(
+                f"round {round_number + 1}/{args.rounds}{f' {side.name}' if side.name else ''}: "
+                + ", ".join(f"{name} {result.rps:.0f} req/s" for name, result in side.results.items())
+                + f"; load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=20, help="measured seconds per scenario (default 20)")
@@ -715,113 +1069,103 @@ def main():
     parser.add_argument("--submissions", type=int, default=20_000, help="open submissions in the queue (default 20000)")
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: the config's 2×cores+1)")
     parser.add_argument("--rounds", type=int, default=5, help="slices each scenario's time is cut into (default 5)")
-    parser.add_argument("--port", type=int, default=8431)
-    parser.add_argument("--redis-db", type=int, default=13, help="Redis database of the bench's own (emptied)")
+    parser.add_argument("--port", type=int, default=8431, help="(the tree under test on the next one with --before)")
+    parser.add_argument(
+        "--redis-db", type=int, default=13, help="Redis database of the bench's own, emptied (and the next)"
+    )
+    parser.add_argument("--before", metavar="REF", help="compare: a git worktree of REF against the tree under test")
+    parser.add_argument(
+        "--after", metavar="REF", help="with --before: the tree under test is a worktree of REF (default: this tree)"
+    )
     args = parser.parse_args()
     if not 1 <= args.duration <= 60 or args.submissions > 200_000:
         sys.exit("Keep it bounded: --duration 1..60 s, --submissions ≤ 200000")
+    if args.after and not args.before:
+        sys.exit("--after goes with --before")
     if WRK is None:
         sys.exit("The load comes from wrk: apt-get install wrk")
+    url = bench_database_url()
+    # Both trees share the keys: the same settings, only the code differs.
+    args.secret_key = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50)
+    args.blind_index_key = os.environ.get("BLIND_INDEX_KEY") or secrets.token_urlsafe(50)
+    if os.environ.get("FIELD_ENCRYPTION_KEYS"):
+        args.field_encryption_keys = os.environ["FIELD_ENCRYPTION_KEYS"]
+    else:
+        from cryptography.fernet import Fernet
+
+        args.field_encryption_keys = Fernet.generate_key().decode()
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("bench budget exceeded")))
-    signal.alarm(TOTAL_BUDGET_S)
+    signal.alarm(TOTAL_BUDGET_S * (2 if args.before else 1))
 
     work = Path(tempfile.mkdtemp(prefix="heyon-load-"))
-    env = bench_environment(args, work / "static", work / "media")
-    os.environ.update(env)
     started = time.perf_counter()
-    recreate_database()
-    flush_redis(args.redis_db)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", verbosity=0, interactive=False)
-    seeded = seed(args)
-    queries = queries_per_request(seeded["customers"][0])
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-        cursor.execute("SHOW server_version")
-        version = cursor.fetchone()[0]
-    connection.close()
-    print(
-        f"PostgreSQL {version}; {os.cpu_count()} CPUs; seeded {len(seeded['customers'])} customers, "
-        f"{len(seeded['reviewers'])} reviewers, {args.submissions:,} open submissions ({seeded['users']:,} users) "
-        f"in {seeded['seconds']:.0f} s; setup {time.perf_counter() - started:.0f} s",
-        flush=True,
-    )
-
-    server = start_gunicorn(env, args.port)
+    sides: list[Side] = []
     try:
-        customers = []
-        for phone in seeded["customers"][: args.clients]:
-            session = Session(args.port)
-            session.login(phone, "/account/")
-            customers.append(session)
-        while len(customers) < args.clients:  # more clients than customers: share sessions' cookies
-            clone = Session(args.port)
-            clone.cookies = dict(customers[len(customers) % len(seeded["customers"])].cookies)
-            customers.append(clone)
-        reviewers = []
-        for username in seeded["reviewers"]:
-            session = Session(args.port)
-            session.login(username, "/staff/")
-            session.username = username
-            session.csrf = session.token("/staff/reviews/")
-            reviewers.append(session)
-        anonymous = [Session(args.port) for _ in range(args.clients)]
+        if args.before:
+            name = database_name(url)
+            tree = add_worktree(args.before, work / "before-tree")
+            sides.append(Side("before", tree, with_database(url, f"{name}_before"), args.port, args.redis_db,
+                              work / "before", worktree=True))  # fmt: skip
+            tree = add_worktree(args.after, work / "after-tree") if args.after else ROOT
+            sides.append(Side("after", tree, with_database(url, f"{name}_after"), args.port + 1, args.redis_db + 1,
+                              work / "after", worktree=bool(args.after)))  # fmt: skip
+        else:
+            sides.append(Side("", ROOT, url, args.port, args.redis_db, work / "run"))
+        speed_start = host_speed()
         print(
-            f"gunicorn on 127.0.0.1:{args.port} with {worker_count(env)} workers; {len(customers)} customers and "
-            f"{len(reviewers)} reviewers signed in; load average {os.getloadavg()[0]:.2f}",
+            f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; host speed: a plain Python loop of "
+            f"10 million additions takes {speed_start:.2f} s",
             flush=True,
         )
-        # The scenarios take turns in short slices, so that whatever else the machine is doing
-        # weighs on each of them alike.
-        scenarios = [
-            ("baseline", anonymous, "get", "/service-points/"),
-            ("account", customers, "get", "/account/"),
-            ("baseline8", anonymous[: args.reviewers], "get", "/service-points/"),
-            ("review", reviewers, "decide-next", ""),
-            ("review2", reviewers, "claim-decide", ""),
-        ]
-        results = {name: Result(name=name, clients=len(sessions)) for name, sessions, *_ in scenarios}
-        for round_number in range(args.rounds):
-            for name, sessions, mode, path in scenarios:
-                if round_number == 0:
-                    # Warm-up, not measured: each worker's first requests (its connection's
-                    # statements not yet prepared, the claim statement not yet compiled) and
-                    # each customer's first page (rendered, then cached) would otherwise
-                    # weigh on the first slice alone.
-                    run_wrk(name, sessions, mode, port=args.port, duration=1, work=work, path=path)
-                    time.sleep(0.3)
-                before = cpu_snapshot(server.pid)
-                measured = run_wrk(
-                    name, sessions, mode, port=args.port, duration=args.duration / args.rounds, work=work, path=path
-                )
-                # Requests wrk gave up on at the end may still be running: let them finish
-                # (inside the CPU count) before the next slice's clients start.
-                time.sleep(0.3)
-                app_cpu, db_cpu = cpu_used(before, cpu_snapshot(server.pid))
-                results[name].merge(measured, app_cpu=app_cpu, db_cpu=db_cpu)
+        for side in sides:
+            side.work.mkdir()
+            side.env = side_environment(args, side)
+            began = time.perf_counter()
+            prepare_side(args, side)
+            seeded = side.seeded
             print(
-                f"round {round_number + 1}/{args.rounds}: "
-                + ", ".join(f"{name} {result.rps:.0f} req/s" for name, result in results.items())
-                + f"; load average {os.getloadavg()[0]:.2f}",
+                f"{side.label}: PostgreSQL {seeded['version']}; seeded {len(seeded['customers'])} customers, "
+                f"{len(seeded['reviewers'])} reviewers, {args.submissions:,} open submissions ({seeded['users']:,} "
+                f"users) in {seeded['seconds']:.0f} s; setup {time.perf_counter() - began:.0f} s",
                 flush=True,
             )
+        try:
+            for side in sides:
+                side.server = start_gunicorn(side)
+                sign_in(args, side)
+                print(
+                    f"{side.name or 'gunicorn'} on 127.0.0.1:{side.port} with {worker_count(side.env)} workers; "
+                    f"{len(side.sessions['customers'])} customers and {len(side.sessions['reviewers'])} reviewers "
+                    f"signed in; load average {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+            run_rounds(args, sides)
+        finally:
+            for side in sides:
+                if side.server is not None:
+                    stop_gunicorn(side.server)
+                flush_redis(side.redis_db)
+        for side in sides:
+            check_side(side)
+        meta = {"cpus": os.cpu_count(), "workers": worker_count(sides[-1].env), "speed_start": speed_start,
+                "speed_end": host_speed()}  # fmt: skip
+        if args.before:
+            print_comparison(*sides, meta)
+        else:
+            side = sides[0]
+            print_report(side.results, side.checks, side.queries, meta)
+            print(
+                f"\nHost speed: a plain Python loop of 10 million additions took {meta['speed_start']:.2f} s at the "
+                f"start, {meta['speed_end']:.2f} s at the end"
+            )
+        print(f"\nTotal {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at end")
     finally:
-        stop_gunicorn(server)
-        flush_redis(args.redis_db)
-    both = Result(name="review, both ways", clients=args.reviewers)
-    for key in ("review", "review2"):
-        both.claims += results[key].claims
-    checks = check_review(both)
-    print_report(results, checks, queries, {"cpus": os.cpu_count(), "workers": worker_count(env)})
-    print(f"\nTotal {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at end")
-    shutil.rmtree(work, ignore_errors=True)
+        for side in sides:
+            if args.before:
+                drop_database(side.database_url)  # the comparison's own databases
+            if side.worktree:
+                remove_worktree(side.tree)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
