@@ -995,6 +995,11 @@ def sign_in(args, side: Side):
     for phone in side.seeded["customers"][: args.clients]:
         session = Session(side.port)
         session.login(phone, "/account/")
+        # The customer's first view renders the page and caches it: done here, one at a
+        # time, so that no slice (nor a warm-up still finishing) carries 32 of them at once.
+        status, _headers, _content = session.request("GET", "/account/")
+        if status != 200:
+            raise RuntimeError(f"/account/ of {phone} answered {status}")
         customers.append(session)
     while len(customers) < args.clients:  # more clients than customers: share sessions' cookies
         clone = Session(side.port)
