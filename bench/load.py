@@ -639,7 +639,7 @@ class Side:
 
 
 def add_worktree(ref: str, path: Path) -> Path:
-    """A detached ``git worktree`` of ``ref`` at ``path``, with its translations compiled."""
+    """A detached ``git worktree`` of ``ref`` at ``path`` (removed at the end of the run)."""
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(path), ref], check=True)
     return path
 
