@@ -60,7 +60,7 @@ def test_the_templates_are_found():
     names = {path.relative_to(BASE_DIR).as_posix() for path in project_templates()}
     assert "heyon_site/templates/base.html" in names
     assert "reviews/templates/reviews/submit.html" in names
-    assert "accounts/templates/customers/account_centre.html" in names
+    assert "customers/templates/customers/account_centre.html" in names
     assert len(names) >= 40
 
 
