@@ -3,13 +3,12 @@
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum, TextField
-from django.db.models.functions import Cast, Concat, TruncMonth
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import Line
 from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, UsageImport, UsageRecord, Wallet
-from heyon_site.state_rows import first_rows, state_row
 
 
 def wallet_balance(*, user) -> Decimal:
@@ -102,48 +101,36 @@ def open_items_before_cancellation(*, user, line) -> dict:
     return {"balance": wallet_balance(user=user), "open_orders": open_orders, "unsettled_payments": unsettled}
 
 
-def account_centre_state_rows(*, user_id: int) -> list:
-    """What of billing the account centre shows, as querysets of text rows for its cache key.
+def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
+    """What of billing the account centre shows, as rows of text for its cache key.
 
-    The wallet balance, each line's plan, allowances and auto-renew settings, the five
-    latest orders with their receipts, the paid orders behind "spent by month", and the
-    newest usage import behind the usage table (``heyon_site.state_rows``).
+    Each fragment is one ``SELECT tag, c1 … c7`` (text or NULL) for
+    ``customers.selectors.account_centre_state``, which unites them in one query: the
+    wallet balance, each line's plan, allowances and auto-renew settings, the five latest
+    orders with their receipts, the paid orders behind "spent by month", and the newest
+    usage import behind the usage table. Anything that changes what the page shows changes a row.
     """
-    receipt_number = Subquery(Receipt.objects.filter(order=OuterRef("pk")).values("number")[:1])
+    wallet, service, order = Wallet._meta.db_table, LineService._meta.db_table, Order._meta.db_table
+    receipt, usage_import, line = Receipt._meta.db_table, UsageImport._meta.db_table, Line._meta.db_table
+    paid = Order.Status.PAID
+    # Table names come from the models' meta; every value is a parameter.
     return [
-        state_row(Wallet.objects.filter(user_id=user_id), "wallet", "balance"),
-        state_row(
-            LineService.objects.filter(line__owner_id=user_id),
-            "service",
-            "line_id",
-            "plan_id",
-            "data_left_mb",
-            "voice_left_minutes",
-            "sms_left",
-            "auto_renew",
-            Concat("auto_renew_method", Cast("auto_renew_term_months", TextField()), output_field=TextField()),
-        ),
-        state_row(
-            first_rows(Order.objects.filter(user_id=user_id).order_by("-created_at", "-pk"), 5),
-            "order",
-            "pk",
-            "status",
-            "amount",
-            "plan_id",
-            "line_id",
-            receipt_number,
-        ),
-        state_row(
-            Order.objects.filter(user_id=user_id, status=Order.Status.PAID)
-            .values("user_id")
-            .annotate(paid_count=Count("pk"), paid_sum=Sum("amount"), last_paid=Max("paid_at"), last_id=Max("pk")),
-            "paid",
-            "paid_count",
-            "paid_sum",
-            "last_paid",
-            "last_id",
-        ),
-        # Usage records come only from imported files, and a customer's history may hold
-        # thousands: the newest import stands for them all, so no view scans the records.
-        state_row(first_rows(UsageImport.objects.order_by("-pk"), 1), "usage", "pk"),
-    ]
+        (f"SELECT 'wallet', CAST(balance AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL FROM {wallet} "  # noqa: S608
+         "WHERE user_id = %s", [user_id]),
+        (f"SELECT 'service', CAST(s.line_id AS TEXT), CAST(s.plan_id AS TEXT), CAST(s.data_left_mb AS TEXT), "  # noqa: S608
+         "CAST(s.voice_left_minutes AS TEXT), CAST(s.sms_left AS TEXT), "
+         "CAST(s.auto_renew AS TEXT) || ':' || s.auto_renew_method, CAST(s.auto_renew_term_months AS TEXT) "
+         f"FROM {service} s JOIN {line} l ON l.id = s.line_id WHERE l.owner_id = %s", [user_id]),
+        (f"SELECT 'order', CAST(id AS TEXT), status, CAST(amount AS TEXT), CAST(plan_id AS TEXT), "  # noqa: S608
+         f"CAST(line_id AS TEXT), (SELECT number FROM {receipt} r WHERE r.order_id = o.id), NULL "
+         f"FROM (SELECT id, status, amount, plan_id, line_id FROM {order} WHERE user_id = %s "
+         "ORDER BY created_at DESC LIMIT 5) o", [user_id]),
+        (f"SELECT 'paid', CAST(count(*) AS TEXT), CAST(sum(amount) AS TEXT), CAST(max(paid_at) AS TEXT), "  # noqa: S608
+         f"CAST(max(id) AS TEXT), NULL, NULL, NULL FROM {order} WHERE user_id = %s AND status = %s", [user_id, paid]),
+        # Usage records come only from imported files (each record names its import), and a
+        # customer's history may hold thousands: the newest import stands for them all. An
+        # import (hourly, say) renews every customer's page; counting their records would
+        # cost every view a scan that grows each month.
+        (f"SELECT 'usage', CAST(max(id) AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL FROM {usage_import}",  # noqa: S608
+         []),
+    ]  # fmt: skip

@@ -9,7 +9,6 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from heyon_site.state_rows import first_rows, state_row
 from reviews.models import ReasonCode, Submission, SubmissionPhoto
 
 QUEUE_PAGE_SIZE = 50
@@ -412,7 +411,16 @@ def dashboard_figures(*, user, now=None, days: int = 30) -> dict:
     }
 
 
-def account_centre_state_rows(*, user_id: int) -> list:
-    """The customer's latest submission, as text rows for the account centre's cache key."""
-    latest = Submission.objects.filter(user_id=user_id).order_by("-attempt_number")
-    return [state_row(first_rows(latest, 1), "submission", "pk", "status", "channel")]
+def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
+    """The customer's latest submission as a row of text for the account centre's cache key.
+
+    See ``billing.selectors.account_centre_state_sql``.
+    """
+    table = Submission._meta.db_table
+    return [
+        (
+            f"SELECT 'submission', CAST(id AS TEXT), status, channel, NULL, NULL, NULL, NULL "  # noqa: S608
+            f"FROM (SELECT id, status, channel FROM {table} WHERE user_id = %s ORDER BY attempt_number DESC LIMIT 1) s",
+            [user_id],
+        )
+    ]
