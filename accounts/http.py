@@ -3,7 +3,7 @@
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
+from django_ratelimit.core import get_usage
 
 logger = logging.getLogger(__name__)
 
@@ -26,22 +26,29 @@ class RateLimitUnavailable(Exception):
     """The cache that counts requests did not answer (Redis down); the caller decides."""
 
 
-def over_rate_limit(key: str, *, per_minute: int) -> bool:
-    """Count one request against ``key`` in the current minute; True once past ``per_minute``.
+def client_ip_key(group: str, request) -> str:
+    """django-ratelimit key: the client's IP as ``client_ip`` reads it behind our proxies."""
+    return client_ip(request)
 
-    A fixed one-minute window in the cache, which is Redis (shared by every app server)
-    when REDIS_URL is set. Raises RateLimitUnavailable when the cache does not answer:
-    whether to serve uncounted or to refuse is the caller's call.
+
+def over_rate_limit(request, *, group: str, key, per_minute: int) -> bool:
+    """Count this request in django-ratelimit's window for ``group``; True once past ``per_minute``.
+
+    ``key`` is a django-ratelimit key (``"user"``, ``client_ip_key``…). The count lives in
+    the default cache, which is Redis (shared by every app server) when REDIS_URL is set.
+    Raises RateLimitUnavailable when the cache does not answer: whether to serve uncounted
+    or to refuse is the caller's call, so it is not left to RATELIMIT_FAIL_OPEN.
     """
-    cache_key = f"rate:{key}"
     try:
-        cache.add(cache_key, 0, timeout=60)
-        try:
-            attempts = cache.incr(cache_key)
-        except ValueError:  # the window ran out between add and incr
-            cache.add(cache_key, 1, timeout=60)
-            attempts = 1
+        usage = get_usage(request, group=group, key=key, rate=f"{per_minute}/m", increment=True)
     except Exception as error:
-        logger.warning("Rate limit %s not counted: the cache does not answer", key.split(":")[0], exc_info=True)
+        logger.warning("Rate limit %s not counted: the cache does not answer", group, exc_info=True)
         raise RateLimitUnavailable from error
-    return attempts > per_minute
+    if usage is None:  # RATELIMIT_ENABLE is off
+        return False
+    if usage["count"] < 1:
+        # This request was counted, so a count of 0 is django-ratelimit saying the cache
+        # neither added nor incremented it.
+        logger.warning("Rate limit %s not counted: the cache gave no count", group)
+        raise RateLimitUnavailable
+    return usage["should_limit"]

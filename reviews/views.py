@@ -81,7 +81,9 @@ def photo_precheck(request):
     # Each check decodes an image and looks for faces: bounded per account so that one
     # account cannot keep the app servers' CPUs busy.
     try:
-        limited = over_rate_limit(f"precheck:{request.user.pk}", per_minute=settings.PHOTO_PRECHECK_RATE_PER_MINUTE)
+        limited = over_rate_limit(
+            request, group="precheck", key="user", per_minute=settings.PHOTO_PRECHECK_RATE_PER_MINUTE
+        )
     except RateLimitUnavailable:
         limited = False  # a signed-in customer's own check: served uncounted while the cache is down
     if limited:

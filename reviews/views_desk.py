@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
-from accounts.http import RateLimitUnavailable, client_ip, over_rate_limit
+from accounts.http import RateLimitUnavailable, client_ip_key, over_rate_limit
 from accounts.permissions import staff_any_permission_required, staff_permission_required
 from reviews import certificates, selectors, services
 from reviews.forms import CertificateCheckForm, DeskLookupForm, InPersonVerificationForm
@@ -122,9 +122,13 @@ def certificate_verify(request):
     result = None
     status = 200
     if form.is_bound and form.is_valid():
-        key = f"certificate-verify:{client_ip(request)}"
         try:
-            limited = over_rate_limit(key, per_minute=settings.CERTIFICATE_VERIFY_RATE_PER_MINUTE)
+            limited = over_rate_limit(
+                request,
+                group="certificate-verify",
+                key=client_ip_key,
+                per_minute=settings.CERTIFICATE_VERIFY_RATE_PER_MINUTE,
+            )
         except RateLimitUnavailable:
             # A public lookup that cannot be counted is not served: the limit is what keeps
             # certificate numbers from being tried by the thousand.

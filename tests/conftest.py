@@ -1,4 +1,8 @@
 import re
+import time
+import types
+
+import django_ratelimit.core
 
 import pytest
 from django.core import mail
@@ -21,6 +25,14 @@ def _empty_cache():
     # must not be read by the next one, whose rows may reuse the same ids.
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_window_held(monkeypatch):
+    # django-ratelimit's one-minute windows end at a moment of the minute that depends on
+    # the key: a test's few counted requests must not straddle that moment.
+    held = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: held))
 
 
 @pytest.fixture
