@@ -1,15 +1,16 @@
 """Staff two-factor sign-in: TOTP enrolment, verification, recovery codes (django-otp)."""
 
-import secrets
-
 from django.conf import settings
 from django.db import transaction
+from django.utils.crypto import get_random_string
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .audit import audit_record
 
+# No 0/O, 1/I/L: a code is read off paper and typed in; staff_second_factor_verify upper-cases it.
 RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+RECOVERY_CODE_LENGTH = 10
 
 
 def staff_totp_device(*, user) -> TOTPDevice | None:
@@ -43,7 +44,7 @@ def staff_recovery_codes_reset(*, user) -> list[str]:
         static, _created = StaticDevice.objects.get_or_create(user=user, name="recovery", defaults={"confirmed": True})
         static.token_set.all().delete()
         codes = [
-            "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10))
+            get_random_string(RECOVERY_CODE_LENGTH, RECOVERY_ALPHABET)
             for _ in range(settings.STAFF_RECOVERY_CODE_COUNT)
         ]
         StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])

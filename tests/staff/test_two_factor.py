@@ -177,6 +177,20 @@ def test_the_next_page_after_the_code_stays_on_this_site(required):
     assert response["Location"] == "/staff/"
 
 
+def test_recovery_codes_are_fresh_unambiguous_and_as_many_as_configured(required, settings):
+    from accounts.services.twofactor import staff_recovery_codes_reset
+
+    settings.STAFF_RECOVERY_CODE_COUNT = 12
+    staff = make_staff("reviewer")
+
+    codes = staff_recovery_codes_reset(user=staff)
+    again = staff_recovery_codes_reset(user=staff)
+
+    assert len(codes) == 12 and len(set(codes)) == 12
+    assert all(len(code) == 10 and set(code) <= set("23456789ABCDEFGHJKMNPQRSTUVWXYZ") for code in codes)
+    assert not set(codes) & set(again)
+
+
 def test_recovery_codes_work_once_each(required, monkeypatch):
     staff = make_staff("reviewer")
     _device, codes = enrol(signed_in(staff), staff)
