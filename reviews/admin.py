@@ -6,7 +6,15 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin import ReadOnlyAdmin
 from heyon_site.admin_tools import LargeTableAdmin, export_as_csv
 from reviews import pii, services
-from reviews.models import Certificate, PhotoAccess, ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
+from reviews.models import (
+    CalendarDay,
+    Certificate,
+    PhotoAccess,
+    ReasonCode,
+    Submission,
+    SubmissionEvent,
+    SubmissionPhoto,
+)
 
 
 @admin.register(ReasonCode)
@@ -139,3 +147,11 @@ class CertificateAdmin(ReadOnlyAdmin):
     list_filter = ["service_point"]
     list_select_related = ["service_point", "line", "issued_by"]
     search_fields = ["=number", "=line__msisdn"]
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(admin.ModelAdmin):
+    list_display = ["date", "kind", "name"]
+    list_filter = ["kind"]
+    date_hierarchy = "date"
+    search_fields = ["name"]

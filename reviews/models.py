@@ -354,3 +354,31 @@ class PhotoAccess(models.Model):
 
     def __str__(self):
         return f"{self.staff} viewed photo {self.photo_id} at {self.accessed_at:%Y-%m-%d %H:%M}"
+
+
+class CalendarDay(models.Model):
+    """A public holiday or an adjusted working weekend day (调休), entered by an administrator.
+
+    ``chinesecalendar`` knows the State Council's calendar only up to the year it was
+    released for; each November the next year's is published, and its days are entered
+    here until a release with that year is installed. An entered day overrides the library.
+    """
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Holiday (no work)")
+        WORKING_DAY = "working_day", _("Working day (adjusted weekend)")
+
+    date = models.DateField(_("date"), unique=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=60, blank=True, help_text=_("For example 春节 or 国庆节."))
+
+    class Meta:
+        verbose_name = _("holiday or working day")
+        verbose_name_plural = _("holidays and working days")
+        ordering = ["date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["holiday", "working_day"]), name="calendar_day_kind")
+        ]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.get_kind_display()} {self.name}".rstrip()

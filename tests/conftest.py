@@ -3,7 +3,6 @@ import time
 import types
 
 import django_ratelimit.core
-
 import pytest
 from django.core import mail
 from django.core.cache import cache
