@@ -16,6 +16,7 @@ from reportlab.lib.pagesizes import A5, landscape
 from reportlab.pdfgen import canvas as pdf_canvas
 
 from accounts.hashing import keyed_hash
+from accounts.phones import phone_display
 from heyon_site.pdf import cjk_font, draw_qr
 
 SIGNATURE_LENGTH = 6
@@ -56,7 +57,7 @@ def render_pdf(certificate, *, verify_url: str) -> bytes:
         (_("Holder"), certificate.holder_name_masked),
         (_("Verified on"), issued.strftime("%Y-%m-%d %H:%M")),
         (_("Service point"), f"{certificate.service_point.name} ({certificate.service_point.city})"),
-        (_("Line"), certificate.line.msisdn.as_national),
+        (_("Line"), phone_display(certificate.line.msisdn)),
     ]
     y = height - 110
     for label, value in rows:

@@ -1,0 +1,28 @@
+"""Phone numbers as people read them, formatted by ``phonenumbers``."""
+
+import phonenumbers
+from django.conf import settings
+
+HOME_COUNTRY_CODE = 86  # China: our numbers are shown without +86, as customers dial them
+
+
+def phone_display(number) -> str:
+    """Return ``135 1234 0001`` for a Chinese number, ``+852 5123 4567`` for any other.
+
+    ``number`` is a ``PhoneNumber`` (a phone number field's value) or text as a person
+    typed it (a national number is read in ``PHONENUMBER_DEFAULT_REGION``); text that is
+    not a valid phone number is returned as it is, and an empty value as "".
+    """
+    if not number:
+        return ""
+    if not isinstance(number, phonenumbers.PhoneNumber):
+        text = str(number)
+        try:
+            number = phonenumbers.parse(text, settings.PHONENUMBER_DEFAULT_REGION)
+        except phonenumbers.NumberParseException:
+            return text
+        if not phonenumbers.is_valid_number(number):
+            return text
+    if number.country_code == HOME_COUNTRY_CODE:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
