@@ -25,9 +25,9 @@ workers = int(os.environ.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
 worker_class = "gthread" if threads > 1 else "sync"
 
-# A photo upload runs the quality checks in the request (0.2–0.5 s a photo on a busy 2-core
-# machine, docs/PERFORMANCE.md); 30 s is far above that and still frees a stuck worker
-# before the load balancer gives up on it.
+# A photo upload runs the quality checks in the request (docs/PERFORMANCE.md has the
+# current figures); 30 s is far above them and still frees a stuck worker before the
+# load balancer gives up on it.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))

@@ -11,6 +11,5 @@ application = get_wsgi_application()
 
 # Import the URLconf, and with it every view module, now rather than on each process's first
 # request: gunicorn loads this module once before forking (preload_app), so its workers share
-# those pages and none spends its first requests importing (a third of a fresh worker's CPU
-# in its first ten seconds under load, measured with py-spy).
+# those pages and none spends its first requests importing.
 get_resolver().url_patterns  # noqa: B018 - evaluated for its import side effect

@@ -83,14 +83,14 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Keep each process's database connection for CONN_MAX_AGE seconds instead of opening one
-# per request (about 10 ms a request on PostgreSQL, see docs/PERFORMANCE.md); a connection
+# per request; a connection
 # that broke meanwhile is noticed and replaced before the request uses it.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # On PostgreSQL, parameters are bound on the server and a query run DATABASE_PREPARE_THRESHOLD
 # times on a connection is prepared there, so PostgreSQL parses and plans it once per
 # connection instead of at every request (Django's default binds on the client and never
-# prepares): 18 % more review decisions a second on 2 cores (docs/PERFORMANCE.md). Behind
+# prepares). Behind
 # PgBouncer in transaction mode this needs PgBouncer 1.21+ with max_prepared_statements
 # (docs/DEPLOY.md); DATABASE_PREPARE_THRESHOLD=off turns preparing off, and
 # DATABASE_SERVER_SIDE_BINDING=false goes back to Django's client-side binding.
