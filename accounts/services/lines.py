@@ -1,18 +1,17 @@
 """eSIM lines: creation with an activation code, attaching to an account, activation."""
 
-import calendar
-import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.hashing import keyed_hash
-from accounts.models import Line, User
-from heyon_site.bulk import bulk_update_rows
-from heyon_site.db import STAND_IN_ID, compiled_once, instances_by_sql, refilled
+from accounts.models import Line, NumberQuarantine, User
 
 from .audit import audit_event, audit_record, audit_record_events, audit_record_many
 from .messages import notify, notify_many, outbox_queue
@@ -62,9 +61,7 @@ def line_create(
     code = normalize_activation_code(activation_code) if activation_code else None
     if code is not None and len(code) < 12:
         raise LineError(ERR_SUPPLIER_CODE_WEAK)
-    code = code or "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    from accounts.models import NumberQuarantine
-
+    code = code or get_random_string(CODE_LENGTH, CODE_ALPHABET)
     with transaction.atomic():
         quarantine = NumberQuarantine.objects.filter(msisdn=msisdn, until__gt=timezone.now()).first()
         if quarantine is not None:
@@ -158,20 +155,13 @@ def lines_activate_waiting(*, user: User, actor) -> list[Line]:
     return waiting
 
 
-@compiled_once
-def _waiting_lines_locked():
-    # Compiled once (every approval runs it): the owner is a stand-in, refilled per call.
-    return (
-        Line.objects.select_for_update()
-        .filter(owner_id=STAND_IN_ID, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
-        .order_by("pk")
-    )
-
-
 def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
     """Lock and activate the user's waiting lines; return them and their unsaved audit events."""
-    sql, params = _waiting_lines_locked()
-    waiting = instances_by_sql(Line, sql, refilled(params, {STAND_IN_ID: user.pk}))
+    waiting = list(
+        Line.objects.select_for_update()
+        .filter(owner=user, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
+        .order_by("pk")
+    )
     now = timezone.now()
     events = []
     for line in waiting:
@@ -189,7 +179,7 @@ def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
                 data={"from": from_status, "to": "active"},
             )
         )
-    bulk_update_rows(waiting, ["status", "activated_at", "validity_end"])
+    Line.objects.bulk_update(waiting, ["status", "activated_at", "validity_end"])
     return waiting, events
 
 
@@ -269,35 +259,38 @@ RENEWABLE_STATUSES = (Line.Status.ACTIVE, Line.Status.EXPIRED, Line.Status.SUSPE
 
 
 def add_months(moment: datetime, months: int) -> datetime:
-    """The same day and time ``months`` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
-    local = timezone.localtime(moment)
-    month_index = local.month - 1 + months
-    year, month = local.year + month_index // 12, month_index % 12 + 1
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    return local.replace(year=year, month=month, day=day)
+    """The same local day and time ``months`` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    return timezone.localtime(moment) + relativedelta(months=months)
 
 
-def lines_extend(*, extensions: dict[int, int], actor, now: datetime | None = None) -> dict[int, datetime]:
-    """Extend each line's validity by a number of months, from its end or from now if it lapsed.
+# Lines locked and updated per statement: a batch job's chunk goes in one.
+EXTEND_BATCH = 1000
 
-    An expired or suspended line comes back into service. Locks the lines; returns the
-    new validity ends. Used by every renewal path (online, store, auto-renew).
+
+def lines_extend(*, extensions: Mapping[int, int], actor: User | None, now: datetime | None = None) -> dict[int, datetime]:
+    """Extend many lines' validity at once: ``extensions`` maps a line id to the months it gains.
+
+    Each line gains from its end, or from now if it has lapsed. An expired line comes
+    back into service; a suspended one stays suspended (its owner's real name was
+    revoked: only a new verification brings it back, ``lines_activate_waiting``). Locks
+    the lines; one UPDATE per batch and one INSERT of their audit events. Returns the
+    new validity ends. Every renewal path (online, store, auto-renew) comes here.
     """
     now = now or timezone.now()
     with transaction.atomic():
         lines = list(
             Line.objects.select_for_update()
-            .filter(pk__in=extensions)
+            .filter(pk__in=list(extensions))
             .only("pk", "owner_id", "status", "validity_end")
             .order_by("pk")
         )
         if len(lines) != len(extensions) or any(line.status not in RENEWABLE_STATUSES for line in lines):
             raise LineError(ERR_LINE_NOT_RENEWABLE)
         for line in lines:
-            start = max(line.validity_end or now, now)
-            line.validity_end = add_months(start, extensions[line.pk])
-            line.status = Line.Status.ACTIVE
-        bulk_update_rows(lines, ["validity_end", "status"])
+            line.validity_end = add_months(max(line.validity_end or now, now), extensions[line.pk])
+            if line.status == Line.Status.EXPIRED:
+                line.status = Line.Status.ACTIVE
+        Line.objects.bulk_update(lines, ["validity_end", "status"], batch_size=EXTEND_BATCH)
         audit_record_many(
             actor=actor,
             verb="line.renewed",
@@ -332,8 +325,6 @@ ERR_NUMBER_QUARANTINED = gettext_lazy("This number was cancelled recently and ca
 
 def line_cancel(*, line_id: int, actor, quarantine_days: int) -> Line:
     """Take a line out of service for good and quarantine its number."""
-    from accounts.models import NumberQuarantine
-
     now = timezone.now()
     with transaction.atomic():
         line = Line.objects.select_for_update().get(pk=line_id)
