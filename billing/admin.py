@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
+from billing import services
 from billing.models import (
     LedgerEntry,
     LineService,
@@ -40,23 +40,8 @@ class PlanAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.version = (
-                Plan.objects.filter(code=obj.code).order_by("-version").values_list("version", flat=True).first() or 0
-            ) + 1
-            with transaction.atomic():
-                Plan.objects.filter(code=obj.code, is_current=True).update(is_current=False)
-                obj.is_current = True
-                super().save_model(request, obj, form, change)
-            return
-        with transaction.atomic():
-            previous = Plan.objects.select_for_update().get(pk=obj.pk)
-            Plan.objects.filter(pk=obj.pk).update(is_current=False)
-            obj.pk = None
-            obj.version = previous.version + 1
-            obj.is_current = True
-            obj._state.adding = True
-            super().save_model(request, obj, form, change)
+        # A change publishes a new version (obj becomes it); the edited version stays as it was sold.
+        services.plan_version_create(actor=request.user, plan=obj)
 
 
 @admin.register(LineService)

@@ -1,14 +1,21 @@
 """Reads for the billing pages and for the account centre."""
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import Line
+from accounts.services.lines import RENEWABLE_STATUSES, add_months
 from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, UsageImport, UsageRecord, Wallet
+
+# An auto-renew that failed this many times for one period is given up (the customer was told each time).
+MAX_AUTORENEW_FAILURES = 3
 
 
 def wallet_balance(*, user) -> Decimal:
@@ -19,9 +26,12 @@ def plans_on_sale():
     return Plan.objects.filter(is_current=True, is_active=True).order_by("sort_order", "monthly_price")
 
 
-def renewable_lines(*, user):
-    from accounts.services.lines import RENEWABLE_STATUSES
+def plans_current_by_code() -> dict[str, Plan]:
+    """The current version of each plan on sale, by code: what a renewal of an older version pays."""
+    return {plan.code: plan for plan in Plan.objects.filter(is_current=True, is_active=True)}
 
+
+def renewable_lines(*, user):
     return Line.objects.filter(owner=user, status__in=RENEWABLE_STATUSES).order_by("msisdn")
 
 
@@ -86,6 +96,57 @@ def usage_by_month(*, user, months: int = 6):
 
 def line_by_number(*, msisdn):
     return Line.objects.select_related("owner").filter(msisdn=msisdn).first()
+
+
+@dataclass
+class Quote:
+    line: Line
+    plan: Plan
+    term_months: int
+    amount: Decimal
+    data_mb: int
+    voice_minutes: int
+    sms_count: int
+    new_validity_end: datetime
+
+
+def renewal_quote(*, line: Line, plan: Plan, term_months: int, now: datetime | None = None) -> Quote:
+    """What renewing ``line`` on ``plan`` for ``term_months`` costs and gives, and until when."""
+    now = now or timezone.now()
+    start = max(line.validity_end or now, now)
+    return Quote(
+        line=line,
+        plan=plan,
+        term_months=term_months,
+        amount=(plan.monthly_price * term_months).quantize(Decimal("0.01")),
+        data_mb=plan.data_mb * term_months,
+        voice_minutes=plan.voice_minutes * term_months,
+        sms_count=plan.sms_count * term_months,
+        new_validity_end=add_months(start, term_months),
+    )
+
+
+def due_line_ids(*, now: datetime, after_id: int, limit: int) -> list[int]:
+    """The next ``limit`` lines due for auto-renew after line ``after_id``, in line id order.
+
+    The id condition is stated on both tables (the line here, its service in the EXISTS):
+    PostgreSQL does not carry an inequality across a join, and with it on one side only
+    each chunk would read every line from the first one up.
+    """
+    window_end = now + timedelta(days=settings.AUTORENEW_WINDOW_DAYS)
+    service_due = LineService.objects.filter(
+        Q(auto_renew_next_attempt_at__isnull=True) | Q(auto_renew_next_attempt_at__lte=now),
+        line_id=OuterRef("pk"),
+        line_id__gt=after_id,
+        auto_renew=True,
+        auto_renew_failures__lt=MAX_AUTORENEW_FAILURES,
+    )
+    return list(
+        Line.objects.filter(Exists(service_due), pk__gt=after_id, validity_end__lte=window_end)
+        .filter(status__in=RENEWABLE_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def open_items_before_cancellation(*, user, line) -> dict:

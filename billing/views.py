@@ -78,7 +78,7 @@ def order_detail(request, number: str):
     order = _owned_order(request, number)
     quote = None
     if order.kind == Order.Kind.RENEWAL and order.status == Order.Status.OPEN:
-        quote = services.renewal_quote(line=order.line, plan=order.plan, term_months=order.term_months)
+        quote = selectors.renewal_quote(line=order.line, plan=order.plan, term_months=order.term_months)
     failed = [payment for payment in order.payments.all() if payment.status == Payment.Status.FAILED]
     context = {
         "order": order,
@@ -171,7 +171,7 @@ def auto_renew(request, line_id: int):
         return redirect("customers:account_centre")
     try:
         services.autorenew_set(
-            user=request.user,
+            actor=request.user,
             line_id=line_id,
             enabled=form.cleaned_data["enabled"],
             method=form.cleaned_data["method"],
@@ -213,7 +213,7 @@ def store_renew(request):
             data = renewal_form.cleaned_data
             try:
                 order = services.store_renewal(
-                    clerk=request.user,
+                    actor=request.user,
                     msisdn=line.msisdn,
                     id_number=data["id_number"],
                     plan_id=data["plan"].pk,

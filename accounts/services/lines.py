@@ -267,7 +267,9 @@ def add_months(moment: datetime, months: int) -> datetime:
 EXTEND_BATCH = 1000
 
 
-def lines_extend(*, extensions: Mapping[int, int], actor: User | None, now: datetime | None = None) -> dict[int, datetime]:
+def lines_extend(
+    *, extensions: Mapping[int, int], actor: User | None, now: datetime | None = None
+) -> dict[int, datetime]:
     """Extend many lines' validity at once: ``extensions`` maps a line id to the months it gains.
 
     Each line gains from its end, or from now if it has lapsed. An expired line comes

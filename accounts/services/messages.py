@@ -81,7 +81,9 @@ def notify_many(items: Iterable[tuple[User, str, str, str]], *, send_now: bool =
         if user.phone:
             outbound.append(
                 OutboundMessage(
-                    channel=OutboundMessage.Channel.SMS, recipient=user.phone.as_e164, body=f"【Heyon】{subject}：{body}"
+                    channel=OutboundMessage.Channel.SMS,
+                    recipient=user.phone.as_e164,
+                    body=f"【Heyon】{subject}：{body}",
                 )
             )
         if user.email:

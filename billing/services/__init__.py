@@ -9,7 +9,6 @@ from .orders import (
     order_mark_paid,
     orders_expire_stale,
     renewal_order_create,
-    renewal_quote,
     topup_order_create,
 )
 from .payments import (
@@ -20,6 +19,7 @@ from .payments import (
     payment_settle_by_query,
     payments_settle_unknown,
 )
+from .plans import plan_version_create
 from .store import store_renewal
 from .usage import usage_import
 from .wallet import DuplicateLedgerEntry, ledger_append, wallet_get_or_create
@@ -42,8 +42,8 @@ __all__ = [
     "payment_record_result",
     "payment_settle_by_query",
     "payments_settle_unknown",
+    "plan_version_create",
     "renewal_order_create",
-    "renewal_quote",
     "store_renewal",
     "topup_order_create",
     "usage_import",

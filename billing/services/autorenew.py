@@ -8,53 +8,48 @@ its current chunk, which rolls back, and the next run picks those lines up again
 renewed lines have moved past the window, so nobody is charged twice.
 
 Wallet payments, the common case, are done in bulk: a chunk costs a fixed number of
-queries whatever its size. On PostgreSQL they are written set-based from plain tuples
-(``_renew_chunk_sql``: one statement per table, pipelined); elsewhere, and for a chunk
-that pays an order left open by an earlier attempt, through model instances and
-``apply_paid_orders`` (``_renew_chunk_orm``). Both write the same rows. Saved-card
-payments call the provider one line at a time, outside any transaction.
+queries whatever its size. Its due lines are read as named tuples; billing's own rows
+(orders, payments, ledger entries, balances) are written in one statement per table,
+by COPY on PostgreSQL (``autorenew_pg``) and by bulk_create/bulk_update elsewhere; what
+follows a payment is ``apply_paid_orders``, as for any order, and the line, its audit
+events and the customer's messages are accounts' services'. Saved-card payments call
+the provider one line at a time, outside any transaction.
 """
 
-import hashlib
 import logging
-import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
-from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
+from accounts.models import Line, User
+from accounts.services.lines import RENEWABLE_STATUSES
 from billing.gateways import gateway_for
-from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SavedCard, Wallet
-from heyon_site.bulk import bulk_update_rows, insert_columns, int_array, update_columns
+from billing.models import LedgerEntry, LineService, Order, Payment, Plan, SavedCard, Wallet
+from billing.selectors import MAX_AUTORENEW_FAILURES, due_line_ids, plans_current_by_code
 
-from .orders import (
-    apply_paid_orders,
-    check_renewable,
-    fingerprint,
-    new_order_number,
-    new_out_trade_no,
-    new_out_trade_nos,
-    receipt_number,
-)
+from . import autorenew_pg
+from .orders import apply_paid_orders, check_renewable, fingerprint, new_order_number, new_out_trade_no
 from .payments import payment_record_result
 
 logger = logging.getLogger(__name__)
 
-MAX_AUTORENEW_FAILURES = 3
 CHUNK_SIZE = 500
 CHUNK_ATTEMPTS = 3
 
 
-def autorenew_set(*, user, line_id: int, enabled: bool, method: str, term_months: int = 1) -> LineService:
-    """Switch auto-renew on or off for one of the user's lines."""
+def autorenew_set(*, actor: User, line_id: int, enabled: bool, method: str, term_months: int = 1) -> LineService:
+    """Switch auto-renew on or off for one of the actor's own lines."""
     with transaction.atomic():
         line = Line.objects.select_for_update(of=("self",)).select_related("owner").get(pk=line_id)
-        check_renewable(line=line, owner=user)
+        check_renewable(line=line, owner=actor)
         service = LineService.objects.filter(line=line).first()
         if service is None:
             plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
@@ -67,13 +62,71 @@ def autorenew_set(*, user, line_id: int, enabled: bool, method: str, term_months
         service.full_clean()
         service.save()
         account_services.audit_record(
-            actor=user,
+            actor=actor,
             verb="line.autorenew_" + ("on" if enabled else "off"),
             target=line,
-            subject_user=user,
+            subject_user=actor,
             data={"method": method, "term_months": term_months},
         )
     return service
+
+
+class DueLine(NamedTuple):
+    """A line's service row, locked, with what a chunk needs of the line and its owner."""
+
+    line_id: int
+    plan_id: int
+    method: str
+    term_months: int
+    next_attempt_at: datetime | None
+    failures: int
+    data_left_mb: int
+    voice_left_minutes: int
+    sms_left: int
+    validity_end: datetime | None
+    status: str
+    owner_id: int | None
+    msisdn: object
+    verified_at: datetime | None
+    phone: object
+    email: str | None
+
+    @property
+    def owner(self) -> User:
+        """The owner as far as messages need them (id, phone, email)."""
+        return User(pk=self.owner_id, phone=self.phone, email=self.email)
+
+
+class Renewal(NamedTuple):
+    """A due line its owner's wallet pays for: the order (an earlier attempt's, or None), plan and amount."""
+
+    line: DueLine
+    plan: Plan
+    amount: Decimal
+    wallet: Wallet
+    balance_after: Decimal
+    open_order: Order | None
+
+
+class CardCharge(NamedTuple):
+    """A due line to charge to its owner's saved card, outside the chunk's transaction."""
+
+    line_id: int
+    period: datetime
+    plan_id: int
+    amount: Decimal
+
+
+class Failure(NamedTuple):
+    """A due line that could not be paid: the customer is told and the job tries again later."""
+
+    line_id: int
+    validity_end: datetime
+    failures: int
+    msisdn: object
+    owner: User
+    amount: Decimal
+    balance: Decimal
 
 
 def _next_attempt(validity_end: datetime, now: datetime) -> datetime | None:
@@ -82,31 +135,6 @@ def _next_attempt(validity_end: datetime, now: datetime) -> datetime | None:
         if slot > now:
             return slot
     return None
-
-
-def due_line_ids(*, now: datetime, after_id: int, limit: int) -> list[int]:
-    """The next ``limit`` due lines after ``after_id``, by line id.
-
-    SQL of its own because both tables need the ``> after_id`` condition: PostgreSQL does
-    not carry an inequality across the join, so with the ORM's one condition the merge
-    join read every line from the first one up at each chunk (quadratic in a 100,000-line
-    run: the chunk at line 50,000 read 50,000 lines).
-    """
-    window_end = now + timedelta(days=settings.AUTORENEW_WINDOW_DAYS)
-    statuses = list(account_services.lines.RENEWABLE_STATUSES)
-    moment = connection.ops.adapt_datetimefield_value
-    placeholders = ", ".join(["%s"] * len(statuses))  # only placeholders are formatted into the text
-    sql = (
-        "SELECT s.line_id FROM billing_lineservice s JOIN accounts_line l ON l.id = s.line_id "  # noqa: S608
-        "WHERE s.auto_renew AND s.auto_renew_failures < %s AND s.line_id > %s AND l.id > %s "
-        f"AND l.validity_end <= %s AND l.status IN ({placeholders}) "
-        "AND (s.auto_renew_next_attempt_at IS NULL OR s.auto_renew_next_attempt_at <= %s) "
-        "ORDER BY s.line_id LIMIT %s"
-    )
-    params = [MAX_AUTORENEW_FAILURES, after_id, after_id, moment(window_end), *statuses, moment(now), limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [line_id for (line_id,) in cursor.fetchall()]
 
 
 def autorenew_run(*, now: datetime | None = None, chunk_size: int = CHUNK_SIZE) -> dict:
@@ -119,24 +147,22 @@ def autorenew_run(*, now: datetime | None = None, chunk_size: int = CHUNK_SIZE) 
         if not ids:
             break
         last_id = ids[-1]
-        card_work = _renew_chunk_retrying(ids, now=now, counts=counts)
-        for item in card_work:
-            _renew_by_saved_card(*item, now=now, counts=counts)
+        for charge in _renew_chunk_retrying(ids, now=now, counts=counts):
+            _renew_by_saved_card(charge, now=now, counts=counts)
     return counts
 
 
-def _renew_chunk_retrying(ids: list[int], *, now: datetime, counts: dict) -> list[tuple]:
+def _renew_chunk_retrying(ids: list[int], *, now: datetime, counts: dict) -> list[CardCharge]:
     """Renew a chunk; if a unique constraint refuses it, the chunk rolled back whole: read it again.
 
-    Two random order numbers of the same day collide about once in 150 runs of 100,000
-    renewals, and a job racing this one may have settled a period first; either way a fresh
-    attempt (new numbers, settled periods skipped) is right, where an exception would stop
-    the whole run.
+    Two random order numbers of the same day may collide, and a job racing this one may
+    have settled a period first; either way a fresh attempt (new numbers, settled periods
+    skipped) is right, where an exception would stop the whole run.
     """
     for attempt in range(1, CHUNK_ATTEMPTS + 1):
         chunk_counts = dict.fromkeys(counts, 0)
         try:
-            card_work = _renew_chunk(ids, now=now, counts=chunk_counts)
+            card_charges = _renew_chunk(ids, now=now, counts=chunk_counts)
         except IntegrityError:
             if attempt == CHUNK_ATTEMPTS:
                 raise
@@ -144,148 +170,182 @@ def _renew_chunk_retrying(ids: list[int], *, now: datetime, counts: dict) -> lis
             continue
         for key, value in chunk_counts.items():
             counts[key] += value
-        return card_work
+        return card_charges
     return []
 
 
-def _current_plans() -> dict[str, Plan]:
-    return {plan.code: plan for plan in Plan.objects.filter(is_current=True, is_active=True)}
+def _skip_locked() -> dict:
+    return {"skip_locked": True, "of": ("self",)} if connection.features.has_select_for_update_skip_locked else {}
 
 
-def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[tuple]:
-    """Renew the chunk's wallet-funded lines in bulk; return the lines to charge by saved card."""
-    if _set_based():
-        try:
-            return _renew_chunk_sql(ids, now=now, counts=counts)
-        except _NeedsModelPath:
-            pass  # rolled back: an open order of an earlier attempt is paid the long way
-    return _renew_chunk_orm(ids, now=now, counts=counts)
-
-
-def _renew_chunk_orm(ids: list[int], *, now: datetime, counts: dict) -> list[tuple]:
-    """The portable path: model instances, bulk_create and the shared apply_paid_orders."""
-    window_end = now + timedelta(days=settings.AUTORENEW_WINDOW_DAYS)
-    lock = {"skip_locked": True, "of": ("self",)} if connection.features.has_select_for_update_skip_locked else {}
-    with transaction.atomic():
-        services = list(
-            LineService.objects.select_for_update(**lock)
-            .filter(line_id__in=ids, auto_renew=True)
-            .select_related("line__owner", "plan")
-            .order_by("line_id")
+def _lock_due_lines(ids: list[int]) -> list[DueLine]:
+    """Lock the service rows of these lines that nobody else holds, and read them with their line and owner."""
+    rows = (
+        LineService.objects.select_for_update(**_skip_locked())
+        .filter(line_id__in=ids, auto_renew=True)
+        .annotate(
+            validity_end=F("line__validity_end"),
+            line_status=F("line__status"),
+            owner_id=F("line__owner_id"),
+            msisdn=F("line__msisdn"),
+            verified_at=F("line__owner__real_name_verified_at"),
+            phone=F("line__owner__phone"),
+            email=F("line__owner__email"),
         )
-        due = [
-            service
-            for service in services
-            if service.line.validity_end is not None
-            and service.line.validity_end <= window_end
-            and service.line.status in account_services.lines.RENEWABLE_STATUSES
-            and service.line.owner is not None
-            and service.line.owner.is_real_name_verified
-            and service.auto_renew_failures < MAX_AUTORENEW_FAILURES
-            and (service.auto_renew_next_attempt_at is None or service.auto_renew_next_attempt_at <= now)
-        ]
+        .order_by("line_id")
+        .values_list(
+            "line_id", "plan_id", "auto_renew_method", "auto_renew_term_months", "auto_renew_next_attempt_at",
+            "auto_renew_failures", "data_left_mb", "voice_left_minutes", "sms_left", "validity_end", "line_status",
+            "owner_id", "msisdn", "verified_at", "phone", "email",
+        )
+    )  # fmt: skip
+    return [DueLine(*row) for row in rows]
+
+
+def _is_due(line: DueLine, *, now: datetime) -> bool:
+    """``due_line_ids``' conditions again, now that the row is locked, and an owner whose real name is verified."""
+    window_end = now + timedelta(days=settings.AUTORENEW_WINDOW_DAYS)
+    return (
+        line.validity_end is not None
+        and line.validity_end <= window_end
+        and line.status in RENEWABLE_STATUSES
+        and line.owner_id is not None
+        and line.verified_at is not None
+        and line.failures < MAX_AUTORENEW_FAILURES
+        and (line.next_attempt_at is None or line.next_attempt_at <= now)
+    )
+
+
+def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCharge]:
+    """Renew the chunk's wallet-funded lines in bulk; return the lines to charge by saved card."""
+    with transaction.atomic():
+        due = [line for line in _lock_due_lines(ids) if _is_due(line, now=now)]
         counts["skipped"] += len(ids) - len(due)
         if not due:
             return []
-        plans = _current_plans()
-        periods = {service.line_id: service.line.validity_end for service in due}
-        open_orders = {
+        plans = plans_current_by_code()
+        plans_by_id = Plan.objects.in_bulk({line.plan_id for line in due})
+        periods = {line.line_id: line.validity_end for line in due}
+        this_period = {
             order.line_id: order
             for order in Order.objects.filter(
                 channel=Order.Channel.AUTO, line_id__in=periods, renews_from__in=set(periods.values())
             )
             if order.renews_from == periods[order.line_id]
         }
-        owner_ids = sorted({service.line.owner_id for service in due})
+        owner_ids = sorted({line.owner_id for line in due})
         wallets = {
             wallet.user_id: wallet
             for wallet in Wallet.objects.select_for_update().filter(user_id__in=owner_ids).order_by("pk")
         }
         saved_cards = set(SavedCard.objects.filter(user_id__in=owner_ids).values_list("user_id", flat=True))
 
-        paid, entries, card_work, failed = [], [], [], []
-        for service in due:
-            existing = open_orders.get(service.line_id)
-            if existing is not None and existing.status != Order.Status.OPEN:
+        renewals, card_charges, failed = [], [], []
+        for line in due:
+            order = this_period.get(line.line_id)
+            if order is not None and order.status != Order.Status.OPEN:
                 counts["skipped"] += 1  # this period is settled already
                 continue
-            plan = plans.get(service.plan.code, service.plan)
-            amount = (plan.monthly_price * service.auto_renew_term_months).quantize(Decimal("0.01"))
-            wallet = wallets.get(service.line.owner_id)
+            plan = plans_by_id[line.plan_id]
+            plan = plans.get(plan.code, plan)
+            amount = (plan.monthly_price * line.term_months).quantize(Decimal("0.01"))
+            wallet = wallets.get(line.owner_id)
             if wallet is not None and wallet.balance >= amount:
                 wallet.balance -= amount
-                order = existing or _auto_order(service, plan, amount, now)
-                order.status, order.paid_at, order.plan, order.amount = Order.Status.PAID, now, plan, amount
-                paid.append(order)
-                entries.append((wallet, order, amount, wallet.balance))
-            elif (
-                service.auto_renew_method == LineService.AutoRenewMethod.WALLET_THEN_CARD
-                and service.line.owner_id in saved_cards
-            ):
-                card_work.append((service.line_id, periods[service.line_id], plan.pk, amount))
+                renewals.append(Renewal(line, plan, amount, wallet, wallet.balance, order))
+            elif line.method == LineService.AutoRenewMethod.WALLET_THEN_CARD and line.owner_id in saved_cards:
+                card_charges.append(CardCharge(line.line_id, line.validity_end, plan.pk, amount))
             else:
-                failed.append((service, amount, wallet.balance if wallet else Decimal("0.00")))
-
-        reused = [order for order in paid if order.pk is not None]
-        Order.objects.bulk_create([order for order in paid if order.pk is None], batch_size=1000)
-        bulk_update_rows(reused, ["status", "paid_at", "plan", "amount"])
-        payments = Payment.objects.bulk_create(
-            [
-                Payment(
-                    order=order,
-                    method=Payment.Method.WALLET,
-                    status=Payment.Status.SUCCEEDED,
-                    amount=order.amount,
-                    out_trade_no=new_out_trade_no(),
+                balance = wallet.balance if wallet is not None else Decimal("0.00")
+                failed.append(
+                    Failure(line.line_id, line.validity_end, line.failures, line.msisdn, line.owner, amount, balance)
                 )
-                for order in paid
-            ],
-            batch_size=1000,
-        )
-        LedgerEntry.objects.bulk_create(
-            [
-                LedgerEntry(
-                    wallet=wallet,
-                    kind=LedgerEntry.Kind.CHARGE,
-                    amount=-amount,
-                    balance_after=balance_after,
-                    reference=order.number,
-                    note="auto-renew",
-                    created_at=now,
-                )
-                for wallet, order, amount, balance_after in entries
-            ],
-            batch_size=1000,
-        )
-        bulk_update_rows(list({wallet.pk: wallet for wallet, *_rest in entries}.values()), ["balance"])
-        if paid:
-            apply_paid_orders(list(zip(paid, payments, strict=True)), actor=None, now=now, send_now=False)
-            account_services.audit_record_many(
-                actor=None,
-                verb="order.paid",
-                targets=paid,
-                subject_user_ids=[order.user_id for order in paid],
-                data={order.pk: {"method": "wallet", "amount": str(order.amount), "auto": True} for order in paid},
-            )
-        counts["renewed"] += len(paid)
+        if renewals:
+            _write_paid(renewals, now=now)
+        counts["renewed"] += len(renewals)
         _record_failures(failed, now=now, counts=counts)
-    return card_work
+    return card_charges
 
 
-def _auto_order(service: LineService, plan: Plan, amount: Decimal, now: datetime) -> Order:
-    period = service.line.validity_end
+def _write_paid(renewals: list[Renewal], *, now: datetime) -> None:
+    """Write the chunk's wallet payments: orders paid, payments, charges, balances, then what any payment does."""
+    orders = []
+    for renewal in renewals:
+        order = renewal.open_order or _auto_order(
+            line_id=renewal.line.line_id,
+            owner_id=renewal.line.owner_id,
+            period=renewal.line.validity_end,
+            term_months=renewal.line.term_months,
+            plan=renewal.plan,
+            amount=renewal.amount,
+            now=now,
+        )
+        order.status, order.paid_at, order.plan, order.amount = Order.Status.PAID, now, renewal.plan, renewal.amount
+        # What apply_paid_orders needs of them: the number and owner it tells the customer about.
+        order.line = Line(pk=renewal.line.line_id, msisdn=renewal.line.msisdn)
+        order.user = renewal.line.owner
+        orders.append(order)
+    reused = [order for order in orders if order.pk is not None]
+    new_orders = [order for order in orders if order.pk is None]
+    if _set_based():
+        autorenew_pg.orders_create(new_orders)
+    else:
+        Order.objects.bulk_create(new_orders, batch_size=1000)
+    _update(Order, reused, ["status", "paid_at", "plan", "amount"])
+    payments = [
+        Payment(
+            order=order,
+            method=Payment.Method.WALLET,
+            status=Payment.Status.SUCCEEDED,
+            amount=order.amount,
+            out_trade_no=new_out_trade_no(),
+        )
+        for order in orders
+    ]
+    _create(Payment, payments)
+    _create(
+        LedgerEntry,
+        [
+            LedgerEntry(
+                wallet=renewal.wallet,
+                kind=LedgerEntry.Kind.CHARGE,
+                amount=-renewal.amount,
+                balance_after=renewal.balance_after,
+                reference=order.number,
+                note="auto-renew",
+                created_at=now,
+            )
+            for renewal, order in zip(renewals, orders, strict=True)
+        ],
+    )
+    charged = list({renewal.wallet.pk: renewal.wallet for renewal in renewals}.values())
+    for wallet in charged:
+        wallet.updated_at = now
+    _update(Wallet, charged, ["balance", "updated_at"])
+    apply_paid_orders(list(zip(orders, payments, strict=True)), actor=None, now=now, send_now=False)
+    account_services.audit_record_many(
+        actor=None,
+        verb="order.paid",
+        targets=orders,
+        subject_user_ids=[order.user_id for order in orders],
+        data={order.pk: {"method": "wallet", "amount": str(order.amount), "auto": True} for order in orders},
+    )
+
+
+def _auto_order(
+    *, line_id: int, owner_id: int, period: datetime, term_months: int, plan: Plan, amount: Decimal, now: datetime
+) -> Order:
     return Order(
         number=new_order_number(now),
-        user_id=service.line.owner_id,
-        user=service.line.owner,
+        user_id=owner_id,
         kind=Order.Kind.RENEWAL,
         channel=Order.Channel.AUTO,
-        line=service.line,
+        line_id=line_id,
         plan=plan,
-        term_months=service.auto_renew_term_months,
+        term_months=term_months,
         amount=amount,
-        idempotency_key=f"auto:{service.line_id}:{period.isoformat()}",
-        request_fingerprint=fingerprint(kind="auto", line=service.line_id, period=period.isoformat()),
+        idempotency_key=f"auto:{line_id}:{period.isoformat()}",
+        request_fingerprint=fingerprint(kind="auto", line=line_id, period=period.isoformat()),
         renews_from=period,
         created_at=now,
         # Open until the period is over so that retries pay the same order.
@@ -293,46 +353,60 @@ def _auto_order(service: LineService, plan: Plan, amount: Decimal, now: datetime
     )
 
 
-def _record_failures(failed: list[tuple], *, now: datetime, counts: dict) -> None:
+def _record_failures(failed: list[Failure], *, now: datetime, counts: dict) -> None:
+    """Count a failed attempt on each line, plan the next one, and tell the customer."""
     if not failed:
         return
-    messages = []
-    for service, amount, balance in failed:
-        service.auto_renew_failures += 1
-        service.auto_renew_next_attempt_at = _next_attempt(service.line.validity_end, now)
-        if service.auto_renew_next_attempt_at is None:
-            service.auto_renew_failures = MAX_AUTORENEW_FAILURES
-        end = timezone.localtime(service.line.validity_end).strftime("%Y-%m-%d")
+    services, messages = [], []
+    for failure in failed:
+        next_attempt = _next_attempt(failure.validity_end, now)
+        failures = failure.failures + 1 if next_attempt is not None else MAX_AUTORENEW_FAILURES
+        services.append(
+            LineService(line_id=failure.line_id, auto_renew_failures=failures, auto_renew_next_attempt_at=next_attempt)
+        )
+        end = timezone.localtime(failure.validity_end).strftime("%Y-%m-%d")
         body = _(
             "Auto-renew of line %(number)s could not be paid: the wallet holds ¥%(balance)s and the renewal costs "
             "¥%(amount)s. Top up before %(end)s to keep the line."
-        ) % {"number": service.line.msisdn.as_national, "balance": balance, "amount": amount, "end": end}
-        if service.auto_renew_next_attempt_at is not None:
-            retry = timezone.localtime(service.auto_renew_next_attempt_at).strftime("%Y-%m-%d %H:%M")
+        ) % {"number": failure.msisdn.as_national, "balance": failure.balance, "amount": failure.amount, "end": end}
+        if next_attempt is not None:
+            retry = timezone.localtime(next_attempt).strftime("%Y-%m-%d %H:%M")
             body += " " + _("We will try again at %(time)s.") % {"time": retry}
-        messages.append((service.line.owner, _("Auto-renew failed"), body, "/billing/top-up/"))
-    bulk_update_rows([service for service, *_rest in failed], ["auto_renew_failures", "auto_renew_next_attempt_at"])
+        messages.append((failure.owner, _("Auto-renew failed"), body, "/billing/top-up/"))
+    _update(LineService, services, ["auto_renew_failures", "auto_renew_next_attempt_at"])
     account_services.notify_many(messages, send_now=False)
     counts["failed"] += len(failed)
 
 
-def _renew_by_saved_card(line_id: int, period: datetime, plan_id: int, amount: Decimal, *, now, counts) -> None:
-    lock = {"skip_locked": True, "of": ("self",)} if connection.features.has_select_for_update_skip_locked else {}
+def _renew_by_saved_card(charge: CardCharge, *, now: datetime, counts: dict) -> None:
     with transaction.atomic():
         service = (
-            LineService.objects.select_for_update(**lock).select_related("line__owner", "plan").filter(line_id=line_id)
-        ).first()
-        if service is None or service.line.validity_end != period:
+            LineService.objects.select_for_update(**_skip_locked())
+            .select_related("line__owner", "plan")
+            .filter(line_id=charge.line_id)
+            .first()
+        )
+        if service is None or service.line.validity_end != charge.period:
             counts["skipped"] += 1
             return
-        order = Order.objects.filter(channel=Order.Channel.AUTO, line_id=line_id, renews_from=period).first()
+        order = Order.objects.filter(
+            channel=Order.Channel.AUTO, line_id=charge.line_id, renews_from=charge.period
+        ).first()
         if order is not None and (
             order.status != Order.Status.OPEN or order.payments.exclude(status=Payment.Status.FAILED).exists()
         ):
             counts["skipped"] += 1  # paid, or an attempt is in flight
             return
         if order is None:
-            order = _auto_order(service, Plan.objects.get(pk=plan_id), amount, now)
+            order = _auto_order(
+                line_id=charge.line_id,
+                owner_id=service.line.owner_id,
+                period=charge.period,
+                term_months=service.auto_renew_term_months,
+                plan=Plan.objects.get(pk=charge.plan_id),
+                amount=charge.amount,
+                now=now,
+            )
             order.save()
         card = SavedCard.objects.filter(user_id=service.line.owner_id).order_by("-created_at").first()
         payment = Payment.objects.create(
@@ -358,320 +432,38 @@ def _renew_by_saved_card(line_id: int, period: datetime, plan_id: int, amount: D
         counts["card_renewed"] += 1
         return
     with transaction.atomic():
-        service = LineService.objects.select_for_update(of=("self",)).select_related("line__owner").get(line_id=line_id)
-        _record_failures([(service, amount, Decimal("0.00"))], now=now, counts=counts)
-
-
-# --- PostgreSQL: the same chunk, written set-based ------------------------------------------
-#
-# At 100,000 lines the portable path spends its time building model instances (eight per
-# line), converting each of their values to a query parameter and parsing phone numbers
-# read back from the database. Here every row is a tuple, each table is written by one
-# statement with one array parameter per column, and numbers are formatted from their
-# stored E.164 text. The rows, locks (in the same order) and counts are the portable
-# path's; tests/billing/test_autorenew_sql.py runs both on the same lines and compares.
+        service = (
+            LineService.objects.select_for_update(of=("self",))
+            .select_related("line__owner")
+            .get(line_id=charge.line_id)
+        )
+        line = service.line
+        failure = Failure(
+            line.pk,
+            line.validity_end,
+            service.auto_renew_failures,
+            line.msisdn,
+            line.owner,
+            charge.amount,
+            Decimal("0.00"),
+        )
+        _record_failures([failure], now=now, counts=counts)
 
 
 def _set_based() -> bool:
+    """Whether billing's batch rows go by COPY and UPDATE … FROM VALUES (``autorenew_pg``)."""
     return connection.vendor == "postgresql"
 
 
-class _NeedsModelPath(Exception):
-    """A chunk the set-based path leaves to the portable one (it rolls back first)."""
+def _create(model: type[models.Model], objs: Sequence[models.Model]) -> None:
+    if _set_based():
+        autorenew_pg.rows_create(model, objs)
+    else:
+        model._default_manager.bulk_create(objs, batch_size=1000)
 
 
-_DUE_SQL = """
-SELECT s.line_id, s.plan_id, s.auto_renew_method, s.auto_renew_term_months, s.auto_renew_next_attempt_at,
-       s.auto_renew_failures, s.data_left_mb, s.voice_left_minutes, s.sms_left,
-       l.validity_end, l.status, l.owner_id, l.msisdn, u.real_name_verified_at, u.phone, u.email
-FROM billing_lineservice s
-JOIN accounts_line l ON l.id = s.line_id
-LEFT JOIN accounts_user u ON u.id = l.owner_id
-WHERE s.line_id = ANY(%s::bigint[]) AND s.auto_renew
-ORDER BY s.line_id
-FOR UPDATE OF s{skip_locked}
-"""
-
-# A Chinese mobile number in E.164: its national form is 3-4-4 digits, exactly as the
-# phonenumbers library writes it (checked for every prefix in the tests); other numbers
-# are parsed as the model field would.
-_CN_MOBILE = re.compile(r"\+861[3-9]\d{9}")
-
-
-def _auto_fingerprint(line_id: int, period_iso: str) -> str:
-    """``fingerprint(kind="auto", line=…, period=…)``: the same JSON text, written directly.
-
-    An int and an ISO datetime need no escaping, so the text is exactly what json.dumps
-    with sorted keys writes (the tests compare the two).
-    """
-    return hashlib.sha256(f'{{"kind": "auto", "line": {int(line_id)}, "period": "{period_iso}"}}'.encode()).hexdigest()
-
-
-def _national(msisdn: str) -> str:
-    if _CN_MOBILE.fullmatch(msisdn):
-        return f"{msisdn[3:6]} {msisdn[6:10]} {msisdn[10:]}"
-    return Line._meta.get_field("msisdn").to_python(msisdn).as_national
-
-
-def _e164(phone: str) -> str:
-    if _CN_MOBILE.fullmatch(phone):
-        return phone
-    return User._meta.get_field("phone").to_python(phone).as_e164
-
-
-def _renew_chunk_sql(ids: list[int], *, now: datetime, counts: dict) -> list[tuple]:
-    window_end = now + timedelta(days=settings.AUTORENEW_WINDOW_DAYS)
-    renewable = account_services.lines.RENEWABLE_STATUSES
-    skip_locked = " SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_DUE_SQL.format(skip_locked=skip_locked), [int_array(ids)])
-            rows = cursor.fetchall()
-        # (line, plan, method, term, next attempt, failures, data, voice, sms, end, status, owner, msisdn,
-        #  verified at, phone, email): the portable path's conditions, on tuples.
-        due = [
-            row
-            for row in rows
-            if row[9] is not None
-            and row[9] <= window_end
-            and row[10] in renewable
-            and row[11] is not None
-            and row[13] is not None
-            and row[5] < MAX_AUTORENEW_FAILURES
-            and (row[4] is None or row[4] <= now)
-        ]
-        skipped = len(ids) - len(due)
-        if not due:
-            counts["skipped"] += skipped
-            return []
-        plans = _current_plans()
-        plans_by_id = Plan.objects.in_bulk({row[1] for row in due})
-        periods = {row[0]: row[9] for row in due}
-        with connection.cursor() as cursor:
-            # The line's auto orders, by the one_auto_renewal_per_period index; this period's is kept.
-            cursor.execute(
-                "SELECT line_id, renews_from, status FROM billing_order "
-                "WHERE channel = %s AND line_id = ANY(%s::bigint[])",
-                [Order.Channel.AUTO, int_array(periods)],
-            )
-            open_orders = {
-                line_id: status for line_id, renews_from, status in cursor.fetchall() if renews_from == periods[line_id]
-            }
-        if Order.Status.OPEN in open_orders.values():
-            raise _NeedsModelPath  # paying an earlier attempt's order keeps that order's own terms
-        owner_ids = sorted({row[11] for row in due})
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id, user_id, balance FROM billing_wallet "
-                "WHERE user_id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-                [int_array(owner_ids)],
-            )
-            wallets = {user_id: [wallet_id, balance] for wallet_id, user_id, balance in cursor.fetchall()}
-        saved_cards = None
-
-        paid, card_work, failed_ids, failed = [], [], [], {}
-        for row in due:
-            line_id, owner_id = row[0], row[11]
-            if line_id in open_orders:
-                skipped += 1  # this period is settled already
-                continue
-            plan = plans_by_id[row[1]]
-            plan = plans.get(plan.code, plan)
-            term = row[3]
-            amount = (plan.monthly_price * term).quantize(Decimal("0.01"))
-            wallet = wallets.get(owner_id)
-            if wallet is not None and wallet[1] >= amount:
-                wallet[1] -= amount
-                paid.append((row, plan, amount, wallet[0], wallet[1]))
-                continue
-            if row[2] == LineService.AutoRenewMethod.WALLET_THEN_CARD:
-                if saved_cards is None:
-                    saved_cards = set(SavedCard.objects.filter(user_id__in=owner_ids).values_list("user_id", flat=True))
-                if owner_id in saved_cards:
-                    card_work.append((line_id, row[9], plan.pk, amount))
-                    continue
-            failed_ids.append(line_id)
-            failed[line_id] = (amount, wallet[1] if wallet else Decimal("0.00"))
-
-        if paid:
-            _write_paid(paid, wallets, now=now)
-        counts["skipped"] += skipped
-        counts["renewed"] += len(paid)
-        if failed_ids:
-            services = LineService.objects.select_related("line__owner").filter(line_id__in=failed_ids)
-            by_line = {service.line_id: service for service in services}
-            _record_failures([(by_line[line_id], *failed[line_id]) for line_id in failed_ids], now=now, counts=counts)
-    return card_work
-
-
-def _write_paid(paid: list[tuple], wallets: dict, *, now: datetime) -> None:
-    """Write what the portable path writes for wallet-paid renewals: same rows, same order, same values."""
-    # Lines are locked after the wallets, as lines_extend locks them in the portable path.
-    line_ids = [item[0][0] for item in paid]
-    count = len(paid)
-    year = timezone.localtime(now).year
-    # Three statements, one round trip: the lines' locks, the orders' ids (taken from their
-    # sequence now so that no statement below waits for another's result) and the receipt
-    # numbers (receipts_allocate in one statement: the year's row is created or locked and
-    # bumped by the count, and rolls back with the chunk, so numbers stay gapless).
-    with connection.wrap_database_errors, connection.connection.pipeline():
-        with connection.cursor() as lines, connection.cursor() as ids, connection.cursor() as sequence:
-            lines.execute(
-                "SELECT id, status, validity_end FROM accounts_line "
-                "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-                [int_array(line_ids)],
-            )
-            ids.execute(
-                # The sequence is looked up once (a sub-select), not once a row.
-                "SELECT nextval((SELECT pg_get_serial_sequence(%s, %s)::regclass)) FROM generate_series(1, %s)",
-                [Order._meta.db_table, Order._meta.pk.column, count],
-            )
-            sequence.execute(
-                "INSERT INTO billing_receiptsequence (year, last_number) VALUES (%s, %s) ON CONFLICT (year) "
-                "DO UPDATE SET last_number = billing_receiptsequence.last_number + EXCLUDED.last_number "
-                "RETURNING last_number",
-                [year, count],
-            )
-            locked = {line_id: (status, end) for line_id, status, end in lines.fetchall()}
-            order_pks = [pk for (pk,) in ids.fetchall()]
-            (last,) = sequence.fetchone()
-    if len(locked) != len(line_ids) or any(
-        status not in account_services.lines.RENEWABLE_STATUSES for status, _end in locked.values()
-    ):
-        raise account_services.lines.LineError(account_services.lines.ERR_LINE_NOT_RENEWABLE)
-    receipts = [(year, number) for number in range(last - count + 1, last + 1)]
-    new_ends = [account_services.add_months(max(locked[line_id][1] or now, now), item[0][3])
-                for line_id, item in zip(line_ids, paid, strict=True)]  # fmt: skip
-    # Pipelined: each statement is sent without waiting for the one before, so PostgreSQL
-    # writes a table while this process builds the next one's values. An error surfaces
-    # when the pipeline ends, as the Django exception the chunk's retry expects.
-    with connection.wrap_database_errors, connection.connection.pipeline():
-        with connection.cursor() as cursor:
-            # Foreign keys are checked as each statement ends instead of all at commit: the
-            # same checks in the same transaction, but done while this process builds the
-            # next statement, not while it waits for the commit (a tenth of a chunk's time).
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        update_columns(Line, line_ids, {"validity_end": new_ends, "status": [Line.Status.ACTIVE] * count})
-        update_columns(
-            LineService,
-            line_ids,
-            {
-                "plan_id": [plan.pk for _row, plan, *_rest in paid],
-                "data_left_mb": [row[6] + plan.data_mb * row[3] for row, plan, *_rest in paid],
-                "voice_left_minutes": [row[7] + plan.voice_minutes * row[3] for row, plan, *_rest in paid],
-                "sms_left": [row[8] + plan.sms_count * row[3] for row, plan, *_rest in paid],
-                "auto_renew_next_attempt_at": [None] * count,
-                "auto_renew_failures": [0] * count,
-            },
-        )
-        charged = {item[3]: wallets[item[0][11]][1] for item in paid}
-        update_columns(Wallet, list(charged), {"balance": list(charged.values())})
-        grace = timedelta(days=settings.LINE_EXPIRY_GRACE_DAYS)
-        orders = {name: [] for name in (
-            "number", "user_id", "line_id", "plan_id", "term_months", "amount", "idempotency_key",
-            "request_fingerprint", "renews_from", "new_validity_end", "expires_at",
-        )}  # fmt: skip
-        for (row, plan, amount, _wallet_id, _balance), new_end in zip(paid, new_ends, strict=True):
-            line_id, period = row[0], row[9]
-            period_iso = period.isoformat()
-            orders["number"].append(new_order_number(now))
-            orders["user_id"].append(row[11])
-            orders["line_id"].append(line_id)
-            orders["plan_id"].append(plan.pk)
-            orders["term_months"].append(row[3])
-            orders["amount"].append(amount)
-            orders["idempotency_key"].append(f"auto:{line_id}:{period_iso}")
-            orders["request_fingerprint"].append(_auto_fingerprint(line_id, period_iso))
-            orders["renews_from"].append(period)
-            orders["new_validity_end"].append(new_end)
-            orders["expires_at"].append(period + grace)
-        insert_columns(
-            Order,
-            {"id": order_pks, **orders},
-            constants={
-                "kind": Order.Kind.RENEWAL,
-                "channel": Order.Channel.AUTO,
-                "status": Order.Status.PAID,
-                "created_at": now,
-                "paid_at": now,
-            },
-        )
-        insert_columns(
-            Payment,
-            {"order_id": order_pks, "amount": orders["amount"], "out_trade_no": new_out_trade_nos(count)},
-            constants={"method": Payment.Method.WALLET, "status": Payment.Status.SUCCEEDED},
-        )
-        insert_columns(
-            LedgerEntry,
-            {
-                "wallet_id": [item[3] for item in paid],
-                "amount": [-item[2] for item in paid],
-                "balance_after": [item[4] for item in paid],
-                "reference": orders["number"],
-            },
-            constants={"kind": LedgerEntry.Kind.CHARGE, "note": "auto-renew", "created_at": now},
-        )
-        nationals = [_national(item[0][12]) for item in paid]
-        description = _("Renewal of %(number)s: %(plan)s × %(months)s month(s)")
-        plans = {plan.pk: plan for _row, plan, *_rest in paid}
-        names = {pk: plan.name for pk, plan in plans.items()}  # in the active language, once a plan
-        insert_columns(
-            Receipt,
-            {
-                "number": [receipt_number(year, sequence) for year, sequence in receipts],
-                "year": [year for year, _sequence in receipts],
-                "sequence": [sequence for _year, sequence in receipts],
-                "order_id": order_pks,
-                "user_id": orders["user_id"],
-                "amount": orders["amount"],
-                "description": [
-                    description % {"number": national, "plan": names[plan.pk], "months": row[3]}
-                    for (row, plan, *_rest), national in zip(paid, nationals, strict=True)
-                ],
-            },
-            constants={"payment_method": Payment.Method.WALLET, "issued_at": now},
-        )
-        _notify_renewed(paid, nationals, new_ends, orders["number"])
-        # The portable path's two audit batches, in its order: lines_extend's, then the orders'.
-        insert_columns(
-            AuditEvent,
-            {
-                "verb": ["line.renewed"] * count + ["order.paid"] * count,
-                "target_type": ["accounts.line"] * count + ["billing.order"] * count,
-                "target_id": [str(line_id) for line_id in line_ids] + [str(pk) for pk in order_pks],
-                "subject_user_id": orders["user_id"] * 2,
-                "data": [{"validity_end": end.isoformat()} for end in new_ends]
-                + [{"method": "wallet", "amount": str(amount), "auto": True} for amount in orders["amount"]],
-            },
-        )
-
-
-def _notify_renewed(paid: list[tuple], nationals: list[str], new_ends: list[datetime], numbers: list[str]) -> None:
-    """apply_paid_orders' message for each renewal: inbox, SMS and email rows, left for the dispatcher."""
-    subject = _("Renewal paid")
-    template = _("Line %(number)s is renewed until %(end)s. ¥%(amount)s paid.")
-    notifications = {"user_id": [], "subject": [], "body": [], "link": []}
-    outbound = {"channel": [], "recipient": [], "subject": [], "body": []}
-    for (row, _plan, amount, *_rest), national, end, number in zip(paid, nationals, new_ends, numbers, strict=True):
-        body = template % {
-            "number": national,
-            "end": end.strftime("%Y-%m-%d"),  # add_months' end is in local time already
-            "amount": amount,
-        }
-        notifications["user_id"].append(row[11])
-        notifications["subject"].append(subject)
-        notifications["body"].append(body)
-        notifications["link"].append(f"/billing/orders/{number}/")
-        phone, email = row[14], row[15]
-        if phone:
-            outbound["channel"].append(OutboundMessage.Channel.SMS)
-            outbound["recipient"].append(_e164(phone))
-            outbound["subject"].append("")
-            outbound["body"].append(f"【Heyon】{subject}：{body}")
-        if email:
-            outbound["channel"].append(OutboundMessage.Channel.EMAIL)
-            outbound["recipient"].append(email)
-            outbound["subject"].append(subject[:200])
-            outbound["body"].append(body)
-    insert_columns(Notification, notifications)
-    insert_columns(OutboundMessage, outbound)
+def _update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
+    if _set_based():
+        autorenew_pg.rows_update(model, objs, fields)
+    else:
+        model._default_manager.bulk_update(objs, fields, batch_size=1000)

@@ -3,19 +3,20 @@
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
-from accounts.models import Line
+from accounts.models import Line, ServicePoint, User
+from accounts.services.lines import RENEWABLE_STATUSES
 from billing.models import LineService, Order, Payment, Plan, Receipt, ReceiptSequence
-from heyon_site.bulk import bulk_update_rows
+from billing.selectors import renewal_quote
 
 from .errors import (
     ERR_IDEMPOTENCY_MISMATCH,
@@ -35,78 +36,24 @@ NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 def new_order_number(now: datetime | None = None) -> str:
     """R + local date + 8 random characters: unique without a shared counter, not guessable."""
     stamp = timezone.localtime(now or timezone.now()).strftime("%Y%m%d")
-    return "R" + stamp + _random_characters(8)
-
-
-# The largest multiple of the alphabet's length that fits a byte: bytes below it map to
-# characters uniformly, the rest are drawn again.
-_UNBIASED_BYTES = 256 - 256 % len(NUMBER_ALPHABET)
-
-
-def _random_characters(count: int) -> str:
-    """``count`` characters of NUMBER_ALPHABET, each uniform and from the OS's secure random source.
-
-    The same as ``secrets.choice`` ``count`` times, with one read of random bytes instead
-    of one per character (a batch job numbers thousands of orders).
-    """
-    chosen = ""
-    while len(chosen) < count:
-        chosen += "".join(
-            NUMBER_ALPHABET[byte % len(NUMBER_ALPHABET)]
-            for byte in secrets.token_bytes(count + 4)
-            if byte < _UNBIASED_BYTES
-        )
-    return chosen[:count]
+    return "R" + stamp + get_random_string(8, NUMBER_ALPHABET)
 
 
 def new_out_trade_no() -> str:
     return "P" + timezone.localtime().strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
 
 
-def new_out_trade_nos(count: int) -> list[str]:
-    """``count`` of ``new_out_trade_no`` for payments made together: their time read once."""
-    stamp = "P" + timezone.localtime().strftime("%Y%m%d%H%M%S")
-    return [stamp + secrets.token_hex(6).upper() for _ in range(count)]
-
-
 def fingerprint(**params) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-@dataclass
-class Quote:
-    line: Line
-    plan: Plan
-    term_months: int
-    amount: Decimal
-    data_mb: int
-    voice_minutes: int
-    sms_count: int
-    new_validity_end: datetime
-
-
-def renewal_quote(*, line: Line, plan: Plan, term_months: int, now: datetime | None = None) -> Quote:
-    now = now or timezone.now()
-    start = max(line.validity_end or now, now)
-    return Quote(
-        line=line,
-        plan=plan,
-        term_months=term_months,
-        amount=(plan.monthly_price * term_months).quantize(Decimal("0.01")),
-        data_mb=plan.data_mb * term_months,
-        voice_minutes=plan.voice_minutes * term_months,
-        sms_count=plan.sms_count * term_months,
-        new_validity_end=account_services.add_months(start, term_months),
-    )
-
-
-def check_renewable(*, line: Line, owner=None) -> None:
+def check_renewable(*, line: Line, owner: User | None = None) -> None:
     """Raise BillingError unless the line can be renewed (and belongs to ``owner`` when given)."""
     if owner is not None and line.owner_id != owner.pk:
         raise BillingError(ERR_LINE_NOT_YOURS)
     if line.owner is None or not line.owner.is_real_name_verified:
         raise BillingError(ERR_NOT_VERIFIED)
-    if line.status not in account_services.lines.RENEWABLE_STATUSES:
+    if line.status not in RENEWABLE_STATUSES:
         raise BillingError(ERR_LINE_NOT_RENEWABLE)
 
 
@@ -135,16 +82,18 @@ def _create_once(order: Order) -> Order:
 
 def renewal_order_create(
     *,
-    user,
+    user: User,
     line_id: int,
     plan_id: int,
     term_months: int,
     idempotency_key: str,
     channel: str = Order.Channel.ONLINE,
-    actor=None,
-    service_point=None,
+    actor: User | None = None,
+    service_point: ServicePoint | None = None,
 ) -> Order:
-    """Open a renewal order, or return the one this idempotency key already made.
+    """Open a renewal order of ``user``'s line, or return the one this idempotency key already made.
+
+    ``actor`` is who opens it when it is not the customer (a clerk at a store).
 
     The same key with different parameters is refused: a key names one request.
     """
@@ -184,7 +133,8 @@ def renewal_order_create(
     return _create_once(order)
 
 
-def topup_order_create(*, user, amount: Decimal, idempotency_key: str) -> Order:
+def topup_order_create(*, user: User, amount: Decimal, idempotency_key: str) -> Order:
+    """Open a top-up order of ``user``'s wallet, or return the one this idempotency key already made."""
     amount = Decimal(amount).quantize(Decimal("0.01"))
     if not Decimal("1") <= amount <= Decimal(settings.TOP_UP_MAX):
         raise BillingError(ERR_TOP_UP_AMOUNT)
@@ -242,12 +192,15 @@ def describe(order: Order) -> str:
     }
 
 
-def apply_paid_orders(pairs: list[tuple[Order, Payment]], *, actor, now: datetime, send_now: bool = True) -> None:
+def apply_paid_orders(
+    pairs: list[tuple[Order, Payment]], *, actor: User | None, now: datetime, send_now: bool = True
+) -> None:
     """Everything that follows a payment, for one order or a batch, in the caller's transaction.
 
-    The orders are already marked paid. Renewals extend their lines and top up their
-    allowances; top-ups credit the wallet; every order gets the next receipt number;
-    the customer is told.
+    The orders are already marked paid (and saved). Renewals extend their lines and top
+    up their allowances; top-ups credit the wallet; every order gets the next receipt
+    number; the customer is told. Each order needs its ``user`` (phone and email) and,
+    for a renewal, its ``line`` (number) and ``plan``.
     """
     renewals = [order for order, _payment in pairs if order.kind == Order.Kind.RENEWAL]
     months_by_line: dict[int, int] = {}
@@ -256,7 +209,7 @@ def apply_paid_orders(pairs: list[tuple[Order, Payment]], *, actor, now: datetim
     new_ends = account_services.lines_extend(extensions=months_by_line, actor=actor, now=now) if renewals else {}
     for order in renewals:
         order.new_validity_end = new_ends[order.line_id]
-    bulk_update_rows(renewals, ["new_validity_end"])
+    Order.objects.bulk_update(renewals, ["new_validity_end"], batch_size=1000)
     _add_allowances(renewals)
 
     for order, _payment in pairs:
@@ -317,13 +270,14 @@ def _add_allowances(renewals: list[Order]) -> None:
         service.auto_renew_next_attempt_at = None
         service.auto_renew_failures = 0
     LineService.objects.bulk_create(list(created.values()), batch_size=1000)
-    bulk_update_rows(
+    LineService.objects.bulk_update(
         list(updated.values()),
         ["plan", "data_left_mb", "voice_left_minutes", "sms_left", "auto_renew_next_attempt_at", "auto_renew_failures"],
+        batch_size=1000,
     )
 
 
-def order_mark_paid(*, order_id: int, payment: Payment, actor, now: datetime | None = None) -> Order:
+def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now: datetime | None = None) -> Order:
     """Mark an open order paid by this (succeeded) payment and apply its effects, once."""
     now = now or timezone.now()
     with transaction.atomic():

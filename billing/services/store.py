@@ -1,7 +1,9 @@
 """Renewal at an authorised store: the clerk checks the ID card and takes cash or a card."""
 
-from accounts.models import ServicePoint
+from accounts.models import ServicePoint, User
 from billing.models import Order
+from billing.selectors import line_by_number
+from reviews.selectors import identity_matches
 
 from .errors import ERR_ID_MISMATCH, ERR_NO_SUCH_LINE, ERR_NOT_A_STORE, BillingError
 from .orders import check_renewable, renewal_order_create
@@ -9,13 +11,10 @@ from .payments import payment_record_at_store
 
 
 def store_renewal(
-    *, clerk, msisdn, id_number: str, plan_id: int, term_months: int, method: str, idempotency_key: str
+    *, actor: User, msisdn, id_number: str, plan_id: int, term_months: int, method: str, idempotency_key: str
 ) -> Order:
-    """Renew a line at the counter and record the payment taken there, in one go."""
-    from billing.selectors import line_by_number
-    from reviews.selectors import identity_matches
-
-    point = clerk.service_point
+    """Renew a line at the counter and record the payment the clerk (``actor``) took there, in one go."""
+    point = actor.service_point
     if point is None or not point.is_active or point.kind == ServicePoint.Kind.VERIFICATION:
         raise BillingError(ERR_NOT_A_STORE)
     line = line_by_number(msisdn=msisdn)
@@ -31,7 +30,7 @@ def store_renewal(
         term_months=term_months,
         idempotency_key=idempotency_key,
         channel=Order.Channel.STORE,
-        actor=clerk,
+        actor=actor,
         service_point=point,
     )
-    return payment_record_at_store(order_id=order.pk, method=method, actor=clerk).order
+    return payment_record_at_store(order_id=order.pk, method=method, actor=actor).order

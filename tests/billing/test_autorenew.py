@@ -12,7 +12,7 @@ from accounts.models import Line, Notification, OutboundMessage, User
 from accounts.services import add_months
 from billing import services
 from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SandboxCharge, SavedCard
-from billing.services.autorenew import MAX_AUTORENEW_FAILURES
+from billing.selectors import MAX_AUTORENEW_FAILURES
 from billing.services.errors import ERR_LINE_NOT_YOURS, ERR_NOT_VERIFIED
 from tests.billing.conftest import charges_total, fund, page_shows, renewal_order, verified_customer, wallet_balance
 from tests.factories import CustomerFactory, make_line
@@ -27,7 +27,7 @@ class Boom(Exception):
 def due_line(*, balance="100", days_left=2, method="wallet", term_months=1, customer=None):
     """A verified customer's line with auto-renew on, ending in ``days_left`` days: (user, line)."""
     user, line = customer or verified_customer()
-    services.autorenew_set(user=user, line_id=line.pk, enabled=True, method=method, term_months=term_months)
+    services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method=method, term_months=term_months)
     Line.objects.filter(pk=line.pk).update(validity_end=timezone.now() + timedelta(days=days_left))
     if Decimal(balance):
         fund(user, balance)
@@ -45,7 +45,7 @@ def auto_orders(line):
 def test_switching_auto_renew_on_and_off(customer_line):
     user, line = customer_line
 
-    service = services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet_then_card", term_months=3)
+    service = services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet_then_card", term_months=3)
 
     assert (service.auto_renew, service.auto_renew_method, service.auto_renew_term_months) == (
         True,
@@ -53,7 +53,7 @@ def test_switching_auto_renew_on_and_off(customer_line):
         3,
     )
     assert service.plan.code == "basic"  # a line without a plan yet renews with the cheapest one
-    service = services.autorenew_set(user=user, line_id=line.pk, enabled=False, method="wallet")
+    service = services.autorenew_set(actor=user, line_id=line.pk, enabled=False, method="wallet")
     assert LineService.objects.get(line=line).auto_renew is False
 
 
@@ -62,7 +62,7 @@ def test_auto_renew_cannot_be_switched_on_for_a_line_whose_owner_is_not_verified
     line, _code = make_line(owner=user)
 
     with pytest.raises(services.BillingError) as refused:
-        services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+        services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
 
     assert str(refused.value) == str(ERR_NOT_VERIFIED)
     assert not LineService.objects.exists()
@@ -73,7 +73,7 @@ def test_auto_renew_cannot_be_switched_on_for_another_customers_line(customer_li
     stranger, _their_line = verified_customer()
 
     with pytest.raises(services.BillingError) as refused:
-        services.autorenew_set(user=stranger, line_id=line.pk, enabled=True, method="wallet")
+        services.autorenew_set(actor=stranger, line_id=line.pk, enabled=True, method="wallet")
 
     assert str(refused.value) == str(ERR_LINE_NOT_YOURS)
     assert not LineService.objects.exists()
@@ -216,7 +216,7 @@ def test_lines_not_yet_within_the_window_are_untouched(settings):
 
 def test_lines_with_auto_renew_off_are_untouched():
     user, line = due_line(balance="100")
-    services.autorenew_set(user=user, line_id=line.pk, enabled=False, method="wallet")
+    services.autorenew_set(actor=user, line_id=line.pk, enabled=False, method="wallet")
 
     services.autorenew_run()
 
@@ -295,7 +295,7 @@ def test_the_wallet_pays_for_several_lines_of_one_customer_while_it_lasts():
     second, _code = make_line(owner=user)
     third, _code = make_line(owner=user)
     for line in (second, third):
-        services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+        services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
     Line.objects.filter(owner=user).update(validity_end=timezone.now() + timedelta(days=1))
 
     counts = services.autorenew_run()
@@ -361,8 +361,8 @@ def test_wallet_then_card_without_a_saved_card_fails_like_the_wallet():
 
 def test_a_killed_run_keeps_committed_chunks_and_a_rerun_finishes_without_charging_twice(monkeypatch):
     due = [due_line(balance="100") for _ in range(4)]
-    # The step that writes a chunk's renewals: set-based on PostgreSQL, apply_paid_orders elsewhere.
-    step = "_write_paid" if services.autorenew._set_based() else "apply_paid_orders"
+    # The step that writes a chunk's renewals.
+    step = "_write_paid"
     real_apply = getattr(services.autorenew, step)
     calls = []
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def due_line():
     user, line = verified_customer()
-    services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+    services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
     Line.objects.filter(pk=line.pk).update(validity_end=timezone.now() + timedelta(days=2))
     fund(user, "100")
     return user, line

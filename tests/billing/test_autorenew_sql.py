@@ -1,6 +1,6 @@
-"""Auto-renew's set-based PostgreSQL path writes exactly the rows the portable (model) path writes.
+"""Auto-renew's PostgreSQL writes (COPY, UPDATE … FROM VALUES) leave exactly the rows bulk_create/bulk_update leave.
 
-Both paths run on the same due lines, from the same state, with the same order and
+Both ways run on the same due lines, from the same state, with the same order and
 out-trade numbers; every row they leave behind is compared, column by column.
 """
 
@@ -8,19 +8,18 @@ import itertools
 from datetime import timedelta
 from decimal import Decimal
 
-import phonenumbers
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
-from billing import services
+from billing import selectors, services
 from billing.models import LedgerEntry, LineService, Order, Payment, Receipt, ReceiptSequence, SavedCard, Wallet
-from billing.services import autorenew
-from billing.services.orders import NUMBER_ALPHABET, fingerprint, new_order_number, new_out_trade_nos
+from billing.services import autorenew, autorenew_pg
+from billing.services.orders import NUMBER_ALPHABET, new_order_number
 from tests.billing.conftest import fund, verified_customer
 
-NEEDS_POSTGRESQL = "the set-based path is PostgreSQL's (set DATABASE_URL=postgres://…)"
+NEEDS_POSTGRESQL = "COPY is PostgreSQL's (set DATABASE_URL=postgres://…)"
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +42,7 @@ def due_lines(now):
     """Lines that take every branch of a chunk: paid, shared wallets, failures, card, skipped, an open order."""
 
     def due(user, line, *, days=2, method="wallet", term=1):
-        services.autorenew_set(user=user, line_id=line.pk, enabled=True, method=method, term_months=term)
+        services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method=method, term_months=term)
         Line.objects.filter(pk=line.pk).update(validity_end=now + timedelta(days=days))
 
     user, line = verified_customer()
@@ -123,16 +122,15 @@ def snapshot(now) -> dict:
 
 
 def run(monkeypatch, *, set_based: bool, now) -> tuple[dict, dict, dict]:
-    """Run the job with one path or the other and the same numbers; return its counts, the rows and the calls."""
+    """Run the job one way or the other with the same numbers; return its counts, the rows and the COPY calls."""
     order_numbers = (f"RSQL{index:08d}" for index in itertools.count(1))
     trade_numbers = (f"PSQL{index:012d}" for index in itertools.count(1))
     monkeypatch.setattr(autorenew, "new_order_number", lambda now=None: next(order_numbers))
     monkeypatch.setattr(autorenew, "new_out_trade_no", lambda: next(trade_numbers))
-    monkeypatch.setattr(autorenew, "new_out_trade_nos", lambda count: [next(trade_numbers) for _ in range(count)])
     monkeypatch.setattr(autorenew, "_set_based", lambda: set_based)
-    calls = {"_write_paid": 0, "_renew_chunk_orm": 0}
+    calls = {"orders_create": 0, "rows_create": 0, "rows_update": 0}
     for name in calls:
-        real = getattr(autorenew, name)
+        real = getattr(autorenew_pg, name)
         real = getattr(real, "__wrapped__", real)  # the first run's spy
 
         def spy(*args, _real=real, _name=name, **kwargs):
@@ -140,7 +138,7 @@ def run(monkeypatch, *, set_based: bool, now) -> tuple[dict, dict, dict]:
             return _real(*args, **kwargs)
 
         spy.__wrapped__ = real
-        monkeypatch.setattr(autorenew, name, spy)
+        monkeypatch.setattr(autorenew_pg, name, spy)
     result = {}
     try:
         with transaction.atomic():
@@ -153,7 +151,7 @@ def run(monkeypatch, *, set_based: bool, now) -> tuple[dict, dict, dict]:
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason=NEEDS_POSTGRESQL)
-def test_the_set_based_path_writes_the_same_rows_as_the_model_path(monkeypatch, plans):
+def test_the_postgresql_writes_leave_the_same_rows_as_bulk_create_and_bulk_update(monkeypatch, plans):
     now = timezone.now()
     due_lines(now)
     before = snapshot(now)
@@ -163,23 +161,13 @@ def test_the_set_based_path_writes_the_same_rows_as_the_model_path(monkeypatch, 
     fast_counts, fast, fast_calls = run(monkeypatch, set_based=True, now=now)
 
     assert portable_counts == fast_counts == {"renewed": 11, "card_renewed": 1, "failed": 1, "skipped": 2}
-    assert portable_calls == {"_write_paid": 0, "_renew_chunk_orm": 4}
-    # Four chunks of four lines; the one holding the open order went the model way.
-    assert fast_calls == {"_write_paid": 3, "_renew_chunk_orm": 1}
+    assert portable_calls == {"orders_create": 0, "rows_create": 0, "rows_update": 0}
+    # Four chunks of four lines, each with renewals: orders, then payments and ledger entries, by COPY.
+    assert fast_calls["orders_create"] == 4
+    assert fast_calls["rows_create"] == 4 * 3  # orders_create's own COPY, payments, ledger entries
     for table in portable:
         assert fast[table] == portable[table], table
     assert len(fast["Order"]) > len(before["Order"])
-
-
-def test_national_numbers_are_formatted_as_the_phone_number_field_formats_them():
-    numbers = [f"+86{prefix}{suffix:06d}" for prefix in range(13000, 20000) for suffix in (0, 123456, 999999)]
-    numbers += ["+85291234567", "+12025550123", "+861012345678", "+8613800138000"]
-
-    for number in numbers:
-        parsed = Line._meta.get_field("msisdn").to_python(number)
-        assert autorenew._national(number) == parsed.as_national, number
-        assert autorenew._e164(number) == parsed.as_e164, number
-    assert phonenumbers.format_number(phonenumbers.parse("+8613800138000"), 2) == "138 0013 8000"
 
 
 def test_wallets_and_balances_after_the_set_based_path_match_their_ledgers(plans):
@@ -193,14 +181,6 @@ def test_wallets_and_balances_after_the_set_based_path_match_their_ledgers(plans
     charges = list(LedgerEntry.objects.filter(wallet=shared, kind="charge").values_list("amount", "balance_after"))
     assert charges == [(Decimal("-30.00"), Decimal("40.00")), (Decimal("-30.00"), Decimal("10.00"))]
     assert shared.balance == Decimal("10.00")
-
-
-def test_the_auto_orders_fingerprint_is_the_shared_fingerprint_of_line_and_period():
-    moments = [timezone.now(), timezone.now().replace(microsecond=0), timezone.localtime() + timedelta(days=400)]
-
-    for line_id, moment in zip([1, 42, 10**12], moments, strict=True):
-        expected = fingerprint(kind="auto", line=line_id, period=moment.isoformat())
-        assert autorenew._auto_fingerprint(line_id, moment.isoformat()) == expected
 
 
 def test_order_numbers_are_the_date_and_eight_characters_of_the_alphabet():
@@ -219,22 +199,15 @@ def test_due_line_ids_are_the_due_lines_after_the_last_one_in_id_order(settings)
     lines = []
     for _ in range(6):
         user, line = verified_customer()
-        services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+        services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
         Line.objects.filter(pk=line.pk).update(validity_end=now + timedelta(days=1))
         lines.append(line.pk)
     Line.objects.filter(pk=lines[1]).update(validity_end=now + timedelta(days=settings.AUTORENEW_WINDOW_DAYS + 1))
     Line.objects.filter(pk=lines[2]).update(status=Line.Status.CANCELLED, cancelled_at=now)
-    LineService.objects.filter(line_id=lines[3]).update(auto_renew_failures=autorenew.MAX_AUTORENEW_FAILURES)
+    LineService.objects.filter(line_id=lines[3]).update(auto_renew_failures=selectors.MAX_AUTORENEW_FAILURES)
     LineService.objects.filter(line_id=lines[4]).update(auto_renew_next_attempt_at=now + timedelta(hours=1))
 
-    assert autorenew.due_line_ids(now=now, after_id=0, limit=10) == [lines[0], lines[5]]
-    assert autorenew.due_line_ids(now=now, after_id=lines[0], limit=10) == [lines[5]]
-    assert autorenew.due_line_ids(now=now, after_id=0, limit=1) == [lines[0]]
-    assert autorenew.due_line_ids(now=now + timedelta(hours=2), after_id=lines[0], limit=10) == [lines[4], lines[5]]
-
-
-def test_out_trade_numbers_made_together_are_unique_and_shaped_like_one_made_alone():
-    numbers = new_out_trade_nos(500)
-
-    assert len(set(numbers)) == 500
-    assert all(len(number) == 27 and number.startswith("P") and number[1:15].isdigit() for number in numbers)
+    assert selectors.due_line_ids(now=now, after_id=0, limit=10) == [lines[0], lines[5]]
+    assert selectors.due_line_ids(now=now, after_id=lines[0], limit=10) == [lines[5]]
+    assert selectors.due_line_ids(now=now, after_id=0, limit=1) == [lines[0]]
+    assert selectors.due_line_ids(now=now + timedelta(hours=2), after_id=lines[0], limit=10) == [lines[4], lines[5]]

@@ -19,7 +19,7 @@ def line_ending_in(delta: timedelta, *, status=Line.Status.ACTIVE, with_service=
     """A verified customer's line whose validity ends ``delta`` from now: (user, line)."""
     user, line = verified_customer()
     if with_service:
-        services.autorenew_set(user=user, line_id=line.pk, enabled=False, method="wallet")
+        services.autorenew_set(actor=user, line_id=line.pk, enabled=False, method="wallet")
     Line.objects.filter(pk=line.pk).update(validity_end=timezone.now() + delta, status=status)
     line.refresh_from_db()
     return user, line
@@ -122,7 +122,7 @@ def test_a_renewed_line_is_warned_again_for_its_new_period():
 
 def test_lines_with_auto_renew_on_are_not_warned(settings):
     user, line = verified_customer()
-    services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+    services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
     Line.objects.filter(pk=line.pk).update(validity_end=timezone.now() + timedelta(days=5))
 
     assert services.expiry_warnings_send() == 0

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Line
 from accounts.services import add_months
-from billing import services
+from billing import selectors, services
 from billing.models import Order, Payment, SandboxCharge
 from billing.services.errors import (
     ERR_IDEMPOTENCY_MISMATCH,
@@ -41,7 +41,7 @@ def test_quote_is_monthly_price_times_term_and_extends_from_the_validity_end(cus
     line.validity_end = at(2027, 3, 10, 12, 0)
     now = at(2027, 3, 1, 9, 0)
 
-    quote = services.renewal_quote(line=line, plan=plans["standard"], term_months=3, now=now)
+    quote = selectors.renewal_quote(line=line, plan=plans["standard"], term_months=3, now=now)
 
     assert quote.amount == Decimal("180.00")
     assert quote.data_mb == 3 * plans["standard"].data_mb
@@ -54,7 +54,7 @@ def test_quote_of_a_lapsed_line_counts_from_now(customer_line, plans):
     line.validity_end = at(2027, 1, 5, 12, 0)
     now = at(2027, 2, 20, 8, 30)
 
-    quote = services.renewal_quote(line=line, plan=plans["basic"], term_months=1, now=now)
+    quote = selectors.renewal_quote(line=line, plan=plans["basic"], term_months=1, now=now)
 
     assert quote.new_validity_end == at(2027, 3, 20, 8, 30)
 
@@ -73,7 +73,7 @@ def test_quote_clamps_to_the_last_day_of_a_shorter_month(customer_line, plans, e
     _user, line = customer_line
     line.validity_end = end
 
-    quote = services.renewal_quote(line=line, plan=plans["basic"], term_months=months, now=end - timedelta(days=1))
+    quote = selectors.renewal_quote(line=line, plan=plans["basic"], term_months=months, now=end - timedelta(days=1))
 
     assert quote.new_validity_end == expected
     assert quote.amount == plans["basic"].monthly_price * months
@@ -90,7 +90,7 @@ def test_an_order_carries_the_quoted_price_and_new_validity_end(customer_line, p
     assert order.renews_from == line.validity_end
     assert (
         order.new_validity_end
-        == services.renewal_quote(line=line, plan=plans["premium"], term_months=6).new_validity_end
+        == selectors.renewal_quote(line=line, plan=plans["premium"], term_months=6).new_validity_end
     )
     assert order.expires_at > timezone.now()
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Notification
-from billing import services
+from billing import selectors, services
 from billing.gateways.sandbox import SandboxGateway
 from billing.models import LedgerEntry, LineService, Order, Payment, Receipt, ReceiptSequence, SandboxCharge, SavedCard
 from billing.services.errors import (
@@ -68,7 +68,7 @@ def test_a_wallet_payment_charges_once_and_renews_the_line_at_once(customer_line
     line.refresh_from_db()
     assert (
         line.validity_end
-        == services.renewal_quote(
+        == selectors.renewal_quote(
             line=type(line)(validity_end=old_end), plan=plans["standard"], term_months=3
         ).new_validity_end
     )

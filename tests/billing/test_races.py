@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Line
-from billing import services
+from billing import selectors, services
 from billing.gateways.sandbox import signed_notification
 from billing.models import LedgerEntry, Order, Payment, Plan, ProviderNotification, Receipt, SandboxCharge
 from billing.services.errors import ERR_ORDER_NOT_OPEN
@@ -52,7 +52,7 @@ def test_the_same_notification_delivered_by_four_threads_at_once_credits_once():
     line.refresh_from_db()
     assert (
         line.validity_end
-        == services.renewal_quote(line=Line(validity_end=old_end), plan=basic(), term_months=1).new_validity_end
+        == selectors.renewal_quote(line=Line(validity_end=old_end), plan=basic(), term_months=1).new_validity_end
     )
 
 
@@ -149,7 +149,7 @@ def test_two_auto_renew_jobs_at_once_charge_each_due_line_exactly_once():
     soon = timezone.now() + timedelta(days=2)
     for _ in range(40):
         user, line = verified_customer()
-        services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+        services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
         fund(user, "100")
         due.append((user, line))
     Line.objects.filter(pk__in=[line.pk for _user, line in due]).update(validity_end=soon)
@@ -174,7 +174,7 @@ def test_two_auto_renew_jobs_at_once_share_one_customers_wallet_correctly():
     user, first = verified_customer()
     lines = [first] + [make_line(owner=user)[0] for _ in range(9)]
     for line in lines:
-        services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+        services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
     fund(user, "150")  # enough for five of the ten lines
     Line.objects.filter(owner=user).update(validity_end=timezone.now() + timedelta(days=1))
 

@@ -37,7 +37,7 @@ def walk_in():
 
 def renew_at_counter(clerk, line, plans, id_number=ID_NUMBER, **overrides):
     arguments = {
-        "clerk": clerk,
+        "actor": clerk,
         "msisdn": line.msisdn,
         "id_number": id_number,
         "plan_id": plans["standard"].pk,
@@ -117,7 +117,7 @@ def test_a_line_whose_owner_is_not_verified_cannot_be_renewed_at_a_store(plans, 
 def test_an_unknown_number_is_reported(plans, clerk):
     with pytest.raises(services.BillingError) as refused:
         services.store_renewal(
-            clerk=clerk,
+            actor=clerk,
             msisdn="+8617099999999",
             id_number=ID_NUMBER,
             plan_id=plans["basic"].pk,

@@ -23,7 +23,7 @@ def customer_with(lines: int, plans):
     for line in all_lines:
         order = renewal_order(user, line, plans["standard"])
         services.order_pay(order_id=order.pk, method="wallet", actor=user)
-    services.autorenew_set(user=user, line_id=first.pk, enabled=True, method="wallet_then_card")
+    services.autorenew_set(actor=user, line_id=first.pk, enabled=True, method="wallet_then_card")
     return user, all_lines
 
 

@@ -33,7 +33,7 @@ def served_customer(plans):
     fund(user, "75")
     order = renewal_order(user, line, plans["standard"])
     services.order_pay(order_id=order.pk, method="wallet", actor=user)
-    services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+    services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
     return user, line
 
 
@@ -116,7 +116,7 @@ def test_switching_auto_renew_off_shows_it_off(english, plans):
     english.force_login(user)
     assert f'id="ar-{line.pk}" checked' in page(english)
 
-    services.autorenew_set(user=user, line_id=line.pk, enabled=False, method="wallet")
+    services.autorenew_set(actor=user, line_id=line.pk, enabled=False, method="wallet")
 
     assert f'id="ar-{line.pk}" checked' not in page(english)
 

@@ -496,7 +496,7 @@ def test_approval_is_refused_while_an_order_opened_after_the_request_is_unpaid(s
 
 def test_approval_cancels_the_line_refunds_stops_auto_renew_quarantines_and_audits(support, sms_outbox, sent):
     user, line = verified_customer()
-    billing_services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+    billing_services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
     request, _created = submit(user, line)
     fund(user, 20)  # money arrived after the request was filed
     earlier_notifications = set(Notification.objects.values_list("pk", flat=True))

@@ -179,7 +179,7 @@ def test_a_card_payment_that_timed_out_after_charging_shows_a_clear_message_and_
 @pytest.mark.django_db
 def test_an_auto_renew_card_charge_that_timed_out_is_settled_by_the_next_run_and_renews_once(monkeypatch):
     user, line = verified_customer()
-    billing_services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet_then_card")
+    billing_services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet_then_card")
     SavedCard.objects.create(user=user, token="tok_reliability", last4="4242")
     Line.objects.filter(pk=line.pk).update(validity_end=timezone.now() + timedelta(days=2))
     old_end = Line.objects.get(pk=line.pk).validity_end

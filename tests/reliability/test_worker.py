@@ -174,7 +174,7 @@ def _verified_customer_set_up_in_process(settings):
 
 def _line_due_for_autorenew(settings):
     user, line = _verified_customer_set_up_in_process(settings)
-    billing_services.autorenew_set(user=user, line_id=line.pk, enabled=True, method="wallet")
+    billing_services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
     Line.objects.filter(pk=line.pk).update(validity_end=timezone.now() + timedelta(days=2))
     fund(user, "100")
     old_end = Line.objects.get(pk=line.pk).validity_end

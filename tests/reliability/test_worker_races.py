@@ -91,7 +91,7 @@ def test_two_expiry_runs_at_once_warn_each_customer_once(two_workers, settings, 
     owners = []
     for _ in range(5):
         user, line = verified_customer()
-        billing_services.autorenew_set(user=user, line_id=line.pk, enabled=False, method="wallet")
+        billing_services.autorenew_set(actor=user, line_id=line.pk, enabled=False, method="wallet")
         Line.objects.filter(pk=line.pk).update(validity_end=timezone.now() + timedelta(days=5))
         owners.append(user)
     task = settings.CELERY_BEAT_SCHEDULE["expire-lines"]["task"]

@@ -57,7 +57,7 @@ def verify_at_desk(clerk: User, *, phone: str, id_number: str) -> Certificate:
 
 def renew_at_store(clerk: User, line: Line, *, id_number: str) -> Receipt:
     order = billing_services.store_renewal(
-        clerk=clerk,
+        actor=clerk,
         msisdn=line.msisdn,
         id_number=id_number,
         plan_id=Plan.objects.get(code="basic", is_current=True).pk,
