@@ -1,4 +1,4 @@
-"""Bulk writes for batch jobs that Django's ORM makes slow."""
+"""``insert_columns``: rows written from columns, without a model instance per row (reviews' event history uses it)."""
 
 import datetime
 import json
@@ -6,35 +6,6 @@ import re
 
 from django.db import connections, router
 from django.utils import timezone
-
-
-def bulk_update_rows(objs, fields: list[str], *, batch_size: int = 1000) -> int:
-    """Write ``fields`` of each object by primary key, like ``QuerySet.bulk_update``.
-
-    ``update_columns`` for model instances: on PostgreSQL one ``UPDATE … FROM ROWS FROM
-    (…)`` per batch. Django's bulk_update builds a ``CASE WHEN pk = … THEN …`` per row and
-    field: for a chunk of hundreds of rows building those expressions costs more than the
-    whole rest of the chunk, and the database compares every row against every WHEN.
-    Elsewhere (SQLite) it falls back to bulk_update. Like bulk_update it sends no signals
-    and does not touch auto_now fields.
-    """
-    objs = list(objs)
-    if not objs:
-        return 0
-    model = type(objs[0])
-    db = router.db_for_write(model)
-    if connections[db].vendor != "postgresql":
-        return model._default_manager.using(db).bulk_update(objs, fields, batch_size=batch_size)
-    chosen = [model._meta.get_field(name) for name in fields]
-    updated = 0
-    for start in range(0, len(objs), batch_size):
-        batch = objs[start : start + batch_size]
-        columns = {
-            field.attname: [field.get_prep_value(getattr(obj, field.attname)) for obj in batch] for field in chosen
-        }
-        updated += update_columns(model, [obj.pk for obj in batch], columns)
-    return updated
-
 
 # What turns one value of these fields into text PostgreSQL reads back exactly (C functions, for map).
 _AS_TEXT = {
@@ -49,9 +20,7 @@ _AS_TEXT = {
 def _json_column(field, values: list) -> str:
     """One column's values as a JSON array of text, for ``json_array_elements_text`` to unpack.
 
-    psycopg quotes a list parameter element by element in Python (a few microseconds a
-    value); ``json.dumps`` of one list is C, and PostgreSQL casts each text to the column's
-    type exactly as it would cast a literal.
+    PostgreSQL casts each text to the column's type exactly as it would cast a literal.
     """
     kind = field.get_internal_type()
     if kind == "JSONField":
@@ -62,15 +31,6 @@ def _json_column(field, values: list) -> str:
             [None if value is None else text(value) for value in values] if None in values else [*map(text, values)]
         )
     return json.dumps(values, ensure_ascii=False)
-
-
-def int_array(values) -> str:
-    """A PostgreSQL array literal of integers, for a ``%s::bigint[]`` parameter.
-
-    psycopg quotes a list parameter element by element in Python; ids are plain integers,
-    so their literal needs no quoting (``int`` refuses anything else).
-    """
-    return "{" + ",".join(str(int(value)) for value in values) + "}"
 
 
 def _base_type(field, connection) -> str:
@@ -149,48 +109,3 @@ def insert_columns(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()] if returning else []
-
-
-def update_columns(model, pks: list, columns: dict[str, list]) -> int:
-    """Set each row's ``columns`` (attname → one value per pk) by primary key.
-
-    On PostgreSQL one ``UPDATE … FROM ROWS FROM (json_array_elements_text(%s), …)`` with one
-    parameter per column; elsewhere bulk_update. Does not touch ``auto_now`` fields and
-    sends no signals.
-    """
-    if not pks:
-        return 0
-    meta = model._meta
-    db = router.db_for_write(model)
-    connection = connections[db]
-    fields = [meta.get_field(name) for name in columns]
-    if connection.vendor != "postgresql":
-        objs = []
-        for index, pk in enumerate(pks):
-            obj = model(pk=pk)
-            for field, values in zip(fields, columns.values(), strict=True):
-                setattr(obj, field.attname, values[index])
-            objs.append(obj)
-        return model._default_manager.using(db).bulk_update(objs, [field.name for field in fields], batch_size=1000)
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    pk_column = quote(meta.pk.column)
-    aliases = [f"c{index}" for index in range(len(fields))]
-    assignments = ", ".join(
-        f"{quote(field.column)} = v.{alias}::{_base_type(field, connection)}"
-        for alias, field in zip(aliases, fields, strict=True)
-    )
-    unpack = ", ".join(["json_array_elements_text(%s::json)"] * (len(fields) + 1))
-    sql = (
-        f"UPDATE {table} SET {assignments} FROM ROWS FROM ({unpack}) AS v(pk, {', '.join(aliases)}) "  # noqa: S608
-        f"WHERE {table}.{pk_column} = v.pk::{meta.pk.cast_db_type(connection)} "
-        # The planner cannot tell how many rows a function returns (it guesses 100) and may
-        # scan the whole table to hash-join them; the pk list makes it fetch these rows by index.
-        f"AND {table}.{pk_column} = ANY(%s::{meta.pk.cast_db_type(connection)}[])"
-    )
-    params = [_json_column(meta.pk, list(pks))]
-    params += [_json_column(field, list(values)) for field, values in zip(fields, columns.values(), strict=True)]
-    params.append(int_array(pks))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount

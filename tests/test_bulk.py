@@ -1,39 +1,16 @@
+"""heyon_site.bulk.insert_columns writes what the ORM would write, one row per index of its columns."""
+
 from datetime import timedelta
 
 import pytest
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import AuditEvent, Line, Notification
-from heyon_site.bulk import bulk_update_rows, insert_columns, int_array, update_columns
-from tests.factories import CustomerFactory, make_line
+from accounts.models import AuditEvent, Notification
+from heyon_site.bulk import insert_columns
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def test_bulk_update_rows_writes_each_rows_own_values_and_nothing_else():
-    owner = CustomerFactory()
-    (first, _code), (second, _code), (untouched, _code) = make_line(owner), make_line(owner), make_line(owner)
-    end = timezone.now() + timedelta(days=30)
-    first.validity_end, first.status = end, Line.Status.ACTIVE
-    second.validity_end, second.status = None, Line.Status.EXPIRED
-    first.iccid = "changed-but-not-listed"
-
-    assert bulk_update_rows([first, second], ["validity_end", "status"]) == 2
-
-    first.refresh_from_db()
-    second.refresh_from_db()
-    untouched_before = untouched.validity_end, untouched.status
-    untouched.refresh_from_db()
-    assert (first.validity_end, first.status) == (end, Line.Status.ACTIVE)
-    assert first.iccid != "changed-but-not-listed"
-    assert (second.validity_end, second.status) == (None, Line.Status.EXPIRED)
-    assert (untouched.validity_end, untouched.status) == untouched_before
-
-
-def test_bulk_update_rows_of_nothing_runs_no_query(django_assert_num_queries):
-    with django_assert_num_queries(0):
-        assert bulk_update_rows([], ["status"]) == 0
 
 
 def test_insert_columns_writes_each_rows_values_constants_and_field_defaults():
@@ -92,30 +69,3 @@ def test_insert_columns_refuses_a_text_too_long_for_its_column_instead_of_cuttin
         insert_columns(Notification, {"user_id": [owner.pk], "body": ["b"], "subject": ["x" * 201]})
 
     assert not Notification.objects.exists()
-
-
-def test_update_columns_writes_each_rows_own_values_and_nothing_else():
-    owner = CustomerFactory()
-    (first, _code), (second, _code), (untouched, _code) = make_line(owner), make_line(owner), make_line(owner)
-    end = timezone.now() + timedelta(days=30)
-    untouched_before = Line.objects.values_list("validity_end", "status", "iccid").get(pk=untouched.pk)
-
-    assert (
-        update_columns(Line, [first.pk, second.pk], {"validity_end": [end, None], "status": ["active", "expired"]}) == 2
-    )
-
-    assert Line.objects.values_list("validity_end", "status").get(pk=first.pk) == (end, "active")
-    assert Line.objects.values_list("validity_end", "status").get(pk=second.pk) == (None, "expired")
-    assert Line.objects.values_list("validity_end", "status", "iccid").get(pk=untouched.pk) == untouched_before
-
-
-def test_update_columns_of_nothing_runs_no_query(django_assert_num_queries):
-    with django_assert_num_queries(0):
-        assert update_columns(Line, [], {"status": []}) == 0
-
-
-def test_int_array_is_a_postgresql_array_literal_of_integers_only():
-    assert int_array([3, 1, 20]) == "{3,1,20}"
-    assert int_array([]) == "{}"
-    with pytest.raises(ValueError):
-        int_array(["1}; DROP TABLE x"])

@@ -45,7 +45,9 @@ def auto_orders(line):
 def test_switching_auto_renew_on_and_off(customer_line):
     user, line = customer_line
 
-    service = services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet_then_card", term_months=3)
+    service = services.autorenew_set(
+        actor=user, line_id=line.pk, enabled=True, method="wallet_then_card", term_months=3
+    )
 
     assert (service.auto_renew, service.auto_renew_method, service.auto_renew_term_months) == (
         True,
