@@ -51,6 +51,31 @@ def test_notify_without_sms_queues_only_the_email():
     assert list(OutboundMessage.objects.values_list("channel", flat=True)) == ["email"]
 
 
+def test_notify_many_writes_each_customers_messages_in_one_insert_per_table(django_assert_num_queries, sent):
+    phone_only = CustomerFactory(phone=PHONE, email=None)
+    both = CustomerFactory(phone="+8613900139000", email="han.mei@example.com")
+
+    with django_assert_num_queries(2), sent() as callbacks:
+        written = services.notify_many(
+            [(phone_only, "Renewed", "Until May.", "/billing/"), (both, "Expired", "Renew it.", "/renew/")],
+            send_now=False,
+        )
+
+    assert written == 2
+    assert callbacks == []  # left for dispatch_messages
+    inbox = list(Notification.objects.order_by("pk").values_list("user_id", "subject", "body", "link"))
+    assert inbox == [
+        (phone_only.pk, "Renewed", "Until May.", "/billing/"),
+        (both.pk, "Expired", "Renew it.", "/renew/"),
+    ]
+    outbox = list(OutboundMessage.objects.order_by("pk").values_list("channel", "recipient", "subject", "body"))
+    assert outbox == [
+        ("sms", PHONE, "", "【Heyon】Renewed：Until May."),
+        ("sms", "+8613900139000", "", "【Heyon】Expired：Renew it."),
+        ("email", "han.mei@example.com", "Expired", "Renew it."),
+    ]
+
+
 def test_messages_leave_only_after_the_transaction_commits(sent, sms_outbox):
     user = CustomerFactory(phone=PHONE, email="li.lei@example.com")
 
