@@ -275,8 +275,9 @@ def lines_extend(
     Each line gains from its end, or from now if it has lapsed. An expired line comes
     back into service; a suspended one stays suspended (its owner's real name was
     revoked: only a new verification brings it back, ``lines_activate_waiting``). Locks
-    the lines; one UPDATE per batch and one INSERT of their audit events. Returns the
-    new validity ends. Every renewal path (online, store, auto-renew) comes here.
+    the lines; one UPDATE per batch (and one for the lapsed) and one INSERT of their
+    audit events. Returns the new validity ends. Every renewal path (online, store,
+    auto-renew) comes here.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -288,11 +289,12 @@ def lines_extend(
         )
         if len(lines) != len(extensions) or any(line.status not in RENEWABLE_STATUSES for line in lines):
             raise LineError(ERR_LINE_NOT_RENEWABLE)
+        lapsed = [line.pk for line in lines if line.status == Line.Status.EXPIRED]
         for line in lines:
             line.validity_end = add_months(max(line.validity_end or now, now), extensions[line.pk])
-            if line.status == Line.Status.EXPIRED:
-                line.status = Line.Status.ACTIVE
-        Line.objects.bulk_update(lines, ["validity_end", "status"], batch_size=EXTEND_BATCH)
+        Line.objects.bulk_update(lines, ["validity_end"], batch_size=EXTEND_BATCH)
+        if lapsed:
+            Line.objects.filter(pk__in=lapsed).update(status=Line.Status.ACTIVE)
         audit_record_many(
             actor=actor,
             verb="line.renewed",

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts import sms
+from accounts import sms, tasks
 from accounts.models import Notification, OutboundMessage, User
 
 logger = logging.getLogger(__name__)
@@ -143,8 +143,6 @@ def _queue_send_task(ids):
     outlives a lost task, ``OUTBOX_SEND_TASK_QUEUED_SECONDS`` ends it, and dispatch_messages
     (every minute) sends what waited.
     """
-    from accounts.tasks import send_messages  # the tasks module imports the services
-
     if settings.OUTBOX_SEND_TASK_QUEUED_SECONDS:
         try:
             if not cache.add(SEND_TASK_QUEUED_KEY, 1, timeout=settings.OUTBOX_SEND_TASK_QUEUED_SECONDS):
@@ -152,7 +150,7 @@ def _queue_send_task(ids):
         except Exception:  # noqa: BLE001 - a cache outage must not stop the messages
             logger.warning("Cache unavailable: queueing a send task for messages %s anyway", ids)
     try:
-        send_messages.delay()
+        tasks.send_messages.delay()
     except Exception:
         logger.exception("Queueing messages %s failed (broker down?); dispatch_messages will send them", ids)
         try:

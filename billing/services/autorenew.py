@@ -11,9 +11,9 @@ Wallet payments, the common case, are done in bulk: a chunk costs a fixed number
 queries whatever its size. Its due lines are read as named tuples; billing's own rows
 (orders, payments, ledger entries, balances) are written in one statement per table,
 by COPY on PostgreSQL (``autorenew_pg``) and by bulk_create/bulk_update elsewhere; what
-follows a payment is ``apply_paid_orders``, as for any order, and the line, its audit
-events and the customer's messages are accounts' services'. Saved-card payments call
-the provider one line at a time, outside any transaction.
+follows a payment is what follows any order's (``renewals_extend``, ``paid_orders_settle``),
+and the lines, audit events and the customer's messages are accounts' services'.
+Saved-card payments call the provider one line at a time, outside any transaction.
 """
 
 import logging
@@ -36,7 +36,14 @@ from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Saved
 from billing.selectors import MAX_AUTORENEW_FAILURES, due_line_ids, plans_current_by_code
 
 from . import autorenew_pg
-from .orders import apply_paid_orders, check_renewable, fingerprint, new_order_number, new_out_trade_no
+from .orders import (
+    check_renewable,
+    fingerprint,
+    new_order_number,
+    new_out_trade_no,
+    paid_orders_settle,
+    renewals_extend,
+)
 from .payments import payment_record_result
 
 logger = logging.getLogger(__name__)
@@ -281,17 +288,18 @@ def _write_paid(renewals: list[Renewal], *, now: datetime) -> None:
             now=now,
         )
         order.status, order.paid_at, order.plan, order.amount = Order.Status.PAID, now, renewal.plan, renewal.amount
-        # What apply_paid_orders needs of them: the number and owner it tells the customer about.
+        # What paid_orders_settle needs of them: the number and owner it tells the customer about.
         order.line = Line(pk=renewal.line.line_id, msisdn=renewal.line.msisdn)
         order.user = renewal.line.owner
         orders.append(order)
+    renewals_extend(orders, actor=None, now=now)  # the orders are written once, with their new validity end
     reused = [order for order in orders if order.pk is not None]
     new_orders = [order for order in orders if order.pk is None]
     if _set_based():
         autorenew_pg.orders_create(new_orders)
     else:
         Order.objects.bulk_create(new_orders, batch_size=1000)
-    _update(Order, reused, ["status", "paid_at", "plan", "amount"])
+    _update(Order, reused, ["status", "paid_at", "plan", "amount", "new_validity_end"])
     payments = [
         Payment(
             order=order,
@@ -322,7 +330,7 @@ def _write_paid(renewals: list[Renewal], *, now: datetime) -> None:
     for wallet in charged:
         wallet.updated_at = now
     _update(Wallet, charged, ["balance", "updated_at"])
-    apply_paid_orders(list(zip(orders, payments, strict=True)), actor=None, now=now, send_now=False)
+    paid_orders_settle(list(zip(orders, payments, strict=True)), actor=None, now=now, send_now=False)
     account_services.audit_record_many(
         actor=None,
         verb="order.paid",

@@ -6,12 +6,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
+from accounts.models import Line, User
 from billing.models import LineService, Wallet
 
 from .wallet import ledger_append
 
 
-def wallet_refund_balance(*, user, actor, reference: str) -> Decimal:
+def wallet_refund_balance(*, user: User, actor: User | None, reference: str) -> Decimal:
     """Return the whole wallet balance to the customer through a 'refund' ledger entry.
 
     The money goes back to the customer's original payment method (outside this system,
@@ -32,6 +33,6 @@ def wallet_refund_balance(*, user, actor, reference: str) -> Decimal:
     return amount
 
 
-def line_billing_close(*, line, actor) -> None:
+def line_billing_close(*, line: Line, actor: User | None) -> None:
     """Stop auto-renew for a cancelled line."""
     LineService.objects.filter(line=line).update(auto_renew=False, auto_renew_next_attempt_at=None)

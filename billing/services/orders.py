@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
@@ -198,20 +199,38 @@ def apply_paid_orders(
     """Everything that follows a payment, for one order or a batch, in the caller's transaction.
 
     The orders are already marked paid (and saved). Renewals extend their lines and top
-    up their allowances; top-ups credit the wallet; every order gets the next receipt
-    number; the customer is told. Each order needs its ``user`` (phone and email) and,
-    for a renewal, its ``line`` (number) and ``plan``.
+    up their allowances (``renewals_extend``); then ``paid_orders_settle``.
     """
     renewals = [order for order, _payment in pairs if order.kind == Order.Kind.RENEWAL]
+    renewals_extend(renewals, actor=actor, now=now)
+    Order.objects.bulk_update(renewals, ["new_validity_end"], batch_size=1000)
+    paid_orders_settle(pairs, actor=actor, now=now, send_now=send_now)
+
+
+def renewals_extend(renewals: list[Order], *, actor: User | None, now: datetime) -> None:
+    """Extend the renewed lines and top up their allowances; set (not save) each order's ``new_validity_end``.
+
+    A batch job calls it before it inserts its orders, so that they are written once.
+    """
+    if not renewals:
+        return
     months_by_line: dict[int, int] = {}
     for order in renewals:
         months_by_line[order.line_id] = months_by_line.get(order.line_id, 0) + order.term_months
-    new_ends = account_services.lines_extend(extensions=months_by_line, actor=actor, now=now) if renewals else {}
+    new_ends = account_services.lines_extend(extensions=months_by_line, actor=actor, now=now)
     for order in renewals:
         order.new_validity_end = new_ends[order.line_id]
-    Order.objects.bulk_update(renewals, ["new_validity_end"], batch_size=1000)
-    _add_allowances(renewals)
+    _add_allowances(renewals, now=now)
 
+
+def paid_orders_settle(
+    pairs: list[tuple[Order, Payment]], *, actor: User | None, now: datetime, send_now: bool = True
+) -> None:
+    """Credit top-ups to the wallet, give every order the next receipt number, and tell the customer.
+
+    Each order needs its ``user`` (phone and email) and, for a renewal, its ``line``
+    (number), ``plan`` and ``new_validity_end``.
+    """
     for order, _payment in pairs:
         if order.kind == Order.Kind.TOP_UP:
             ledger_append(user=order.user, kind="topup", amount=order.amount, reference=order.number, actor=actor)
@@ -250,31 +269,44 @@ def apply_paid_orders(
     account_services.notify_many(messages, send_now=send_now)
 
 
-def _add_allowances(renewals: list[Order]) -> None:
-    if not renewals:
-        return
-    existing = LineService.objects.select_for_update().in_bulk([order.line_id for order in renewals])
-    created, updated = {}, {}
+def _add_allowances(renewals: list[Order], *, now: datetime) -> None:
+    """Move each line to its renewal's plan and add the plan's allowances for the term; clear auto-renew's retries.
+
+    Lines that gain the same amounts are updated together: a batch of renewals on a few
+    plans and terms is a few UPDATEs, whatever its size.
+    """
+    gains: dict[int, tuple[Plan, int, int, int]] = {}
     for order in renewals:
-        service = existing.get(order.line_id)
-        if service is None:
-            service = LineService(line_id=order.line_id, plan=order.plan)
-            existing[order.line_id] = service
-            created[order.line_id] = service
-        elif order.line_id not in created:
-            updated[order.line_id] = service
-        service.plan = order.plan
-        service.data_left_mb += order.plan.data_mb * order.term_months
-        service.voice_left_minutes += order.plan.voice_minutes * order.term_months
-        service.sms_left += order.plan.sms_count * order.term_months
-        service.auto_renew_next_attempt_at = None
-        service.auto_renew_failures = 0
-    LineService.objects.bulk_create(list(created.values()), batch_size=1000)
-    LineService.objects.bulk_update(
-        list(updated.values()),
-        ["plan", "data_left_mb", "voice_left_minutes", "sms_left", "auto_renew_next_attempt_at", "auto_renew_failures"],
+        _plan, data, voice, sms = gains.get(order.line_id, (None, 0, 0, 0))
+        gains[order.line_id] = (
+            order.plan,
+            data + order.plan.data_mb * order.term_months,
+            voice + order.plan.voice_minutes * order.term_months,
+            sms + order.plan.sms_count * order.term_months,
+        )
+    existing = set(LineService.objects.filter(pk__in=gains).values_list("pk", flat=True))
+    LineService.objects.bulk_create(
+        [
+            LineService(line_id=line_id, plan=plan, data_left_mb=data, voice_left_minutes=voice, sms_left=sms)
+            for line_id, (plan, data, voice, sms) in gains.items()
+            if line_id not in existing
+        ],
         batch_size=1000,
     )
+    groups: dict[tuple[Plan, int, int, int], list[int]] = {}
+    for line_id, gain in gains.items():
+        if line_id in existing:
+            groups.setdefault(gain, []).append(line_id)
+    for (plan, data, voice, sms), line_ids in groups.items():
+        LineService.objects.filter(pk__in=line_ids).update(
+            plan=plan,
+            data_left_mb=F("data_left_mb") + data,
+            voice_left_minutes=F("voice_left_minutes") + voice,
+            sms_left=F("sms_left") + sms,
+            auto_renew_next_attempt_at=None,
+            auto_renew_failures=0,
+            updated_at=now,
+        )
 
 
 def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now: datetime | None = None) -> Order:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
+from accounts.models import User
 from billing.gateways import gateway_for
 from billing.models import Order, Payment, SavedCard
 
@@ -52,7 +53,7 @@ def _payable(order: Order) -> None:
         raise BillingError(ERR_ORDER_EXPIRED if order.status == Order.Status.EXPIRED else ERR_ORDER_NOT_OPEN)
 
 
-def order_pay(*, order_id: int, method: str, actor, card: dict | None = None) -> PayOutcome:
+def order_pay(*, order_id: int, method: str, actor: User | None, card: dict | None = None) -> PayOutcome:
     """Pay an open order with one method. Returns the outcome; raises BillingError when refused.
 
     Before a new attempt, any attempt whose outcome is unknown is settled by asking
@@ -111,7 +112,7 @@ def order_pay(*, order_id: int, method: str, actor, card: dict | None = None) ->
     return PayOutcome(order=order, payment=payment, error=error)
 
 
-def _pay_from_wallet(*, order_id: int, actor) -> PayOutcome:
+def _pay_from_wallet(*, order_id: int, actor: User | None) -> PayOutcome:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         _payable(order)
@@ -132,7 +133,7 @@ def _pay_from_wallet(*, order_id: int, actor) -> PayOutcome:
     return PayOutcome(order=order, payment=payment)
 
 
-def payment_record_at_store(*, order_id: int, method: str, actor) -> PayOutcome:
+def payment_record_at_store(*, order_id: int, method: str, actor: User) -> PayOutcome:
     """A clerk took cash or a card at the counter: the order is paid in the same transaction."""
     if method not in STORE_METHODS:
         raise BillingError(ERR_METHOD_NOT_ALLOWED)
@@ -150,7 +151,7 @@ def payment_record_at_store(*, order_id: int, method: str, actor) -> PayOutcome:
 
 
 def payment_record_result(
-    *, out_trade_no: str, status: str, transaction_id: str = "", failure_reason: str = "", actor=None
+    *, out_trade_no: str, status: str, transaction_id: str = "", failure_reason: str = "", actor: User | None = None
 ) -> Payment:
     """Apply what the provider says about one attempt. Safe to call any number of times.
 

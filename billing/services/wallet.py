@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 
 from .errors import ERR_INSUFFICIENT_BALANCE, BillingError
@@ -13,12 +14,14 @@ class DuplicateLedgerEntry(BillingError):
     """An entry of this kind already exists for this reference (a retried request)."""
 
 
-def wallet_get_or_create(*, user) -> Wallet:
+def wallet_get_or_create(*, user: User) -> Wallet:
     wallet, _created = Wallet.objects.get_or_create(user=user)
     return wallet
 
 
-def ledger_append(*, user, kind: str, amount: Decimal, reference: str, actor=None, note: str = "") -> LedgerEntry:
+def ledger_append(
+    *, user: User, kind: str, amount: Decimal, reference: str, actor: User | None = None, note: str = ""
+) -> LedgerEntry:
     """Append one entry and move the balance with it, or raise.
 
     The wallet row is locked so concurrent entries apply one after another; a
