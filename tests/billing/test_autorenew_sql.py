@@ -29,6 +29,7 @@ MOMENTS = {
     Notification: {"created_at"},
     OutboundMessage: {"created_at", "next_attempt_at"},
     AuditEvent: {"created_at"},
+    LineService: {"updated_at"},  # the saved card's renewal is settled at its own moment
 }
 MODELS = [Order, Payment, LedgerEntry, Wallet, Line, LineService, Receipt, ReceiptSequence, Notification,
           OutboundMessage, AuditEvent]  # fmt: skip
