@@ -4,9 +4,15 @@ The outbox is its own retry mechanism (backoff, attempts, leases), so these task
 retry through Celery: a failed send stays pending for the next ``dispatch_messages``.
 """
 
-from celery import shared_task
+import logging
 
-from accounts import services
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts import outbox
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="accounts.tasks.send_messages", ignore_result=True)
@@ -16,11 +22,41 @@ def send_messages(message_ids: list[int] | None = None) -> dict:
     With ``message_ids`` (tasks an earlier release queued, met during an upgrade), only those rows.
     """
     if message_ids is not None:
-        return services.outbox_send(ids=message_ids)
-    return services.outbox_send_queued()
+        return outbox.outbox_send(ids=message_ids)
+    counts = outbox.outbox_send_queued()
+    if sum(counts.values()) >= outbox.SEND_TASK_BATCH:
+        send_messages_queue([])  # more may be waiting: the next task takes them
+    return counts
 
 
 @shared_task(name="accounts.tasks.dispatch_messages", ignore_result=True)
 def dispatch_messages() -> dict:
     """Send what is due: new rows nobody queued (broker was down) and earlier failures past their backoff."""
-    return services.outbox_dispatch_due()
+    return outbox.outbox_dispatch_due()
+
+
+def send_messages_queue(ids) -> None:
+    """Have a worker send what is pending: at most one send task waiting in the queue at a time.
+
+    Under load many transactions a second commit messages; one task each would cost
+    every request a broker round trip and the worker a task per message. Instead a commit
+    queues a task only if none is waiting: the waiting one will see these rows, because it
+    clears the mark *before* it reads what is pending (``outbox_send_queued``), so a row
+    committed after that read finds the mark gone and queues the next task. If the mark
+    outlives a lost task, ``OUTBOX_SEND_TASK_QUEUED_SECONDS`` ends it, and dispatch_messages
+    (every minute) sends what waited.
+    """
+    if settings.OUTBOX_SEND_TASK_QUEUED_SECONDS:
+        try:
+            if not cache.add(outbox.SEND_TASK_QUEUED_KEY, 1, timeout=settings.OUTBOX_SEND_TASK_QUEUED_SECONDS):
+                return  # a task is waiting and will send these
+        except Exception:  # noqa: BLE001 - a cache outage must not stop the messages
+            logger.warning("Cache unavailable: queueing a send task for messages %s anyway", ids)
+    try:
+        send_messages.delay()
+    except Exception:
+        logger.exception("Queueing messages %s failed (broker down?); dispatch_messages will send them", ids)
+        try:
+            cache.delete(outbox.SEND_TASK_QUEUED_KEY)  # no task is waiting after all
+        except Exception:  # noqa: BLE001, S110 - the mark then simply times out
+            pass

@@ -3,6 +3,8 @@
 Import from here (``from accounts import services``); the submodules group them.
 """
 
+from accounts.outbox import outbox_dispatch_due, outbox_send, outbox_send_queued
+
 from .audit import audit_record, audit_record_many
 from .codes import CodeError, one_time_code_issue, one_time_code_verify
 from .lines import (
@@ -22,10 +24,7 @@ from .messages import (
     notification_mark_all_read,
     notify,
     notify_many,
-    outbox_dispatch_due,
     outbox_queue,
-    outbox_send,
-    outbox_send_queued,
 )
 from .twofactor import (
     staff_recovery_codes_reset,

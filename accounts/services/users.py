@@ -9,10 +9,11 @@ from django.utils.translation import gettext_lazy
 
 from accounts.backends import find_user_by_identifier
 from accounts.models import Notification, OneTimeCode, OutboundMessage, User
+from accounts.outbox import REDACTED
 
 from .audit import audit_record
 from .codes import one_time_code_issue, one_time_code_verify
-from .messages import REDACTED, notify
+from .messages import notify
 
 ERR_PHONE_TAKEN = gettext_lazy("An account with this mobile number already exists. Sign in or reset your password.")
 ERR_EMAIL_TAKEN = gettext_lazy("This email is already used by another account.")

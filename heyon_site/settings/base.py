@@ -280,7 +280,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 # Hand messages to the worker on commit instead of sending them in the web process.
 OUTBOX_SEND_VIA_QUEUE = env.bool("OUTBOX_SEND_VIA_QUEUE", default=bool(CELERY_BROKER_URL))
 # ...one send task waiting at a time, marked in the shared cache (Redis) for at most this
-# long, rather than one task per commit (accounts.services.messages._queue_send_task).
+# long, rather than one task per commit (accounts.tasks.send_messages_queue).
 # 0 = a task per commit, as wherever the cache is not shared by web processes and workers.
 OUTBOX_SEND_TASK_QUEUED_SECONDS = env.int("OUTBOX_SEND_TASK_QUEUED_SECONDS", default=30 if REDIS_URL else 0)
 CELERY_TASK_IGNORE_RESULT = True

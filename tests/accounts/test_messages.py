@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import services
+from accounts import outbox, services
 from accounts.models import Notification, OutboundMessage, User
 from tests.accounts.conftest import STRONG_PASSWORD
 from tests.accounts.sms_backends import FAILING
@@ -233,7 +233,7 @@ def test_a_one_time_code_is_blanked_in_the_outbox_once_sent(sent, sms_outbox):
     code = sms_outbox[-1]["text"]
     row = OutboundMessage.objects.get(recipient=user.phone.as_e164)
     assert row.status == OutboundMessage.Status.SENT
-    assert row.body == services.messages.REDACTED
+    assert row.body == outbox.REDACTED
     assert row.body not in code
 
 

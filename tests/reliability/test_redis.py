@@ -211,11 +211,10 @@ def test_messages_committed_while_a_send_task_waits_ride_on_that_task(queued_sen
 def test_a_send_task_sends_the_newest_first_and_leaves_a_backlog_to_the_next_task(
     queued_sends, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from accounts import services, sms, tasks
-    from accounts.services import messages
+    from accounts import outbox, services, sms, tasks
     from tests.factories import CustomerFactory
 
-    monkeypatch.setattr(messages, "SEND_TASK_BATCH", 2)
+    monkeypatch.setattr(outbox, "SEND_TASK_BATCH", 2)
     backlog = [CustomerFactory(phone=f"+861380013801{n}", email=None) for n in range(3)]
     # A batch job's messages wait for dispatch_messages (send_now=False): a backlog.
     services.notify_many([(user, "到期提醒", "测试。", "/account/") for user in backlog], send_now=False)
