@@ -39,10 +39,6 @@ SESSION_RESET_IDENTIFIER = "password_reset_identifier"
 BACKEND = "accounts.backends.IdentifierBackend"
 
 
-def home(request):
-    return render(request, "home.html")
-
-
 @require_http_methods(["GET", "POST"])
 def register(request):
     form = RegistrationForm(request.POST or None)

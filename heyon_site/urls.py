@@ -1,10 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-
-from accounts import views as account_views
+from django.views.generic import TemplateView
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
