@@ -283,13 +283,14 @@ class SubmissionEvent(models.Model):
         # Admin's exact search by verb.
         indexes = [models.Index(fields=["verb"], name="submission_event_verb")]
 
-    # What staff read in a submission's history for each ``verb`` (see services._event).
+    # What staff read in a submission's history for each ``verb`` (see services.history).
     VERB_LABELS = {
         "submitted": pgettext_lazy("submission event", "Submitted"),
         "claimed": pgettext_lazy("submission event", "Claimed"),
         "released": pgettext_lazy("submission event", "Put back"),
         "lease_expired": pgettext_lazy("submission event", "Claim expired"),
         "approved": pgettext_lazy("submission event", "Approved"),
+        "verified_in_person": pgettext_lazy("submission event", "Verified in person at a service point"),
         "rejected": pgettext_lazy("submission event", "Rejected"),
         "withdrawn": pgettext_lazy("submission event", "Withdrawn"),
         "final_block_lifted": pgettext_lazy("submission event", "Final rejection lifted"),

@@ -1,15 +1,20 @@
 """Reads for the verification pages: the queue, the review screen, the customer's history."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, Prefetch
+from django.db.models import BooleanField, Count, Min, Prefetch, Q
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from reviews.models import ReasonCode, Submission, SubmissionPhoto
+from accounts.models import Line
+from reviews import pii
+from reviews.business_days import add_business_days
+from reviews.models import Certificate, ReasonCode, Submission, SubmissionPhoto
 
 QUEUE_PAGE_SIZE = 50
 QUEUE_FILTERS = ("channel", "overdue", "resubmission", "flagged")
@@ -31,6 +36,29 @@ def apply_queue_filters(queryset, filters: dict, *, now: datetime):
         # Reviewers who may not decide escalated submissions do not see them at all.
         queryset = queryset.filter(escalated_at__isnull=True)
     return queryset
+
+
+def claimable_submissions(*, filters: dict, now: datetime):
+    """Submissions a reviewer may claim now (waiting, or claimed by someone whose lease ran out), oldest due first."""
+    claimable = Submission.objects.filter(
+        Q(status=Submission.Status.PENDING) | Q(status=Submission.Status.IN_REVIEW, claim_expires_at__lte=now)
+    )
+    return apply_queue_filters(claimable, filters, now=now).order_by("due_at", "pk")
+
+
+def claims_held(*, reviewer_id: int, now: datetime):
+    """The reviewer's live claims, oldest due first."""
+    return Submission.objects.filter(
+        claimed_by_id=reviewer_id, status=Submission.Status.IN_REVIEW, claim_expires_at__gt=now
+    ).order_by("due_at", "pk")
+
+
+def lines_held_by_identity(*, id_number_index: str, exclude_user=None) -> int:
+    """Lines in service (not cancelled) owned by accounts verified with this ID number."""
+    holders = Submission.objects.filter(id_number_index=id_number_index, status=Submission.Status.APPROVED)
+    if exclude_user is not None:
+        holders = holders.exclude(user=exclude_user)
+    return Line.objects.filter(owner__in=holders.values("user")).exclude(status__in=[Line.Status.CANCELLED]).count()
 
 
 def queue_filters_from(params) -> dict:
@@ -159,8 +187,6 @@ def photo_for_viewer(*, photo_id: int, user):
 
 def expected_decision_window(submission: Submission):
     """The customer-facing 'expect a decision between' dates: 1 to N business days."""
-    from reviews.business_days import add_business_days
-
     return add_business_days(submission.submitted_at, 1).date(), timezone.localtime(submission.due_at).date()
 
 
@@ -169,8 +195,6 @@ def latest_submission(*, user):
 
 
 def certificate_by_number(*, number: str):
-    from reviews.models import Certificate
-
     return (
         Certificate.objects.select_related("service_point", "line", "submission__user", "issued_by")
         .filter(number=number)
@@ -179,8 +203,6 @@ def certificate_by_number(*, number: str):
 
 
 def recent_certificates(*, service_point, limit: int = 20):
-    from reviews.models import Certificate
-
     return (
         Certificate.objects.filter(service_point=service_point)
         .select_related("line", "issued_by")
@@ -190,8 +212,6 @@ def recent_certificates(*, service_point, limit: int = 20):
 
 def identity_matches(*, user, id_number: str) -> bool:
     """Whether this ID number is the one the user was verified with (compared by blind index)."""
-    from reviews import pii
-
     return Submission.objects.filter(
         user=user, status=Submission.Status.APPROVED, id_number_index=pii.id_number_blind_index(id_number)
     ).exists()
@@ -220,9 +240,6 @@ def _span_figures(*, since: datetime, until: datetime) -> dict:
     ids, so PostgreSQL answers from the index alone. Only rejections and revocations carry
     reasons; saying so lets the decided_at index skip the approvals.
     """
-    from django.db.models import Count, Q
-    from django.db.models.functions import TruncDate
-
     submitted = dict(
         Submission.objects.filter(submitted_at__gte=since, submitted_at__lt=until)
         .annotate(day=TruncDate("submitted_at"))
@@ -276,8 +293,6 @@ def _closed_days_key(*, since: datetime, today_start: datetime) -> str:
 
 def _closed_days_figures(*, since: datetime, today_start: datetime) -> dict:
     """``_span_figures`` of the days before today, cached: they hardly change once the day is over."""
-    from django.core.cache import cache
-
     key = _closed_days_key(since=since, today_start=today_start)
     figures = cache.get(key)
     if figures is None:
@@ -288,8 +303,6 @@ def _closed_days_figures(*, since: datetime, today_start: datetime) -> dict:
 
 def _dashboard_span(*, now: datetime, days: int) -> tuple[datetime, datetime]:
     """The start of the dashboard's first day and of today, in the site's time zone."""
-    from datetime import time, timedelta
-
     today = timezone.localtime(now).date()
     start = timezone.make_aware(datetime.combine(today - timedelta(days=days - 1), time.min))
     return start, timezone.make_aware(datetime.combine(today, time.min))
@@ -302,8 +315,6 @@ def dashboard_cache_refresh(*, now: datetime | None = None, days: int = 30) -> s
     with a shared cache (Redis) the dashboard then never counts a month of rows while someone
     waits for it. Without a scheduler the first view after expiry counts them, as before.
     """
-    from django.core.cache import cache
-
     since, today_start = _dashboard_span(now=now or timezone.now(), days=days)
     key = _closed_days_key(since=since, today_start=today_start)
     cache.set(key, _span_figures(since=since, until=today_start), DASHBOARD_CACHE_SECONDS)
@@ -312,8 +323,6 @@ def dashboard_cache_refresh(*, now: datetime | None = None, days: int = 30) -> s
 
 def _today_figures(*, today_start: datetime) -> dict:
     """Today's submissions and decisions in one query (a few thousand rows at most), and its reasons."""
-    from django.db.models import Count, Q
-
     rows = (
         Submission.objects.filter(Q(submitted_at__gte=today_start) | Q(decided_at__gte=today_start))
         .values("decided_by")
@@ -349,10 +358,6 @@ def dashboard_figures(*, user, now=None, days: int = 30) -> dict:
     days before today come from a short-lived cache (see ``_closed_days_figures``), so a view
     does not re-count a month of decisions.
     """
-    from datetime import timedelta
-
-    from django.db.models import Count, Min, Q
-
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     start, today_start = _dashboard_span(now=now, days=days)

@@ -9,12 +9,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import services as account_services
 from accounts.http import RateLimitUnavailable, client_ip, over_rate_limit
 from accounts.permissions import staff_permission_required
 from reviews import photos, pii, selectors, services
 from reviews.forms import DecisionForm, EscalationForm, PrecheckForm, RevocationForm, SubmissionForm
-from reviews.models import PhotoAccess, Submission, SubmissionPhoto
+from reviews.models import Submission, SubmissionPhoto
 from reviews.validators import age_on
 
 REVIEW = "reviews.review_submission"
@@ -109,12 +108,8 @@ def photo_file(request, photo_id: int, variant: str):
     if photo is None:
         raise Http404
     if as_staff:
-        PhotoAccess.objects.create(
-            staff=request.user,
-            photo=photo,
-            submission_id_copy=photo.submission_id,
-            variant=variant,
-            ip_address=client_ip(request) or None,
+        services.photo_access_record(
+            photo=photo, actor=request.user, variant=variant, ip_address=client_ip(request) or None
         )
     field = photo.image if variant == "full" else photo.thumbnail
     return pii.serve_private_file(field, download_name=f"{photo.kind}-{variant}.jpg")
@@ -151,7 +146,7 @@ def claim_next(request):
 
 
 def _claim_next_and_open(request, filters):
-    submission = services.submission_claim_next(reviewer=request.user, filters=filters)
+    submission = services.submission_claim_next(actor=request.user, filters=filters)
     if submission is None:
         messages.info(request, _("The queue is empty. Well done!"))
         return redirect("reviews:queue")
@@ -162,7 +157,7 @@ def _claim_next_and_open(request, filters):
 @require_POST
 def claim(request, submission_id: int):
     try:
-        services.submission_claim(submission_id=_existing(submission_id), reviewer=request.user)
+        services.submission_claim(submission_id=_existing(submission_id), actor=request.user)
     except services.ReviewError as error:
         messages.error(request, str(error))
         return redirect("reviews:queue")
@@ -173,7 +168,7 @@ def claim(request, submission_id: int):
 @require_POST
 def release(request, submission_id: int):
     try:
-        services.submission_release(submission_id=_existing(submission_id), reviewer=request.user)
+        services.submission_release(submission_id=_existing(submission_id), actor=request.user)
     except services.ReviewError as error:
         messages.error(request, str(error))
     return redirect("reviews:queue")
@@ -196,13 +191,7 @@ def review(request, submission_id: int):
 
 
 def _render_review(request, submission, form, status=200, escalation_form=None, revocation_form=None):
-    full_id = None
-    id_number = None
-    if request.user.has_perm("reviews.view_full_id_number"):
-        full_id = pii.decrypt(submission.id_number_encrypted)
-        account_services.audit_record(
-            actor=request.user, verb="submission.id_number_viewed", target=submission, subject_user=submission.user
-        )
+    full_id = services.submission_id_number_reveal(submission=submission, actor=request.user)
     id_number = full_id or submission.id_number_masked
     photos_by_kind = {photo.kind: photo for photo in submission.photos.all()}
     ordered_photos = [(kind, label, photos_by_kind.get(kind)) for kind, label in SubmissionPhoto.Kind.choices]
@@ -235,15 +224,18 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
 def decide(request, submission_id: int):
     form = DecisionForm(request.POST)
     if form.is_valid():
+        data = form.cleaned_data
+        messages_and_note = {"message": data["customer_message"], "note": data["note"]}
         try:
-            services.submission_decide(
-                submission_id=submission_id,
-                actor=request.user,
-                decision=form.cleaned_data["decision"],
-                reason_codes=form.cleaned_data["reason_codes"],
-                customer_message=form.cleaned_data["customer_message"],
-                internal_note=form.cleaned_data["note"],
-            )
+            if data["decision"] == "approve":
+                services.submission_approve(submission_id=submission_id, actor=request.user, **messages_and_note)
+            else:
+                services.submission_reject(
+                    submission_id=submission_id,
+                    actor=request.user,
+                    reason_codes=data["reason_codes"],
+                    **messages_and_note,
+                )
         except Submission.DoesNotExist as error:
             # The service's locking read is the existence check: no query of its own.
             raise Http404 from error
@@ -288,8 +280,8 @@ def revoke(request, submission_id: int):
                 submission_id=_existing(submission_id),
                 actor=request.user,
                 reason_codes=form.cleaned_data["reason_codes"],
-                customer_message=form.cleaned_data["customer_message"],
-                internal_note=form.cleaned_data["note"],
+                message=form.cleaned_data["customer_message"],
+                note=form.cleaned_data["note"],
             )
         except services.ReviewError as error:
             form.add_error(None, str(error))

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import selectors as account_selectors
 from accounts.http import RateLimitUnavailable, client_ip_key, over_rate_limit
 from accounts.permissions import staff_any_permission_required, staff_permission_required
+from accounts.services.lines import ERR_CODE_UNKNOWN
 from reviews import certificates, selectors, services
 from reviews.forms import CertificateCheckForm, DeskLookupForm, InPersonVerificationForm
 
@@ -43,7 +44,7 @@ def desk_lookup(request):
     code = form.cleaned_data["activation_code"]
     line = account_selectors.line_by_activation_code(activation_code=code)
     if line is None:
-        messages.error(request, str(services.account_services.lines.ERR_CODE_UNKNOWN))
+        messages.error(request, str(ERR_CODE_UNKNOWN))
         return redirect("reviews:desk")
     if line.status != line.Status.INACTIVE or (line.owner and line.owner.is_real_name_verified):
         messages.error(request, str(services.ERR_CODE_ALREADY_VERIFIED))
@@ -61,13 +62,13 @@ def desk_verify(request):
     form = InPersonVerificationForm(request.POST, request.FILES)
     line = account_selectors.line_by_activation_code(activation_code=request.POST.get("activation_code", ""))
     if line is None:
-        messages.error(request, str(services.account_services.lines.ERR_CODE_UNKNOWN))
+        messages.error(request, str(ERR_CODE_UNKNOWN))
         return redirect("reviews:desk")
     if form.is_valid():
         data = form.cleaned_data
         try:
             certificate = services.submission_verify_in_person(
-                clerk=request.user,
+                actor=request.user,
                 activation_code=data["activation_code"],
                 full_name=data["full_name"],
                 id_number=data["id_number"],

@@ -97,8 +97,8 @@ def approve_submission_of(user, full_name=NAME):
         actor=user,
     )
     reviewer = make_staff("reviewer")
-    review_services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
-    return review_services.submission_decide(submission_id=submission.pk, actor=reviewer, decision="approve")
+    review_services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    return review_services.submission_approve(submission_id=submission.pk, actor=reviewer)
 
 
 def form_data(line, **overrides):

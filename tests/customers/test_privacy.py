@@ -37,8 +37,8 @@ def verify_through_submission(user, *, full_name, id_number, seed):
     """Submit with real photo files and have a reviewer approve it; the user's lines become active."""
     submission = submit_demo(user=user, full_name=full_name, id_number=id_number, seed=seed)
     reviewer = make_staff("reviewer")
-    review_services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
-    return review_services.submission_decide(submission_id=submission.pk, actor=reviewer, decision="approve")
+    review_services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    return review_services.submission_approve(submission_id=submission.pk, actor=reviewer)
 
 
 def pay_renewal_from_wallet(user, line, key) -> Order:

@@ -197,7 +197,7 @@ def test_a_failure_after_the_upload_leaves_no_object_behind(client, bucket, monk
         uploaded.extend(bucket.keys())
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(review_services, "_event", fail_after_upload)
+    monkeypatch.setattr(review_services.submissions, "submission_event_record", fail_after_upload)
     with pytest.raises(RuntimeError):
         client.post(SUBMIT_URL, submission_form(customer))
 
@@ -212,8 +212,8 @@ def test_purge_deletes_the_objects(client, bucket):
     line, _code = make_line(owner=owner)
     submission = submit_through_the_page(client, owner)
     reviewer = make_staff("reviewer")
-    review_services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
-    review_services.submission_decide(submission_id=submission.pk, actor=reviewer, decision="approve")
+    review_services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    review_services.submission_approve(submission_id=submission.pk, actor=reviewer)
     other = CustomerFactory()
     kept = submit_through_the_page(client, other)
     request, _created = customer_services.cancellation_request_submit(
@@ -262,7 +262,7 @@ def test_receipts_and_certificates_are_rendered_per_request_and_never_put_in_the
     clerk = make_staff("clerk", service_point=ServicePointFactory())
     _desk_line, desk_code = make_line()
     certificate = review_services.submission_verify_in_person(
-        clerk=clerk,
+        actor=clerk,
         activation_code=desk_code,
         full_name="韩梅梅",
         id_number=fresh_id_number(),

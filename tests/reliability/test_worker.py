@@ -211,7 +211,7 @@ def _expired_review_claim(settings):
         photos=None,
         actor=customer,
     )
-    review_services.submission_claim(submission_id=submission.pk, reviewer=make_staff("reviewer"))
+    review_services.submission_claim(submission_id=submission.pk, actor=make_staff("reviewer"))
     Submission.objects.filter(pk=submission.pk).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
 
     def check(result):

@@ -122,12 +122,19 @@ def decide():
     """Claim a submission for ``reviewer`` and decide it: ``decide(submission, reviewer, "reject", ["IMG_BLURRY"])``."""
 
     def run(submission, reviewer, decision="approve", reason_codes=(), **kwargs):
-        services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
-        return services.submission_decide(
-            submission_id=submission.pk, actor=reviewer, decision=decision, reason_codes=list(reason_codes), **kwargs
-        )
+        services.submission_claim(submission_id=submission.pk, actor=reviewer)
+        return decide_claimed(submission, reviewer, decision, reason_codes, **kwargs)
 
     return run
+
+
+def decide_claimed(submission, actor, decision="approve", reason_codes=(), **kwargs):
+    """Approve or reject a submission ``actor`` holds, as the review screen's two buttons do."""
+    if decision == "approve":
+        return services.submission_approve(submission_id=submission.pk, actor=actor, **kwargs)
+    return services.submission_reject(
+        submission_id=submission.pk, actor=actor, reason_codes=list(reason_codes), **kwargs
+    )
 
 
 @pytest.fixture

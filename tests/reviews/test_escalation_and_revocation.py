@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 def escalated(submit, reviewer):
     """A submission a reviewer claimed and escalated."""
     submission = submit(photos=None)
-    services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
+    services.submission_claim(submission_id=submission.pk, actor=reviewer)
     return services.submission_escalate(submission_id=submission.pk, actor=reviewer, note="Is the face the same?")
 
 
@@ -60,7 +60,7 @@ def test_escalating_returns_the_submission_to_the_queue_with_the_note_and_an_eve
 
 def test_escalation_needs_a_note_and_a_live_claim_of_ones_own(submit, reviewer, other_reviewer):
     submission = submit(photos=None)
-    services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
+    services.submission_claim(submission_id=submission.pk, actor=reviewer)
 
     with pytest.raises(ReviewError, match=re.escape(str(ERR_ESCALATION_NOTE_REQUIRED))):
         services.submission_escalate(submission_id=submission.pk, actor=reviewer, note="  ")
@@ -72,29 +72,29 @@ def test_escalation_needs_a_note_and_a_live_claim_of_ones_own(submit, reviewer, 
 
 
 def test_a_submission_is_escalated_once(escalated, senior_reviewer):
-    services.submission_claim(submission_id=escalated.pk, reviewer=senior_reviewer)
+    services.submission_claim(submission_id=escalated.pk, actor=senior_reviewer)
 
     with pytest.raises(ReviewError, match=re.escape(str(ERR_ALREADY_ESCALATED))):
         services.submission_escalate(submission_id=escalated.pk, actor=senior_reviewer, note="again")
 
 
 def test_a_plain_reviewer_never_gets_an_escalated_submission_from_next(escalated, other_reviewer, senior_reviewer):
-    assert services.submission_claim_next(reviewer=other_reviewer) is None
+    assert services.submission_claim_next(actor=other_reviewer) is None
 
-    claimed = services.submission_claim_next(reviewer=senior_reviewer)
+    claimed = services.submission_claim_next(actor=senior_reviewer)
 
     assert claimed.pk == escalated.pk
 
 
 def test_a_plain_reviewer_cannot_claim_or_decide_an_escalated_submission(escalated, other_reviewer, senior_reviewer):
     with pytest.raises(ReviewError, match=re.escape(str(ERR_ESCALATED_SENIOR_ONLY))):
-        services.submission_claim(submission_id=escalated.pk, reviewer=other_reviewer)
+        services.submission_claim(submission_id=escalated.pk, actor=other_reviewer)
     # Even holding the row (e.g. claimed just before it was escalated) the decision is refused.
     Submission.objects.filter(pk=escalated.pk).update(
         status="in_review", claimed_by=other_reviewer, claim_expires_at=escalated.escalated_at.replace(year=2100)
     )
     with pytest.raises(ReviewError, match=re.escape(str(ERR_ESCALATED_SENIOR_ONLY))):
-        services.submission_decide(submission_id=escalated.pk, actor=other_reviewer, decision="approve")
+        services.submission_approve(submission_id=escalated.pk, actor=other_reviewer)
 
     assert Submission.objects.get(pk=escalated.pk).decided_at is None
 
@@ -121,7 +121,7 @@ def test_the_queue_hides_escalated_submissions_from_plain_reviewers_and_badges_t
 
 def test_escalate_view_with_an_empty_note_changes_nothing_and_says_why(client, submit, reviewer, english):
     submission = submit(photos=None)
-    services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
+    services.submission_claim(submission_id=submission.pk, actor=reviewer)
     english.force_login(reviewer)
 
     response = english.post(reverse("reviews:escalate", args=[submission.pk]), {"note": ""})
@@ -133,7 +133,7 @@ def test_escalate_view_with_an_empty_note_changes_nothing_and_says_why(client, s
 
 def test_escalate_view_sends_the_reviewer_back_to_the_queue(client, submit, reviewer):
     submission = submit(photos=None)
-    services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
+    services.submission_claim(submission_id=submission.pk, actor=reviewer)
     client.force_login(reviewer)
 
     response = client.post(reverse("reviews:escalate", args=[submission.pk]), {"note": "Glare on the number"})
@@ -155,8 +155,8 @@ def test_revoking_unverifies_the_customer_suspends_the_lines_and_tells_them_why(
             submission_id=approved.pk,
             actor=senior_reviewer,
             reason_codes=["DOC_TAMPERED"],
-            customer_message="请携带身份证原件到营业厅办理。",
-            internal_note="Card number font differs",
+            message="请携带身份证原件到营业厅办理。",
+            note="Card number font differs",
         )
 
     approved.refresh_from_db()

@@ -13,9 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 from django.utils.html import escape
 
-from accounts.models import Line, Notification, ServicePoint, User
+from accounts.models import AuditEvent, Line, Notification, ServicePoint, User
 from accounts.services import lines as line_services
-from reviews import certificates, services
+from reviews import certificates, selectors, services
 from reviews.models import Certificate, Submission, SubmissionEvent, private_storage
 from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
 from tests.images import jpeg_bytes, resident_id
@@ -72,7 +72,7 @@ def page_shows(response, message) -> bool:
 
 def verify(clerk, code, *, phone=PHONE, full_name=NAME, id_number=ID_NUMBER, photos=None):
     return services.submission_verify_in_person(
-        clerk=clerk,
+        actor=clerk,
         activation_code=code,
         full_name=full_name,
         id_number=id_number,
@@ -99,8 +99,8 @@ def approve_online(user, *, id_number=ID_NUMBER):
         user=user, full_name="王芳", id_number=id_number, contact_phone=user.phone.as_e164, photos=None, actor=user
     )
     reviewer = make_staff("reviewer")
-    services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
-    return services.submission_decide(submission_id=submission.pk, actor=reviewer, decision="approve")
+    services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    return services.submission_approve(submission_id=submission.pk, actor=reviewer)
 
 
 def private_files() -> set[str]:
@@ -246,8 +246,17 @@ def test_verifying_an_unattached_line_creates_the_account_attaches_and_activates
     assert submission.full_name == NAME
     assert list(submission.events.order_by("pk").values_list("verb", "actor")) == [
         ("submitted", clerk.pk),
-        ("approved", clerk.pk),
+        ("verified_in_person", clerk.pk),
     ]
+    verified = AuditEvent.objects.get(verb="submission.verified_in_person")
+    assert (verified.actor, verified.subject_user, verified.target_id) == (clerk, customer, str(submission.pk))
+    assert verified.data == {
+        "from": "pending",
+        "to": "approved",
+        "channel": "offline",
+        "service_point": point.code,
+        "certificate": certificate.number,
+    }
     assert certificate.line == line and certificate.issued_by == clerk and certificate.service_point == point
     assert certificate.holder_name_masked == "李**"
     assert Notification.objects.filter(user=customer, body__contains=certificate.number).exists()
@@ -312,7 +321,7 @@ def test_open_online_submission_is_withdrawn_and_replaced_by_the_offline_one(cle
         actor=customer,
     )
     reviewer = make_staff("reviewer")
-    services.submission_claim(submission_id=online.pk, reviewer=reviewer)
+    services.submission_claim(submission_id=online.pk, actor=reviewer)
 
     certificate = verify(clerk, code, phone=customer.phone)
 
@@ -328,7 +337,7 @@ def test_open_online_submission_is_withdrawn_and_replaced_by_the_offline_one(cle
     assert offline.attempt_number == online.attempt_number + 1
     # The reviewer who had claimed the online one can no longer decide it.
     with pytest.raises(services.ReviewError) as refused:
-        services.submission_decide(submission_id=online.pk, actor=reviewer, decision="approve")
+        services.submission_approve(submission_id=online.pk, actor=reviewer)
     assert str(refused.value) == str(services.ERR_ALREADY_DECIDED)
 
 
@@ -351,10 +360,8 @@ def test_final_online_rejection_does_not_block_in_person_verification(clerk):
         actor=customer,
     )
     reviewer = make_staff("reviewer")
-    services.submission_claim(submission_id=online.pk, reviewer=reviewer)
-    services.submission_decide(
-        submission_id=online.pk, actor=reviewer, decision="reject", reason_codes=["FACE_MISMATCH"]
-    )
+    services.submission_claim(submission_id=online.pk, actor=reviewer)
+    services.submission_reject(submission_id=online.pk, actor=reviewer, reason_codes=["FACE_MISMATCH"])
     assert services.submission_blocker(user=customer) == str(services.ERR_FINAL_BLOCK)
 
     certificate = verify(clerk, code, phone=customer.phone)
@@ -377,8 +384,8 @@ def test_attempt_limit_does_not_block_in_person_verification(clerk, settings):
         actor=customer,
     )
     reviewer = make_staff("reviewer")
-    services.submission_claim(submission_id=online.pk, reviewer=reviewer)
-    services.submission_decide(submission_id=online.pk, actor=reviewer, decision="reject", reason_codes=["IMG_BLURRY"])
+    services.submission_claim(submission_id=online.pk, actor=reviewer)
+    services.submission_reject(submission_id=online.pk, actor=reviewer, reason_codes=["IMG_BLURRY"])
     assert services.submission_blocker(user=customer) == str(services.ERR_TOO_MANY_ATTEMPTS)
 
     certificate = verify(clerk, code, phone=customer.phone)
@@ -396,7 +403,7 @@ def id_at_limit(settings):
     holder = CustomerFactory()
     make_line(owner=holder)
     approve_online(holder)
-    assert services.lines_held_by_identity(id_number_index=_index(ID_NUMBER)) == 1
+    assert selectors.lines_held_by_identity(id_number_index=_index(ID_NUMBER)) == 1
     return holder
 
 

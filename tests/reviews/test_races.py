@@ -22,7 +22,7 @@ def test_eight_reviewers_pressing_next_at_once_get_eight_different_submissions(s
     submissions = [submit(photos=None) for _ in range(10)]
     reviewers = [make_staff("reviewer") for _ in range(8)]
 
-    results = run_together(*[lambda r=r: services.submission_claim_next(reviewer=r) for r in reviewers])
+    results = run_together(*[lambda r=r: services.submission_claim_next(actor=r) for r in reviewers])
 
     assert errors(results) == []
     claimed = values(results)
@@ -46,7 +46,7 @@ def test_more_reviewers_than_submissions_some_get_none_nobody_shares(submit):
         submit(photos=None)
     reviewers = [make_staff("reviewer") for _ in range(6)]
 
-    results = run_together(*[lambda r=r: services.submission_claim_next(reviewer=r) for r in reviewers])
+    results = run_together(*[lambda r=r: services.submission_claim_next(actor=r) for r in reviewers])
 
     assert errors(results) == []
     claimed = [s for s in values(results) if s is not None]
@@ -58,13 +58,11 @@ def test_more_reviewers_than_submissions_some_get_none_nobody_shares(submit):
 def test_same_reviewer_posting_two_decisions_at_once_applies_exactly_one(submit):
     reviewer = make_staff("reviewer")
     submission = submit()
-    services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
+    services.submission_claim(submission_id=submission.pk, actor=reviewer)
 
     results = run_together(
-        lambda: services.submission_decide(submission_id=submission.pk, actor=reviewer, decision="approve"),
-        lambda: services.submission_decide(
-            submission_id=submission.pk, actor=reviewer, decision="reject", reason_codes=["IMG_BLURRY"]
-        ),
+        lambda: services.submission_approve(submission_id=submission.pk, actor=reviewer),
+        lambda: services.submission_reject(submission_id=submission.pk, actor=reviewer, reason_codes=["IMG_BLURRY"]),
     )
 
     assert len(values(results)) == 1
@@ -98,13 +96,13 @@ def test_concurrent_submissions_by_one_customer_create_one(submit):
 def test_expired_lease_is_claimed_again_by_exactly_one_other_reviewer(submit):
     first, second, third = (make_staff("reviewer") for _ in range(3))
     submission = submit(photos=None)
-    assert services.submission_claim_next(reviewer=first).pk == submission.pk
-    assert services.submission_claim_next(reviewer=second) is None
+    assert services.submission_claim_next(actor=first).pk == submission.pk
+    assert services.submission_claim_next(actor=second) is None
 
     expire_claim(submission)
     results = run_together(
-        lambda: services.submission_claim_next(reviewer=second),
-        lambda: services.submission_claim_next(reviewer=third),
+        lambda: services.submission_claim_next(actor=second),
+        lambda: services.submission_claim_next(actor=third),
     )
 
     assert errors(results) == []
@@ -113,9 +111,9 @@ def test_expired_lease_is_claimed_again_by_exactly_one_other_reviewer(submit):
     submission.refresh_from_db()
     assert submission.claimed_by_id in (second.pk, third.pk)
     with pytest.raises(ReviewError):
-        services.submission_decide(submission_id=submission.pk, actor=first, decision="approve")
+        services.submission_approve(submission_id=submission.pk, actor=first)
     winner = second if submission.claimed_by_id == second.pk else third
-    services.submission_decide(submission_id=submission.pk, actor=winner, decision="approve")
+    services.submission_approve(submission_id=submission.pk, actor=winner)
     submission.refresh_from_db()
     assert submission.status == Submission.Status.APPROVED
 
@@ -123,12 +121,12 @@ def test_expired_lease_is_claimed_again_by_exactly_one_other_reviewer(submit):
 def test_releasing_expired_claims_while_a_reviewer_claims_leaves_a_consistent_row(submit):
     first, second = make_staff("reviewer"), make_staff("reviewer")
     submission = submit(photos=None)
-    services.submission_claim_next(reviewer=first)
+    services.submission_claim_next(actor=first)
     expire_claim(submission)
 
     results = run_together(
         services.submissions_release_expired_claims,
-        lambda: services.submission_claim_next(reviewer=second),
+        lambda: services.submission_claim_next(actor=second),
     )
 
     assert errors(results) == []
@@ -154,7 +152,7 @@ def test_reviewers_deciding_and_taking_the_next_at_once_never_share_a_submission
     reviewers = [make_staff("reviewer") for _ in range(4)]
     for _ in range(6):
         submit(photos=None)
-    held = [services.submission_claim_next(reviewer=reviewer) for reviewer in reviewers]
+    held = [services.submission_claim_next(actor=reviewer) for reviewer in reviewers]
     browsers = []
     for reviewer in reviewers:
         browser = Client()

@@ -38,7 +38,7 @@ def make_queue(submit, reviewer, decide, *, microsecond=123456):
         # Groups of 4 share the same due moment: the id must break the tie.
         Submission.objects.filter(pk=submission.pk).update(due_at=base + timedelta(hours=(index * 7 % 23) // 4))
         open_ones.append(submission.pk)
-    services.submission_claim(submission_id=open_ones[3], reviewer=reviewer)  # in review is still in the queue
+    services.submission_claim(submission_id=open_ones[3], actor=reviewer)  # in review is still in the queue
     decide(submit(photos=None), reviewer, "approve")
     decide(submit(photos=None), reviewer, "reject", ["IMG_BLURRY"])
     return open_ones
@@ -186,7 +186,7 @@ def test_seeded_reason_codes_have_the_specified_kinds():
 
 def test_queue_depth_counts_open_submissions(submit, reviewer, decide):
     submit(photos=None)
-    services.submission_claim_next(reviewer=reviewer)
+    services.submission_claim_next(actor=reviewer)
     submit(photos=None)
     decide(submit(photos=None), reviewer, "reject", ["IMG_DARK"])
     assert selectors.queue_depth() == 2

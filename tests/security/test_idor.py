@@ -110,7 +110,7 @@ def world(photo_set) -> World:
     clerk = make_staff("clerk", service_point=point)
     _desk_line, desk_code = make_line()
     certificate = review_services.submission_verify_in_person(
-        clerk=clerk,
+        actor=clerk,
         activation_code=desk_code,
         full_name="韩梅梅",
         id_number=unique_id_number(),

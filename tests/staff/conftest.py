@@ -51,7 +51,7 @@ def verify_at_desk(clerk: User, *, phone: str, id_number: str) -> Certificate:
     """A customer verified in person by ``clerk`` on a fresh line: the certificate."""
     _line, code = make_line()
     return review_services.submission_verify_in_person(
-        clerk=clerk, activation_code=code, full_name=NAME, id_number=id_number, customer_phone=phone, photos=None
+        actor=clerk, activation_code=code, full_name=NAME, id_number=id_number, customer_phone=phone, photos=None
     )
 
 

@@ -59,10 +59,8 @@ def grow(world, count: int):
         customer = CustomerFactory()
         make_line(owner=customer)
         rejected = pending_submission(customer)
-        review_services.submission_claim(submission_id=rejected.pk, reviewer=reviewer)
-        review_services.submission_decide(
-            submission_id=rejected.pk, actor=reviewer, decision="reject", reason_codes=["IMG_BLURRY"]
-        )
+        review_services.submission_claim(submission_id=rejected.pk, actor=reviewer)
+        review_services.submission_reject(submission_id=rejected.pk, actor=reviewer, reason_codes=["IMG_BLURRY"])
         pending_submission(customer)
         billing_services.ledger_append(
             user=customer, kind="topup", amount=Decimal("20.00"), reference=f"ADMIN-TEST-{next(_references)}"
@@ -168,10 +166,8 @@ def test_append_only_records_cannot_be_added_changed_or_deleted(client, superuse
 def test_a_decision_cannot_be_edited_in_the_submission_admin(client, superuser, world):
     reviewer = world.staff["reviewer"]
     submission = world.submission
-    review_services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
-    review_services.submission_decide(
-        submission_id=submission.pk, actor=reviewer, decision="reject", reason_codes=["IMG_BLURRY"]
-    )
+    review_services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    review_services.submission_reject(submission_id=submission.pk, actor=reviewer, reason_codes=["IMG_BLURRY"])
     other = world.staff["senior_reviewer"]
 
     response = client.post(
@@ -219,9 +215,9 @@ def test_auto_renew_and_allowances_cannot_be_edited_in_the_line_service_admin(cl
 def final_rejection(world):
     reviewer = world.staff["reviewer"]
     submission = pending_submission()
-    review_services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
-    return review_services.submission_decide(
-        submission_id=submission.pk, actor=reviewer, decision="reject", reason_codes=["FACE_MISMATCH"]
+    review_services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    return review_services.submission_reject(
+        submission_id=submission.pk, actor=reviewer, reason_codes=["FACE_MISMATCH"]
     )
 
 

@@ -18,10 +18,10 @@ pytestmark = pytest.mark.django_db
 
 
 def decide(submission, reviewer, decision="approve", reasons=()):
-    review_services.submission_claim(submission_id=submission.pk, reviewer=reviewer)
-    return review_services.submission_decide(
-        submission_id=submission.pk, actor=reviewer, decision=decision, reason_codes=list(reasons)
-    )
+    review_services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    if decision == "approve":
+        return review_services.submission_approve(submission_id=submission.pk, actor=reviewer)
+    return review_services.submission_reject(submission_id=submission.pk, actor=reviewer, reason_codes=list(reasons))
 
 
 def move(submission, *, submitted_at=None, decided_at=None, due_at=None):
@@ -63,7 +63,7 @@ def scenario(reviewer):
     pending_submission()
     pending_submission()
     claimed = pending_submission()
-    review_services.submission_claim(submission_id=claimed.pk, reviewer=colleague)
+    review_services.submission_claim(submission_id=claimed.pk, actor=colleague)
 
     decide(pending_submission(), reviewer)
     decide(pending_submission(), reviewer)

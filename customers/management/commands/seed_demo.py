@@ -155,8 +155,8 @@ class Command(BaseCommand):
                 # Verified the way customers are: an approved submission, which a senior
                 # reviewer can open in the review screen (and try revoking).
                 reviewer = User.objects.get(username="reviewer")
-                review_services.submission_claim(submission_id=submitted.pk, reviewer=reviewer)
-                review_services.submission_decide(submission_id=submitted.pk, actor=reviewer, decision="approve")
+                review_services.submission_claim(submission_id=submitted.pk, actor=reviewer)
+                review_services.submission_approve(submission_id=submitted.pk, actor=reviewer)
         elif verified:
             services.user_mark_real_name_verified(user=user, actor=None, channel="demo")
         if verified:

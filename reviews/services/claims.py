@@ -1,0 +1,140 @@
+"""The review queue's claims: a reviewer holds a submission for a lease while deciding it."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from reviews import selectors
+from reviews.models import Submission
+
+from .errors import (
+    ERR_ALREADY_DECIDED,
+    ERR_ESCALATED_SENIOR_ONLY,
+    ERR_NOT_CLAIMED_BY_YOU,
+    ERR_NOTHING_TO_RELEASE,
+    ReviewError,
+)
+from .history import submission_event_record
+
+ESCALATED_PERMISSION = "reviews.decide_escalated"
+
+
+def _lease(now):
+    return now + timedelta(minutes=settings.REVIEW_CLAIM_MINUTES)
+
+
+def _claim(submission: Submission, *, actor: User, lease) -> Submission:
+    """Give the locked submission to ``actor`` until ``lease``."""
+    from_status = submission.status
+    submission.status = Submission.Status.IN_REVIEW
+    submission.claimed_by = actor
+    submission.claim_expires_at = lease
+    submission.save(update_fields=["status", "claimed_by", "claim_expires_at"])
+    submission_event_record(
+        submission, actor=actor, verb="claimed", from_status=from_status, to_status=submission.status
+    )
+    return submission
+
+
+def submission_claim_next(*, actor: User, filters: dict | None = None) -> Submission | None:
+    """Give the reviewer the oldest-due submission nobody else holds, for a lease.
+
+    A reviewer who already holds a live claim gets that one back. The candidate is read
+    with ``FOR UPDATE SKIP LOCKED``: a row another reviewer is claiming at this moment is
+    passed over, not waited for, so two reviewers never get the same submission.
+    """
+    now = timezone.now()
+    held = selectors.claims_held(reviewer_id=actor.pk, now=now).first()
+    if held is not None:
+        return held
+    filters = {**(filters or {}), "hide_escalated": not actor.has_perm(ESCALATED_PERMISSION)}
+    with transaction.atomic():
+        candidates = selectors.claimable_submissions(filters=filters, now=now)
+        submission = candidates.select_for_update(skip_locked=True).first()
+        if submission is None:
+            return None
+        return _claim(submission, actor=actor, lease=_lease(now))
+
+
+def submission_claim(*, submission_id: int, actor: User) -> Submission:
+    """Claim one particular submission (opened from the queue list); renew the lease if already held."""
+    now = timezone.now()
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.claimed_by_id == actor.pk and submission.claim_is_live(now):
+            submission.claim_expires_at = _lease(now)
+            submission.save(update_fields=["claim_expires_at"])
+            return submission
+        if not submission.is_open:
+            raise ReviewError(ERR_ALREADY_DECIDED)
+        if submission.is_escalated and not actor.has_perm(ESCALATED_PERMISSION):
+            raise ReviewError(ERR_ESCALATED_SENIOR_ONLY)
+        if submission.claim_is_live(now):
+            raise ReviewError(_("%(name)s is reviewing this submission right now.") % {"name": submission.claimed_by})
+        return _claim(submission, actor=actor, lease=_lease(now))
+
+
+def submission_release(*, submission_id: int, actor: User) -> Submission:
+    """Give a claimed submission back to the queue."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.status != Submission.Status.IN_REVIEW or submission.claimed_by_id != actor.pk:
+            raise ReviewError(ERR_NOTHING_TO_RELEASE)
+        submission.status = Submission.Status.PENDING
+        submission.claimed_by = None
+        submission.claim_expires_at = None
+        submission.save(update_fields=["status", "claimed_by", "claim_expires_at"])
+        submission_event_record(
+            submission,
+            actor=actor,
+            verb="released",
+            from_status=Submission.Status.IN_REVIEW,
+            to_status=Submission.Status.PENDING,
+        )
+    return submission
+
+
+def submissions_release_expired_claims() -> int:
+    """Put submissions whose lease ran out back to pending (they are claimable anyway)."""
+    now = timezone.now()
+    expired = Submission.objects.filter(status=Submission.Status.IN_REVIEW, claim_expires_at__lte=now)
+    count = 0
+    for submission_id in expired.values_list("pk", flat=True):
+        with transaction.atomic():
+            # Claimed again since the list was read: leave it to its new reviewer.
+            submission = expired.select_for_update().filter(pk=submission_id).first()
+            if submission is None:
+                continue
+            submission.status = Submission.Status.PENDING
+            submission.claimed_by = None
+            submission.claim_expires_at = None
+            submission.save(update_fields=["status", "claimed_by", "claim_expires_at"])
+            submission_event_record(
+                submission,
+                actor=None,
+                verb="lease_expired",
+                from_status=Submission.Status.IN_REVIEW,
+                to_status=Submission.Status.PENDING,
+            )
+            count += 1
+    return count
+
+
+def submission_locked_for_decision(*, submission_id: int, actor: User, now, lock_customer: bool = False) -> Submission:
+    """Lock the submission; refuse unless it is still open and ``actor`` holds a live claim on it.
+
+    The customer comes with it; ``lock_customer`` locks their row too (an approval changes it).
+    Raises ``Submission.DoesNotExist`` for an unknown id: the locking read is the existence check.
+    """
+    rows = Submission.objects.select_related("user")
+    rows = rows.select_for_update() if lock_customer else rows.select_for_update(of=("self",))
+    submission = rows.get(pk=submission_id)
+    if not submission.is_open:
+        raise ReviewError(ERR_ALREADY_DECIDED)
+    if submission.claimed_by_id != actor.pk or not submission.claim_is_live(now):
+        raise ReviewError(ERR_NOT_CLAIMED_BY_YOU)
+    return submission

@@ -1,0 +1,292 @@
+"""Decisions on a submission: approve, reject, escalate, revoke an approval, lift a final block.
+
+``submission_approved`` is the one writer of the approved state: the review queue
+(``submission_approve``) and the service-point desk (``desk.submission_verify_in_person``)
+both go through it.
+"""
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import services as account_services
+from accounts.models import User
+from reviews.models import ReasonCode, Submission
+
+from .claims import ESCALATED_PERMISSION, submission_locked_for_decision
+from .errors import (
+    ERR_ALREADY_ESCALATED,
+    ERR_ESCALATED_SENIOR_ONLY,
+    ERR_ESCALATION_NOTE_REQUIRED,
+    ERR_LINE_LIMIT_ONLY_REJECT,
+    ERR_NOT_REJECTED_FINAL,
+    ERR_NOT_REVOCABLE,
+    ERR_REASON_REQUIRED,
+    ERR_REASON_UNKNOWN,
+    ERR_REVOKE_NOT_ALLOWED,
+    LineLimitReached,
+    ReviewError,
+)
+from .history import submission_event_record
+
+REVOKE_PERMISSION = "reviews.revoke_approval"
+LINE_LIMIT_CODE = "LINE_LIMIT"
+VERIFICATION_LINK = "/verification/"
+
+
+def _reasons(reason_codes) -> list[ReasonCode]:
+    """The active reason codes named; a rejection (or a revocation) needs at least one."""
+    codes = sorted(set(reason_codes))
+    if not codes:
+        raise ReviewError(ERR_REASON_REQUIRED)
+    reasons = list(ReasonCode.objects.filter(code__in=codes, is_active=True))
+    if len(reasons) != len(codes):
+        raise ReviewError(ERR_REASON_UNKNOWN)
+    return reasons
+
+
+def _refuse_unless_senior_for_escalated(submission: Submission, actor: User) -> None:
+    if submission.is_escalated and not actor.has_perm(ESCALATED_PERMISSION):
+        raise ReviewError(ERR_ESCALATED_SENIOR_ONLY)
+
+
+def submission_approved(
+    submission: Submission,
+    *,
+    actor: User,
+    now,
+    verb: str = "approved",
+    message: str = "",
+    note: str = "",
+    notification: tuple[str, str, str],
+    audit_data: dict | None = None,
+) -> Submission:
+    """Approve ``submission``, locked with its customer by the caller: the one writer of the approved state.
+
+    Refuses when the customer's ID already holds the maximum number of lines. Marks the
+    customer verified, activates their waiting lines (accounts' line services), records the
+    event in the history and the audit trail, and sends ``notification`` (subject, body,
+    link) with the "line active" message after commit.
+    """
+    if "line_limit" in submission.flags:
+        raise LineLimitReached(ERR_LINE_LIMIT_ONLY_REJECT)
+    from_status = submission.status
+    submission.status = Submission.Status.APPROVED
+    submission.decided_by = actor
+    submission.decided_at = now
+    submission.claim_expires_at = None
+    submission.customer_message = message.strip()
+    submission.internal_note = note.strip()
+    submission.save(
+        update_fields=["status", "decided_by", "decided_at", "claim_expires_at", "customer_message", "internal_note"]
+    )
+    submission_event_record(
+        submission,
+        actor=actor,
+        verb=verb,
+        from_status=from_status,
+        to_status=submission.status,
+        message=submission.customer_message,
+        note=submission.internal_note,
+        data={"channel": submission.channel, **(audit_data or {})},
+    )
+    account_services.user_mark_real_name_verified(
+        user=submission.user, actor=actor, channel=submission.channel, locked=True, message=notification
+    )
+    return submission
+
+
+def submission_approve(*, submission_id: int, actor: User, message: str = "", note: str = "") -> Submission:
+    """Approve a submission the actor has claimed: the customer is verified and their lines activated."""
+    now = timezone.now()
+    with transaction.atomic():
+        submission = submission_locked_for_decision(
+            submission_id=submission_id, actor=actor, now=now, lock_customer=True
+        )
+        _refuse_unless_senior_for_escalated(submission, actor)
+        return submission_approved(
+            submission,
+            actor=actor,
+            now=now,
+            message=message,
+            note=note,
+            notification=(
+                _("Real-name verification approved"),
+                _("Your real name is verified. Your lines are active."),
+                VERIFICATION_LINK,
+            ),
+        )
+
+
+def submission_reject(
+    *, submission_id: int, actor: User, reason_codes: list[str] | tuple, message: str = "", note: str = ""
+) -> Submission:
+    """Reject a submission the actor has claimed, with at least one reason; the customer is told why."""
+    now = timezone.now()
+    with transaction.atomic():
+        submission = submission_locked_for_decision(submission_id=submission_id, actor=actor, now=now)
+        _refuse_unless_senior_for_escalated(submission, actor)
+        reasons = _reasons(reason_codes)
+        if "line_limit" in submission.flags and LINE_LIMIT_CODE not in {reason.code for reason in reasons}:
+            raise ReviewError(ERR_LINE_LIMIT_ONLY_REJECT)
+        from_status = submission.status
+        submission.status = Submission.Status.REJECTED
+        submission.decided_by = actor
+        submission.decided_at = now
+        submission.claim_expires_at = None
+        submission.customer_message = message.strip()
+        submission.internal_note = note.strip()
+        submission.save(
+            update_fields=[
+                "status",
+                "decided_by",
+                "decided_at",
+                "claim_expires_at",
+                "customer_message",
+                "internal_note",
+            ]
+        )
+        # An open submission has no reasons yet (only closing sets them): adding is setting,
+        # without the query for the current ones.
+        submission.reasons.add(*reasons)
+        submission_event_record(
+            submission,
+            actor=actor,
+            verb="rejected",
+            from_status=from_status,
+            to_status=submission.status,
+            reasons=[reason.code for reason in reasons],
+            message=submission.customer_message,
+            note=submission.internal_note,
+        )
+        _notify_rejection(submission, reasons)
+    return submission
+
+
+def _notify_rejection(submission: Submission, reasons: list[ReasonCode]) -> None:
+    texts = "；".join(reason.customer_text() for reason in reasons)
+    final = any(reason.is_final for reason in reasons)
+    follow_up = (
+        _("Please contact customer support or visit a service point with your ID card.")
+        if final
+        else _("Please take new photos and submit again.")
+    )
+    body = _("Reason: %(reasons)s. %(follow_up)s") % {"reasons": texts, "follow_up": follow_up}
+    if submission.customer_message:
+        body = f"{body}\n{submission.customer_message}"
+    account_services.notify(
+        user=submission.user,
+        subject=_("Real-name verification not approved"),
+        body=body,
+        link=VERIFICATION_LINK,
+    )
+
+
+def submission_escalate(*, submission_id: int, actor: User, note: str) -> Submission:
+    """Hand a claimed submission to the senior reviewers, with a note of what to look at.
+
+    The claim ends and the submission goes back to the queue, where only reviewers
+    allowed to decide escalated submissions can claim it.
+    """
+    note = note.strip()
+    if not note:
+        raise ReviewError(ERR_ESCALATION_NOTE_REQUIRED)
+    now = timezone.now()
+    with transaction.atomic():
+        submission = submission_locked_for_decision(submission_id=submission_id, actor=actor, now=now)
+        if submission.is_escalated:
+            raise ReviewError(ERR_ALREADY_ESCALATED)
+        from_status = submission.status
+        submission.escalated_at = now
+        submission.escalated_by = actor
+        submission.escalation_note = note
+        submission.status = Submission.Status.PENDING
+        submission.claimed_by = None
+        submission.claim_expires_at = None
+        submission.save(
+            update_fields=[
+                "escalated_at",
+                "escalated_by",
+                "escalation_note",
+                "status",
+                "claimed_by",
+                "claim_expires_at",
+            ]
+        )
+        submission_event_record(
+            submission, actor=actor, verb="escalated", from_status=from_status, to_status=submission.status, note=note
+        )
+    return submission
+
+
+def submission_revoke_approval(
+    *, submission_id: int, actor: User, reason_codes: list[str] | tuple, message: str = "", note: str = ""
+) -> Submission:
+    """Withdraw an approval found wrong later: the customer is unverified and their lines suspended.
+
+    Only the customer's latest submission, and only while it is approved. The reasons
+    work as a rejection's do: retryable ones let the customer submit again, final ones
+    wait for support.
+    """
+    if not actor.has_perm(REVOKE_PERMISSION):
+        raise ReviewError(ERR_REVOKE_NOT_ALLOWED)
+    reasons = _reasons(reason_codes)
+    now = timezone.now()
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().select_related("user").get(pk=submission_id)
+        latest = Submission.objects.filter(user_id=submission.user_id).aggregate(Max("attempt_number"))
+        if (
+            submission.status != Submission.Status.APPROVED
+            or latest["attempt_number__max"] != submission.attempt_number
+        ):
+            raise ReviewError(ERR_NOT_REVOCABLE)
+        submission.status = Submission.Status.REVOKED
+        submission.revoked_at = now
+        submission.revoked_by = actor
+        submission.customer_message = message.strip()
+        submission.internal_note = note.strip()
+        submission.save(update_fields=["status", "revoked_at", "revoked_by", "customer_message", "internal_note"])
+        submission.reasons.set(reasons)
+        codes = [reason.code for reason in reasons]
+        submission_event_record(
+            submission,
+            actor=actor,
+            verb="revoked",
+            from_status=Submission.Status.APPROVED,
+            to_status=submission.status,
+            reasons=codes,
+            message=submission.customer_message,
+            note=submission.internal_note,
+        )
+        account_services.user_revoke_real_name_verification(user=submission.user, actor=actor, reason=",".join(codes))
+        texts = "；".join(reason.customer_text() for reason in reasons)
+        body = _(
+            "Your real-name verification was withdrawn after a further check: %(reasons)s. Your lines are suspended "
+            "until you verify again."
+        ) % {"reasons": texts}
+        if submission.customer_message:
+            body = f"{body}\n{submission.customer_message}"
+        account_services.notify(
+            user=submission.user, subject=_("Real-name verification withdrawn"), body=body, link=VERIFICATION_LINK
+        )
+    return submission
+
+
+def submission_lift_final_block(*, submission_id: int, actor: User, note: str) -> Submission:
+    """Let a customer whose submission was finally rejected submit again (support only)."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update(of=("self",)).select_related("user").get(pk=submission_id)
+        closed_with_reasons = (Submission.Status.REJECTED, Submission.Status.REVOKED)
+        if submission.status not in closed_with_reasons or submission.final_block_lifted_at is not None:
+            raise ReviewError(ERR_NOT_REJECTED_FINAL)
+        submission.final_block_lifted_at = timezone.now()
+        submission.save(update_fields=["final_block_lifted_at"])
+        submission_event_record(submission, actor=actor, verb="final_block_lifted", note=note)
+        account_services.notify(
+            user=submission.user,
+            subject=_("You can verify your real name again"),
+            body=_("Support has reviewed your case. You can submit your ID photos again."),
+            link=VERIFICATION_LINK,
+        )
+    return submission

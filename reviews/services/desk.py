@@ -1,0 +1,114 @@
+"""Verification in person at a service point: the clerk sees the customer and their ID card."""
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import services as account_services
+from accounts.models import Line, ServicePoint, User
+from accounts.selectors import line_by_activation_code
+from accounts.services.lines import ERR_CODE_UNKNOWN
+from reviews import pii
+from reviews.certificates import make_number
+from reviews.models import Certificate, Submission
+
+from .decisions import VERIFICATION_LINK, submission_approved
+from .errors import (
+    ERR_CODE_ALREADY_VERIFIED,
+    ERR_CUSTOMER_ALREADY_VERIFIED,
+    ERR_LINE_LIMIT_IN_PERSON,
+    ERR_NOT_A_VERIFICATION_POINT,
+    LineLimitReached,
+    ReviewError,
+)
+from .submissions import PhotoSet, delete_files, submission_create, submission_withdraw_open
+
+
+def _certificate_issue(*, submission: Submission, line: Line, point: ServicePoint, actor: User, now) -> Certificate:
+    ServicePoint.objects.select_for_update().get(pk=point.pk)  # one sequence number at a time per point
+    sequence = (Certificate.objects.filter(service_point=point).aggregate(n=Max("sequence"))["n"] or 0) + 1
+    return Certificate.objects.create(
+        number=make_number(point.code, sequence),
+        service_point=point,
+        sequence=sequence,
+        submission=submission,
+        line=line,
+        issued_by=actor,
+        issued_at=now,
+        holder_name_masked=pii.mask_name(submission.full_name),
+    )
+
+
+def submission_verify_in_person(
+    *,
+    actor: User,
+    activation_code: str,
+    full_name: str,
+    id_number: str,
+    customer_phone,
+    photos: PhotoSet | None = None,
+) -> Certificate:
+    """A clerk saw the customer and their ID card: record an approved offline verification.
+
+    The submission is recorded as online ones are (same 一证五号 check) and approved by the
+    same code as the review queue's (customer verified, waiting lines activated, history,
+    audit, message), with the clerk as decider and their service point recorded; a numbered
+    certificate is issued. Everything happens in one transaction: a refusal leaves no
+    account, line attachment or submission behind.
+    """
+    point = actor.service_point
+    if point is None or not point.is_active or point.kind == ServicePoint.Kind.STORE:
+        raise ReviewError(ERR_NOT_A_VERIFICATION_POINT)
+    with transaction.atomic():
+        line = line_by_activation_code(activation_code=activation_code, for_update=True)
+        if line is None:
+            raise ReviewError(ERR_CODE_UNKNOWN)
+        if line.owner_id is None:
+            customer = account_services.customer_for_desk(phone=customer_phone, actor=actor)
+            account_services.line_attach(actor=actor, owner=customer, activation_code=activation_code)
+        else:
+            customer = line.owner
+        if line.status != Line.Status.INACTIVE:
+            raise ReviewError(ERR_CODE_ALREADY_VERIFIED)
+        if customer.is_real_name_verified:
+            raise ReviewError(ERR_CUSTOMER_ALREADY_VERIFIED)
+        submission_withdraw_open(
+            user=customer,
+            actor=actor,
+            note=_("Replaced by in-person verification at %(point)s") % {"point": point.code},
+        )
+        # submission_create locks the customer: the approval below changes their row.
+        submission = submission_create(
+            user=customer,
+            full_name=full_name,
+            id_number=id_number,
+            contact_phone=customer_phone.as_e164 if hasattr(customer_phone, "as_e164") else str(customer_phone),
+            photos=photos or PhotoSet(),  # without photos submission_create would skip the 一证五号 flag
+            actor=actor,
+            channel=Submission.Channel.OFFLINE,
+            service_point=point,
+        )
+        now = timezone.now()
+        certificate = _certificate_issue(submission=submission, line=line, point=point, actor=actor, now=now)
+        try:
+            submission_approved(
+                submission,
+                actor=actor,
+                now=now,
+                verb="verified_in_person",
+                notification=(
+                    _("Real-name verification approved"),
+                    _("You were verified in person at %(point)s. Certificate number: %(number)s.")
+                    % {"point": point.name, "number": certificate.number},
+                    VERIFICATION_LINK,
+                ),
+                audit_data={"service_point": point.code, "certificate": certificate.number},
+            )
+        except LineLimitReached as error:
+            # The rollback removes the photo rows, not the files just written for them.
+            delete_files(
+                [name for photo in submission.photos.all() for name in (photo.image.name, photo.thumbnail.name)]
+            )
+            raise ReviewError(ERR_LINE_LIMIT_IN_PERSON) from error
+    return certificate

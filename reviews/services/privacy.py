@@ -1,0 +1,66 @@
+"""Personal data in submissions: who saw it (photo views, full ID numbers) and its erasure."""
+
+from django.db import transaction
+
+from accounts.models import User
+from reviews import pii
+from reviews.models import Certificate, PhotoAccess, Submission, SubmissionEvent, SubmissionPhoto, private_storage
+
+from .history import submission_audit_record
+
+FULL_ID_NUMBER_PERMISSION = "reviews.view_full_id_number"
+
+
+def photo_access_record(*, photo: SubmissionPhoto, actor: User, variant: str, ip_address: str | None) -> PhotoAccess:
+    """Log that a staff member is shown an ID photo: in the photo access log and the audit trail."""
+    with transaction.atomic():
+        access = PhotoAccess.objects.create(
+            staff=actor,
+            photo=photo,
+            submission_id_copy=photo.submission_id,
+            variant=variant,
+            ip_address=ip_address,
+        )
+        submission_audit_record(
+            photo.submission,
+            actor=actor,
+            verb="photo_viewed",
+            data={"photo": photo.pk, "kind": photo.kind, "variant": variant},
+        )
+    return access
+
+
+def submission_id_number_reveal(*, submission: Submission, actor: User) -> str | None:
+    """The submission's full ID number if ``actor`` may see it, audited; else None."""
+    if not actor.has_perm(FULL_ID_NUMBER_PERMISSION):
+        return None
+    submission_audit_record(submission, actor=actor, verb="id_number_viewed")
+    return pii.decrypt(submission.id_number_encrypted)
+
+
+def submissions_erase_personal_data(*, user_id: int) -> dict:
+    """Erase names, ID numbers, contact phones, notes and photos of a customer's submissions.
+
+    Photo files are deleted from storage before the rows go; decisions (status, reason
+    codes, dates) stay as anonymous history. Returns what was erased.
+    """
+    photos = list(SubmissionPhoto.objects.filter(submission__user_id=user_id))
+    storage = private_storage()
+    for photo in photos:
+        for name in (photo.image.name, photo.thumbnail.name):
+            if name:
+                storage.delete(name)
+    SubmissionPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
+    submissions = Submission.objects.filter(user_id=user_id).update(
+        full_name="",
+        id_number_encrypted="",
+        id_number_masked="",
+        id_number_index="",
+        contact_phone="",
+        customer_message="",
+        internal_note="",
+        flags={},
+    )
+    SubmissionEvent.objects.filter(submission__user_id=user_id).update(customer_message="", internal_note="")
+    Certificate.objects.filter(submission__user_id=user_id).update(holder_name_masked="")
+    return {"submissions": submissions, "photos": len(photos)}
