@@ -6,8 +6,12 @@ transactional tests, with serialized_rollback to bring the seeded reason codes a
 roles back after the flush.
 """
 
-import pytest
+import threading
 
+import pytest
+from django.db import connection, transaction
+
+from accounts.models import AuditEvent
 from reviews import services
 from reviews.models import Submission, SubmissionEvent
 from reviews.services import ERR_ALREADY_DECIDED, ERR_ALREADY_OPEN, ReviewError
@@ -174,3 +178,46 @@ def test_reviewers_deciding_and_taking_the_next_at_once_never_share_a_submission
     in_review = Submission.objects.filter(status=Submission.Status.IN_REVIEW)
     assert sorted(f"/staff/reviews/{s.pk}/" for s in in_review) == sorted(opened)
     assert len({s.claimed_by_id for s in in_review}) == 2
+
+
+def test_a_submission_locked_by_another_transaction_is_passed_over_not_waited_for(submit):
+    """While one transaction holds the oldest-due row, claiming next hands out the second at once."""
+    oldest, second = submit(photos=None), submit(photos=None)
+    reviewer = make_staff("reviewer")
+    locked, done = threading.Event(), threading.Event()
+
+    def hold_the_oldest():
+        try:
+            with transaction.atomic():
+                Submission.objects.select_for_update().get(pk=oldest.pk)
+                locked.set()
+                done.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_oldest)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        [(outcome, claimed)] = run_together(lambda: services.submission_claim_next(actor=reviewer), timeout=10)
+    finally:
+        done.set()
+        holder.join(timeout=30)
+
+    assert outcome == "ok"
+    assert claimed.pk == second.pk
+    assert Submission.objects.get(pk=oldest.pk).status == Submission.Status.PENDING
+    assert Submission.objects.get(pk=second.pk).claimed_by_id == reviewer.pk
+
+
+def test_every_claim_of_a_race_is_in_the_audit_trail_once(submit):
+    for _ in range(5):
+        submit(photos=None)
+    reviewers = [make_staff("reviewer") for _ in range(5)]
+
+    results = run_together(*[lambda r=r: services.submission_claim_next(actor=r) for r in reviewers])
+
+    assert errors(results) == []
+    claims = AuditEvent.objects.filter(verb="submission.claimed")
+    assert sorted(claims.values_list("actor_id", flat=True)) == sorted(r.pk for r in reviewers)
+    assert len(set(claims.values_list("target_id", flat=True))) == 5

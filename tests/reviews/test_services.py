@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts.models import Line, Notification, OutboundMessage
+from accounts.models import AuditEvent, Line, Notification, OutboundMessage
 from reviews import services, validators
 from reviews.business_days import add_business_days
 from reviews.models import ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
@@ -716,3 +716,80 @@ def test_every_transition_is_an_event_with_actor_and_states(submit, reviewer, ot
         ("claimed", other_reviewer, "pending", "in_review"),
         ("rejected", other_reviewer, "in_review", "rejected"),
     ]
+
+
+def test_every_event_of_a_submission_is_also_in_the_staff_audit_trail(
+    submit, reviewer, senior_reviewer, support, decide
+):
+    customer = CustomerFactory()
+    first = submit(customer, photos=None)
+    services.submission_claim(submission_id=first.pk, actor=reviewer)
+    services.submission_release(submission_id=first.pk, actor=reviewer)
+    services.submission_claim_next(actor=reviewer)
+    expire_claim(first)
+    services.submissions_release_expired_claims()
+    services.submission_claim(submission_id=first.pk, actor=reviewer)
+    services.submission_escalate(submission_id=first.pk, actor=reviewer, note="look at the face")
+    decide(first, senior_reviewer, "reject", ["FACE_MISMATCH"], message="Please visit us.", note="not the same person")
+    services.submission_lift_final_block(submission_id=first.pk, actor=support, note="called the customer")
+    second = submit(customer, photos=None)
+    services.submission_withdraw_open(user=customer, actor=support, note="replaced")
+    third = submit(customer, photos=None)
+    decide(third, reviewer, "approve")
+    services.submission_revoke_approval(
+        submission_id=third.pk, actor=senior_reviewer, reason_codes=["DOC_TAMPERED"], note="font differs"
+    )
+
+    for submission in (first, second, third):
+        history = SubmissionEvent.objects.filter(submission=submission).order_by("pk")
+        audited = AuditEvent.objects.filter(target_type="reviews.submission", target_id=str(submission.pk))
+        assert [(event.verb, event.actor_id) for event in audited.order_by("pk")] == [
+            (f"submission.{event.verb}", event.actor_id) for event in history
+        ]
+    assert verbs(first) == [
+        "submitted",
+        "claimed",
+        "released",
+        "claimed",
+        "lease_expired",
+        "claimed",
+        "escalated",
+        "claimed",
+        "rejected",
+        "final_block_lifted",
+    ]
+    about = AuditEvent.objects.filter(target_type="reviews.submission")
+    assert set(about.values_list("subject_user_id", flat=True)) == {customer.pk}
+    assert about.get(verb="submission.lease_expired").actor is None
+    assert about.get(verb="submission.escalated").data == {
+        "from": "in_review",
+        "to": "pending",
+        "note": "look at the face",
+    }
+    # What the customer was told stays in the submission; the audit trail has the decision and why.
+    assert about.get(verb="submission.rejected").data == {
+        "from": "in_review",
+        "to": "rejected",
+        "reason_codes": ["FACE_MISMATCH"],
+        "note": "not the same person",
+    }
+    assert about.get(verb="submission.approved").data == {"from": "in_review", "to": "approved", "channel": "online"}
+    assert about.get(verb="submission.revoked").data == {
+        "from": "approved",
+        "to": "revoked",
+        "reason_codes": ["DOC_TAMPERED"],
+        "note": "font differs",
+    }
+    assert about.get(verb="submission.withdrawn").data == {"from": "pending", "to": "withdrawn", "note": "replaced"}
+
+
+def test_a_refused_change_leaves_neither_history_nor_audit_event(submit, reviewer, other_reviewer):
+    submission = submit(photos=None)
+    services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    before = AuditEvent.objects.count()
+
+    refused(ERR_NOT_CLAIMED_BY_YOU, services.submission_approve, submission_id=submission.pk, actor=other_reviewer)
+    refused(ERR_NOTHING_TO_RELEASE, services.submission_release, submission_id=submission.pk, actor=other_reviewer)
+
+    assert verbs(submission) == ["submitted", "claimed"]
+    assert AuditEvent.objects.count() == before

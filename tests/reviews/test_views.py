@@ -327,6 +327,16 @@ def test_every_staff_view_of_a_photo_is_logged(client, photo, reviewer, senior_r
         (senior_reviewer.pk, photo.pk, "full", photo.submission_id),
     ]
     assert PhotoAccess.objects.first().ip_address == "203.0.113.9"
+    audited = AuditEvent.objects.filter(verb="submission.photo_viewed").order_by("pk")
+    assert [(event.actor_id, event.data["variant"]) for event in audited] == [
+        (reviewer.pk, "full"),
+        (reviewer.pk, "thumb"),
+        (reviewer.pk, "full"),
+        (senior_reviewer.pk, "full"),
+    ]
+    assert {(event.target_id, event.subject_user_id) for event in audited} == {
+        (str(photo.submission_id), photo.submission.user_id)
+    }
 
 
 def test_unknown_photo_or_variant_is_404(client, photo, reviewer):
@@ -334,6 +344,7 @@ def test_unknown_photo_or_variant_is_404(client, photo, reviewer):
     assert client.get(f"/verification/photos/{photo.pk}/original/").status_code == 404
     assert client.get(f"/verification/photos/{photo.pk + 1000}/full/").status_code == 404
     assert not PhotoAccess.objects.exists()
+    assert not AuditEvent.objects.filter(verb="submission.photo_viewed").exists()
 
 
 def test_photos_are_not_reachable_by_any_public_url(client, photo):
@@ -546,6 +557,34 @@ def test_reject_without_a_reason_is_refused_on_the_page(client, reviewer, claime
     claimed.refresh_from_db()
     assert claimed.status == Submission.Status.IN_REVIEW
     assert decided_verbs(claimed) == []
+
+
+@pytest.mark.parametrize("decision", ["maybe", ""])
+def test_a_decision_other_than_approve_or_reject_is_refused_on_the_page(client, reviewer, claimed, decision):
+    form = {"decision": decision, "reason_codes": ["IMG_BLURRY"]}
+    response = signed_in(client, reviewer).post(decide_url(claimed), form)
+    assert response.status_code == 400
+    claimed.refresh_from_db()
+    assert claimed.status == Submission.Status.IN_REVIEW
+    assert decided_verbs(claimed) == []
+
+
+def test_the_staff_audit_page_shows_what_happened_to_a_submission(client, submit, reviewer, support, decide):
+    submission = submit(photos=None)
+    decide(submission, reviewer, "reject", ["IMG_BLURRY"], note="blurred corner")
+
+    signed_in(client, support)
+    response = client.get("/staff/audit/", {"customer": submission.user_id})
+
+    assert response.status_code == 200
+    shown = [(event.verb, event.actor_id) for event in response.context["events"]]
+    assert shown[:3] == [
+        ("submission.rejected", reviewer.pk),
+        ("submission.claimed", reviewer.pk),
+        ("submission.submitted", submission.user_id),
+    ]
+    page = response.content.decode()
+    assert "Verification rejected" in page and "Verification claimed for review" in page
 
 
 def test_double_post_of_a_decision_applies_once_and_the_second_gets_409(client, reviewer, claimed):
