@@ -173,14 +173,14 @@ def queue_depth() -> int:
     return Submission.objects.filter(status__in=Submission.OPEN_STATUSES).count()
 
 
-def photo_for_viewer(*, photo_id: int, user):
-    """The photo if ``user`` may see it (its owner, or staff allowed to view ID photos), else None."""
+def photo_for_viewer(*, photo_id: int, actor):
+    """The photo if ``actor`` may see it (its owner, or staff allowed to view ID photos), else None."""
     photo = SubmissionPhoto.objects.select_related("submission").filter(pk=photo_id).first()
     if photo is None:
         return None, False
-    if photo.submission.user_id == user.pk:
+    if photo.submission.user_id == actor.pk:
         return photo, False
-    if user.is_staff and user.has_perm("reviews.view_id_photos"):
+    if actor.is_staff and actor.has_perm("reviews.view_id_photos"):
         return photo, True
     return None, False
 

@@ -104,7 +104,7 @@ def photo_file(request, photo_id: int, variant: str):
     """Serve an ID photo to its owner or to staff allowed to review; log every staff view."""
     if variant not in ("full", "thumb"):
         raise Http404
-    photo, as_staff = selectors.photo_for_viewer(photo_id=photo_id, user=request.user)
+    photo, as_staff = selectors.photo_for_viewer(photo_id=photo_id, actor=request.user)
     if photo is None:
         raise Http404
     if as_staff:

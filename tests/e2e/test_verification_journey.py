@@ -75,3 +75,13 @@ def test_customer_rejected_then_resubmits_and_is_approved(new_page, live_server,
     assert approved.subject in customer_page.get_by_test_id("notification-list").inner_text()
     # Rejection and approval both reached the customer by SMS too.
     assert OutboundMessage.objects.filter(recipient=customer.phone.as_e164, body__contains=approved.subject).exists()
+
+    # Support reads everything that happened to the customer's verification on the audit page.
+    make_staff("support", login="support1")
+    support_page = new_page({"width": 1400, "height": 900})
+    sign_in(support_page, "support1")
+    support_page.goto(f"/staff/audit/?customer={customer.pk}")
+    trail = support_page.get_by_test_id("audit-table").inner_text()
+    for verb in ("submission.claimed", "submission.photo_viewed", "submission.rejected", "submission.approved"):
+        assert verb in trail
+    assert "实名认证驳回" in trail

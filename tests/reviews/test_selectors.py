@@ -162,11 +162,11 @@ def test_photo_is_visible_to_its_owner_and_to_photo_reviewers_only(submit, revie
     submission = submit()
     photo = submission.photos.first()
 
-    assert selectors.photo_for_viewer(photo_id=photo.pk, user=submission.user) == (photo, False)
-    assert selectors.photo_for_viewer(photo_id=photo.pk, user=reviewer) == (photo, True)
+    assert selectors.photo_for_viewer(photo_id=photo.pk, actor=submission.user) == (photo, False)
+    assert selectors.photo_for_viewer(photo_id=photo.pk, actor=reviewer) == (photo, True)
     for outsider in (CustomerFactory(), support, clerk):
-        assert selectors.photo_for_viewer(photo_id=photo.pk, user=outsider) == (None, False)
-    assert selectors.photo_for_viewer(photo_id=photo.pk + 10_000, user=reviewer) == (None, False)
+        assert selectors.photo_for_viewer(photo_id=photo.pk, actor=outsider) == (None, False)
+    assert selectors.photo_for_viewer(photo_id=photo.pk + 10_000, actor=reviewer) == (None, False)
 
 
 def test_active_reason_codes_leave_out_retired_ones():
