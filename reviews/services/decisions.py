@@ -1,6 +1,6 @@
 """Decisions on a submission: approve, reject, escalate, revoke an approval, lift a final block.
 
-``submission_approved`` is the one writer of the approved state: the review queue
+``submission_approve_locked`` is the one writer of the approved state: the review queue
 (``submission_approve``) and the service-point desk (``desk.submission_verify_in_person``)
 both go through it.
 """
@@ -51,7 +51,7 @@ def _refuse_unless_senior_for_escalated(submission: Submission, actor: User) -> 
         raise ReviewError(ERR_ESCALATED_SENIOR_ONLY)
 
 
-def submission_approved(
+def submission_approve_locked(
     submission: Submission,
     *,
     actor: User,
@@ -105,7 +105,7 @@ def submission_approve(*, submission_id: int, actor: User, message: str = "", no
             submission_id=submission_id, actor=actor, now=now, lock_customer=True
         )
         _refuse_unless_senior_for_escalated(submission, actor)
-        return submission_approved(
+        return submission_approve_locked(
             submission,
             actor=actor,
             now=now,

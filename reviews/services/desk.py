@@ -13,7 +13,7 @@ from reviews import pii
 from reviews.certificates import make_number
 from reviews.models import Certificate, Submission
 
-from .decisions import VERIFICATION_LINK, submission_approved
+from .decisions import VERIFICATION_LINK, submission_approve_locked
 from .errors import (
     ERR_CODE_ALREADY_VERIFIED,
     ERR_CUSTOMER_ALREADY_VERIFIED,
@@ -92,7 +92,7 @@ def submission_verify_in_person(
         now = timezone.now()
         certificate = _certificate_issue(submission=submission, line=line, point=point, actor=actor, now=now)
         try:
-            submission_approved(
+            submission_approve_locked(
                 submission,
                 actor=actor,
                 now=now,
