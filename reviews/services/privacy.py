@@ -1,7 +1,5 @@
 """Personal data in submissions: who saw it (photo views, full ID numbers) and its erasure."""
 
-from django.db import transaction
-
 from accounts.models import User
 from reviews import pii
 from reviews.models import Certificate, PhotoAccess, Submission, SubmissionEvent, SubmissionPhoto, private_storage
@@ -12,21 +10,24 @@ FULL_ID_NUMBER_PERMISSION = "reviews.view_full_id_number"
 
 
 def photo_access_record(*, photo: SubmissionPhoto, actor: User, variant: str, ip_address: str | None) -> PhotoAccess:
-    """Log that a staff member is shown an ID photo: in the photo access log and the audit trail."""
-    with transaction.atomic():
-        access = PhotoAccess.objects.create(
-            staff=actor,
-            photo=photo,
-            submission_id_copy=photo.submission_id,
-            variant=variant,
-            ip_address=ip_address,
-        )
-        submission_audit_record(
-            photo.submission,
-            actor=actor,
-            verb="photo_viewed",
-            data={"photo": photo.pk, "kind": photo.kind, "variant": variant},
-        )
+    """Log that a staff member is shown an ID photo: in the photo access log and the audit trail.
+
+    Two appends to logs of a read, without a transaction of their own: a review screen asks
+    for its three photos at once, and nothing here is a state that could be half-changed.
+    """
+    access = PhotoAccess.objects.create(
+        staff=actor,
+        photo=photo,
+        submission_id_copy=photo.submission_id,
+        variant=variant,
+        ip_address=ip_address,
+    )
+    submission_audit_record(
+        photo.submission,
+        actor=actor,
+        verb="photo_viewed",
+        data={"photo": photo.pk, "kind": photo.kind, "variant": variant},
+    )
     return access
 
 
