@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.backends import find_user_by_identifier
-from accounts.models import Notification, OneTimeCode, OutboundMessage, User
+from accounts.models import AuditEvent, Notification, OneTimeCode, OutboundMessage, User
 from accounts.outbox import REDACTED
 
 from .audit import audit_record
@@ -161,8 +161,10 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     """Erase what accounts holds about a customer locked by the caller, and record it.
 
     Inbox messages and one-time codes go; sent messages keep their dates without their
-    text or recipient; the account row stays, anonymous and unusable. ``report`` (what the
-    other apps erased) is completed and written into the audit event.
+    text or recipient; the account row stays, anonymous and unusable; staff notes kept in
+    the customer's audit events (they may repeat a name or a number) are blanked, the
+    only change the append-only trail ever takes. ``report`` (what the other apps erased)
+    is completed and written into the audit event.
     """
     contacts = [value for value in (str(user.phone) if user.phone else None, user.email) if value]
     report["notifications"] = Notification.objects.filter(user=user).delete()[0]
@@ -170,6 +172,11 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     report["outbound_messages"] = OutboundMessage.objects.filter(recipient__in=contacts).update(
         recipient="erased", body=REDACTED, subject=""
     )
+    noted = list(AuditEvent.objects.filter(subject_user=user, data__has_key="note").exclude(data__note=""))
+    for event in noted:
+        event.data["note"] = ""
+    AuditEvent.objects.bulk_update(noted, ["data"])
+    report["audit_notes"] = len(noted)
     user.username = f"erased-{user.pk}"
     user.phone = None
     user.email = None

@@ -318,3 +318,35 @@ def test_the_retention_period_follows_the_setting(support, settings):
     end_service(user, days_ago=11)
 
     assert customer_services.personal_data_purge()["users"] == 1
+
+
+def test_erasure_blanks_staff_notes_in_the_customers_audit_events_and_keeps_the_events(support):
+    user, _line, _order = customer_with_history(full_name="李四", id_number="11010519491231002X", seed=7)
+    reviewer = make_staff("reviewer")
+    other = CustomerFactory()
+    noted = AuditEvent.objects.create(
+        verb="submission.rejected",
+        target_type="reviews.submission",
+        target_id="1",
+        subject_user=user,
+        actor=reviewer,
+        data={"note": "李四 说他住在朝阳区"},
+    )
+    kept = AuditEvent.objects.create(
+        verb="submission.rejected",
+        target_type="reviews.submission",
+        target_id="2",
+        subject_user=other,
+        actor=reviewer,
+        data={"note": "another customer's note"},
+    )
+    cancel_every_line(user, support)
+
+    report = customer_services.user_erase_personal_data(user_id=user.pk, now=timezone.now())
+
+    noted.refresh_from_db()
+    kept.refresh_from_db()
+    assert noted.data == {"note": ""}
+    assert kept.data == {"note": "another customer's note"}
+    assert report["audit_notes"] >= 1
+    assert not AuditEvent.objects.filter(subject_user=user).exclude(data__note="").filter(data__has_key="note")
