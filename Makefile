@@ -1,13 +1,22 @@
 # The two commands of the README:
 #   make run   set up on a fresh machine and serve with demo data at http://127.0.0.1:8000
 #   make test  set up and run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
+# and the others:
+#   make test-pg  the suite on the PostgreSQL already running here (PG_URL); it starts nothing
+#   make lint     ruff, and import-linter's check of the apps' layers
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PG_URL ?= postgres://postgres@127.0.0.1:5432/heyon
+# One pytest-xdist worker per core, each with its own test database, live server and
+# Chromium; a worker that is free takes tests queued for a busy one (worksteal), so one
+# slow browser journey does not leave the other core idle at the end.
+PYTEST_WORKERS ?= auto
+PYTEST := DJANGO_SETTINGS_MODULE=heyon_site.settings.test $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
-.PHONY: run test setup system-packages browser-packages messages lint ci clean
+.PHONY: run test test-pg setup system-packages browser-packages messages lint ci clean
 
 run: setup
 	$(MANAGE) migrate --noinput
@@ -15,7 +24,12 @@ run: setup
 	$(MANAGE) runserver 127.0.0.1:8000
 
 test: setup browser-packages
-	DJANGO_SETTINGS_MODULE=heyon_site.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+
+# pytest-django makes a test database per worker beside PG_URL's (test_heyon_gw0, ...).
+test-pg: setup browser-packages
+	@pg_isready -q -d "$(PG_URL)" || { echo "PostgreSQL does not answer at $(PG_URL): start it, or set PG_URL." >&2; exit 1; }
+	DATABASE_URL="$(PG_URL)" $(PYTEST) $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed system-packages messages
 
@@ -41,6 +55,7 @@ messages: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var staticfiles
