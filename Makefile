@@ -11,10 +11,11 @@ MANAGE := $(BIN)/python manage.py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_URL ?= postgres://postgres@127.0.0.1:5432/heyon
 # One pytest-xdist worker per core, each with its own test database, live server and
-# Chromium; a worker that is free takes tests queued for a busy one (worksteal), so one
-# slow browser journey does not leave the other core idle at the end.
+# Chromium (a third worker on two cores was slower). `--dist load` hands each worker its
+# tests in pytest-django's order, so the transactional tests, which flush the database,
+# come after the others in every worker; `loadfile` and `worksteal` break that order.
 PYTEST_WORKERS ?= auto
-PYTEST := DJANGO_SETTINGS_MODULE=heyon_site.settings.test $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
+PYTEST := DJANGO_SETTINGS_MODULE=heyon_site.settings.test $(BIN)/pytest -n $(PYTEST_WORKERS) --dist load
 
 .PHONY: run test test-pg setup system-packages browser-packages messages lint ci clean
 

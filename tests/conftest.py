@@ -4,8 +4,10 @@ import types
 
 import django_ratelimit.core
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
 
 from accounts import sms
 
@@ -53,6 +55,28 @@ def last_code_sent_to(number: str) -> str:
 @pytest.fixture
 def code_for():
     return last_code_sent_to
+
+
+@pytest.fixture(autouse=True)
+def _seeded_rows_present(request):
+    """Fail clearly when a test in a transaction finds the rows the migrations seed gone.
+
+    A transactional test (live server, races, worker) ends by flushing the test database,
+    seeded roles and plans included; pytest-django therefore runs them after the others,
+    and only xdist's ``--dist load`` keeps that order in every worker (``loadfile`` and
+    ``worksteal`` can hand a worker an ordinary test after a transactional one).
+    """
+    if request.node.get_closest_marker("django_db") is None:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    if connection.in_atomic_block and not Group.objects.exists():
+        pytest.fail(
+            "The test database has lost the rows its migrations seed: a transactional test flushed it "
+            "before this one ran. Run the tests in pytest-django's order (pytest-xdist: --dist load).",
+            pytrace=False,
+        )
+    yield
 
 
 @pytest.fixture(autouse=True)
