@@ -14,10 +14,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from accounts import outbox, sms
 from accounts import services as account_services
-from accounts import sms
 from accounts.models import Line, Notification, OutboundMessage
-from accounts.services import messages as outbox
 from accounts.tasks import dispatch_messages
 from billing import services as billing_services
 from billing.models import Order
