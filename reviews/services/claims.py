@@ -84,18 +84,23 @@ def submission_release(*, submission_id: int, actor: User) -> Submission:
         submission = Submission.objects.select_for_update().get(pk=submission_id)
         if submission.status != Submission.Status.IN_REVIEW or submission.claimed_by_id != actor.pk:
             raise ReviewError(ERR_NOTHING_TO_RELEASE)
-        submission.status = Submission.Status.PENDING
-        submission.claimed_by = None
-        submission.claim_expires_at = None
-        submission.save(update_fields=["status", "claimed_by", "claim_expires_at"])
-        submission_event_record(
-            submission,
-            actor=actor,
-            verb="released",
-            from_status=Submission.Status.IN_REVIEW,
-            to_status=Submission.Status.PENDING,
-        )
+        _return_to_queue(submission, actor=actor, verb="released")
     return submission
+
+
+def _return_to_queue(submission: Submission, *, actor, verb: str) -> None:
+    """Make a locked, claimed submission pending again and record why (``verb``)."""
+    submission.status = Submission.Status.PENDING
+    submission.claimed_by = None
+    submission.claim_expires_at = None
+    submission.save(update_fields=["status", "claimed_by", "claim_expires_at"])
+    submission_event_record(
+        submission,
+        actor=actor,
+        verb=verb,
+        from_status=Submission.Status.IN_REVIEW,
+        to_status=Submission.Status.PENDING,
+    )
 
 
 def submissions_release_expired_claims() -> int:
@@ -109,17 +114,7 @@ def submissions_release_expired_claims() -> int:
             submission = expired.select_for_update().filter(pk=submission_id).first()
             if submission is None:
                 continue
-            submission.status = Submission.Status.PENDING
-            submission.claimed_by = None
-            submission.claim_expires_at = None
-            submission.save(update_fields=["status", "claimed_by", "claim_expires_at"])
-            submission_event_record(
-                submission,
-                actor=None,
-                verb="lease_expired",
-                from_status=Submission.Status.IN_REVIEW,
-                to_status=Submission.Status.PENDING,
-            )
+            _return_to_queue(submission, actor=None, verb="lease_expired")
             count += 1
     return count
 

@@ -71,16 +71,7 @@ def submission_approve_locked(
     """
     if "line_limit" in submission.flags:
         raise LineLimitReached(ERR_LINE_LIMIT_ONLY_REJECT)
-    from_status = submission.status
-    submission.status = Submission.Status.APPROVED
-    submission.decided_by = actor
-    submission.decided_at = now
-    submission.claim_expires_at = None
-    submission.customer_message = message.strip()
-    submission.internal_note = note.strip()
-    submission.save(
-        update_fields=["status", "decided_by", "decided_at", "claim_expires_at", "customer_message", "internal_note"]
-    )
+    from_status = _close(submission, Submission.Status.APPROVED, actor=actor, now=now, message=message, note=note)
     submission_event_record(
         submission,
         actor=actor,
@@ -130,23 +121,7 @@ def submission_reject(
         reasons = _reasons(reason_codes)
         if "line_limit" in submission.flags and LINE_LIMIT_CODE not in {reason.code for reason in reasons}:
             raise ReviewError(ERR_LINE_LIMIT_ONLY_REJECT)
-        from_status = submission.status
-        submission.status = Submission.Status.REJECTED
-        submission.decided_by = actor
-        submission.decided_at = now
-        submission.claim_expires_at = None
-        submission.customer_message = message.strip()
-        submission.internal_note = note.strip()
-        submission.save(
-            update_fields=[
-                "status",
-                "decided_by",
-                "decided_at",
-                "claim_expires_at",
-                "customer_message",
-                "internal_note",
-            ]
-        )
+        from_status = _close(submission, Submission.Status.REJECTED, actor=actor, now=now, message=message, note=note)
         # An open submission has no reasons yet (only closing sets them): adding is setting,
         # without the query for the current ones.
         submission.reasons.add(*reasons)
@@ -162,6 +137,21 @@ def submission_reject(
         )
         _notify_rejection(submission, reasons)
     return submission
+
+
+def _close(submission: Submission, status: str, *, actor: User, now, message: str, note: str) -> str:
+    """Write a decision's fields on a locked submission; return the status it had."""
+    from_status = submission.status
+    submission.status = status
+    submission.decided_by = actor
+    submission.decided_at = now
+    submission.claim_expires_at = None
+    submission.customer_message = message.strip()
+    submission.internal_note = note.strip()
+    submission.save(
+        update_fields=["status", "decided_by", "decided_at", "claim_expires_at", "customer_message", "internal_note"]
+    )
+    return from_status
 
 
 def _notify_rejection(submission: Submission, reasons: list[ReasonCode]) -> None:
