@@ -156,13 +156,23 @@ def lines_activate_waiting(*, user: User, actor) -> list[Line]:
 
 
 def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
-    """Lock and activate the user's waiting lines; return them and their unsaved audit events."""
+    """Lock and activate the user's waiting lines; return them and their unsaved audit events.
+
+    A new line starts its year now; a suspended one comes back with the validity it had.
+    """
     waiting = list(
         Line.objects.select_for_update()
         .filter(owner=user, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
         .order_by("pk")
     )
     now = timezone.now()
+    new = [line for line in waiting if line.status == Line.Status.INACTIVE]
+    if new:
+        Line.objects.filter(pk__in=[line.pk for line in new]).update(
+            status=Line.Status.ACTIVE, activated_at=now, validity_end=now + LINE_VALIDITY
+        )
+    if len(new) < len(waiting):
+        Line.objects.filter(pk__in=[line.pk for line in waiting if line not in new]).update(status=Line.Status.ACTIVE)
     events = []
     for line in waiting:
         from_status = line.status
@@ -179,7 +189,6 @@ def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
                 data={"from": from_status, "to": "active"},
             )
         )
-    Line.objects.bulk_update(waiting, ["status", "activated_at", "validity_end"])
     return waiting, events
 
 
