@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -48,15 +49,15 @@ def submission_claim_next(*, actor: User, filters: dict | None = None) -> Submis
     passed over, not waited for, so two reviewers never get the same submission.
     """
     now = timezone.now()
-    held = selectors.claims_held(reviewer_id=actor.pk, now=now).first()
-    if held is not None:
-        return held
+    held = selectors.claims_held(reviewer_id=actor.pk, now=now)
     filters = {**(filters or {}), "hide_escalated": not actor.has_perm(ESCALATED_PERMISSION)}
     with transaction.atomic():
-        candidates = selectors.claimable_submissions(filters=filters, now=now)
+        # Nothing is claimable while the reviewer holds a claim: then (or when the queue is
+        # empty) the second read gives the held one back, so the usual claim is one read.
+        candidates = selectors.claimable_submissions(filters=filters, now=now).exclude(Exists(held))
         submission = candidates.select_for_update(skip_locked=True).first()
         if submission is None:
-            return None
+            return held.first()
         return _claim(submission, actor=actor, lease=_lease(now))
 
 
