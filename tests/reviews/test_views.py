@@ -828,9 +828,9 @@ def claim_and_decide(client, submission, data):
 # to all: the session (a database session in tests; Redis in production), the reviewer, and
 # their permissions (ModelBackend: their own, their groups').
 COMMON_QUERIES = 4
-# held claim?, SAVEPOINT, first claimable row (FOR UPDATE SKIP LOCKED on PostgreSQL),
-# UPDATE submission, claimed event, its audit event, RELEASE
-CLAIM_QUERIES = COMMON_QUERIES + 7
+# SAVEPOINT, first claimable row unless a claim is held (FOR UPDATE SKIP LOCKED on
+# PostgreSQL), UPDATE submission, claimed event, its audit event, RELEASE
+CLAIM_QUERIES = COMMON_QUERIES + 6
 # SAVEPOINT, submission and customer locked (one join), UPDATE submission, approved event,
 # its audit event, UPDATE customer, waiting lines locked, UPDATE lines (one for all), audit
 # events (one INSERT: verified + one per line), notifications (one INSERT: line active +
