@@ -252,6 +252,10 @@ class Payment(models.Model):
         UNKNOWN = "unknown", _("Unknown (provider did not answer)")
         REFUNDED = "refunded", _("Refunded")
 
+    # The attempt may have reached the provider and its outcome is not recorded yet: it must be
+    # settled by asking the provider before the order is paid again or closed.
+    UNSETTLED = (Status.CREATED, Status.PENDING, Status.UNKNOWN)
+
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments", verbose_name=_("order"))
     method = models.CharField(_("method"), max_length=12, choices=Method.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CREATED)
@@ -271,7 +275,7 @@ class Payment(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
         ]
         indexes = [
-            # Payments still in flight: settled by payments_settle_unknown, filtered in admin.
+            # Payments still in flight: settled by payments_settle, filtered in admin.
             models.Index(
                 fields=["status"], condition=Q(status__in=["created", "pending", "unknown"]), name="payment_unsettled"
             ),

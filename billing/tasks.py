@@ -7,10 +7,15 @@ from billing import services
 
 @shared_task(name="billing.tasks.run_autorenew", ignore_result=True)
 def run_autorenew() -> dict:
-    # Timed-out payments are settled by asking the provider before anything is retried,
-    # so a charge whose answer was lost is never made again.
-    settled = services.payments_settle_unknown()
+    # Payments whose answer was lost are settled by asking the provider before anything is
+    # retried, so a charge that went through is never made again.
+    settled = services.payments_settle()["settled"]
     return {**services.autorenew_run(), "settled_unknown_payments": settled}
+
+
+@shared_task(name="billing.tasks.settle_payments", ignore_result=True)
+def settle_payments() -> dict:
+    return services.payments_settle()
 
 
 @shared_task(name="billing.tasks.expire_lines", ignore_result=True)

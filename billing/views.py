@@ -14,9 +14,9 @@ from accounts.models import Line
 from accounts.permissions import staff_permission_required
 from billing import receipts, selectors, services
 from billing.forms import AutoRenewForm, PayForm, RenewalForm, StoreLookupForm, StoreRenewalForm, TopUpForm
-from billing.gateways import InvalidNotification, gateway_named
+from billing.gateways import gateway_named
 from billing.models import Order, Payment, SandboxCharge
-from billing.webhooks import UnknownPayment, handle_provider_notification
+from billing.webhooks import NOTIFICATION_REFUSED, handle_provider_notification
 
 logger = logging.getLogger(__name__)
 RENEW_AT_STORE = "billing.renew_at_store"
@@ -86,7 +86,7 @@ def order_detail(request, number: str):
         "pay_form": PayForm(allow_wallet=order.kind == Order.Kind.RENEWAL),
         "balance": selectors.wallet_balance(user=request.user),
         "last_failed": failed[-1] if failed else None,
-        "in_flight": any(p.status in (Payment.Status.UNKNOWN, Payment.Status.PENDING) for p in order.payments.all()),
+        "in_flight": any(p.status in Payment.UNSETTLED for p in order.payments.all()),
     }
     return render(request, "billing/order.html", context)
 
@@ -141,7 +141,7 @@ def provider_webhook(request, provider: str):
         handle_provider_notification(provider=provider, headers=request.headers, body=request.body)
     except KeyError as error:
         raise Http404 from error
-    except (InvalidNotification, UnknownPayment) as error:
+    except NOTIFICATION_REFUSED as error:
         logger.warning("Rejected %s notification: %s", provider, error)
         return HttpResponse("invalid", status=400, content_type="text/plain")
     return HttpResponse("success", content_type="text/plain")

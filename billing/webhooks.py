@@ -5,8 +5,9 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.gateways import gateway_named
+from billing.gateways import InvalidNotification, gateway_named
 from billing.models import Payment, ProviderNotification
+from billing.services.errors import PaymentAmountMismatch
 from billing.services.payments import payment_record_result
 
 logger = logging.getLogger(__name__)
@@ -16,11 +17,16 @@ class UnknownPayment(Exception):
     pass
 
 
+# A callback refused with any of these changed nothing; the webhook answers 400 and the provider retries.
+NOTIFICATION_REFUSED = (InvalidNotification, UnknownPayment, PaymentAmountMismatch)
+
+
 def handle_provider_notification(*, provider: str, headers: dict, body: bytes) -> bool:
     """Verify and apply one callback. Returns False when this event was already handled.
 
-    Raises InvalidNotification for a forged or stale callback and UnknownPayment for
-    an out-trade number we never issued; neither changes anything.
+    Raises InvalidNotification for a forged or stale callback, UnknownPayment for an
+    out-trade number we never issued, and PaymentAmountMismatch for a callback whose
+    amount or currency is not the payment's (logged); none of them changes anything.
     """
     gateway = gateway_named(provider)
     event = gateway.verify_notification(headers=headers, body=body)
@@ -32,7 +38,11 @@ def handle_provider_notification(*, provider: str, headers: dict, body: bytes) -
                 provider=provider, event_id=event.event_id, out_trade_no=event.out_trade_no, payload=event.payload
             )
             payment_record_result(
-                out_trade_no=event.out_trade_no, status=event.status, transaction_id=event.transaction_id
+                out_trade_no=event.out_trade_no,
+                status=event.status,
+                transaction_id=event.transaction_id,
+                amount=event.amount,
+                currency=event.currency,
             )
             record.processed_at = timezone.now()
             record.save(update_fields=["processed_at"])

@@ -13,7 +13,9 @@ class GatewayResult:
     """What the provider said when asked to charge, or when queried.
 
     status: "succeeded", "failed", "pending" (the customer must act, e.g. at a cashier
-    page), or "unknown" (no answer: settle by ``query`` before any retry).
+    page), or "unknown" (no answer: settle by ``query`` before any retry). A query's
+    answer also says what the provider charged (``amount`` and ``currency``), which must
+    match the payment's before it is believed.
     """
 
     status: str
@@ -21,6 +23,8 @@ class GatewayResult:
     redirect_url: str = ""
     failure_reason: str = ""
     card_token: str = ""
+    amount: Decimal | None = None
+    currency: str = ""
 
 
 @dataclass
@@ -30,6 +34,7 @@ class ProviderEvent:
     status: str
     transaction_id: str
     amount: Decimal
+    currency: str
     payload: dict = field(default_factory=dict)
 
 
@@ -47,6 +52,7 @@ class PaymentGateway:
         raise NotImplementedError
 
     def query(self, *, out_trade_no: str) -> GatewayResult:
+        """How the attempt with this out-trade number (our idempotency key at the provider) ended."""
         raise NotImplementedError
 
     def refund(self, *, out_trade_no: str, amount: Decimal) -> GatewayResult:

@@ -6,7 +6,12 @@ Cards decide by their number: ending in 0002 is declined, ending in 0119 times o
 anything else succeeds. Alipay and WeChat Pay send the customer to a sandbox cashier
 page with "pay", "decline" and "time out" buttons.
 
-Notifications are signed with HMAC-SHA256 over ``"<timestamp>.<body>"`` and delivered
+The sandbox charges in CNY. A cashier trade left waiting longer than the pay-before window
+(ORDER_PAY_WITHIN_MINUTES) is closed when queried, as Alipay closes an unpaid trade.
+
+Notifications are signed with HMAC-SHA256 over ``"<timestamp>.<body>"`` with
+PAYMENT_SANDBOX_SECRET (a secret of its own, never SECRET_KEY; without it nothing is
+signed or believed), and delivered
 to the same handler the webhook URL uses (in-process: the sandbox has no network). The
 sandbox stands for the provider outside, so it calls in to that handler like a callback
 would; nothing in billing imports this module (settings name it as a gateway class).
@@ -15,16 +20,20 @@ would; nothing in billing imports this module (settings name it as a gateway cla
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.models import SandboxCharge
-from billing.webhooks import handle_provider_notification
+from billing.webhooks import NOTIFICATION_REFUSED, handle_provider_notification
 
 from .base import GatewayResult, InvalidNotification, PaymentGateway, ProviderEvent
 
@@ -32,9 +41,15 @@ SIGNATURE_HEADER = "X-Sandbox-Signature"
 TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
 DECLINED_SUFFIX = "0002"
 TIMEOUT_SUFFIX = "0119"
+CURRENCY = "CNY"
+
+logger = logging.getLogger(__name__)
 
 
 def _secret() -> bytes:
+    # An empty key would let anyone sign a callback: refuse instead.
+    if not settings.PAYMENT_SANDBOX_SECRET:
+        raise ImproperlyConfigured("PAYMENT_SANDBOX_SECRET is not set: the sandbox cannot sign or verify callbacks.")
     return settings.PAYMENT_SANDBOX_SECRET.encode()
 
 
@@ -51,6 +66,7 @@ def signed_notification(charge) -> tuple[dict, bytes]:
             "trade_status": charge.status,
             "transaction_id": charge.transaction_id,
             "amount": str(charge.amount),
+            "currency": CURRENCY,
         },
         sort_keys=True,
     ).encode()
@@ -98,10 +114,16 @@ class SandboxGateway(PaymentGateway):
 
     def deliver(self, charge) -> None:
         headers, body = signed_notification(charge)
-        handle_provider_notification(provider="sandbox", headers=headers, body=body)
+        try:
+            handle_provider_notification(provider="sandbox", headers=headers, body=body)
+        except NOTIFICATION_REFUSED as error:
+            # What the webhook would answer with a 400: the provider's problem, not the caller's.
+            logger.warning("The sandbox's notification for %s was refused: %r", charge.out_trade_no, error)
 
     def verify_notification(self, *, headers, body):
         signature = headers.get(SIGNATURE_HEADER, "")
+        if not settings.PAYMENT_SANDBOX_SECRET:
+            raise InvalidNotification("no signing secret configured")
         try:
             timestamp = int(headers.get(TIMESTAMP_HEADER, ""))
         except ValueError as error:
@@ -118,17 +140,29 @@ class SandboxGateway(PaymentGateway):
                 status=data["trade_status"],
                 transaction_id=data["transaction_id"],
                 amount=Decimal(data["amount"]),
+                currency=data["currency"],
                 payload=data,
             )
         except (ValueError, KeyError, ArithmeticError) as error:
             raise InvalidNotification("malformed body") from error
 
     def query(self, *, out_trade_no):
+        """What the sandbox knows of this trade, from its own records (SandboxCharge)."""
+        closing_before = timezone.now() - timedelta(minutes=settings.ORDER_PAY_WITHIN_MINUTES)
+        waiting = SandboxCharge.objects.filter(out_trade_no=out_trade_no, status="waiting")
+        waiting.filter(created_at__lte=closing_before).update(status="failed")
         charge = SandboxCharge.objects.filter(out_trade_no=out_trade_no).first()
         if charge is None:
             return GatewayResult(status="failed", failure_reason="not_found")
-        status = {"waiting": "pending"}.get(charge.status, charge.status)
-        return GatewayResult(status=status, transaction_id=charge.transaction_id)
+        if charge.status == "waiting":
+            return GatewayResult(status="pending", transaction_id=charge.transaction_id)
+        return GatewayResult(
+            status=charge.status,
+            transaction_id=charge.transaction_id,
+            failure_reason="closed" if charge.status == "failed" else "",
+            amount=charge.amount,
+            currency=CURRENCY,
+        )
 
     def refund(self, *, out_trade_no, amount):
         SandboxCharge.objects.filter(out_trade_no=out_trade_no).update(status="refunded")

@@ -17,7 +17,7 @@ from .payments import (
     payment_record_at_store,
     payment_record_result,
     payment_settle_by_query,
-    payments_settle_unknown,
+    payments_settle,
 )
 from .plans import plan_version_create
 from .store import store_renewal
@@ -41,7 +41,7 @@ __all__ = [
     "payment_record_at_store",
     "payment_record_result",
     "payment_settle_by_query",
-    "payments_settle_unknown",
+    "payments_settle",
     "plan_version_create",
     "renewal_order_create",
     "store_renewal",

@@ -5,6 +5,10 @@ class BillingError(Exception):
     """A billing action was refused; the message is for the person acting."""
 
 
+class PaymentAmountMismatch(Exception):
+    """The provider reports another amount or currency for a payment than the one it was asked for."""
+
+
 ERR_NOT_VERIFIED = _("This line's owner has not verified their real name yet, so the line cannot be renewed.")
 ERR_LINE_NOT_YOURS = _("This line is not on your account.")
 ERR_LINE_NOT_RENEWABLE = _("This line cannot be renewed: it is cancelled or not activated yet.")
@@ -20,6 +24,10 @@ ERR_PROVIDER_FAILED = _("The payment did not go through. Nothing was charged. Tr
 ERR_PROVIDER_TIMEOUT = _(
     "The payment provider did not answer in time. We are checking with them; do not pay again yet. "
     "Reload this page in a minute."
+)
+ERR_PAYMENT_IN_FLIGHT = _(
+    "An earlier payment of this order is still being confirmed with the payment provider, so nothing more "
+    "was charged. Reload this page in a minute."
 )
 ERR_TOP_UP_AMOUNT = _("Top up between ¥1 and ¥5000.")
 ERR_NOT_A_STORE = _("Your account is not assigned to an authorised store, so you cannot take payments.")

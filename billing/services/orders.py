@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
@@ -158,10 +158,20 @@ def topup_order_create(*, user: User, amount: Decimal, idempotency_key: str) -> 
     return _create_once(order)
 
 
-def orders_expire_stale(*, now: datetime | None = None) -> int:
-    """Close open orders past their pay-before time (nothing was charged for them)."""
+def orders_expire_stale(*, now: datetime | None = None, order_id: int | None = None) -> int:
+    """Close open orders past their pay-before time, all of them or the one given.
+
+    An order with an attempt that may have reached the provider and is not settled yet
+    (``Payment.UNSETTLED``) stays open: the money may have moved, and payments_settle
+    decides it first. Nothing was charged for the orders this closes.
+    """
     now = now or timezone.now()
-    return Order.objects.filter(status=Order.Status.OPEN, expires_at__lte=now).update(status=Order.Status.EXPIRED)
+    stale = Order.objects.filter(status=Order.Status.OPEN, expires_at__lte=now).exclude(
+        Exists(Payment.objects.filter(order=OuterRef("pk"), status__in=Payment.UNSETTLED))
+    )
+    if order_id is not None:
+        stale = stale.filter(pk=order_id)
+    return stale.update(status=Order.Status.EXPIRED)
 
 
 def receipts_allocate(*, count: int, now: datetime) -> list[tuple[int, int]]:

@@ -8,8 +8,12 @@ answer, a callback, a query), ``payment_record_result`` applies it once.
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,11 +27,13 @@ from .errors import (
     ERR_METHOD_NOT_ALLOWED,
     ERR_ORDER_EXPIRED,
     ERR_ORDER_NOT_OPEN,
+    ERR_PAYMENT_IN_FLIGHT,
     ERR_PROVIDER_FAILED,
     ERR_PROVIDER_TIMEOUT,
     BillingError,
+    PaymentAmountMismatch,
 )
-from .orders import new_out_trade_no, order_mark_paid
+from .orders import new_out_trade_no, order_mark_paid, orders_expire_stale
 from .wallet import DuplicateLedgerEntry, ledger_append
 
 logger = logging.getLogger(__name__)
@@ -47,25 +53,38 @@ class PayOutcome:
 
 def _payable(order: Order) -> None:
     if order.status == Order.Status.OPEN and order.expires_at <= timezone.now():
-        Order.objects.filter(pk=order.pk, status=Order.Status.OPEN).update(status=Order.Status.EXPIRED)
+        orders_expire_stale(order_id=order.pk)
         raise BillingError(ERR_ORDER_EXPIRED)
     if order.status != Order.Status.OPEN:
         raise BillingError(ERR_ORDER_EXPIRED if order.status == Order.Status.EXPIRED else ERR_ORDER_NOT_OPEN)
 
 
+def _no_attempt_in_flight(order: Order) -> None:
+    """Refuse a new attempt while an earlier one may have charged (created or unknown, not settled).
+
+    A pending attempt (the customer left the provider's cashier unpaid) does not block: the
+    provider said no money moved yet, and a late success there is refunded.
+    """
+    if order.payments.filter(status__in=[Payment.Status.CREATED, Payment.Status.UNKNOWN]).exists():
+        raise BillingError(ERR_PAYMENT_IN_FLIGHT)
+
+
 def order_pay(*, order_id: int, method: str, actor: User | None, card: dict | None = None) -> PayOutcome:
     """Pay an open order with one method. Returns the outcome; raises BillingError when refused.
 
-    Before a new attempt, any attempt whose outcome is unknown is settled by asking
-    the provider, so a timed-out payment that did go through is never charged again.
+    Before a new attempt, every attempt that may have reached the provider is settled by
+    asking the provider, so a payment that went through (a timeout, or a worker killed
+    before it recorded the answer) is never charged again. An attempt that cannot be
+    settled yet (still in flight, or the provider does not answer) refuses the new one.
     """
     order = Order.objects.get(pk=order_id)
-    for unsettled in order.payments.filter(status__in=[Payment.Status.UNKNOWN, Payment.Status.PENDING]):
+    for unsettled in order.payments.filter(status__in=Payment.UNSETTLED):
         payment_settle_by_query(payment_id=unsettled.pk)
     order.refresh_from_db()
     if order.status == Order.Status.PAID:
         return PayOutcome(order=order, payment=order.payments.filter(status=Payment.Status.SUCCEEDED).first())
     _payable(order)
+    _no_attempt_in_flight(order)
 
     if method == Payment.Method.WALLET:
         return _pay_from_wallet(order_id=order.pk, actor=actor)
@@ -75,6 +94,7 @@ def order_pay(*, order_id: int, method: str, actor: User | None, card: dict | No
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         _payable(order)
+        _no_attempt_in_flight(order)
         number = "".join(ch for ch in (card or {}).get("number", "") if ch.isdigit())
         payment = Payment.objects.create(
             order=order, method=method, amount=order.amount, out_trade_no=new_out_trade_no(), card_last4=number[-4:]
@@ -116,6 +136,7 @@ def _pay_from_wallet(*, order_id: int, actor: User | None) -> PayOutcome:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         _payable(order)
+        _no_attempt_in_flight(order)
         if order.kind != Order.Kind.RENEWAL:
             raise BillingError(ERR_METHOD_NOT_ALLOWED)
         try:
@@ -151,17 +172,32 @@ def payment_record_at_store(*, order_id: int, method: str, actor: User) -> PayOu
 
 
 def payment_record_result(
-    *, out_trade_no: str, status: str, transaction_id: str = "", failure_reason: str = "", actor: User | None = None
+    *,
+    out_trade_no: str,
+    status: str,
+    transaction_id: str = "",
+    failure_reason: str = "",
+    amount: Decimal | None = None,
+    currency: str = "",
+    actor: User | None = None,
 ) -> Payment:
     """Apply what the provider says about one attempt. Safe to call any number of times.
 
-    A final state (succeeded, failed, refunded) never changes. A success for an order
-    that another attempt already paid, or that expired, is refunded at once: the
-    customer is never charged twice.
+    ``amount`` and ``currency`` are what the provider says it charged (a callback, a
+    query): when they differ from the attempt's, nothing is applied and
+    PaymentAmountMismatch is raised. A final state (succeeded, failed, refunded) never
+    changes. A success for an order that another attempt already paid, or that expired,
+    is refunded at once: the customer is never charged twice.
     """
     refund_needed = False
     with transaction.atomic():
         payment = Payment.objects.select_for_update().select_related("order").get(out_trade_no=out_trade_no)
+        if amount is not None and (amount != payment.amount or currency != payment.order.currency):
+            logger.error(
+                "Provider reported %s %s for %s, which is %s %s: refused",
+                amount, currency or "(no currency)", out_trade_no, payment.amount, payment.order.currency,
+            )  # fmt: skip
+            raise PaymentAmountMismatch(out_trade_no)
         if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED, Payment.Status.REFUNDED):
             return payment
         if status == "succeeded":
@@ -200,27 +236,57 @@ def payment_record_result(
     return payment
 
 
-def payment_settle_by_query(*, payment_id: int) -> Payment:
-    """Ask the provider how an unknown or pending attempt ended, and record it."""
-    payment = Payment.objects.get(pk=payment_id)
-    if payment.method not in PROVIDER_METHODS:
+def payment_settle_by_query(*, payment_id: int, now: datetime | None = None) -> Payment:
+    """Ask the provider how an attempt that may have reached it ended, and record it.
+
+    An attempt still ``created`` for less than PAYMENT_SETTLE_AFTER_SECONDS may be inside
+    its provider call in another process right now: only a success settles it, since "not
+    found" may just mean the call has not arrived yet. A provider that does not answer, or
+    answers with another amount, leaves the attempt unsettled (and logged) for the next run.
+    """
+    now = now or timezone.now()
+    payment = Payment.objects.select_related("order").get(pk=payment_id)
+    if payment.method not in PROVIDER_METHODS or payment.status not in Payment.UNSETTLED:
         return payment
-    result = gateway_for(payment.method).query(out_trade_no=payment.out_trade_no)
-    if result.status == "pending" and payment.status == Payment.Status.PENDING:
+    try:
+        result = gateway_for(payment.method).query(out_trade_no=payment.out_trade_no)
+    except Exception:
+        logger.exception("Payment provider query failed for %s", payment.out_trade_no)
         return payment
-    if result.status == "pending":
-        result.status = "unknown"
-    return payment_record_result(
-        out_trade_no=payment.out_trade_no,
-        status=result.status,
-        transaction_id=result.transaction_id,
-        failure_reason=result.failure_reason,
+    call_over = now - timedelta(seconds=settings.PAYMENT_SETTLE_AFTER_SECONDS)
+    in_flight = payment.status == Payment.Status.CREATED and payment.created_at > call_over
+    if in_flight and result.status != "succeeded":
+        return payment
+    try:
+        return payment_record_result(
+            out_trade_no=payment.out_trade_no,
+            status=result.status,
+            transaction_id=result.transaction_id,
+            failure_reason=result.failure_reason,
+            amount=result.amount,
+            currency=result.currency,
+        )
+    except PaymentAmountMismatch:
+        return Payment.objects.get(pk=payment_id)
+
+
+def payments_settle(*, now: datetime | None = None, limit: int = 500) -> dict:
+    """Settle every attempt that may have reached the provider, by asking it: the scheduled job.
+
+    Unknown attempts (timeouts), attempts left ``created`` by a worker that died during the
+    provider call, and pending cashier attempts of orders past their pay-before time (so
+    that those orders can close). Safe on several machines at once: each answer is applied
+    under the payment's row lock, and a settled payment is never changed again.
+    """
+    now = now or timezone.now()
+    call_over = now - timedelta(seconds=settings.PAYMENT_SETTLE_AFTER_SECONDS)
+    candidates = Payment.objects.filter(method__in=PROVIDER_METHODS).filter(
+        Q(status=Payment.Status.UNKNOWN)
+        | Q(status=Payment.Status.CREATED, created_at__lte=call_over)
+        | Q(status=Payment.Status.PENDING, order__expires_at__lte=now)
     )
-
-
-def payments_settle_unknown(*, limit: int = 500) -> int:
-    """Settle attempts left unknown (timeouts): run by the scheduler before anything retries."""
-    ids = list(Payment.objects.filter(status=Payment.Status.UNKNOWN).values_list("pk", flat=True)[:limit])
-    for payment_id in ids:
-        payment_settle_by_query(payment_id=payment_id)
-    return len(ids)
+    ids = list(candidates.order_by("pk").values_list("pk", flat=True)[:limit])
+    settled = sum(
+        payment_settle_by_query(payment_id=payment_id, now=now).status not in Payment.UNSETTLED for payment_id in ids
+    )
+    return {"checked": len(ids), "settled": settled}

@@ -222,8 +222,17 @@ PHOTO_DUPLICATE_MAX_DISTANCE = 3
 # Billing. Real providers replace the sandbox by naming their gateway class here.
 PAYMENT_GATEWAYS = {"sandbox": "billing.gateways.sandbox.SandboxGateway"}
 PAYMENT_METHOD_GATEWAYS = {"alipay": "sandbox", "wechat": "sandbox", "card": "sandbox"}
-PAYMENT_SANDBOX_SECRET = env("PAYMENT_SANDBOX_SECRET", default=SECRET_KEY)
+# The sandbox signs its callbacks with a secret of its own, never SECRET_KEY: empty here (the
+# sandbox then signs and believes nothing); the local and test settings use the development
+# one, which `check --deploy` refuses (billing/checks.py).
+PAYMENT_SANDBOX_SECRET = env("PAYMENT_SANDBOX_SECRET", default="")
+PAYMENT_SANDBOX_DEVELOPMENT_SECRET = "development-only-sandbox-signing-secret"  # noqa: S105 - public on purpose
+# Whether the sandbox provider may be configured at all; the system checks refuse it otherwise.
+PAYMENT_SANDBOX_ALLOWED = False
 PAYMENT_NOTIFICATION_MAX_AGE_SECONDS = 300
+# An attempt still "created" this long after it began is no longer inside its provider call
+# (the gateways' own timeouts are far shorter): the settle job asks the provider about it.
+PAYMENT_SETTLE_AFTER_SECONDS = env.int("PAYMENT_SETTLE_AFTER_SECONDS", default=60)
 ORDER_PAY_WITHIN_MINUTES = env.int("ORDER_PAY_WITHIN_MINUTES", default=30)
 RENEWAL_TERMS_MONTHS = (1, 3, 6, 12)
 AUTORENEW_WINDOW_DAYS = env.int("AUTORENEW_WINDOW_DAYS", default=3)
@@ -306,6 +315,9 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-messages": {"task": "accounts.tasks.dispatch_messages", "schedule": 60.0, "options": {"expires": 55}},
     "run-autorenew": {"task": "billing.tasks.run_autorenew", "schedule": 3600.0, "options": {"expires": 3300}},
     "expire-lines": {"task": "billing.tasks.expire_lines", "schedule": 3600.0, "options": {"expires": 3300}},
+    # Payments whose outcome is not recorded (timeouts, a worker killed mid-payment): their
+    # orders can neither be paid again nor close until this asks the provider.
+    "settle-payments": {"task": "billing.tasks.settle_payments", "schedule": 300.0, "options": {"expires": 280}},
     "release-expired-claims": {
         "task": "reviews.tasks.release_expired_claims",
         "schedule": 300.0,

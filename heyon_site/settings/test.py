@@ -7,6 +7,11 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijk
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
 from .base import *
+from .base import env
+
+# The sandbox provider, signing with the development secret (production refuses both).
+PAYMENT_SANDBOX_ALLOWED = True
+PAYMENT_SANDBOX_SECRET = env("PAYMENT_SANDBOX_SECRET", default=PAYMENT_SANDBOX_DEVELOPMENT_SECRET)
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

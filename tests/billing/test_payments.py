@@ -302,10 +302,10 @@ def test_the_scheduler_settles_unknown_payments(customer_line, plans):
     order = renewal_order(user, line, plans["basic"])
     services.order_pay(order_id=order.pk, method="card", actor=user, card=card(TIMEOUT_CARD))
 
-    assert services.payments_settle_unknown() == 1
+    assert services.payments_settle() == {"checked": 1, "settled": 1}
 
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
-    assert services.payments_settle_unknown() == 0
+    assert services.payments_settle() == {"checked": 0, "settled": 0}
 
 
 def test_an_attempt_the_provider_never_received_is_settled_as_failed_and_a_new_one_is_made(

@@ -44,6 +44,7 @@ def payload_of(charge, **changes) -> dict:
         "trade_status": charge.status,
         "transaction_id": charge.transaction_id,
         "amount": str(charge.amount),
+        "currency": "CNY",
         **changes,
     }
 

@@ -13,7 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=500)
 
     def handle(self, *args, chunk_size, **options):
-        settled = services.payments_settle_unknown()
+        settled = services.payments_settle()["settled"]
         counts = services.autorenew_run(chunk_size=chunk_size)
         self.stdout.write(
             f"renewed={counts['renewed']} card_renewed={counts['card_renewed']} failed={counts['failed']} "

@@ -1,0 +1,19 @@
+from django.core.management.base import BaseCommand
+
+from billing import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Ask the payment provider how every attempt that may have reached it ended (timed out, left 'created' "
+        "by a worker that died during the provider call, or pending at a cashier past the order's time) and "
+        "record the answer, so that nothing is charged twice and such orders can close. "
+        "Safe to run on several machines at once and to re-run after being killed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=500)
+
+    def handle(self, *args, limit, **options):
+        counts = services.payments_settle(limit=limit)
+        self.stdout.write(f"checked={counts['checked']} settled={counts['settled']}")
