@@ -30,6 +30,7 @@ For each tree, the script:
 2. runs ``collectstatic`` and starts gunicorn with ``heyon_site/gunicorn.conf.py`` and
    ``heyon_site.settings.production`` on ``127.0.0.1:--port`` (with ``--before``, the
    tree under test on the next port and the next Redis database; 2FA off, no TLS redirect,
+   the sandbox payment provider allowed (HEYON_ALLOW_SANDBOX_IN_PRODUCTION, its own secret),
    Redis for the cache and the message queue; no Celery worker runs, so queued messages
    wait in the bench's own Redis database, which is emptied at the start and the end);
 3. signs every client in over HTTP (the real login form and password hasher), then
@@ -131,6 +132,9 @@ def side_environment(args, side: "Side") -> dict:
         REDIS_URL=f"redis://127.0.0.1:6379/{side.redis_db}",
         STATIC_ROOT=str(side.work / "static"),
         MEDIA_ROOT=str(side.work / "media"),
+        # The bench pays with the sandbox provider, which production refuses without this opt-in.
+        HEYON_ALLOW_SANDBOX_IN_PRODUCTION="true",
+        PAYMENT_SANDBOX_SECRET=args.sandbox_secret,
         SMS_BACKEND="locmem",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         LOG_LEVEL="WARNING",
@@ -1093,6 +1097,7 @@ def main():
     # Both trees share the keys: the same settings, only the code differs.
     args.secret_key = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50)
     args.blind_index_key = os.environ.get("BLIND_INDEX_KEY") or secrets.token_urlsafe(50)
+    args.sandbox_secret = os.environ.get("PAYMENT_SANDBOX_SECRET") or secrets.token_urlsafe(50)
     if os.environ.get("FIELD_ENCRYPTION_KEYS"):
         args.field_encryption_keys = os.environ["FIELD_ENCRYPTION_KEYS"]
     else:
