@@ -156,9 +156,7 @@ def open_items_before_cancellation(*, user, line) -> dict:
         .filter(Q(line=line) | Q(kind=Order.Kind.TOP_UP))
         .order_by("created_at")
     )
-    unsettled = Payment.objects.filter(
-        order__user=user, status__in=[Payment.Status.PENDING, Payment.Status.UNKNOWN]
-    ).count()
+    unsettled = Payment.objects.filter(order__user=user, status__in=Payment.UNSETTLED).count()
     return {"balance": wallet_balance(user=user), "open_orders": open_orders, "unsettled_payments": unsettled}
 
 

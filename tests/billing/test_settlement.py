@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from billing import services
+from billing import selectors, services
 from billing.gateways.sandbox import SandboxGateway
 from billing.models import LedgerEntry, Order, Payment, Receipt, SandboxCharge
 from billing.services.errors import ERR_PAYMENT_IN_FLIGHT
@@ -190,3 +190,10 @@ def test_a_provider_that_does_not_answer_leaves_the_attempt_for_the_next_run(
 def test_the_settle_job_is_scheduled(settings):
     schedule = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert schedule["billing.tasks.settle_payments"]["schedule"] <= 600
+
+
+def test_a_crashed_payment_holds_up_the_lines_cancellation(customer_line, plans, crash_after_the_charge):
+    user, line = customer_line
+    pay_and_crash(renewal_order(user, line, plans["basic"]), user)
+
+    assert selectors.open_items_before_cancellation(user=user, line=line)["unsettled_payments"] == 1
