@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
 from heyon_site.admin_tools import LargeTableAdmin, export_as_csv
-from reviews import pii, services
+from reviews import pii, selectors, services
 from reviews.models import (
     CalendarDay,
     Certificate,
@@ -94,6 +94,10 @@ class SubmissionAdmin(LargeTableAdmin):
     ]
     exclude = ["id_number_encrypted", "id_number_index"]
 
+    def get_queryset(self, request):
+        # An escalated submission is for senior reviewers only, here as on the review screen.
+        return selectors.submissions_openable_by(viewer=request.user, queryset=super().get_queryset(request))
+
     def has_add_permission(self, request):
         return False
 
@@ -132,6 +136,10 @@ class SubmissionEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "submission_id", "actor", "verb", "from_status", "to_status", "reason_codes"]
     list_select_related = ["actor"]
     search_fields = ["=submission__id", "=verb"]
+
+    def get_queryset(self, request):
+        openable = selectors.submissions_openable_by(viewer=request.user)
+        return super().get_queryset(request).filter(submission__in=openable)
 
 
 @admin.register(PhotoAccess)

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
@@ -6,13 +7,17 @@ from django.utils.translation import gettext_lazy as _
 from accounts.forms import MobileNumberField
 from reviews import photos, selectors
 from reviews.models import SubmissionPhoto
-from reviews.validators import clean_full_name, clean_resident_id
+from reviews.validators import check_self_registration_age, clean_full_name, clean_resident_id
 
 PHOTO_ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif"
 
 
 class PhotoField(forms.FileField):
-    """A photo upload run through the pipeline; cleaned value is a ProcessedPhoto."""
+    """A photo upload run through the pipeline; cleaned value is a ProcessedPhoto.
+
+    The field itself only checks that a file came; the form decodes it (``decode``)
+    once every typed field is valid (``PhotosLastForm``).
+    """
 
     def __init__(self, *, kind, **kwargs):
         self.kind = kind
@@ -20,16 +25,37 @@ class PhotoField(forms.FileField):
         super().__init__(**kwargs)
 
     def clean(self, data, initial=None):
-        upload = super().clean(data, initial)
-        if not upload:
-            return None  # an optional photo left empty
+        return super().clean(data, initial) or None  # None: an optional photo left empty
+
+    def decode(self, upload):
         try:
             return photos.process_photo(upload, kind=self.kind)
         except photos.PhotoRejected as error:
             raise ValidationError(str(error), code="photo") from error
 
 
-class SubmissionForm(forms.Form):
+class PhotosLastForm(forms.Form):
+    """Decode the photos only once every other field is valid.
+
+    Decoding is the expensive part of a submission (up to a second and
+    ``PHOTO_MAX_DECODE_BYTES`` of memory per photo, then face detection): a mistyped ID
+    number is answered without it, and the customer fixes the typing first.
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        for name, field in self.fields.items():
+            if isinstance(field, PhotoField) and cleaned.get(name) is not None:
+                try:
+                    cleaned[name] = field.decode(cleaned[name])
+                except ValidationError as error:
+                    self.add_error(name, error)
+        return cleaned
+
+
+class SubmissionForm(PhotosLastForm):
     full_name = forms.CharField(label=_("Full name (as on the ID card)"), max_length=60)
     id_number = forms.CharField(
         label=_("Resident ID number"),
@@ -47,7 +73,10 @@ class SubmissionForm(forms.Form):
         return clean_full_name(self.cleaned_data["full_name"])
 
     def clean_id_number(self):
-        return clean_resident_id(self.cleaned_data["id_number"])
+        number = clean_resident_id(self.cleaned_data["id_number"])
+        # Online self-registration only; at a desk a clerk sees the person (InPersonVerificationForm).
+        check_self_registration_age(number, minimum=settings.MIN_SELF_REGISTRATION_AGE)
+        return number
 
 
 class PrecheckForm(forms.Form):
@@ -134,7 +163,7 @@ class DeskLookupForm(forms.Form):
     )
 
 
-class InPersonVerificationForm(forms.Form):
+class InPersonVerificationForm(PhotosLastForm):
     activation_code = forms.CharField(widget=forms.HiddenInput, max_length=32)
     full_name = forms.CharField(label=_("Full name (from the ID card)"), max_length=60)
     id_number = forms.CharField(label=_("Resident ID number (from the ID card)"), max_length=22)

@@ -2,12 +2,15 @@
 
 1. Refuse by size, then read only the header: unknown formats, SVG, text files and
    images over the pixel limit are refused before any pixel is decoded.
-2. Decode (JPEGs at a reduced DCT scale: a 12 MP photo is decoded at 1/2, which is
+2. Refuse what would cost too much to decode: the memory the decoded image takes,
+   from its size after any reduced-scale decode, its mode and its bit depth, must fit
+   ``PHOTO_MAX_DECODE_BYTES`` (a 111 KB 16-bit 7000×7000 PNG would need over 800 MB).
+3. Decode (JPEGs at a reduced DCT scale: a 12 MP photo is decoded at 1/2, which is
    still far more than a reviewer needs to read an ID card), apply the EXIF
    orientation, flatten to RGB.
-3. Re-encode as a fresh JPEG: EXIF (GPS!), ICC, comments and any bytes after the
+4. Re-encode as a fresh JPEG: EXIF (GPS!), ICC, comments and any bytes after the
    image are gone because nothing of the original file is copied.
-4. Make a thumbnail and compute quality hints on a small grey copy.
+5. Make a thumbnail and compute quality hints on a small grey copy.
 """
 
 import hashlib
@@ -32,9 +35,35 @@ ERR_TOO_LARGE = _("The photo is larger than 10 MB. Take it again at a normal siz
 ERR_NOT_AN_IMAGE = _("This file is not a photo we can read. Use a JPEG, PNG, WebP or HEIC photo.")
 ERR_FORMAT = _("This kind of file is not accepted. Use a JPEG, PNG, WebP or HEIC photo.")
 ERR_TOO_MANY_PIXELS = _("The photo's dimensions are too large. Use a normal camera photo.")
+ERR_TOO_COSTLY = _(
+    "The photo is too large to open: too many pixels for its colour depth. "
+    "Use a normal camera photo (JPEG or HEIC), or save it again as a smaller JPEG."
+)
 ERR_TOO_SMALL = _("The photo is too small to read. Take it again closer to the card.")
 ERR_DAMAGED = _("The photo file is damaged or incomplete. Take it again and upload the new one.")
 ERR_EMPTY = _("The file is empty.")
+
+
+# Bytes per pixel Pillow keeps for a decoded mode (every other mode takes 4).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def decode_cost(image: Image.Image) -> int:
+    """The bytes that decoding ``image`` (opened, not loaded) will hold at once, as budgeted.
+
+    The decoded image takes its size (after any reduced-scale decode) times the bytes
+    Pillow keeps per pixel for its mode. Samples of more than 8 bits count twice: they
+    are unpacked from rows twice as wide and scaled down to 8 bits through a copy.
+    """
+    width, height = image.size
+    per_pixel = _MODE_BYTES.get(image.mode, 4)
+    rawmode = image.tile[0][3] if image.tile else ""
+    if isinstance(rawmode, tuple):
+        rawmode = rawmode[0] if rawmode else ""
+    if image.mode in SIXTEEN_BIT_MODES or ";16" in str(rawmode):
+        per_pixel *= 2
+    return width * height * per_pixel
 
 
 class PhotoRejected(Exception):
@@ -111,11 +140,17 @@ def process_photo(upload, *, kind: str) -> ProcessedPhoto:
             factor *= 2
         if factor > 1:
             image.draft("RGB", (-(-original_width // factor), -(-original_height // factor)))
+    if decode_cost(image) > settings.PHOTO_MAX_DECODE_BYTES:
+        raise PhotoRejected(ERR_TOO_COSTLY)
 
     try:
         image.load()
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)  # animated files: the first frame only
+        if image.mode in SIXTEEN_BIT_MODES and max(image.size) > STORED_MAX_LONG_SIDE:
+            # Shrink while still 16-bit (resize keeps the mode): the scaling to 8 bits in
+            # _to_rgb then copies the stored size, not the whole original.
+            image.thumbnail((STORED_MAX_LONG_SIDE, STORED_MAX_LONG_SIDE), Image.Resampling.BILINEAR)
         image = ImageOps.exif_transpose(image)
         image = _to_rgb(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as error:
@@ -151,7 +186,7 @@ def process_photo(upload, *, kind: str) -> ProcessedPhoto:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if image.mode in SIXTEEN_BIT_MODES:
         # 16-bit greyscale PNGs: scale to 8 bits instead of clipping everything to white.
         array = np.asarray(image, dtype=np.uint32)
         peak = max(int(array.max()), 1)

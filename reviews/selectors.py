@@ -135,19 +135,42 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
     return QueuePage(rows=page[:size], next_cursor=next_cursor, now=now)
 
 
-def submission_for_review(*, submission_id: int) -> Submission:
+# Only senior reviewers open an escalated submission (its screen, its photos, its data);
+# the services check the same permission (services.ESCALATED_PERMISSION) before a decision.
+ESCALATED_PERMISSION = "reviews.decide_escalated"
+
+
+def may_open_submission(*, submission: Submission, viewer) -> bool:
+    """Whether staff member ``viewer`` may open ``submission`` (permission to review assumed)."""
+    return submission.escalated_at is None or viewer.has_perm(ESCALATED_PERMISSION)
+
+
+def submissions_openable_by(*, viewer, queryset=None):
+    """``queryset`` (all submissions by default) without those ``viewer`` may not open."""
+    queryset = Submission.objects.all() if queryset is None else queryset
+    if viewer.has_perm(ESCALATED_PERMISSION):
+        return queryset
+    return queryset.filter(escalated_at__isnull=True)
+
+
+def submission_for_review(*, submission_id: int, viewer) -> Submission:
+    """The submission with everything its review screen shows; DoesNotExist if ``viewer`` may not open it."""
     return (
-        Submission.objects.select_related(
-            "user", "claimed_by", "decided_by", "escalated_by", "revoked_by", "service_point"
-        )
+        submissions_openable_by(viewer=viewer)
+        .select_related("user", "claimed_by", "decided_by", "escalated_by", "revoked_by", "service_point")
         .prefetch_related("photos", "reasons", "events__actor")
         .get(pk=submission_id)
     )
 
 
-def earlier_submissions(*, submission: Submission):
+def submission_openable_exists(*, submission_id: int, viewer) -> bool:
+    return submissions_openable_by(viewer=viewer).filter(pk=submission_id).exists()
+
+
+def earlier_submissions(*, submission: Submission, viewer):
     return (
-        Submission.objects.filter(user_id=submission.user_id, attempt_number__lt=submission.attempt_number)
+        submissions_openable_by(viewer=viewer)
+        .filter(user_id=submission.user_id, attempt_number__lt=submission.attempt_number)
         .select_related("decided_by")
         .prefetch_related("reasons")
         .order_by("-attempt_number")
@@ -174,13 +197,21 @@ def queue_depth() -> int:
 
 
 def photo_for_viewer(*, photo_id: int, actor):
-    """The photo if ``actor`` may see it (its owner, or staff allowed to view ID photos), else None."""
+    """The photo if ``actor`` may see it, else None; and whether ``actor`` sees it as staff.
+
+    Its owner may; staff allowed to view ID photos may, except an escalated submission's
+    photos, which only senior reviewers open.
+    """
     photo = SubmissionPhoto.objects.select_related("submission").filter(pk=photo_id).first()
     if photo is None:
         return None, False
     if photo.submission.user_id == actor.pk:
         return photo, False
-    if actor.is_staff and actor.has_perm("reviews.view_id_photos"):
+    if (
+        actor.is_staff
+        and actor.has_perm("reviews.view_id_photos")
+        and may_open_submission(submission=photo.submission, viewer=actor)
+    ):
         return photo, True
     return None, False
 

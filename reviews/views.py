@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.http import RateLimitUnavailable, client_ip, over_rate_limit
+from accounts.http import RateLimitUnavailable, client_ip, client_ip_key, over_rate_limit
 from accounts.permissions import staff_permission_required
 from reviews import photos, pii, selectors, services
 from reviews.forms import DecisionForm, EscalationForm, PrecheckForm, RevocationForm, SubmissionForm
@@ -17,6 +17,21 @@ from reviews.models import Submission, SubmissionPhoto
 from reviews.validators import age_on
 
 REVIEW = "reviews.review_submission"
+TYPED_FIELDS = ("full_name", "id_number", "contact_phone")
+
+
+def _over_photo_limits(request, *, group: str, per_customer: int, per_address: int) -> bool:
+    """Count a request that decodes photos, per customer and per client address.
+
+    A signed-in customer's own request: served uncounted while the cache is down, as the
+    pre-check always was (refusing would stop every verification with Redis).
+    """
+    try:
+        by_customer = over_rate_limit(request, group=group, key="user", per_minute=per_customer)
+        by_address = over_rate_limit(request, group=f"{group}-address", key=client_ip_key, per_minute=per_address)
+    except RateLimitUnavailable:
+        return False
+    return by_customer or by_address
 
 
 # --- customer ---------------------------------------------------------------------------
@@ -44,6 +59,16 @@ def verification_submit(request):
     if blocker:
         messages.warning(request, blocker)
         return redirect("reviews:status")
+    if request.method == "POST" and _over_photo_limits(
+        request,
+        group="submission",
+        per_customer=settings.SUBMISSION_RATE_PER_MINUTE,
+        per_address=settings.SUBMISSION_RATE_PER_ADDRESS_PER_MINUTE,
+    ):
+        # Refused before any photo is read; the typed fields come back, the photos are chosen again.
+        messages.error(request, _("Too many submissions in a minute. Please wait a minute and submit again."))
+        form = SubmissionForm(initial={name: request.POST.get(name, "") for name in TYPED_FIELDS})
+        return render(request, "reviews/submit.html", {"form": form, "hint_messages": photos.HINT_MESSAGES}, status=429)
     form = SubmissionForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -77,14 +102,14 @@ def verification_submit(request):
 @require_POST
 def photo_precheck(request):
     """Instant feedback on one photo before the customer submits; stores nothing."""
-    # Each check decodes an image and looks for faces: bounded per account so that one
-    # account cannot keep the app servers' CPUs busy.
-    try:
-        limited = over_rate_limit(
-            request, group="precheck", key="user", per_minute=settings.PHOTO_PRECHECK_RATE_PER_MINUTE
-        )
-    except RateLimitUnavailable:
-        limited = False  # a signed-in customer's own check: served uncounted while the cache is down
+    # Each check decodes an image and looks for faces: bounded per account and per address
+    # so that one account (or many from one address) cannot keep the app servers' CPUs busy.
+    limited = _over_photo_limits(
+        request,
+        group="precheck",
+        per_customer=settings.PHOTO_PRECHECK_RATE_PER_MINUTE,
+        per_address=settings.PHOTO_PRECHECK_RATE_PER_ADDRESS_PER_MINUTE,
+    )
     if limited:
         error = _("Too many photo checks in a minute. Please wait a moment; you can still submit.")
         return JsonResponse({"ok": False, "error": error}, status=429)
@@ -157,7 +182,7 @@ def _claim_next_and_open(request, filters):
 @require_POST
 def claim(request, submission_id: int):
     try:
-        services.submission_claim(submission_id=_existing(submission_id), actor=request.user)
+        services.submission_claim(submission_id=_existing(request, submission_id), actor=request.user)
     except services.ReviewError as error:
         messages.error(request, str(error))
         return redirect("reviews:queue")
@@ -168,14 +193,15 @@ def claim(request, submission_id: int):
 @require_POST
 def release(request, submission_id: int):
     try:
-        services.submission_release(submission_id=_existing(submission_id), actor=request.user)
+        services.submission_release(submission_id=_existing(request, submission_id), actor=request.user)
     except services.ReviewError as error:
         messages.error(request, str(error))
     return redirect("reviews:queue")
 
 
-def _existing(submission_id):
-    if not Submission.objects.filter(pk=submission_id).exists():
+def _existing(request, submission_id):
+    """The id, if the submission exists and this reviewer may open it (escalated: seniors only); else 404."""
+    if not selectors.submission_openable_exists(submission_id=submission_id, viewer=request.user):
         raise Http404
     return submission_id
 
@@ -184,7 +210,7 @@ def _existing(submission_id):
 @require_GET
 def review(request, submission_id: int):
     try:
-        submission = selectors.submission_for_review(submission_id=submission_id)
+        submission = selectors.submission_for_review(submission_id=submission_id, viewer=request.user)
     except Submission.DoesNotExist as error:
         raise Http404 from error
     return _render_review(request, submission, DecisionForm())
@@ -206,7 +232,7 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
             (kind, label, photo, photos.hint_messages(photo.hints) if photo else [])
             for kind, label, photo in ordered_photos
         ],
-        "earlier": selectors.earlier_submissions(submission=submission),
+        "earlier": selectors.earlier_submissions(submission=submission, viewer=request.user),
         "form": form,
         "claimed_by_me": submission.claimed_by_id == request.user.pk and submission.claim_is_live(),
         "decide_url": reverse("reviews:decide", args=[submission.pk]),
@@ -258,7 +284,7 @@ def escalate(request, submission_id: int):
     if form.is_valid():
         try:
             services.submission_escalate(
-                submission_id=_existing(submission_id), actor=request.user, note=form.cleaned_data["note"]
+                submission_id=_existing(request, submission_id), actor=request.user, note=form.cleaned_data["note"]
             )
         except services.ReviewError as error:
             form.add_error(None, str(error))
@@ -277,7 +303,7 @@ def revoke(request, submission_id: int):
     if form.is_valid():
         try:
             services.submission_revoke_approval(
-                submission_id=_existing(submission_id),
+                submission_id=_existing(request, submission_id),
                 actor=request.user,
                 reason_codes=form.cleaned_data["reason_codes"],
                 message=form.cleaned_data["customer_message"],
@@ -294,7 +320,7 @@ def revoke(request, submission_id: int):
 def _review_again(request, submission_id, form=None, **other_forms):
     """The review screen again with a refused form's errors: 409 if the service refused, else 400."""
     try:
-        submission = selectors.submission_for_review(submission_id=submission_id)
+        submission = selectors.submission_for_review(submission_id=submission_id, viewer=request.user)
     except Submission.DoesNotExist as error:
         raise Http404 from error
     form = form or DecisionForm()

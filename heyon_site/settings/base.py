@@ -216,6 +216,9 @@ MIN_SELF_REGISTRATION_AGE = env.int("MIN_SELF_REGISTRATION_AGE", default=16)
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=50_000_000)
 PHOTO_MIN_SIDE = 300
+# Memory one photo's decoded image may take (pixels × bytes per pixel, 16-bit samples
+# counted twice): a 24 MP HEIC fits, a 16-bit 7000×7000 PNG does not. See reviews/photos.py.
+PHOTO_MAX_DECODE_BYTES = env.int("PHOTO_MAX_DECODE_BYTES", default=128 * 1024 * 1024)
 # A near-duplicate photo: 64-bit difference hashes at most this many bits apart (≤ 3).
 PHOTO_DUPLICATE_MAX_DISTANCE = 3
 
@@ -249,6 +252,11 @@ PDF_CJK_FONT = env("PDF_CJK_FONT", default="/usr/share/fonts/truetype/wqy/wqy-mi
 # Public certificate check: attempts per IP per minute.
 CERTIFICATE_VERIFY_RATE_PER_MINUTE = env.int("CERTIFICATE_VERIFY_RATE_PER_MINUTE", default=10)
 PHOTO_PRECHECK_RATE_PER_MINUTE = env.int("PHOTO_PRECHECK_RATE_PER_MINUTE", default=30)
+# Posted verification submissions, per customer and per client address, per minute. The
+# address limit is higher: many customers share one carrier NAT address.
+SUBMISSION_RATE_PER_MINUTE = env.int("SUBMISSION_RATE_PER_MINUTE", default=5)
+SUBMISSION_RATE_PER_ADDRESS_PER_MINUTE = env.int("SUBMISSION_RATE_PER_ADDRESS_PER_MINUTE", default=30)
+PHOTO_PRECHECK_RATE_PER_ADDRESS_PER_MINUTE = env.int("PHOTO_PRECHECK_RATE_PER_ADDRESS_PER_MINUTE", default=120)
 
 HEYON_REQUIRE_STAFF_2FA = env.bool("HEYON_REQUIRE_STAFF_2FA", default=False)
 OTP_TOTP_ISSUER = "Heyon"

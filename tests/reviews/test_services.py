@@ -32,6 +32,7 @@ from reviews.services import submissions as submission_services
 from reviews.validators import (
     ERR_ID_BIRTH_DATE,
     ERR_ID_CHECKSUM,
+    ERR_ID_EARLY_BIRTH_DATE,
     ERR_ID_FUTURE_BIRTH_DATE,
     ERR_ID_LENGTH,
     ERR_ID_REGION,
@@ -74,6 +75,9 @@ def test_valid_resident_id_is_returned_in_canonical_form():
     [
         (wrong_checksum(ID_NUMBER), ERR_ID_CHECKSUM),
         (resident_id(birth="20991231"), ERR_ID_FUTURE_BIRTH_DATE),
+        (resident_id(birth="00010101"), ERR_ID_EARLY_BIRTH_DATE),
+        (resident_id(birth="18000101"), ERR_ID_EARLY_BIRTH_DATE),
+        (resident_id(birth="18991231"), ERR_ID_EARLY_BIRTH_DATE),
         (resident_id(birth="19900230"), ERR_ID_BIRTH_DATE),
         (resident_id(birth="19901301"), ERR_ID_BIRTH_DATE),
         (resident_id(region="990101"), ERR_ID_REGION),
@@ -86,6 +90,9 @@ def test_valid_resident_id_is_returned_in_canonical_form():
     ids=[
         "checksum",
         "future-birth-date",
+        "born-in-year-1",
+        "born-1800",
+        "born-the-day-before-1900",
         "30-february",
         "13th-month",
         "unknown-province",
@@ -102,9 +109,14 @@ def test_invalid_resident_id_is_refused_with_its_reason(typed, message):
     assert caught.value.messages == [str(message)]
 
 
-def test_person_born_today_is_accepted():
+def test_birth_date_today_is_refused_and_the_first_day_of_1900_is_accepted():
     today = timezone.localdate().strftime("%Y%m%d")
-    assert validators.clean_resident_id(resident_id(birth=today)) == resident_id(birth=today)
+    with pytest.raises(ValidationError) as caught:
+        validators.clean_resident_id(resident_id(birth=today))
+    assert caught.value.messages == [str(ERR_ID_FUTURE_BIRTH_DATE)]
+    yesterday = (timezone.localdate() - timedelta(days=1)).strftime("%Y%m%d")
+    assert validators.clean_resident_id(resident_id(birth=yesterday)) == resident_id(birth=yesterday)
+    assert validators.clean_resident_id(resident_id(birth="19000101")) == resident_id(birth="19000101")
 
 
 @pytest.mark.parametrize(
