@@ -109,3 +109,63 @@ def animated_png() -> bytes:
     buffer = io.BytesIO()
     first.save(buffer, "PNG", save_all=True, append_images=[second], duration=200)
     return buffer.getvalue()
+
+
+def _deflate_repeated_row(row: bytes, count: int) -> bytes:
+    """A zlib stream of ``row`` ``count`` times, built without inflating it in memory.
+
+    Each row is flushed into its own byte-aligned block from a reset compressor, so the
+    block is the same for every row and can be repeated; the stream ends with an empty
+    final block and the Adler-32 of all the rows.
+    """
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(row) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(row) + compressor.flush(zlib.Z_FULL_FLUSH)
+    checksum = 1
+    for _ in range(count):
+        checksum = zlib.adler32(row, checksum)
+    return first + block * (count - 1) + b"\x03\x00" + struct.pack(">I", checksum)
+
+
+def grey_16_bit_png_7000() -> bytes:
+    """A 16-bit greyscale 7000×7000 PNG: about 250 KB that decodes to 98 MB of pixels.
+
+    Under the pixel limit (49 MP of 50), it used to take 4.6 s and 893 MB to process.
+    """
+    width = height = 7000
+    header = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", _deflate_repeated_row(b"\0" * (1 + width * 2), height))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def rgb_16_bit_png_black(width: int, height: int) -> bytes:
+    """A 48-bit RGB PNG of ``width × height`` whose rows are all black (a big one, cheaply)."""
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", _deflate_repeated_row(b"\0" * (1 + width * 6), height))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def grey_16_bit_png_large(width: int, height: int) -> bytes:
+    """A 16-bit greyscale PNG of ``width × height`` whose rows are mid-grey (a big one, cheaply)."""
+    header = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
+    row = b"\0" + b"\x80\x00" * width
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", _deflate_repeated_row(row, height))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def png_header(width: int, height: int, *, bit_depth: int, colour_type: int) -> bytes:
+    """A PNG's signature and header alone: enough for Image.open to tell its size and mode."""
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IEND", b"")

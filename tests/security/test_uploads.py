@@ -5,19 +5,38 @@ message — and then no Submission row exists and no file is left on storage —
 accepted and re-encoded into a plain JPEG that carries nothing of the original file.
 The same corpus goes through the customer's submission, the instant pre-check and the
 clerk's desk photo capture.
+
+What one upload may cost is bounded too: photos are decoded only once the typed fields
+are valid, an image whose decoded pixels would not fit PHOTO_MAX_DECODE_BYTES is refused
+from its header, and submissions and pre-checks are counted per customer and per address.
 """
 
 import io
 import re
+import time
+import tracemalloc
 
 import pytest
+from django.test import override_settings
 from django.utils import translation
 from django.utils.html import escape
-from PIL import Image
+from PIL import Image, ImageFile
 
 from accounts.models import Line
+from reviews import photos
 from reviews.models import Certificate, Submission, SubmissionEvent, SubmissionPhoto
-from reviews.photos import ERR_DAMAGED, ERR_EMPTY, ERR_FORMAT, ERR_NOT_AN_IMAGE, ERR_TOO_LARGE, ERR_TOO_MANY_PIXELS
+from reviews.photos import (
+    ERR_DAMAGED,
+    ERR_EMPTY,
+    ERR_FORMAT,
+    ERR_NOT_AN_IMAGE,
+    ERR_TOO_COSTLY,
+    ERR_TOO_LARGE,
+    ERR_TOO_MANY_PIXELS,
+    PhotoRejected,
+    process_photo,
+)
+from reviews.validators import ERR_ID_CHECKSUM
 from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
 from tests.reviews import payloads
 from tests.reviews.conftest import private_files
@@ -56,6 +75,15 @@ REFUSED = [
     ("text-named-jpg", payloads.text_file, "front.jpg", "image/jpeg", ERR_NOT_AN_IMAGE),
     ("gif", payloads.gif_bytes, "front.gif", "image/gif", ERR_FORMAT),
     ("over-10-mb", lambda: payloads.oversized_file(12), "front.jpg", "image/jpeg", ERR_TOO_LARGE),
+    # Under the pixel limit, but 16-bit: 250 KB that decode to 98 MB (and used to cost 893 MB).
+    ("png-16-bit-grey-7000x7000", bad_uploads.grey_16_bit_png_7000, "front.png", "image/png", ERR_TOO_COSTLY),
+    (
+        "png-48-bit-rgb-20-megapixels",
+        lambda: bad_uploads.rgb_16_bit_png_black(5000, 4000),
+        "front.png",
+        "image/png",
+        ERR_TOO_COSTLY,
+    ),
 ]
 
 ACCEPTED = [
@@ -274,3 +302,198 @@ def test_tricky_photo_at_the_desk_is_stored_re_encoded(client, clerk):
     photo = SubmissionPhoto.objects.get(submission__channel=Submission.Channel.OFFLINE, kind="id_front")
     with photo.image.open("rb") as handle:
         assert_clean_jpeg(handle.read(), polyglot)
+
+
+# What one upload may cost ---------------------------------------------------------------
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """The kinds of the photos the pipeline decodes during the test, in order."""
+    decoded = []
+    real = photos.process_photo
+
+    def counting(upload, *, kind):
+        decoded.append(str(kind))
+        return real(upload, kind=kind)
+
+    monkeypatch.setattr(photos, "process_photo", counting)
+    return decoded
+
+
+@pytest.fixture
+def pixel_loads(monkeypatch):
+    """Every image whose pixels Pillow decodes during the test."""
+    loaded = []
+    real = ImageFile.ImageFile.load
+
+    def spying(self):
+        loaded.append(self.size)
+        return real(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spying)
+    return loaded
+
+
+def wrong_checksum(number: str) -> str:
+    return number[:-1] + ("0" if number[-1] != "0" else "1")
+
+
+def test_a_submission_with_a_mistyped_field_decodes_none_of_its_photos(client, decodes):
+    customer = CustomerFactory()
+    client.force_login(customer)
+    form = submission_form(customer)
+    form["id_number"] = wrong_checksum(form["id_number"])
+
+    response = client.post(SUBMIT_URL, form)
+
+    assert response.status_code == 200
+    assert shows(response, ERR_ID_CHECKSUM)
+    assert decodes == []
+    assert not Submission.objects.exists()
+
+    client.post(SUBMIT_URL, submission_form(customer))
+    assert decodes == ["id_front", "id_back", "id_handheld"]
+    assert Submission.objects.filter(user=customer).exists()
+
+
+@pytest.mark.parametrize("mistake", ["id_number", "card_checked"])
+def test_the_desk_decodes_no_photo_of_a_form_with_a_typing_mistake(client, clerk, decodes, mistake):
+    _line, code = make_line()
+    client.force_login(clerk)
+    form = desk_form(code, id_front=upload(payloads.small_jpeg(seed=43), "front.jpg"))
+    if mistake == "id_number":
+        form["id_number"] = wrong_checksum(form["id_number"])
+    else:
+        del form["card_checked"]
+
+    response = client.post("/staff/desk/verify/", form)
+
+    assert response.status_code == 400
+    assert decodes == []
+    assert not Certificate.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [bad_uploads.grey_16_bit_png_7000, lambda: bad_uploads.rgb_16_bit_png_black(5000, 4000)],
+    ids=["16-bit-grey-7000x7000", "48-bit-rgb-20-megapixels"],
+)
+def test_an_image_too_costly_to_decode_is_refused_from_its_header_fast_and_in_little_memory(pixel_loads, make):
+    data = make()
+    assert len(data) < 300_000  # small files: only the decoded size is large
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(PhotoRejected) as refused:
+            process_photo(upload(data, "big.png", "image/png"), kind="id_front")
+        elapsed = time.perf_counter() - started
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert str(refused.value) == str(ERR_TOO_COSTLY)
+    assert pixel_loads == []  # not one pixel decoded
+    assert elapsed < 0.5, elapsed
+    assert peak < 5 * 1024 * 1024, peak
+
+
+def test_a_large_16_bit_image_within_the_budget_is_scaled_down_before_its_8_bit_copy_is_made():
+    # 16-bit grey, 4000×3000: 12 MP, 48 MB decoded, within the budget. The copy that scales
+    # 16 bits to 8 is made of the stored size (≤ 2048 px), not of all 12 MP (then 156 MB).
+    data = bad_uploads.grey_16_bit_png_large(4000, 3000)
+
+    tracemalloc.start()
+    try:
+        processed = process_photo(upload(data, "scan.png", "image/png"), kind="id_back")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert (processed.original_width, processed.original_height) == (4000, 3000)
+    assert max(processed.width, processed.height) == 2048
+    assert peak < 64 * 1024 * 1024, peak
+
+
+def test_the_decode_budget_counts_bit_depth_and_mode(settings):
+    def cost(data):
+        return photos.decode_cost(Image.open(io.BytesIO(data)))
+
+    grey_16 = cost(bad_uploads.grey_16_bit_png_7000())
+    rgb_48 = cost(bad_uploads.rgb_16_bit_png_black(5000, 4000))
+    rgb_24 = cost(bad_uploads.png_header(6000, 4000, bit_depth=8, colour_type=2))
+    grey_8 = cost(bad_uploads.png_header(7000, 7000, bit_depth=8, colour_type=0))
+
+    assert grey_16 == 7000 * 7000 * 2 * 2  # two bytes a pixel, counted twice for 16 bits
+    assert rgb_48 == 5000 * 4000 * 4 * 2
+    assert rgb_24 == 6000 * 4000 * 4  # a 24 MP 8-bit RGB image (a phone's HEIC) fits
+    assert grey_8 == 7000 * 7000
+    assert max(rgb_24, grey_8) <= settings.PHOTO_MAX_DECODE_BYTES < min(grey_16, rgb_48)
+
+
+def test_submissions_are_limited_per_customer_before_any_photo_is_read(client, settings, decodes):
+    settings.SUBMISSION_RATE_PER_MINUTE = 2
+    customer = CustomerFactory()
+    client.force_login(customer)
+
+    def mistyped():
+        form = submission_form(customer)
+        form["id_number"] = wrong_checksum(form["id_number"])
+        return form
+
+    answers = [client.post(SUBMIT_URL, mistyped()) for _ in range(2)]
+    refused = client.post(SUBMIT_URL, submission_form(customer))
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert refused.status_code == 429
+    assert "Too many submissions in a minute" in refused.content.decode()
+    assert decodes == []
+    assert not Submission.objects.exists()
+    client.force_login(CustomerFactory())  # another customer has their own allowance
+    assert client.post(SUBMIT_URL, mistyped()).status_code == 200
+
+
+def test_submissions_are_limited_per_address(client, settings):
+    settings.SUBMISSION_RATE_PER_ADDRESS_PER_MINUTE = 2
+
+    def post_as_new_customer(**extra):
+        customer = CustomerFactory()
+        client.force_login(customer)
+        form = submission_form(customer)
+        form["id_number"] = wrong_checksum(form["id_number"])
+        return client.post(SUBMIT_URL, form, **extra).status_code
+
+    assert [post_as_new_customer() for _ in range(3)] == [200, 200, 429]
+    assert post_as_new_customer(REMOTE_ADDR="203.0.113.7") == 200
+
+
+def test_precheck_is_limited_per_address_too(client, settings):
+    settings.PHOTO_PRECHECK_RATE_PER_ADDRESS_PER_MINUTE = 1
+    photo = payloads.small_jpeg(seed=44)
+    answers = []
+    for address in ("198.51.100.1", "198.51.100.1", "198.51.100.2"):
+        client.force_login(CustomerFactory())
+        answers.append(
+            client.post(PRECHECK_URL, {"kind": "id_back", "photo": upload(photo)}, REMOTE_ADDR=address).status_code
+        )
+
+    assert answers == [200, 429, 200]
+
+
+def test_while_the_cache_is_down_a_customer_still_submits_uncounted_as_with_the_precheck(client, settings):
+    settings.SUBMISSION_RATE_PER_MINUTE = 1
+    customer = CustomerFactory()
+    client.force_login(customer)
+    form = submission_form(customer)
+    form["id_number"] = wrong_checksum(form["id_number"])
+    unreachable = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+
+    # Restored before this module's fixture empties the cache.
+    with override_settings(CACHES={"default": unreachable}):
+        mistyped = client.post(SUBMIT_URL, form)
+        submitted = client.post(SUBMIT_URL, submission_form(customer))
+
+    assert mistyped.status_code == 200
+    assert submitted.status_code == 302
+    assert Submission.objects.filter(user=customer).exists()
