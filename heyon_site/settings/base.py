@@ -40,6 +40,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "heyon_site.observability.RequestIdMiddleware",
+    # A NUL byte anywhere in the request is a 400 before any view or database lookup sees it.
+    "heyon_site.security.NulByteMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A dropped database connection in a view becomes a 503 "try again" page.
     "heyon_site.errors.DatabaseUnavailableMiddleware",
