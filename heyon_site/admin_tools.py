@@ -2,6 +2,8 @@
 
 import csv
 import json
+import re
+from decimal import Decimal
 
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, label_for_field, lookup_field
@@ -64,14 +66,38 @@ def export_as_csv(modeladmin, request, queryset):
 
     def rows():
         # The changelist's own column labels and cell lookup (model fields, admin methods, ``__str__``).
-        yield writer.writerow([str(label_for_field(name, modeladmin.model, modeladmin)) for name in fields])
+        labels = [str(label_for_field(name, modeladmin.model, modeladmin)) for name in fields]
+        yield writer.writerow([neutralise_cell(label) for label in labels])
         for obj in queryset.iterator(chunk_size=2000):
-            yield writer.writerow([_cell(modeladmin, obj, name) for name in fields])
+            yield writer.writerow([neutralise_cell(_cell(modeladmin, obj, name)) for name in fields])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="{modeladmin.model._meta.model_name}-{stamp}.csv"'
     return response
+
+
+# A cell a spreadsheet reads as a formula (OWASP "CSV injection"): =, +, -, @, or a tab or line
+# break before one. Leading spaces are looked past: some spreadsheets trim them on import.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A text cell that is only a signed number ("+8613800138000", "-30.00") is no formula a
+# spreadsheet can run; it keeps its sign rather than gaining a quote.
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
+def neutralise_cell(value):
+    """The value as a CSV cell no spreadsheet runs as a formula.
+
+    Numbers (a model's integer or decimal column, such as a refund's negative amount) are
+    written as they are. Text that would start a formula is prefixed with a single quote,
+    which spreadsheets show as text, unless it is only a signed number.
+    """
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.lstrip(" ").startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _cell(modeladmin, obj, name):
