@@ -1,4 +1,4 @@
-"""Request hygiene applied before any view runs."""
+"""Request hygiene applied before any view runs, and who counts as store staff."""
 
 from django.core.exceptions import SuspiciousOperation
 
@@ -47,3 +47,18 @@ def _any_nul(pairs) -> bool:
     if hasattr(pairs, "lists"):
         return any(NUL in key or any(NUL in value for value in values) for key, values in pairs.lists())
     return any(NUL in key or NUL in value for key, value in pairs)
+
+
+# Staff who work at a store counter: taking renewals or verifying customers in person.
+STORE_PERMISSIONS = ("billing.renew_at_store", "reviews.verify_in_person")
+
+
+def is_store_staff(user) -> bool:
+    """A non-administrator bound to a service point or holding a counter permission.
+
+    Store staff see customers' records only where their own service point produced them
+    (docs/DECISIONS.md); a clerk left without a service point therefore sees none.
+    """
+    if not user.is_authenticated or user.is_superuser:
+        return False
+    return user.service_point_id is not None or any(user.has_perm(perm) for perm in STORE_PERMISSIONS)
