@@ -102,6 +102,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         server_side_binding=True,
         prepare_threshold=None if _prepare_threshold.lower() in ("off", "none", "") else int(_prepare_threshold),
     )
+# The embedded default (SQLite) serves a few people at once. In WAL mode readers do not wait
+# for the writer; a writer that finds the database busy waits up to SQLITE_BUSY_SECONDS for
+# its turn instead of failing at once; and every transaction takes the write lock when it
+# begins (IMMEDIATE), because a transaction that read first and then wants to write while
+# another writes is refused at once ("database is locked"), whatever the busy timeout.
+SQLITE_BUSY_SECONDS = 20
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE",
+        timeout=SQLITE_BUSY_SECONDS,
+        # WAL stays on in the database file; synchronous=NORMAL is WAL's usual pairing (a commit
+        # is durable against a crash of the process, and of the machine but for its last moments).
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
