@@ -68,11 +68,9 @@ def receipt_for_viewer(*, number: str, user):
     staff (a clerk), who read only the receipts their own service point issued: a receipt
     names the customer, the line and what they paid, and numbers are sequential.
     """
-    receipt = (
-        Receipt.objects.select_related("order__line", "order__plan", "user").filter(number=number).first()
-        if user.is_authenticated
-        else None
-    )
+    if not user.is_authenticated:
+        return None
+    receipt = Receipt.objects.select_related("order__line", "order__plan", "user").filter(number=number).first()
     if receipt is None:
         return None
     if receipt.user_id == user.pk:

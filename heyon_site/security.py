@@ -10,12 +10,12 @@ class NulByte(SuspiciousOperation):
 
 
 class NulByteMiddleware:
-    """Refuse a request with a NUL byte in its path, query string, form fields or cookies.
+    """Refuse a request with a NUL byte in its path, query string, form fields or headers (cookies too).
 
     No legitimate request carries one, and PostgreSQL text cannot hold it: psycopg refuses
     such a parameter with a ValueError, so every view that looks a value up (an order number,
     a city, a certificate number) would answer 500. Checking here, before the URL is even
-    resolved, covers every view at once, including the ones written next year.
+    resolved, covers every view at once, the ones still to be written too.
     """
 
     def __init__(self, get_response):
@@ -30,7 +30,13 @@ class NulByteMiddleware:
 def _carries_nul(request) -> bool:
     if NUL in request.path_info or NUL in request.path:
         return True
-    if _any_nul(request.GET) or _any_nul(request.COOKIES.items()):
+    if _any_nul(request.GET):
+        return True
+    # Headers (django-axes stores a failed login's User-Agent, for one) and cookies, whose
+    # quoted form can spell a NUL as \000.
+    if any(NUL in value for key, value in request.META.items() if key.startswith("HTTP_") and isinstance(value, str)):
+        return True
+    if any(NUL in name or NUL in value for name, value in request.COOKIES.items()):
         return True
     # The body is parsed only for a form post (as CsrfViewMiddleware does anyway); a JSON or
     # signed webhook body stays unread for its view.
@@ -43,10 +49,8 @@ def _carries_nul(request) -> bool:
     return False
 
 
-def _any_nul(pairs) -> bool:
-    if hasattr(pairs, "lists"):
-        return any(NUL in key or any(NUL in value for value in values) for key, values in pairs.lists())
-    return any(NUL in key or NUL in value for key, value in pairs)
+def _any_nul(query_dict) -> bool:
+    return any(NUL in key or any(NUL in value for value in values) for key, values in query_dict.lists())
 
 
 # Staff who work at a store counter: taking renewals or verifying customers in person.

@@ -94,7 +94,11 @@ def test_every_url_answers_400_to_a_nul_byte(visitors, who):
     assert failures == {}
 
 
-def test_a_nul_byte_in_a_cookie_is_a_400(client):
+def test_a_nul_byte_in_a_header_or_a_cookie_is_a_400(client):
+    assert (
+        client.post("/accounts/login/", {"username": "x", "password": "y"}, HTTP_USER_AGENT=f"a{NUL}b").status_code
+        == 400
+    )
     client.cookies["sessionid"] = f"abc{NUL}def"
     assert client.get("/").status_code == 400
 
