@@ -20,6 +20,7 @@ from heyon_site.admin_tools import (
     EstimatedCountPaginator,
     ExactSearchMixin,
     LargeTableAdmin,
+    ServicePointScopedMixin,
     export_as_csv,
 )
 
@@ -94,7 +95,8 @@ class ServicePointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Line)
-class LineAdmin(LargeTableAdmin):
+class LineAdmin(ServicePointScopedMixin, LargeTableAdmin):
+    # Lines belong to no store: store staff look one up at the desk, not through every customer's.
     list_display = ["msisdn", "iccid", "status", "owner", "validity_end", "activation_code_hint"]
     list_filter = ["status"]
     list_select_related = ["owner"]

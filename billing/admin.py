@@ -15,7 +15,7 @@ from billing.models import (
     UsageRecord,
     Wallet,
 )
-from heyon_site.admin_tools import LargeTableAdmin
+from heyon_site.admin_tools import LargeTableAdmin, ServicePointScopedMixin
 
 
 @admin.register(Plan)
@@ -45,7 +45,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(LineService)
-class LineServiceAdmin(LargeTableAdmin):
+class LineServiceAdmin(ServicePointScopedMixin, LargeTableAdmin):
     list_display = ["line", "plan", "data_left_mb", "voice_left_minutes", "auto_renew", "auto_renew_failures"]
     list_filter = ["auto_renew"]
     list_select_related = ["line", "plan"]
@@ -65,14 +65,14 @@ class LineServiceAdmin(LargeTableAdmin):
 
 
 @admin.register(Wallet)
-class WalletAdmin(ReadOnlyAdmin):
+class WalletAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     list_display = ["user", "balance", "currency", "updated_at"]
     list_select_related = ["user"]
     search_fields = ["=user__phone", "=user__email"]
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     list_display = ["created_at", "wallet", "kind", "amount", "balance_after", "reference", "actor"]
     list_filter = ["kind"]
     list_select_related = ["wallet__user", "actor"]
@@ -91,7 +91,8 @@ class PaymentInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
+    service_point_path = "service_point"
     list_display = ["number", "user", "kind", "channel", "status", "amount", "line", "created_at", "paid_at"]
     list_filter = ["status", "kind", "channel"]
     list_select_related = ["user", "line"]
@@ -100,7 +101,8 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
+    service_point_path = "order__service_point"
     list_display = ["out_trade_no", "order", "method", "status", "amount", "created_at"]
     list_filter = ["method", "status"]
     list_select_related = ["order"]
@@ -108,25 +110,26 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(ReadOnlyAdmin):
+class ReceiptAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
+    service_point_path = "order__service_point"
     list_display = ["number", "user", "amount", "payment_method", "issued_at"]
     list_select_related = ["user"]
     search_fields = ["=number", "=order__number", "=user__phone"]
 
 
 @admin.register(ProviderNotification)
-class ProviderNotificationAdmin(ReadOnlyAdmin):
+class ProviderNotificationAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     list_display = ["provider", "event_id", "out_trade_no", "received_at", "processed_at"]
     search_fields = ["=event_id", "=out_trade_no"]
 
 
 @admin.register(UsageImport)
-class UsageImportAdmin(ReadOnlyAdmin):
+class UsageImportAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     list_display = ["file_name", "record_count", "imported_at"]
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(ReadOnlyAdmin):
+class UsageRecordAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     list_display = ["line", "kind", "quantity", "occurred_at", "source"]
     list_filter = ["kind"]
     list_select_related = ["line", "source"]

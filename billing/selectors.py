@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Line
 from accounts.services.lines import RENEWABLE_STATUSES, add_months
 from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, UsageImport, UsageRecord, Wallet
+from heyon_site.security import is_store_staff
 
 # An auto-renew that failed this many times for one period is given up (the customer was told each time).
 MAX_AUTORENEW_FAILURES = 3
@@ -61,13 +62,26 @@ def recent_ledger(*, user, limit: int = 10):
 
 
 def receipt_for_viewer(*, number: str, user):
-    """The receipt if ``user`` owns it or is staff allowed to view receipts."""
+    """The receipt if ``user`` may read it, else None (a foreign receipt answers like a missing one).
+
+    The customer reads their own; staff with the view permission read any, except store
+    staff (a clerk), who read only the receipts their own service point issued: a receipt
+    names the customer, the line and what they paid, and numbers are sequential.
+    """
+    if not user.is_authenticated:
+        return None
     receipt = Receipt.objects.select_related("order__line", "order__plan", "user").filter(number=number).first()
     if receipt is None:
         return None
-    if receipt.user_id == user.pk or (user.is_staff and user.has_perm("billing.view_receipt")):
+    if receipt.user_id == user.pk:
         return receipt
-    return None
+    if not (user.is_staff and user.has_perm("billing.view_receipt")):
+        return None
+    if is_store_staff(user) and (
+        user.service_point_id is None or receipt.order.service_point_id != user.service_point_id
+    ):
+        return None
+    return receipt
 
 
 def usage_by_month(*, user, months: int = 6):

@@ -1,7 +1,9 @@
-"""Admin helpers for large tables: estimated counts on PostgreSQL, CSV export of a changelist."""
+"""Admin helpers: estimated counts on PostgreSQL, CSV export of a changelist, store staff scoped to their store."""
 
 import csv
 import json
+import re
+from decimal import Decimal
 
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, label_for_field, lookup_field
@@ -13,6 +15,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+
+from heyon_site.security import is_store_staff
 
 ESTIMATE_ABOVE = 10_000
 
@@ -64,9 +68,10 @@ def export_as_csv(modeladmin, request, queryset):
 
     def rows():
         # The changelist's own column labels and cell lookup (model fields, admin methods, ``__str__``).
-        yield writer.writerow([str(label_for_field(name, modeladmin.model, modeladmin)) for name in fields])
+        labels = [str(label_for_field(name, modeladmin.model, modeladmin)) for name in fields]
+        yield writer.writerow([neutralise_cell(label) for label in labels])
         for obj in queryset.iterator(chunk_size=2000):
-            yield writer.writerow([_cell(modeladmin, obj, name) for name in fields])
+            yield writer.writerow([neutralise_cell(_cell(modeladmin, obj, name)) for name in fields])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -74,11 +79,56 @@ def export_as_csv(modeladmin, request, queryset):
     return response
 
 
+# A cell a spreadsheet reads as a formula (OWASP "CSV injection"): =, +, -, @, or a tab or line
+# break before one. Leading spaces are looked past: some spreadsheets trim them on import.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A text cell that is only a signed number ("+8613800138000", "-30.00") is no formula a
+# spreadsheet can run; it keeps its sign rather than gaining a quote.
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
+def neutralise_cell(value):
+    """The value as a CSV cell no spreadsheet runs as a formula.
+
+    Numbers (a model's integer or decimal column, such as a refund's negative amount) are
+    written as they are. Text that would start a formula is prefixed with a single quote,
+    which spreadsheets show as text, unless it is only a signed number.
+    """
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.lstrip(" ").startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _cell(modeladmin, obj, name):
     field, _attr, value = lookup_field(name, obj, modeladmin)
     if field is not None and getattr(field, "flatchoices", None):
         return str(dict(field.flatchoices).get(value, value))
     return "" if value is None else value
+
+
+class ServicePointScopedMixin:
+    """Store staff see in admin only the rows their own service point produced.
+
+    ``service_point_path`` names the row's service point (``"service_point"``,
+    ``"order__service_point"``); None means the rows belong to no store (a wallet, a
+    usage record), and store staff see none of them even if granted the view permission.
+    A row of another store is then neither listed nor opened (admin answers it as missing);
+    administrators and staff of no store (support) see every row.
+    """
+
+    service_point_path: str | None = None
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        user = request.user
+        if not is_store_staff(user):
+            return queryset
+        if self.service_point_path is None or user.service_point_id is None:
+            return queryset.none()
+        return queryset.filter(**{f"{self.service_point_path}_id": user.service_point_id})
 
 
 def _exact_match(model, path: str, term: str):

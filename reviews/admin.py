@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
-from heyon_site.admin_tools import LargeTableAdmin, export_as_csv
+from heyon_site.admin_tools import LargeTableAdmin, ServicePointScopedMixin, export_as_csv
 from reviews import pii, selectors, services
 from reviews.models import (
     CalendarDay,
@@ -157,7 +157,8 @@ class PhotoAccessAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Certificate)
-class CertificateAdmin(ReadOnlyAdmin):
+class CertificateAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
+    service_point_path = "service_point"
     list_display = ["number", "service_point", "line", "holder_name_masked", "issued_by", "issued_at"]
     list_filter = ["service_point"]
     list_select_related = ["service_point", "line", "issued_by"]

@@ -40,6 +40,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "heyon_site.observability.RequestIdMiddleware",
+    # A NUL byte anywhere in the request is a 400 before any view or database lookup sees it.
+    "heyon_site.security.NulByteMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A dropped database connection in a view becomes a 503 "try again" page.
     "heyon_site.errors.DatabaseUnavailableMiddleware",
@@ -99,6 +101,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True,
         prepare_threshold=None if _prepare_threshold.lower() in ("off", "none", "") else int(_prepare_threshold),
+    )
+# The embedded default (SQLite) serves a few people at once. In WAL mode readers do not wait
+# for the writer; a writer that finds the database busy waits up to SQLITE_BUSY_SECONDS for
+# its turn instead of failing at once; and every transaction takes the write lock when it
+# begins (IMMEDIATE), because a transaction that read first and then wants to write while
+# another writes is refused at once ("database is locked"), whatever the busy timeout.
+SQLITE_BUSY_SECONDS = 20
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE",
+        timeout=SQLITE_BUSY_SECONDS,
+        # WAL stays on in the database file; synchronous=NORMAL is WAL's usual pairing (a commit
+        # is durable against a crash of the process, and of the machine but for its last moments).
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

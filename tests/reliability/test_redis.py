@@ -137,7 +137,12 @@ def test_the_embedded_default_needs_no_redis_and_no_broker():
 
     assert found["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert (found["broker"], found["via_queue"], found["send_task_queued"]) == ("", False, 0)
-    assert found["db_options"] == {}  # SQLite
+    # SQLite: WAL, a busy timeout and IMMEDIATE transactions (tests/reliability/test_sqlite_concurrency.py).
+    assert found["db_options"] == {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
 
 
 def test_on_postgresql_parameters_are_bound_on_the_server_and_repeated_queries_prepared():
