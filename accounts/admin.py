@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef
+from django.db.models.constants import LOOKUP_SEP
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import (
@@ -36,6 +37,22 @@ class ReadOnlyAdmin(LargeTableAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class SecretFieldsAdmin(ReadOnlyAdmin):
+    """Rows holding a secret staff must never read: the fields are left out of every view, and a
+    changelist URL may not filter on them either (``?pending_code__startswith=1`` would reveal a
+    code digit by digit through the row counts)."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def get_exclude(self, request, obj=None):
+        return [*(super().get_exclude(request, obj) or ()), *self.secret_fields]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup.split(LOOKUP_SEP)[0] in self.secret_fields:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
 
 class RoleFilter(admin.SimpleListFilter):
@@ -131,18 +148,19 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(ReadOnlyAdmin):
+class OutboundMessageAdmin(SecretFieldsAdmin):
+    secret_fields = ("pending_code",)
     list_display = ["channel", "recipient", "status", "attempts", "next_attempt_at", "sent_at"]
     list_filter = ["channel", "status"]
     search_fields = ["=recipient"]
 
 
 @admin.register(OneTimeCode)
-class OneTimeCodeAdmin(ReadOnlyAdmin):
+class OneTimeCodeAdmin(SecretFieldsAdmin):
+    secret_fields = ("code_hash", "registration_password")
     list_display = ["purpose", "channel", "destination", "created_at", "expires_at", "used_at", "failed_attempts"]
     list_filter = ["purpose", "channel"]
     search_fields = ["destination"]
-    exclude = ["code_hash"]
 
 
 @admin.register(AuditEvent)

@@ -1,10 +1,14 @@
+import phonenumbers
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from accounts.models import User
+from accounts.phones import can_receive_sms
+from accounts.services.codes import ERR_NOT_A_MOBILE_NUMBER
 
 ERR_PASSWORDS_DIFFER = _("The two passwords do not match.")
 ERR_PHONE_INVALID = _("Enter a valid mobile number, e.g. 138 0013 8000 or +852 6123 4567.")
@@ -18,6 +22,16 @@ class MobileNumberField(PhoneNumberField):
         kwargs.setdefault("region", "CN")
         kwargs.setdefault("widget", forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}))
         super().__init__(**kwargs)
+
+
+class SmsNumberField(MobileNumberField):
+    """A mobile number a code can be texted to: a landline or a toll-free number is refused."""
+
+    def validate(self, value):
+        super().validate(value)
+        # An invalid number gets the field's "invalid" message from its validators instead.
+        if value not in self.empty_values and value.is_valid() and not can_receive_sms(value):
+            raise forms.ValidationError(ERR_NOT_A_MOBILE_NUMBER, code="not_mobile")
 
 
 class SetPasswordMixin:
@@ -60,7 +74,7 @@ def _password_fields():
 
 
 class RegistrationForm(SetPasswordMixin, forms.Form):
-    phone = MobileNumberField(label=_("Mobile number"))
+    phone = SmsNumberField(label=_("Mobile number"))
     email = forms.EmailField(label=_("Email (optional)"), required=False)
     password1, password2 = _password_fields()
 
@@ -94,11 +108,24 @@ class LoginForm(AuthenticationForm):
 
 
 class LoginCodeRequestForm(forms.Form):
-    phone = MobileNumberField(label=_("Mobile number"))
+    phone = SmsNumberField(label=_("Mobile number"))
 
 
 class PasswordResetRequestForm(forms.Form):
     identifier = forms.CharField(label=_("Mobile number or email"), max_length=254)
+
+    def clean_identifier(self):
+        # A phone number gets its code by SMS: one that cannot take an SMS is refused here, whether
+        # or not it has an account, so the answer tells nothing about accounts.
+        identifier = self.cleaned_data["identifier"]
+        if "@" not in identifier:
+            try:
+                number = phonenumbers.parse(identifier.strip(), settings.PHONENUMBER_DEFAULT_REGION)
+            except phonenumbers.NumberParseException:
+                return identifier
+            if phonenumbers.is_valid_number(number) and not can_receive_sms(number):
+                raise forms.ValidationError(ERR_NOT_A_MOBILE_NUMBER, code="not_mobile")
+        return identifier
 
 
 class PasswordResetConfirmForm(SetPasswordMixin, CodeForm):

@@ -192,13 +192,27 @@ class OneTimeCode(models.Model):
     purpose = models.CharField(max_length=20, choices=Purpose.choices, verbose_name=_("purpose"))
     channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
     destination = models.CharField(max_length=254, help_text=_("E.164 number or email"), verbose_name=_("destination"))
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes", verbose_name=_("user"))
+    # No user: a request for a number or email without an account. It is recorded all the same, so that
+    # the rate limits, and so the answers, are the same for a known and an unknown destination.
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="one_time_codes",
+        verbose_name=_("user"),
+    )
     code_hash = models.CharField(max_length=64, verbose_name=_("code hash"))
     requested_from_ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("requested from IP"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     expires_at = models.DateTimeField(verbose_name=_("expires at"))
     used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
     failed_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("failed attempts"))
+    # A registration's password (hashed) and email wait on its code and reach the account only
+    # when this very code confirms it: someone who registers a number they do not hold can
+    # never set the password of that number's account.
+    registration_password = models.CharField(max_length=128, blank=True, editable=False)
+    registration_email = models.EmailField(blank=True, editable=False)
 
     class Meta:
         verbose_name = _("one-time code")
@@ -334,6 +348,9 @@ class Notification(models.Model):
 class OutboundMessage(models.Model):
     """An SMS or email waiting to leave, written in the same transaction as its event."""
 
+    # What staff read in place of a one-time code in ``body``.
+    CODE_MASK = "••••••"
+
     class Channel(models.TextChoices):
         SMS = "sms", _("SMS")
         EMAIL = "email", _("Email")
@@ -353,7 +370,11 @@ class OutboundMessage(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now, verbose_name=_("next attempt at"))
     claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed until"))
     last_error = models.TextField(blank=True, verbose_name=_("last error"))
-    # One-time codes must not outlive their delivery in the database.
+    # The one-time code this message carries: ``body`` shows it masked (CODE_MASK), and the code is
+    # put in only as the message leaves. Never shown to staff (not editable, so no admin form or
+    # export has it), and blanked once the message is sent or given up on.
+    pending_code = models.CharField(max_length=16, blank=True, editable=False)
+    # Messages whose whole text must not outlive their delivery in the database.
     redact_after_send = models.BooleanField(default=False, verbose_name=_("redact after send"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))

@@ -94,24 +94,37 @@ def _claim(message_id):
     return OutboundMessage.objects.get(pk=message_id) if claimed else None
 
 
+def _text_to_send(message: OutboundMessage) -> str:
+    """The body, with a one-time code put back where it is masked (it is stored apart, see the model)."""
+    if not message.pending_code:
+        return message.body
+    return message.body.replace(OutboundMessage.CODE_MASK, message.pending_code)
+
+
 def _deliver(message: OutboundMessage) -> str:
+    text = _text_to_send(message)
     try:
         if message.channel == OutboundMessage.Channel.SMS:
-            sms.get_backend().send(message.recipient, message.body)
+            sms.get_backend().send(message.recipient, text)
         else:
-            send_mail(message.subject, message.body, None, [message.recipient], fail_silently=False)
+            send_mail(message.subject, text, None, [message.recipient], fail_silently=False)
     except Exception as exc:  # noqa: BLE001 - any provider error is retried
         gave_up = message.attempts >= settings.OUTBOX_MAX_ATTEMPTS
         backoff = min(timedelta(seconds=30 * 2 ** (message.attempts - 1)), MAX_BACKOFF)
+        # A provider may quote the text it refused: the code must not reach staff that way either.
+        error = f"{type(exc).__name__}: {exc}"
+        if message.pending_code:
+            error = error.replace(message.pending_code, OutboundMessage.CODE_MASK)
         OutboundMessage.objects.filter(pk=message.pk).update(
             status=OutboundMessage.Status.FAILED if gave_up else OutboundMessage.Status.PENDING,
             next_attempt_at=timezone.now() + backoff,
             claimed_until=None,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            last_error=error[:2000],
+            **({"pending_code": ""} if gave_up else {}),
             **({"body": REDACTED} if gave_up and message.redact_after_send else {}),
         )
         logger.warning(
-            "Sending %s to %s failed (attempt %s): %s", message.channel, message.recipient, message.attempts, exc
+            "Sending %s to %s failed (attempt %s): %s", message.channel, message.recipient, message.attempts, error
         )
         return "gave_up" if gave_up else "failed"
     OutboundMessage.objects.filter(pk=message.pk).update(
@@ -119,6 +132,7 @@ def _deliver(message: OutboundMessage) -> str:
         sent_at=timezone.now(),
         claimed_until=None,
         last_error="",
+        pending_code="",
         **({"body": REDACTED} if message.redact_after_send else {}),
     )
     return "sent"

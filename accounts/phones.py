@@ -5,6 +5,24 @@ from django.conf import settings
 
 HOME_COUNTRY_CODE = 86  # China: our numbers are shown without +86, as customers dial them
 
+# Where a number's kind cannot be told from the number alone (the US, Canada), it may be a mobile.
+SMS_NUMBER_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def can_receive_sms(number) -> bool:
+    """Whether ``number`` (a ``PhoneNumber``, or E.164 text) is a mobile number, one an SMS can reach.
+
+    A landline (北京 010 …, a Hong Kong fixed line) or a toll-free number cannot take a code.
+    """
+    if not number:
+        return False
+    if not isinstance(number, phonenumbers.PhoneNumber):
+        try:
+            number = phonenumbers.parse(str(number), settings.PHONENUMBER_DEFAULT_REGION)
+        except phonenumbers.NumberParseException:
+            return False
+    return phonenumbers.number_type(number) in SMS_NUMBER_TYPES
+
 
 def phone_display(number) -> str:
     """Return ``135 1234 0001`` for a Chinese number, ``+852 5123 4567`` for any other.

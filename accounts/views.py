@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors, services
-from accounts.backends import find_user_by_identifier
+from accounts.backends import find_user_by_identifier, normalize_identifier
 from accounts.forms import (
     CodeForm,
     LineAddForm,
@@ -33,7 +33,7 @@ from heyon_site.storage import probe as storage_probe
 
 logger = logging.getLogger(__name__)
 
-SESSION_PENDING_REGISTRATION = "pending_registration_user_id"
+SESSION_PENDING_REGISTRATION = "pending_registration_code_id"
 SESSION_LOGIN_CODE_PHONE = "login_code_phone"
 SESSION_RESET_IDENTIFIER = "password_reset_identifier"
 BACKEND = "accounts.backends.IdentifierBackend"
@@ -44,7 +44,7 @@ def register(request):
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.customer_register(
+            registration = services.customer_register(
                 phone=form.cleaned_data["phone"],
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
@@ -55,8 +55,11 @@ def register(request):
         except services.CodeError as error:
             form.add_error(None, str(error))
         else:
-            request.session[SESSION_PENDING_REGISTRATION] = user.pk
-            messages.info(request, _("We sent a 6-digit code to %(phone)s.") % {"phone": user.phone.as_national})
+            # This browser confirms this registration's code, and no other registration's.
+            request.session[SESSION_PENDING_REGISTRATION] = registration.pk
+            messages.info(
+                request, _("We sent a 6-digit code to %(phone)s.") % {"phone": registration.user.phone.as_national}
+            )
             return redirect("accounts:verify")
     return render(request, "accounts/register.html", {"form": form})
 
@@ -64,34 +67,41 @@ def register(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify(request):
-    user = User.objects.filter(pk=request.session.get(SESSION_PENDING_REGISTRATION), is_active=False).first()
-    if user is None:
+    registration = (
+        OneTimeCode.objects.select_related("user")
+        .filter(
+            pk=request.session.get(SESSION_PENDING_REGISTRATION),
+            purpose=OneTimeCode.Purpose.REGISTER,
+            user__is_active=False,
+        )
+        .first()
+    )
+    if registration is None:
         messages.warning(request, _("Start by registering with your mobile number."))
         return redirect("accounts:register")
     if request.method == "POST" and "resend" in request.POST:
-        _resend(request, user, OneTimeCode.Purpose.REGISTER)
+        try:
+            registration = services.registration_code_resend(registration_id=registration.pk, ip=client_ip(request))
+        except services.CodeError as error:
+            messages.error(request, str(error))
+        else:
+            request.session[SESSION_PENDING_REGISTRATION] = registration.pk
+            messages.info(request, _("A new code is on its way."))
         return redirect("accounts:verify")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.customer_confirm_registration(user=user, code=form.cleaned_data["code"])
-        except services.CodeError as error:
+            user = services.customer_confirm_registration(
+                registration_id=registration.pk, code=form.cleaned_data["code"]
+            )
+        except (services.CodeError, services.RegistrationError) as error:
             form.add_error("code", str(error))
         else:
             del request.session[SESSION_PENDING_REGISTRATION]
             login(request, user, backend=BACKEND)
             messages.success(request, _("Your account is confirmed. Welcome to Heyon!"))
             return redirect("customers:account_centre")
-    return render(request, "accounts/verify.html", {"form": form, "destination": user.phone.as_national})
-
-
-def _resend(request, user, purpose, channel=OneTimeCode.Channel.SMS):
-    try:
-        services.one_time_code_issue(user=user, purpose=purpose, channel=channel, ip=client_ip(request))
-    except services.CodeError as error:
-        messages.error(request, str(error))
-    else:
-        messages.info(request, _("A new code is on its way."))
+    return render(request, "accounts/verify.html", {"form": form, "destination": registration.user.phone.as_national})
 
 
 class HeyonLoginView(LoginView):
@@ -135,7 +145,7 @@ def login_code_verify(request):
         user = User.objects.filter(phone=phone, is_active=True).first()
         try:
             if user is None:
-                raise services.CodeError(services.codes.ERR_CODE_WRONG)
+                services.one_time_code_verify_without_account(destination=phone, purpose=OneTimeCode.Purpose.LOGIN)
             services.login_code_verify(user=user, code=form.cleaned_data["code"])
         except services.CodeError as error:
             form.add_error("code", str(error))
@@ -175,7 +185,9 @@ def password_reset_confirm(request):
     if request.method == "POST" and form.is_valid():
         try:
             if user is None:
-                raise services.CodeError(services.codes.ERR_CODE_WRONG)
+                services.one_time_code_verify_without_account(
+                    destination=normalize_identifier(identifier), purpose=OneTimeCode.Purpose.PASSWORD_RESET
+                )
             services.password_reset_confirm(
                 user=user, code=form.cleaned_data["code"], new_password=form.cleaned_data["password1"]
             )

@@ -6,7 +6,14 @@ Import from here (``from accounts import services``); the submodules group them.
 from accounts.outbox import outbox_dispatch_due, outbox_send, outbox_send_queued
 
 from .audit import audit_record, audit_record_many
-from .codes import CodeError, one_time_code_issue, one_time_code_verify
+from .codes import (
+    CodeError,
+    one_time_code_issue,
+    one_time_code_issue_without_account,
+    one_time_code_verify,
+    one_time_code_verify_without_account,
+    registration_code_issue,
+)
 from .lines import (
     LineError,
     add_months,
@@ -43,6 +50,7 @@ from .users import (
     login_code_verify,
     password_reset_confirm,
     password_reset_request,
+    registration_code_resend,
     staff_user_create,
 )
 
@@ -70,13 +78,17 @@ __all__ = [
     "notify",
     "notify_many",
     "one_time_code_issue",
+    "one_time_code_issue_without_account",
     "one_time_code_verify",
+    "one_time_code_verify_without_account",
     "outbox_dispatch_due",
     "outbox_queue",
     "outbox_send",
     "outbox_send_queued",
     "password_reset_confirm",
     "password_reset_request",
+    "registration_code_issue",
+    "registration_code_resend",
     "staff_recovery_codes_reset",
     "staff_second_factor_verify",
     "staff_totp_device",

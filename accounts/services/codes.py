@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.hashing import hashes_match, keyed_hash
-from accounts.models import OneTimeCode, User
+from accounts.models import OneTimeCode, OutboundMessage, User
+from accounts.phones import can_receive_sms
 
 from .messages import outbox_queue
 
@@ -21,6 +22,9 @@ ERR_TOO_MANY_FOR_DESTINATION = gettext_lazy(
 ERR_TOO_MANY_FROM_IP = gettext_lazy("Too many codes were requested from your network. Please try again later.")
 ERR_CODE_WRONG = gettext_lazy("The code is wrong or has expired. Check it, or ask for a new one.")
 ERR_CODE_TOO_MANY_ATTEMPTS = gettext_lazy("Too many wrong codes were entered. Please ask for a new code.")
+ERR_NOT_A_MOBILE_NUMBER = gettext_lazy(
+    "This number cannot receive text messages. Enter a mobile number, e.g. 138 0013 8000 or +852 6123 4567."
+)
 
 
 class CodeError(Exception):
@@ -31,34 +35,32 @@ def _hash(user_id, purpose, code):
     return keyed_hash(f"otp:{user_id}:{purpose}", code)
 
 
-def one_time_code_issue(*, user: User, purpose: str, channel: str, ip: str | None) -> OneTimeCode:
-    """Send a fresh code to the user's phone (or email), replacing any unused one.
-
-    Raises CodeError when the number, email or IP asked too often.
-    """
-    destination = user.phone.as_e164 if channel == OneTimeCode.Channel.SMS else user.email
-    now = timezone.now()
+def _check_limits(*, destination: str, ip: str | None, now) -> None:
     hour_ago = now - timedelta(hours=1)
+    recent = OneTimeCode.objects.filter(destination=destination, created_at__gte=hour_ago)
+    latest = recent.order_by("-created_at").values_list("created_at", flat=True).first()
+    if latest and now - latest < timedelta(seconds=settings.OTP_RESEND_INTERVAL_SECONDS):
+        raise CodeError(ERR_RESEND_TOO_SOON)
+    if recent.count() >= settings.OTP_MAX_PER_DESTINATION_PER_HOUR:
+        raise CodeError(ERR_TOO_MANY_FOR_DESTINATION)
+    if (
+        ip
+        and OneTimeCode.objects.filter(requested_from_ip=ip, created_at__gte=hour_ago).count()
+        >= settings.OTP_MAX_PER_IP_PER_HOUR
+    ):
+        raise CodeError(ERR_TOO_MANY_FROM_IP)
+
+
+def _issue(*, user: User, purpose: str, channel: str, ip: str | None, superseded, **registration) -> OneTimeCode:
+    destination = user.phone.as_e164 if channel == OneTimeCode.Channel.SMS else user.email
+    if channel == OneTimeCode.Channel.SMS and not can_receive_sms(user.phone):
+        raise CodeError(ERR_NOT_A_MOBILE_NUMBER)
+    now = timezone.now()
     with transaction.atomic():
         # Lock the user so that two simultaneous requests cannot both pass the limits.
         User.objects.select_for_update().filter(pk=user.pk).first()
-        recent = OneTimeCode.objects.filter(destination=destination, created_at__gte=hour_ago)
-        latest = recent.order_by("-created_at").values_list("created_at", flat=True).first()
-        if latest and now - latest < timedelta(seconds=settings.OTP_RESEND_INTERVAL_SECONDS):
-            raise CodeError(ERR_RESEND_TOO_SOON)
-        if recent.count() >= settings.OTP_MAX_PER_DESTINATION_PER_HOUR:
-            raise CodeError(ERR_TOO_MANY_FOR_DESTINATION)
-        if (
-            ip
-            and OneTimeCode.objects.filter(requested_from_ip=ip, created_at__gte=hour_ago).count()
-            >= settings.OTP_MAX_PER_IP_PER_HOUR
-        ):
-            raise CodeError(ERR_TOO_MANY_FROM_IP)
-
-        # Only the newest code of a purpose is valid.
-        OneTimeCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=now).update(
-            expires_at=now
-        )
+        _check_limits(destination=destination, ip=ip, now=now)
+        superseded.filter(used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
         code = f"{secrets.randbelow(1_000_000):06d}"
         record = OneTimeCode.objects.create(
             purpose=purpose,
@@ -69,11 +71,14 @@ def one_time_code_issue(*, user: User, purpose: str, channel: str, ip: str | Non
             requested_from_ip=ip or None,
             created_at=now,
             expires_at=now + timedelta(minutes=settings.OTP_TTL_MINUTES),
+            **registration,
         )
+        # The outbox row holds the text with the code masked, which is all staff can ever read;
+        # the code rides beside it, out of every staff view, until the message has left.
         text = _(
             "Your Heyon code is %(code)s (%(purpose)s). It expires in %(minutes)s minutes. Never share it with anyone."
         ) % {
-            "code": code,
+            "code": OutboundMessage.CODE_MASK,
             "purpose": record.get_purpose_display(),
             "minutes": settings.OTP_TTL_MINUTES,
         }
@@ -82,22 +87,77 @@ def one_time_code_issue(*, user: User, purpose: str, channel: str, ip: str | Non
             recipient=destination,
             subject=_("Your Heyon code"),
             body=f"【Heyon】{text}" if channel == OneTimeCode.Channel.SMS else text,
-            redact_after_send=True,
+            pending_code=code,
         )
     return record
 
 
-def one_time_code_verify(*, user: User, purpose: str, code: str) -> OneTimeCode:
+def one_time_code_issue(*, user: User, purpose: str, channel: str, ip: str | None) -> OneTimeCode:
+    """Send a fresh code to the user's phone (or email), replacing any unused one of the purpose.
+
+    Raises CodeError when the number, email or IP asked too often, or the number cannot take an SMS.
+    """
+    superseded = OneTimeCode.objects.filter(user=user, purpose=purpose)
+    return _issue(user=user, purpose=purpose, channel=channel, ip=ip, superseded=superseded)
+
+
+def one_time_code_issue_without_account(*, destination: str, purpose: str, channel: str, ip: str | None) -> None:
+    """Count a code request for a destination that has no account, as if a code had been sent.
+
+    Nothing is sent and no code can ever match, but the request counts against the same
+    limits as a real one, so the page answers a known and an unknown destination alike.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        _check_limits(destination=destination, ip=ip, now=now)
+        OneTimeCode.objects.create(
+            purpose=purpose,
+            channel=channel,
+            destination=destination,
+            user=None,
+            code_hash=_hash(None, purpose, secrets.token_hex(16)),
+            requested_from_ip=ip or None,
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.OTP_TTL_MINUTES),
+        )
+
+
+def registration_code_issue(
+    *, user: User, password_hash: str, email: str, ip: str | None, replaces: OneTimeCode | None = None
+) -> OneTimeCode:
+    """Text a registration code that carries this registration's password (hashed) and email.
+
+    Only ``replaces`` (this registration's earlier code, on "send again") stops working: another
+    person's registration of the same number neither ends nor takes over this one.
+    """
+    superseded = OneTimeCode.objects.filter(pk=replaces.pk) if replaces else OneTimeCode.objects.none()
+    return _issue(
+        user=user,
+        purpose=OneTimeCode.Purpose.REGISTER,
+        channel=OneTimeCode.Channel.SMS,
+        ip=ip,
+        superseded=superseded,
+        registration_password=password_hash,
+        registration_email=email or "",
+    )
+
+
+def one_time_code_verify(*, user: User, purpose: str, code: str, record_id: int | None = None) -> OneTimeCode:
     """Accept the user's newest unexpired code of this purpose once, or raise CodeError.
+
+    With ``record_id`` only that code is accepted (a registration confirms with its own code).
 
     A wrong guess counts against the code even though an error is raised, so the
     count is saved before raising.
     """
     error = None
     with transaction.atomic():
+        candidates = OneTimeCode.objects.filter(user=user, purpose=purpose)
+        if record_id is not None:
+            candidates = candidates.filter(pk=record_id)
         record = (
-            OneTimeCode.objects.select_for_update()
-            .filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=timezone.now())
+            candidates.select_for_update()
+            .filter(used_at__isnull=True, expires_at__gt=timezone.now())
             .order_by("-created_at")
             .first()
         )
@@ -115,3 +175,32 @@ def one_time_code_verify(*, user: User, purpose: str, code: str) -> OneTimeCode:
     if error:
         raise CodeError(error)
     return record
+
+
+def one_time_code_verify_without_account(*, destination: str, purpose: str) -> None:
+    """Refuse a code entered for a destination without an account, exactly as a wrong code is refused.
+
+    The request's stand-in record counts the guesses, so that after too many the answer
+    changes as it would for an account.
+    """
+    with transaction.atomic():
+        record = (
+            OneTimeCode.objects.select_for_update()
+            .filter(
+                user__isnull=True,
+                destination=destination,
+                purpose=purpose,
+                used_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if record is not None and record.failed_attempts >= settings.OTP_MAX_VERIFY_ATTEMPTS:
+            error = ERR_CODE_TOO_MANY_ATTEMPTS
+        else:
+            error = ERR_CODE_WRONG
+            if record is not None:
+                record.failed_attempts += 1
+                record.save(update_fields=["failed_attempts"])
+    raise CodeError(error)

@@ -22,14 +22,27 @@ logger = logging.getLogger(__name__)
 
 
 def outbox_queue(
-    *, channel: str, recipient: str, body: str, subject: str = "", redact_after_send: bool = False
+    *,
+    channel: str,
+    recipient: str,
+    body: str,
+    subject: str = "",
+    redact_after_send: bool = False,
+    pending_code: str = "",
 ) -> OutboundMessage:
     """Queue one SMS or email; it leaves after the current transaction commits.
 
-    ``redact_after_send`` blanks the text once it is sent or given up on (one-time codes).
+    ``redact_after_send`` blanks the text once it is sent or given up on. ``pending_code`` is a
+    one-time code that ``body`` shows as ``OutboundMessage.CODE_MASK``: it is put in only as the
+    message leaves, and blanked once the message is sent or given up on.
     """
     message = OutboundMessage.objects.create(
-        channel=channel, recipient=recipient, subject=subject[:200], body=body, redact_after_send=redact_after_send
+        channel=channel,
+        recipient=recipient,
+        subject=subject[:200],
+        body=body,
+        redact_after_send=redact_after_send,
+        pending_code=pending_code,
     )
     if settings.OUTBOX_SEND_ON_COMMIT:
         transaction.on_commit(lambda: _send_after_commit([message.pk]))

@@ -1,18 +1,29 @@
 """Registration, sign-in by code, password reset and staff accounts."""
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from phonenumber_field.phonenumber import to_python
 
-from accounts.backends import find_user_by_identifier
+from accounts.backends import find_user_by_identifier, normalize_identifier
 from accounts.models import AuditEvent, Notification, OneTimeCode, OutboundMessage, User
 from accounts.outbox import REDACTED
+from accounts.phones import can_receive_sms
 
 from .audit import audit_record
-from .codes import one_time_code_issue, one_time_code_verify
+from .codes import (
+    ERR_CODE_WRONG,
+    ERR_NOT_A_MOBILE_NUMBER,
+    CodeError,
+    one_time_code_issue,
+    one_time_code_issue_without_account,
+    one_time_code_verify,
+    registration_code_issue,
+)
 from .messages import notify
 
 ERR_PHONE_TAKEN = gettext_lazy("An account with this mobile number already exists. Sign in or reset your password.")
@@ -27,48 +38,103 @@ class RegistrationError(Exception):
         self.field = field
 
 
-def customer_register(*, phone, email: str | None, password: str, ip: str | None) -> User:
-    """Create an unconfirmed customer and text them a code.
+def customer_register(*, phone, email: str | None, password: str, ip: str | None) -> OneTimeCode:
+    """Start a registration: text the number a code that carries this password and email.
 
-    The account stays inactive until the code is entered. Registering again with a
-    number that was never confirmed replaces that attempt instead of blocking it.
+    Returns the code's record, which stands for this registration: only its own code
+    confirms it (``customer_confirm_registration``), and only then do the password and
+    email reach the account, which stays inactive with no usable password until then.
+    Someone registering a number that is not theirs therefore never gets in, and does not
+    end the registration of the person who holds the number either.
     """
     email = User.objects.normalize_email(email) or None
+    if not can_receive_sms(phone):
+        raise RegistrationError(ERR_NOT_A_MOBILE_NUMBER, field="phone")
     with transaction.atomic():
         if User.objects.filter(phone=phone, phone_verified_at__isnull=False).exists():
             raise RegistrationError(ERR_PHONE_TAKEN, field="phone")
-        if (
-            email
-            and User.objects.filter(email__iexact=email)
-            .filter(Q(phone_verified_at__isnull=False) | Q(is_staff=True))
-            .exclude(phone=phone)
-            .exists()
-        ):
+        if email and _email_taken(email, phone=phone):
             raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
-        if email:
-            # An unconfirmed attempt by someone else must not hold this email hostage.
-            User.objects.filter(email__iexact=email, phone_verified_at__isnull=True, is_staff=False).exclude(
-                phone=phone
-            ).update(email=None)
         user = User.objects.select_for_update().filter(phone=phone).first()
         if user is None:
             user = User(phone=phone, is_active=False)
-        user.email = email
-        user.set_password(password)
-        user.full_clean(exclude=["password"])
-        user.save()
-        one_time_code_issue(user=user, purpose=OneTimeCode.Purpose.REGISTER, channel=OneTimeCode.Channel.SMS, ip=ip)
-    return user
+            user.set_unusable_password()
+            user.full_clean(exclude=["password"])
+            user.save()
+        return registration_code_issue(user=user, password_hash=make_password(password), email=email, ip=ip)
 
 
-def customer_confirm_registration(*, user: User, code: str) -> User:
+def _email_taken(email: str, *, phone=None, user: User | None = None) -> bool:
+    """Whether a confirmed customer or a staff member other than this number's account has the email."""
+    others = User.objects.filter(email__iexact=email).filter(Q(phone_verified_at__isnull=False) | Q(is_staff=True))
+    if phone is not None:
+        others = others.exclude(phone=phone)
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    return others.exists()
+
+
+def _registration(registration_id) -> OneTimeCode:
+    record = (
+        OneTimeCode.objects.select_related("user")
+        .filter(pk=registration_id, purpose=OneTimeCode.Purpose.REGISTER, user__isnull=False)
+        .first()
+    )
+    if record is None:
+        raise CodeError(ERR_CODE_WRONG)
+    if record.user.phone_verified_at is not None:
+        raise CodeError(ERR_PHONE_TAKEN)
+    return record
+
+
+def registration_code_resend(*, registration_id: int, ip: str | None) -> OneTimeCode:
+    """Text a registration a fresh code in place of its last one; return the new record."""
+    record = _registration(registration_id)
+    return registration_code_issue(
+        user=record.user,
+        password_hash=record.registration_password,
+        email=record.registration_email,
+        ip=ip,
+        replaces=record,
+    )
+
+
+def customer_confirm_registration(*, registration_id: int, code: str) -> User:
+    """Confirm a registration with its own code: the account becomes active with its password and email.
+
+    Any other registration of the number still waiting ends here, its password never usable.
+    """
+    record = _registration(registration_id)
+    if record.registration_email and _email_taken(record.registration_email, user=record.user):
+        raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
     # Verified in its own transaction: a wrong guess must stay counted although it raises.
-    one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.REGISTER, code=code)
+    one_time_code_verify(user=record.user, purpose=OneTimeCode.Purpose.REGISTER, code=code, record_id=record.pk)
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
+        user = User.objects.select_for_update().get(pk=record.user_id)
+        if user.phone_verified_at is not None:
+            raise CodeError(ERR_PHONE_TAKEN)
+        email = record.registration_email or None
+        if email:
+            # An unconfirmed account must not hold the email hostage; a confirmed one that took
+            # it meanwhile keeps it, and this account goes without.
+            User.objects.filter(email__iexact=email, phone_verified_at__isnull=True, is_staff=False).exclude(
+                pk=user.pk
+            ).update(email=None)
+            if _email_taken(email, user=user):
+                email = None
+        if record.registration_password:
+            user.password = record.registration_password
+            user.email = email
         user.is_active = True
         user.phone_verified_at = timezone.now()
-        user.save(update_fields=["is_active", "phone_verified_at"])
+        user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
+        # The other registrations of this number end: their codes stop working, their passwords go.
+        OneTimeCode.objects.filter(user=user, purpose=OneTimeCode.Purpose.REGISTER).exclude(pk=record.pk).filter(
+            used_at__isnull=True, expires_at__gt=user.phone_verified_at
+        ).update(expires_at=user.phone_verified_at)
+        OneTimeCode.objects.filter(user=user, purpose=OneTimeCode.Purpose.REGISTER).update(
+            registration_password="", registration_email=""
+        )
         audit_record(actor=user, verb="user.registered", target=user, subject_user=user)
         notify(
             user=user,
@@ -91,12 +157,18 @@ def _find_active_customer(identifier: str):
 def login_code_request(*, phone, ip: str | None) -> User | None:
     """Text a sign-in code to an active account's number. Returns None for unknown numbers.
 
-    The view shows the same page either way so that the form cannot be used to find
+    An unknown number is answered exactly as a known one, rate limits included
+    (``one_time_code_issue_without_account``), so that the form cannot be used to find
     out which numbers have accounts.
     """
+    phone = to_python(phone)
     user = User.objects.filter(phone=phone, is_active=True).first()
-    if user is not None:
-        one_time_code_issue(user=user, purpose=OneTimeCode.Purpose.LOGIN, channel=OneTimeCode.Channel.SMS, ip=ip)
+    if user is None:
+        one_time_code_issue_without_account(
+            destination=phone.as_e164, purpose=OneTimeCode.Purpose.LOGIN, channel=OneTimeCode.Channel.SMS, ip=ip
+        )
+        return None
+    one_time_code_issue(user=user, purpose=OneTimeCode.Purpose.LOGIN, channel=OneTimeCode.Channel.SMS, ip=ip)
     return user
 
 
@@ -106,14 +178,24 @@ def login_code_verify(*, user: User, code: str) -> User:
 
 
 def password_reset_request(*, identifier: str, ip: str | None) -> User | None:
-    """Send a reset code to the account's phone (or email when the identifier is an email)."""
+    """Send a reset code to the account's phone (or email when the identifier is an email).
+
+    Where there is no account, or nowhere to send its code, the request is answered and
+    counted as if a code had gone.
+    """
     user = _find_active_customer(identifier)
-    if user is None:
+    by_email = "@" in identifier
+    channel = OneTimeCode.Channel.EMAIL if by_email else OneTimeCode.Channel.SMS
+    if user is not None and not (by_email and user.email):
+        channel = OneTimeCode.Channel.SMS if user.phone else OneTimeCode.Channel.EMAIL
+    if user is None or (channel == OneTimeCode.Channel.EMAIL and not user.email):
+        one_time_code_issue_without_account(
+            destination=normalize_identifier(identifier),
+            purpose=OneTimeCode.Purpose.PASSWORD_RESET,
+            channel=channel,
+            ip=ip,
+        )
         return None
-    by_email = "@" in identifier and user.email
-    channel = OneTimeCode.Channel.EMAIL if by_email or not user.phone else OneTimeCode.Channel.SMS
-    if channel == OneTimeCode.Channel.EMAIL and not user.email:
-        return None  # e.g. staff with neither phone nor email: there is nowhere to send a code
     one_time_code_issue(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, channel=channel, ip=ip)
     return user
 

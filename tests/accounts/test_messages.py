@@ -1,5 +1,6 @@
 """In-app messages and the outbox of SMS and email: sent after commit, retried, never lost."""
 
+import re
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -10,7 +11,8 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import outbox, services
+from accounts import services, sms
+from accounts.hashing import hashes_match
 from accounts.models import Notification, OutboundMessage, User
 from tests.accounts.conftest import STRONG_PASSWORD
 from tests.accounts.sms_backends import FAILING
@@ -226,15 +228,54 @@ def test_file_backend_writes_one_text_file_per_message(settings, tmp_path):
     assert any("+85261234567" in text and "Second message" in text for text in contents)
 
 
-def test_a_one_time_code_is_blanked_in_the_outbox_once_sent(sent, sms_outbox):
+def test_a_one_time_code_is_masked_in_the_outbox_and_blanked_once_sent(sent, sms_outbox):
     user = CustomerFactory()
     with sent():
-        services.one_time_code_issue(user=user, purpose="login", channel="sms", ip="10.0.0.1")
-    code = sms_outbox[-1]["text"]
+        record = services.one_time_code_issue(user=user, purpose="login", channel="sms", ip="10.0.0.1")
+    text = sms_outbox[-1]["text"]
+    code = re.search(r"\d{6}", text).group()
     row = OutboundMessage.objects.get(recipient=user.phone.as_e164)
     assert row.status == OutboundMessage.Status.SENT
-    assert row.body == outbox.REDACTED
-    assert row.body not in code
+    assert row.pending_code == ""
+    assert code not in row.body and OutboundMessage.CODE_MASK in row.body
+    assert row.body.replace(OutboundMessage.CODE_MASK, code) == text
+    assert hashes_match(record.code_hash, f"otp:{user.pk}:login", code)
+
+
+def test_a_one_time_code_waiting_for_a_failing_provider_is_masked_and_sent_whole_later(
+    sent, sms_outbox, settings, monkeypatch
+):
+    user = CustomerFactory()
+
+    def refuse(self, recipient, text):
+        raise sms.SmsSendError(f"provider refused {text!r}")
+
+    monkeypatch.setattr(sms.LocmemBackend, "send", refuse)
+    with sent():
+        services.one_time_code_issue(user=user, purpose="login", channel="sms", ip="10.0.0.1")
+    row = OutboundMessage.objects.get(recipient=user.phone.as_e164)
+    assert row.status == OutboundMessage.Status.PENDING
+    assert len(row.pending_code) == 6
+    assert row.pending_code not in row.body and row.pending_code not in row.last_error
+    assert OutboundMessage.CODE_MASK in row.last_error
+
+    monkeypatch.undo()
+    OutboundMessage.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    services.outbox_dispatch_due()
+
+    assert re.search(r"\d{6}", sms_outbox[-1]["text"]).group() == row.pending_code
+    row.refresh_from_db()
+    assert (row.status, row.pending_code) == (OutboundMessage.Status.SENT, "")
+
+
+def test_a_one_time_code_is_blanked_when_the_outbox_gives_up(sent, settings, monkeypatch):
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    user = CustomerFactory()
+    monkeypatch.setattr(sms.LocmemBackend, "send", lambda self, recipient, text: 1 / 0)
+    with sent():
+        services.one_time_code_issue(user=user, purpose="login", channel="sms", ip="10.0.0.1")
+    row = OutboundMessage.objects.get(recipient=user.phone.as_e164)
+    assert (row.status, row.pending_code) == (OutboundMessage.Status.FAILED, "")
 
 
 def test_an_ordinary_message_keeps_its_text_after_sending(sent):

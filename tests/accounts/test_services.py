@@ -231,41 +231,52 @@ def test_code_by_email_goes_to_the_mailbox(sent):
 
 
 def register(sent, phone=PHONE, email=None, password=STRONG_PASSWORD, ip="198.51.100.7"):
+    """Start a registration; return its code's record (``.user`` is the account)."""
     with sent():
         return services.customer_register(phone=phone, email=email, password=password, ip=ip)
 
 
+def confirm(sent, registration, code):
+    with sent():
+        return services.customer_confirm_registration(registration_id=registration.pk, code=code)
+
+
 def test_register_creates_an_inactive_customer_and_texts_a_code(sent, code_for):
-    user = register(sent, email="Wang.Fang@Example.COM")
+    registration = register(sent, email="Wang.Fang@Example.COM")
+    user = registration.user
 
     assert user.is_active is False
     assert user.phone_verified_at is None
-    assert user.email == "Wang.Fang@example.com"
-    assert user.check_password(STRONG_PASSWORD)
+    # The password and email wait on the code; the account has neither until it is confirmed.
+    assert user.email is None
+    assert not user.has_usable_password()
+    assert registration.registration_email == "Wang.Fang@example.com"
     assert len(code_for(PHONE)) == 6
 
 
 def test_confirm_registration_with_the_right_code_activates_the_customer(sent, code_for):
-    user = register(sent)
+    registration = register(sent, email="Wang.Fang@Example.COM")
 
-    with sent():
-        user = services.customer_confirm_registration(user=user, code=code_for(PHONE))
+    user = confirm(sent, registration, code_for(PHONE))
 
     user.refresh_from_db()
     assert user.is_active
     assert user.phone_verified_at is not None
+    assert user.check_password(STRONG_PASSWORD)
+    assert user.email == "Wang.Fang@example.com"
     assert AuditEvent.objects.filter(verb="user.registered", subject_user=user).count() == 1
     assert Notification.objects.filter(user=user).count() == 1
+    assert not OneTimeCode.objects.exclude(registration_password="").exists()
 
 
 def test_confirm_registration_with_a_wrong_code_leaves_the_customer_inactive(sent, code_for):
-    user = register(sent)
+    registration = register(sent)
     wrong = "000000" if code_for(PHONE) != "000000" else "111111"
 
     with pytest.raises(services.CodeError):
-        services.customer_confirm_registration(user=user, code=wrong)
+        confirm(sent, registration, wrong)
 
-    user.refresh_from_db()
+    user = User.objects.get(phone=PHONE)
     assert not user.is_active
     assert user.phone_verified_at is None
     assert not AuditEvent.objects.filter(verb="user.registered").exists()
@@ -273,32 +284,48 @@ def test_confirm_registration_with_a_wrong_code_leaves_the_customer_inactive(sen
 
 def test_wrong_registration_codes_are_counted_until_even_the_right_one_is_refused(sent, code_for, settings):
     settings.OTP_MAX_VERIFY_ATTEMPTS = 2
-    user = register(sent)
+    registration = register(sent)
     code = code_for(PHONE)
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(2):
         with pytest.raises(services.CodeError):
-            services.customer_confirm_registration(user=user, code=wrong)
+            confirm(sent, registration, wrong)
 
     with pytest.raises(services.CodeError) as refused:
-        services.customer_confirm_registration(user=user, code=code)
+        confirm(sent, registration, code)
 
     assert str(refused.value) == str(codes.ERR_CODE_TOO_MANY_ATTEMPTS)
-    user.refresh_from_db()
-    assert not user.is_active
+    assert not User.objects.get(phone=PHONE).is_active
 
 
-def test_registering_again_with_an_unconfirmed_number_replaces_the_attempt(sent, travel):
+def test_registering_again_with_an_unconfirmed_number_leaves_the_account_untouched(sent, travel):
     first = register(sent, email="first@example.com", password="first-secret-42")
     travel(timedelta(minutes=2))
 
     second = register(sent, email="second@example.com", password="second-secret-42")
 
-    assert second.pk == first.pk
-    second.refresh_from_db()
-    assert second.email == "second@example.com"
-    assert second.check_password("second-secret-42")
+    assert second.user_id == first.user_id
+    user = User.objects.get(phone=PHONE)
+    assert (user.email, user.has_usable_password(), user.is_active) == (None, False, False)
     assert User.objects.filter(phone=PHONE).count() == 1
+
+
+def test_resending_a_registration_code_keeps_its_password_and_ends_only_its_own_code(sent, code_for, travel):
+    first = register(sent, email="first@example.com", password="first-secret-42")
+    first_code = code_for(PHONE)
+    travel(timedelta(minutes=2))
+    other = register(sent, email="other@example.com", password="other-secret-42")
+    travel(timedelta(minutes=2))
+
+    with sent():
+        resent = services.registration_code_resend(registration_id=first.pk, ip=None)
+
+    with pytest.raises(services.CodeError):
+        confirm(sent, first, first_code)
+    user = confirm(sent, resent, code_for(PHONE))
+    assert user.check_password("first-secret-42") and user.email == "first@example.com"
+    other.refresh_from_db()
+    assert other.expires_at <= timezone.now() and other.registration_password == ""
 
 
 def test_registering_a_confirmed_number_is_refused(sent):
@@ -323,14 +350,24 @@ def test_registering_with_the_email_of_a_confirmed_account_is_refused(sent):
     assert not User.objects.filter(phone=PHONE).exists()
 
 
-def test_an_unconfirmed_attempt_does_not_hold_an_email_hostage(sent):
+def test_an_unconfirmed_attempt_does_not_hold_an_email_hostage(sent, code_for):
     squatter = register(sent, phone="+8613900139000", email="li.lei@example.com")
+    squatter_code = code_for("+8613900139000")
 
-    user = register(sent, phone=PHONE, email="li.lei@example.com")
+    user = confirm(sent, register(sent, phone=PHONE, email="li.lei@example.com"), code_for(PHONE))
 
     assert user.email == "li.lei@example.com"
-    squatter.refresh_from_db()
-    assert squatter.email is None
+    with pytest.raises(services.RegistrationError) as refused:
+        confirm(sent, squatter, squatter_code)
+    assert str(refused.value) == str(users.ERR_EMAIL_TAKEN)
+
+
+def test_a_landline_number_cannot_register(sent, sms_outbox):
+    with pytest.raises(services.RegistrationError) as refused:
+        register(sent, phone="+861012345678")
+
+    assert str(refused.value) == str(codes.ERR_NOT_A_MOBILE_NUMBER)
+    assert not User.objects.exists() and sms_outbox == []
 
 
 def test_registration_refused_by_a_rate_limit_creates_nothing(sent, settings):
@@ -394,7 +431,8 @@ def test_password_reset_for_an_unknown_account_sends_nothing(sent, sms_outbox):
         assert services.password_reset_request(identifier="138 0013 8000", ip=None) is None
 
     assert sms_outbox == [] and mail.outbox == []
-    assert not OneTimeCode.objects.exists()
+    # Counted against the number's limits as a real request would be, with no code anyone could enter.
+    assert OneTimeCode.objects.get().user is None
 
 
 def test_password_reset_for_staff_without_phone_or_email_sends_nothing(sent, sms_outbox):
@@ -404,7 +442,7 @@ def test_password_reset_for_staff_without_phone_or_email_sends_nothing(sent, sms
         assert services.password_reset_request(identifier="wang.reviewer", ip=None) is None
 
     assert sms_outbox == [] and mail.outbox == []
-    assert not OneTimeCode.objects.exists()
+    assert OneTimeCode.objects.get().user is None
 
 
 # Sign-in by code -------------------------------------------------------------------------
@@ -417,6 +455,8 @@ def test_login_code_is_texted_only_to_active_accounts(sent, sms_outbox):
         assert services.login_code_request(phone=PHONE, ip=None) is None
 
     assert sms_outbox == []
+    assert not OutboundMessage.objects.exists()
+    assert OneTimeCode.objects.get(destination=PHONE, purpose="login").user is None
 
 
 # Staff -----------------------------------------------------------------------------------
