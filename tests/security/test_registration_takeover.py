@@ -89,7 +89,7 @@ def test_the_victims_own_code_still_confirms_with_the_victims_password(victim_an
 
 
 def test_the_victim_typing_the_attackers_code_does_not_hand_over_the_account(victim_and_attacker, sent):
-    victim, attacker, victims_code = victim_and_attacker
+    victim, _attacker, victims_code = victim_and_attacker
     # The newest SMS on the victim's phone is the attacker's code; the victim enters it.
     attackers_code = newest_code()
 
