@@ -250,9 +250,10 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     """
     contacts = [value for value in (str(user.phone) if user.phone else None, user.email) if value]
     report["notifications"] = Notification.objects.filter(user=user).delete()[0]
-    report["codes"] = OneTimeCode.objects.filter(user=user).delete()[0]
+    # Requests counted for the number or email without an account carry it as their destination.
+    report["codes"] = OneTimeCode.objects.filter(Q(user=user) | Q(destination__in=contacts)).delete()[0]
     report["outbound_messages"] = OutboundMessage.objects.filter(recipient__in=contacts).update(
-        recipient="erased", body=REDACTED, subject=""
+        recipient="erased", body=REDACTED, subject="", pending_code=""
     )
     noted = list(AuditEvent.objects.filter(subject_user=user, data__has_key="note").exclude(data__note=""))
     for event in noted:

@@ -602,3 +602,17 @@ def test_marking_real_name_verified_twice_records_it_once():
     assert User.objects.get(pk=customer.pk).real_name_verified_at == first_time
     assert AuditEvent.objects.filter(verb="user.real_name_verified").count() == 1
     assert AuditEvent.objects.filter(verb="line.activated").count() == 1
+
+
+def test_erasing_a_customer_removes_code_requests_for_their_number_and_any_code_waiting_to_leave(settings):
+    settings.OTP_RESEND_INTERVAL_SECONDS = 0
+    user = CustomerFactory(phone=PHONE)
+    services.one_time_code_issue_without_account(destination=PHONE, purpose="login", channel="sms", ip=None)
+    services.one_time_code_issue(user=user, purpose="password_reset", channel="sms", ip=None)
+    assert OutboundMessage.objects.get(recipient=PHONE).pending_code
+
+    report = users.customer_erase_personal_data(user=user, now=timezone.now(), report={})
+
+    assert report["codes"] == 2
+    assert not OneTimeCode.objects.exists()
+    assert OutboundMessage.objects.get().pending_code == ""
