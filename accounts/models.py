@@ -211,8 +211,10 @@ class OneTimeCode(models.Model):
     # A registration's password (hashed) and email wait on its code and reach the account only
     # when this very code confirms it: someone who registers a number they do not hold can
     # never set the password of that number's account.
-    registration_password = models.CharField(max_length=128, blank=True, editable=False)
-    registration_email = models.EmailField(blank=True, editable=False)
+    registration_password = models.CharField(
+        max_length=128, blank=True, editable=False, verbose_name=_("registration password (hashed)")
+    )
+    registration_email = models.EmailField(blank=True, editable=False, verbose_name=_("registration email"))
 
     class Meta:
         verbose_name = _("one-time code")
@@ -373,7 +375,7 @@ class OutboundMessage(models.Model):
     # The one-time code this message carries: ``body`` shows it masked (CODE_MASK), and the code is
     # put in only as the message leaves. Never shown to staff (not editable, so no admin form or
     # export has it), and blanked once the message is sent or given up on.
-    pending_code = models.CharField(max_length=16, blank=True, editable=False)
+    pending_code = models.CharField(max_length=16, blank=True, editable=False, verbose_name=_("code to send"))
     # Messages whose whole text must not outlive their delivery in the database.
     redact_after_send = models.BooleanField(default=False, verbose_name=_("redact after send"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))

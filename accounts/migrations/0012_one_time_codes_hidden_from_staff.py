@@ -25,17 +25,19 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="onetimecode",
             name="registration_email",
-            field=models.EmailField(blank=True, editable=False, max_length=254),
+            field=models.EmailField(blank=True, editable=False, max_length=254, verbose_name="registration email"),
         ),
         migrations.AddField(
             model_name="onetimecode",
             name="registration_password",
-            field=models.CharField(blank=True, editable=False, max_length=128),
+            field=models.CharField(
+                blank=True, editable=False, max_length=128, verbose_name="registration password (hashed)"
+            ),
         ),
         migrations.AddField(
             model_name="outboundmessage",
             name="pending_code",
-            field=models.CharField(blank=True, editable=False, max_length=16),
+            field=models.CharField(blank=True, editable=False, max_length=16, verbose_name="code to send"),
         ),
         migrations.AlterField(
             model_name="onetimecode",
