@@ -375,7 +375,10 @@ class OutboundMessage(models.Model):
     # The one-time code this message carries: ``body`` shows it masked (CODE_MASK), and the code is
     # put in only as the message leaves. Never shown to staff (not editable, so no admin form or
     # export has it), and blanked once the message is sent or given up on.
-    pending_code = models.CharField(max_length=16, blank=True, editable=False, verbose_name=_("code to send"))
+    # A database default too: bulk loads that name their columns (bench/) need not know this one.
+    pending_code = models.CharField(
+        max_length=16, blank=True, default="", db_default="", editable=False, verbose_name=_("code to send")
+    )
     # Messages whose whole text must not outlive their delivery in the database.
     redact_after_send = models.BooleanField(default=False, verbose_name=_("redact after send"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))

@@ -37,7 +37,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="outboundmessage",
             name="pending_code",
-            field=models.CharField(blank=True, editable=False, max_length=16, verbose_name="code to send"),
+            field=models.CharField(
+                blank=True, db_default="", default="", editable=False, max_length=16, verbose_name="code to send"
+            ),
         ),
         migrations.AlterField(
             model_name="onetimecode",
