@@ -50,6 +50,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     phone_verified_at = models.DateTimeField(_("phone confirmed at"), null=True, blank=True)
     real_name_verified_at = models.DateTimeField(_("real-name verified at"), null=True, blank=True)
+    # The blind index of the ID number the customer was verified with: 一证五号 counts the
+    # active lines of every account holding the same one (see ``Identity``).
+    identity_index = models.CharField(_("identity index"), max_length=64, blank=True, default="", db_index=True)
     # Set when the customer's last line is cancelled; personal data is erased a retention period later.
     service_ended_at = models.DateTimeField(_("service ended at"), null=True, blank=True)
     personal_data_erased_at = models.DateTimeField(_("personal data erased at"), null=True, blank=True)
@@ -85,6 +88,25 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_real_name_verified(self):
         return self.real_name_verified_at is not None
+
+
+class Identity(models.Model):
+    """One row per verified identity (an ID number's blind index).
+
+    Every service that makes a line active locks this row before it counts the lines of
+    the identity's accounts (一证五号), so two activations at once are counted one after
+    the other and cannot both pass the limit.
+    """
+
+    index = models.CharField(_("identity index"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
+
+    def __str__(self):
+        return f"{self.index[:8]}…"
 
 
 class ServicePoint(models.Model):

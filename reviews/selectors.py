@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import BooleanField, Count, Min, Prefetch, Q
@@ -53,12 +54,41 @@ def claims_held(*, reviewer_id: int, now: datetime):
     ).order_by("due_at", "pk")
 
 
-def lines_held_by_identity(*, id_number_index: str, exclude_user=None) -> int:
-    """Lines in service (not cancelled) owned by accounts verified with this ID number."""
-    holders = Submission.objects.filter(id_number_index=id_number_index, status=Submission.Status.APPROVED)
-    if exclude_user is not None:
-        holders = holders.exclude(user=exclude_user)
-    return Line.objects.filter(owner__in=holders.values("user")).exclude(status__in=[Line.Status.CANCELLED]).count()
+def line_limit_flag(*, user, id_number_index: str) -> dict | None:
+    """The 一证五号 flag as things stand now, or None when approving would keep the ID within the limit.
+
+    Counts what accounts' ``lines_activation_allow`` counts when the approval activates:
+    the active lines of the other accounts verified with this ID, and this account's
+    lines that are or would become active (active, waiting, suspended).
+    """
+    held = (
+        Line.objects.filter(status=Line.Status.ACTIVE, owner__identity_index=id_number_index)
+        .exclude(owner=user)
+        .count()
+    )
+    own = Line.objects.filter(
+        owner=user, status__in=[Line.Status.ACTIVE, Line.Status.INACTIVE, Line.Status.SUSPENDED]
+    ).count()
+    if held + own <= settings.MAX_LINES_PER_ID:
+        return None
+    return {"held_elsewhere": held, "this_account": own, "max": settings.MAX_LINES_PER_ID}
+
+
+def with_current_line_limit(submission: Submission) -> Submission:
+    """Replace an open submission's 一证五号 flag (computed when it was submitted) with today's, in memory.
+
+    Lines attached or activated since the submission count: the review screen shows the
+    flag the approval will check.
+    """
+    if submission.status not in Submission.OPEN_STATUSES:
+        return submission
+    flags = {key: value for key, value in (submission.flags or {}).items() if key != "line_limit"}
+    current = line_limit_flag(user=submission.user, id_number_index=submission.id_number_index)
+    if current is not None:
+        flags["line_limit"] = current
+    submission.flags = flags
+    submission.is_flagged = bool(flags)
+    return submission
 
 
 def queue_filters_from(params) -> dict:
@@ -154,13 +184,17 @@ def submissions_openable_by(*, viewer, queryset=None):
 
 
 def submission_for_review(*, submission_id: int, viewer) -> Submission:
-    """The submission with everything its review screen shows; DoesNotExist if ``viewer`` may not open it."""
-    return (
+    """The submission with everything its review screen shows; DoesNotExist if ``viewer`` may not open it.
+
+    An open submission's 一证五号 flag is today's (``with_current_line_limit``).
+    """
+    submission = (
         submissions_openable_by(viewer=viewer)
         .select_related("user", "claimed_by", "decided_by", "escalated_by", "revoked_by", "service_point")
         .prefetch_related("photos", "reasons", "events__actor")
         .get(pk=submission_id)
     )
+    return with_current_line_limit(submission)
 
 
 def submission_openable_exists(*, submission_id: int, viewer) -> bool:

@@ -15,13 +15,17 @@ from .codes import (
     registration_code_issue,
 )
 from .lines import (
+    ERR_LINE_LIMIT,
+    ERR_OWNER_NOT_VERIFIED,
     LineError,
+    LineLimitExceeded,
     add_months,
     customer_for_desk,
     line_attach,
     line_cancel,
     line_create,
     lines_activate_waiting,
+    lines_activation_allow,
     lines_expire_lapsed,
     lines_extend,
     user_mark_real_name_verified,
@@ -55,8 +59,11 @@ from .users import (
 )
 
 __all__ = [
+    "ERR_LINE_LIMIT",
+    "ERR_OWNER_NOT_VERIFIED",
     "CodeError",
     "LineError",
+    "LineLimitExceeded",
     "RegistrationError",
     "add_months",
     "audit_record",
@@ -70,6 +77,7 @@ __all__ = [
     "line_cancel",
     "line_create",
     "lines_activate_waiting",
+    "lines_activation_allow",
     "lines_expire_lapsed",
     "lines_extend",
     "login_code_request",

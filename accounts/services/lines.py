@@ -4,14 +4,16 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.hashing import keyed_hash
-from accounts.models import Line, NumberQuarantine, User
+from accounts.models import Identity, Line, NumberQuarantine, User
 
 from .audit import audit_event, audit_record, audit_record_events, audit_record_many
 from .messages import notify, notify_many, outbox_queue
@@ -27,6 +29,66 @@ LINE_VALIDITY = timedelta(days=365)
 
 class LineError(Exception):
     pass
+
+
+ERR_LINE_LIMIT = gettext_lazy(
+    "This ID already holds the maximum number of active lines (一证五号). A line must be cancelled before "
+    "another one can be activated."
+)
+ERR_OWNER_NOT_VERIFIED = gettext_lazy(
+    "This line's owner is not verified (or the verification was withdrawn), so the line cannot be put back in service."
+)
+
+
+class LineLimitExceeded(LineError):
+    """Activating would give one ID more active lines than ``MAX_LINES_PER_ID`` (一证五号)."""
+
+
+def lines_activation_allow(*, adding: Mapping[int, int]) -> None:
+    """Refuse unless each owner's identity can take the lines about to be activated: ``adding`` maps owner id to count.
+
+    Every service that makes a line active calls this, in its transaction, just before
+    the UPDATE. It locks the identity row of each owner's ID (one at a time, in order) and
+    counts the active lines of every account verified with that ID, so a second
+    activation under the same ID waits for the first to commit and then counts its lines
+    too. An account verified without a recorded ID (before the identity was kept, or a
+    demo) counts on its own, under the lock of its user row.
+    """
+    adding = {owner_id: count for owner_id, count in adding.items() if count > 0}
+    if not adding:
+        return
+    limit = settings.MAX_LINES_PER_ID
+    owners = dict(User.objects.filter(pk__in=list(adding)).values_list("pk", "identity_index"))
+    by_identity: dict[str, int] = {}
+    alone: dict[int, int] = {}
+    for owner_id, count in adding.items():
+        index = owners.get(owner_id, "")
+        if index:
+            by_identity[index] = by_identity.get(index, 0) + count
+        else:
+            alone[owner_id] = count
+    if by_identity:
+        indexes = sorted(by_identity)
+        Identity.objects.bulk_create([Identity(index=index) for index in indexes], ignore_conflicts=True)
+        list(Identity.objects.select_for_update().filter(index__in=indexes).order_by("index").values_list("pk"))
+        active = dict(
+            Line.objects.filter(status=Line.Status.ACTIVE, owner__identity_index__in=indexes)
+            .values_list("owner__identity_index")
+            .annotate(n=Count("pk"))
+            .values_list("owner__identity_index", "n")
+        )
+        if any(active.get(index, 0) + count > limit for index, count in by_identity.items()):
+            raise LineLimitExceeded(ERR_LINE_LIMIT)
+    if alone:
+        list(User.objects.select_for_update().filter(pk__in=list(alone)).order_by("pk").values_list("pk"))
+        active = dict(
+            Line.objects.filter(status=Line.Status.ACTIVE, owner_id__in=list(alone))
+            .values_list("owner_id")
+            .annotate(n=Count("pk"))
+            .values_list("owner_id", "n")
+        )
+        if any(active.get(owner_id, 0) + count > limit for owner_id, count in alone.items()):
+            raise LineLimitExceeded(ERR_LINE_LIMIT)
 
 
 def normalize_activation_code(raw: str) -> str:
@@ -159,12 +221,17 @@ def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
     """Lock and activate the user's waiting lines; return them and their unsaved audit events.
 
     A new line starts its year now; a suspended one comes back with the validity it had.
+    Refused (``LineLimitExceeded``) when the lines would take the owner's ID past 一证五号:
+    then none of them is activated and they keep waiting.
     """
     waiting = list(
         Line.objects.select_for_update()
         .filter(owner=user, status__in=[Line.Status.INACTIVE, Line.Status.SUSPENDED])
         .order_by("pk")
     )
+    if waiting and not user.is_real_name_verified:
+        raise LineError(ERR_OWNER_NOT_VERIFIED)
+    lines_activation_allow(adding={user.pk: len(waiting)})
     now = timezone.now()
     new = [line for line in waiting if line.status == Line.Status.INACTIVE]
     if new:
@@ -198,9 +265,19 @@ def _lines_active_body(lines: list[Line]) -> str:
 
 
 def user_mark_real_name_verified(
-    *, user: User, actor, channel: str, locked: bool = False, message: tuple[str, str, str] | None = None
+    *,
+    user: User,
+    actor,
+    channel: str,
+    identity_index: str = "",
+    locked: bool = False,
+    message: tuple[str, str, str] | None = None,
 ) -> User:
-    """Record that the user's real name is verified and activate their waiting lines.
+    """Record that the user's real name is verified with the ID ``identity_index`` and activate their waiting lines.
+
+    ``identity_index`` is the blind index of the ID number verified: the lines of every
+    account verified with it count together towards 一证五号. If the waiting lines would
+    take that ID past the limit, ``LineLimitExceeded`` is raised and nothing is recorded.
 
     ``locked``: the caller has already read the user with ``select_for_update()`` in this
     transaction, so the row is not read again. ``message`` (subject, body, link) is a
@@ -212,6 +289,9 @@ def user_mark_real_name_verified(
         if not locked:
             user = User.objects.select_for_update().get(pk=user.pk)
         events = []
+        if identity_index and user.identity_index != identity_index:
+            user.identity_index = identity_index
+            user.save(update_fields=["identity_index"])
         if user.real_name_verified_at is None:
             user.real_name_verified_at = timezone.now()
             user.save(update_fields=["real_name_verified_at"])
@@ -282,8 +362,10 @@ def lines_extend(
     """Extend many lines' validity at once: ``extensions`` maps a line id to the months it gains.
 
     Each line gains from its end, or from now if it has lapsed. An expired line comes
-    back into service; a suspended one stays suspended (its owner's real name was
-    revoked: only a new verification brings it back, ``lines_activate_waiting``). Locks
+    back into service, only if its owner is verified (else ``LineError``) and its ID has
+    room under 一证五号 (else ``LineLimitExceeded``); either refusal extends nothing. A
+    suspended one stays suspended (its owner's real name was revoked: only a new
+    verification brings it back, ``lines_activate_waiting``). Locks
     the lines; one UPDATE per batch (and one for the lapsed) and one INSERT of their
     audit events. Returns the new validity ends. Every renewal path (online, store,
     auto-renew) comes here.
@@ -291,14 +373,22 @@ def lines_extend(
     now = now or timezone.now()
     with transaction.atomic():
         lines = list(
-            Line.objects.select_for_update()
+            Line.objects.select_for_update(of=("self",))
             .filter(pk__in=list(extensions))
+            .annotate(owner_verified_at=F("owner__real_name_verified_at"))
             .only("pk", "owner_id", "status", "validity_end")
             .order_by("pk")
         )
         if len(lines) != len(extensions) or any(line.status not in RENEWABLE_STATUSES for line in lines):
             raise LineError(ERR_LINE_NOT_RENEWABLE)
         lapsed = [line.pk for line in lines if line.status == Line.Status.EXPIRED]
+        returning: dict[int, int] = {}
+        for line in lines:
+            if line.status == Line.Status.EXPIRED:
+                if line.owner_verified_at is None:
+                    raise LineError(ERR_OWNER_NOT_VERIFIED)
+                returning[line.owner_id] = returning.get(line.owner_id, 0) + 1
+        lines_activation_allow(adding=returning)
         for line in lines:
             line.validity_end = add_months(max(line.validity_end or now, now), extensions[line.pk])
         Line.objects.bulk_update(lines, ["validity_end"], batch_size=EXTEND_BATCH)

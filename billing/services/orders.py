@@ -58,6 +58,19 @@ def check_renewable(*, line: Line, owner: User | None = None) -> None:
         raise BillingError(ERR_LINE_NOT_RENEWABLE)
 
 
+def check_order_renewable(order: Order) -> None:
+    """Raise BillingError unless a renewal order's line can still be renewed, as when it was opened.
+
+    Checked again when the order is paid: the owner's verification may have been revoked
+    (their lines suspended) or the line cancelled in between, and paying must not put such
+    a line back in service. A top-up always passes.
+    """
+    if order.kind != Order.Kind.RENEWAL:
+        return
+    line = Line.objects.select_related("owner").get(pk=order.line_id)
+    check_renewable(line=line, owner=User(pk=order.user_id))
+
+
 def _existing_for_key(idempotency_key: str, request_fingerprint: str) -> Order | None:
     order = Order.objects.filter(idempotency_key=idempotency_key).first()
     if order is not None and order.request_fingerprint != request_fingerprint:
@@ -320,12 +333,16 @@ def _add_allowances(renewals: list[Order], *, now: datetime) -> None:
 
 
 def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now: datetime | None = None) -> Order:
-    """Mark an open order paid by this (succeeded) payment and apply its effects, once."""
+    """Mark an open order paid by this (succeeded) payment and apply its effects, once.
+
+    A renewal whose line is no longer renewable (``check_order_renewable``) is refused.
+    """
     now = now or timezone.now()
     with transaction.atomic():
         order = Order.objects.select_for_update(of=("self",)).select_related("line", "plan", "user").get(pk=order_id)
         if order.status == Order.Status.PAID:
             return order
+        check_order_renewable(order)
         order.status = Order.Status.PAID
         order.paid_at = now
         order.last_failure = ""

@@ -33,7 +33,7 @@ from .errors import (
     BillingError,
     PaymentAmountMismatch,
 )
-from .orders import new_out_trade_no, order_mark_paid, orders_expire_stale
+from .orders import check_order_renewable, new_out_trade_no, order_mark_paid, orders_expire_stale
 from .wallet import DuplicateLedgerEntry, ledger_append
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def _payable(order: Order) -> None:
         raise BillingError(ERR_ORDER_EXPIRED)
     if order.status != Order.Status.OPEN:
         raise BillingError(ERR_ORDER_EXPIRED if order.status == Order.Status.EXPIRED else ERR_ORDER_NOT_OPEN)
+    check_order_renewable(order)
 
 
 def _no_attempt_in_flight(order: Order) -> None:
@@ -203,13 +204,17 @@ def payment_record_result(
         if status == "succeeded":
             order = Order.objects.select_for_update().get(pk=payment.order_id)
             payment.provider_transaction_id = transaction_id or payment.provider_transaction_id
-            if order.status == Order.Status.OPEN:
+            refusal = _renewal_refusal(order)
+            if order.status == Order.Status.OPEN and refusal is None:
                 payment.status = Payment.Status.SUCCEEDED
                 payment.save(update_fields=["status", "provider_transaction_id", "updated_at"])
                 order_mark_paid(order_id=order.pk, payment=payment, actor=actor)
             else:
                 payment.status = Payment.Status.REFUNDED
-                payment.failure_reason = "order_already_closed"
+                # The provider took the money for an order that may not be paid: give it back.
+                payment.failure_reason = (
+                    "order_already_closed" if order.status != Order.Status.OPEN else "line_not_renewable"
+                )
                 payment.save(update_fields=["status", "provider_transaction_id", "failure_reason", "updated_at"])
                 refund_needed = True
         elif status == "failed":
@@ -230,10 +235,25 @@ def payment_record_result(
         account_services.notify(
             user=payment.order.user,
             subject=_("Payment refunded"),
-            body=_("Order %(number)s was already paid or closed, so the extra ¥%(amount)s was refunded.")
+            body=(
+                _("Order %(number)s was already paid or closed, so the extra ¥%(amount)s was refunded.")
+                if payment.failure_reason != "line_not_renewable"
+                else _(
+                    "Order %(number)s could not be paid because the line can no longer be renewed: ¥%(amount)s was refunded."
+                )
+            )
             % {"number": payment.order.number, "amount": payment.amount},
         )
     return payment
+
+
+def _renewal_refusal(order: Order) -> str | None:
+    """Why an order's renewal can no longer be paid (the owner unverified since, the line cancelled), or None."""
+    try:
+        check_order_renewable(order)
+    except BillingError as error:
+        return str(error)
+    return None
 
 
 def payment_settle_by_query(*, payment_id: int, now: datetime | None = None) -> Payment:

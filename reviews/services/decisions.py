@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts import services as account_services
 from accounts.models import User
+from reviews import selectors
 from reviews.models import ReasonCode, Submission
 
 from .claims import ESCALATED_PERMISSION, submission_locked_for_decision
@@ -64,12 +65,13 @@ def submission_approve_locked(
 ) -> Submission:
     """Approve ``submission``, locked with its customer by the caller: the one writer of the approved state.
 
-    Refuses when the customer's ID already holds the maximum number of lines. Marks the
+    Refuses when the customer's ID would hold more active lines than allowed, counted now
+    (not when the customer submitted) and again under accounts' lock on the ID. Marks the
     customer verified, activates their waiting lines (accounts' line services), records the
     event in the history and the audit trail, and sends ``notification`` (subject, body,
     link) with the "line active" message after commit.
     """
-    if "line_limit" in submission.flags:
+    if _over_line_limit(submission):
         raise LineLimitReached(ERR_LINE_LIMIT_ONLY_REJECT)
     from_status = _close(submission, Submission.Status.APPROVED, actor=actor, now=now, message=message, note=note)
     submission_event_record(
@@ -82,10 +84,25 @@ def submission_approve_locked(
         note=submission.internal_note,
         data={"channel": submission.channel, **(audit_data or {})},
     )
-    account_services.user_mark_real_name_verified(
-        user=submission.user, actor=actor, channel=submission.channel, locked=True, message=notification
-    )
+    try:
+        account_services.user_mark_real_name_verified(
+            user=submission.user,
+            actor=actor,
+            channel=submission.channel,
+            identity_index=submission.id_number_index,
+            locked=True,
+            message=notification,
+        )
+    except account_services.LineLimitExceeded as error:
+        # Another account with this ID activated a line since the check above: the lock in
+        # accounts counted it. The caller's transaction rolls back the decision.
+        raise LineLimitReached(ERR_LINE_LIMIT_ONLY_REJECT) from error
     return submission
+
+
+def _over_line_limit(submission: Submission) -> bool:
+    """Whether approving now would take the ID past 一证五号 (today's count, not the submission-time flag)."""
+    return selectors.line_limit_flag(user=submission.user, id_number_index=submission.id_number_index) is not None
 
 
 def submission_approve(*, submission_id: int, actor: User, message: str = "", note: str = "") -> Submission:
@@ -119,7 +136,7 @@ def submission_reject(
         submission = submission_locked_for_decision(submission_id=submission_id, actor=actor, now=now)
         _refuse_unless_senior_for_escalated(submission, actor)
         reasons = _reasons(reason_codes)
-        if "line_limit" in submission.flags and LINE_LIMIT_CODE not in {reason.code for reason in reasons}:
+        if LINE_LIMIT_CODE not in {reason.code for reason in reasons} and _over_line_limit(submission):
             raise ReviewError(ERR_LINE_LIMIT_ONLY_REJECT)
         from_status = _close(submission, Submission.Status.REJECTED, actor=actor, now=now, message=message, note=note)
         # An open submission has no reasons yet (only closing sets them): adding is setting,

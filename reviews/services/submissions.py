@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from accounts.models import Line, User
+from accounts.models import User
 from reviews import pii, selectors
 from reviews.business_days import add_business_days
 from reviews.models import ReasonCode, Submission, SubmissionPhoto, private_storage
@@ -82,10 +82,9 @@ def submission_blocker(*, user) -> str | None:
 def _flags_for(*, user, id_number_index: str, photos: PhotoSet) -> dict:
     """What the reviewer should look at twice: too many lines on the ID, the ID or a photo used elsewhere."""
     flags = {}
-    own_lines = Line.objects.filter(owner=user).exclude(status=Line.Status.CANCELLED).count()
-    held = selectors.lines_held_by_identity(id_number_index=id_number_index, exclude_user=user)
-    if held + own_lines > settings.MAX_LINES_PER_ID:
-        flags["line_limit"] = {"held_elsewhere": held, "this_account": own_lines, "max": settings.MAX_LINES_PER_ID}
+    line_limit = selectors.line_limit_flag(user=user, id_number_index=id_number_index)
+    if line_limit is not None:
+        flags["line_limit"] = line_limit
     other_accounts = list(
         Submission.objects.filter(id_number_index=id_number_index)
         .exclude(user=user)
