@@ -239,7 +239,8 @@ def payment_record_result(
                 _("Order %(number)s was already paid or closed, so the extra ¥%(amount)s was refunded.")
                 if payment.failure_reason != "line_not_renewable"
                 else _(
-                    "Order %(number)s could not be paid because the line can no longer be renewed: ¥%(amount)s was refunded."
+                    "Order %(number)s could not be paid because the line can no longer be renewed: "
+                    "¥%(amount)s was refunded."
                 )
             )
             % {"number": payment.order.number, "amount": payment.amount},
