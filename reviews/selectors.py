@@ -61,14 +61,12 @@ def line_limit_flag(*, user, id_number_index: str) -> dict | None:
     the active lines of the other accounts verified with this ID, and this account's
     lines that are or would become active (active, waiting, suspended).
     """
-    held = (
-        Line.objects.filter(status=Line.Status.ACTIVE, owner__identity_index=id_number_index)
-        .exclude(owner=user)
-        .count()
+    own = Q(owner=user, status__in=[Line.Status.ACTIVE, Line.Status.INACTIVE, Line.Status.SUSPENDED])
+    elsewhere = Q(status=Line.Status.ACTIVE, owner__identity_index=id_number_index) & ~Q(owner=user)
+    counts = Line.objects.filter(own | elsewhere).aggregate(
+        own=Count("pk", filter=own), held=Count("pk", filter=elsewhere)
     )
-    own = Line.objects.filter(
-        owner=user, status__in=[Line.Status.ACTIVE, Line.Status.INACTIVE, Line.Status.SUSPENDED]
-    ).count()
+    held, own = counts["held"], counts["own"]
     if held + own <= settings.MAX_LINES_PER_ID:
         return None
     return {"held_elsewhere": held, "this_account": own, "max": settings.MAX_LINES_PER_ID}

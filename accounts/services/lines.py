@@ -44,7 +44,7 @@ class LineLimitExceeded(LineError):
     """Activating would give one ID more active lines than ``MAX_LINES_PER_ID`` (一证五号)."""
 
 
-def lines_activation_allow(*, adding: Mapping[int, int]) -> None:
+def lines_activation_allow(*, adding: Mapping[int, int], identities: Mapping[int, str] | None = None) -> None:
     """Refuse unless each owner's identity can take the lines about to be activated: ``adding`` maps owner id to count.
 
     Every service that makes a line active calls this, in its transaction, just before
@@ -58,7 +58,9 @@ def lines_activation_allow(*, adding: Mapping[int, int]) -> None:
     if not adding:
         return
     limit = settings.MAX_LINES_PER_ID
-    owners = dict(User.objects.filter(pk__in=list(adding)).values_list("pk", "identity_index"))
+    owners = dict(identities or {})
+    if set(adding) - set(owners):
+        owners.update(User.objects.filter(pk__in=list(adding)).values_list("pk", "identity_index"))
     by_identity: dict[str, int] = {}
     alone: dict[int, int] = {}
     for owner_id, count in adding.items():
@@ -69,8 +71,10 @@ def lines_activation_allow(*, adding: Mapping[int, int]) -> None:
             alone[owner_id] = count
     if by_identity:
         indexes = sorted(by_identity)
-        Identity.objects.bulk_create([Identity(index=index) for index in indexes], ignore_conflicts=True)
-        list(Identity.objects.select_for_update().filter(index__in=indexes).order_by("index").values_list("pk"))
+        if len(_identities_locked(indexes)) < len(indexes):
+            # The ID's first activation: create its row (a concurrent first one waits for ours, or we for its).
+            Identity.objects.bulk_create([Identity(index=index) for index in indexes], ignore_conflicts=True)
+            _identities_locked(indexes)
         active = dict(
             Line.objects.filter(status=Line.Status.ACTIVE, owner__identity_index__in=indexes)
             .values_list("owner__identity_index")
@@ -217,6 +221,12 @@ def lines_activate_waiting(*, user: User, actor) -> list[Line]:
     return waiting
 
 
+def _identities_locked(indexes: list[str]) -> list[int]:
+    return list(
+        Identity.objects.select_for_update().filter(index__in=indexes).order_by("index").values_list("pk", flat=True)
+    )
+
+
 def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
     """Lock and activate the user's waiting lines; return them and their unsaved audit events.
 
@@ -231,7 +241,7 @@ def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
     )
     if waiting and not user.is_real_name_verified:
         raise LineError(ERR_OWNER_NOT_VERIFIED)
-    lines_activation_allow(adding={user.pk: len(waiting)})
+    lines_activation_allow(adding={user.pk: len(waiting)}, identities={user.pk: user.identity_index})
     now = timezone.now()
     new = [line for line in waiting if line.status == Line.Status.INACTIVE]
     if new:
@@ -289,12 +299,16 @@ def user_mark_real_name_verified(
         if not locked:
             user = User.objects.select_for_update().get(pk=user.pk)
         events = []
+        changed = []
         if identity_index and user.identity_index != identity_index:
             user.identity_index = identity_index
-            user.save(update_fields=["identity_index"])
+            changed.append("identity_index")
         if user.real_name_verified_at is None:
             user.real_name_verified_at = timezone.now()
-            user.save(update_fields=["real_name_verified_at"])
+            changed.append("real_name_verified_at")
+        if changed:
+            user.save(update_fields=changed)
+        if "real_name_verified_at" in changed:
             events.append(
                 audit_event(
                     actor=actor,

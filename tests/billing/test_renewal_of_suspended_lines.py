@@ -1,14 +1,19 @@
-"""A renewal paid for a suspended line extends it but never brings it back into service."""
+"""A suspended line never comes back into service by a renewal: paying one is refused, and lines_extend keeps it out."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from accounts import services as account_services
-from accounts.models import AuditEvent, Line
+from accounts.models import AuditEvent, Line, Notification, User
 from billing import services
+from billing.models import Payment
+from billing.selectors import wallet_balance
+from billing.services.errors import ERR_NOT_VERIFIED, BillingError
 from tests.billing.conftest import fund, renewal_order, verified_customer
+from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -53,21 +58,64 @@ def test_lines_extend_writes_many_lines_in_a_fixed_number_of_queries(django_asse
     assert AuditEvent.objects.filter(verb="line.renewed").count() == 6
 
 
-def test_a_payment_after_a_revocation_extends_the_line_but_does_not_reactivate_it(plans):
+def test_an_order_opened_before_a_revocation_cannot_be_paid_and_the_line_stays_suspended(plans):
     user, line = verified_customer()
     fund(user, "100")
     order = renewal_order(user, line, plans["basic"])
+    end = line.validity_end
     account_services.user_revoke_real_name_verification(user=user, actor=None, reason="ID reported stolen")
 
-    services.order_pay(order_id=order.pk, method="wallet", actor=user)
+    with pytest.raises(BillingError) as refused:
+        services.order_pay(order_id=order.pk, method="wallet", actor=user)
 
+    assert str(refused.value) == str(ERR_NOT_VERIFIED)
     line.refresh_from_db()
     order.refresh_from_db()
-    assert order.status == "paid"
-    assert line.status == Line.Status.SUSPENDED
-    assert line.validity_end == order.new_validity_end
+    assert order.status == "open"
+    assert (line.status, line.validity_end) == (Line.Status.SUSPENDED, end)
+    assert wallet_balance(user=user) == Decimal("100.00")
 
-    # Verified again: the line comes back with the validity it was paid for.
-    account_services.user_mark_real_name_verified(user=user, actor=None, channel="online")
+
+def test_a_provider_success_after_a_revocation_is_refunded_and_the_line_stays_suspended(plans):
+    """The card was charged before the revocation landed: the money goes back, the line stays out of service."""
+    user, line = verified_customer()
+    order = renewal_order(user, line, plans["basic"])
+    payment = Payment.objects.create(order=order, method="card", amount=order.amount, out_trade_no="P-REVOKED-1")
+    account_services.user_revoke_real_name_verification(user=user, actor=None, reason="ID reported stolen")
+
+    services.payment_record_result(out_trade_no=payment.out_trade_no, status="succeeded", transaction_id="T1")
+
+    payment.refresh_from_db()
+    order.refresh_from_db()
     line.refresh_from_db()
-    assert (line.status, line.validity_end) == (Line.Status.ACTIVE, order.new_validity_end)
+    assert (payment.status, payment.failure_reason) == ("refunded", "line_not_renewable")
+    assert Notification.objects.filter(user=user, body__contains=order.number).exists()  # told of the refund
+    assert order.status == "open"
+    assert line.status == Line.Status.SUSPENDED
+
+
+def test_paying_at_the_counter_after_a_revocation_is_refused(plans):
+    user, line = verified_customer()
+    order = renewal_order(user, line, plans["basic"])
+    account_services.user_revoke_real_name_verification(user=user, actor=None, reason="ID reported stolen")
+    clerk = make_staff("clerk")
+
+    with pytest.raises(BillingError):
+        services.payment_record_at_store(order_id=order.pk, method="store_cash", actor=clerk)
+
+    order.refresh_from_db()
+    line.refresh_from_db()
+    assert (order.status, line.status) == ("open", Line.Status.SUSPENDED)
+
+
+def test_lines_extend_refuses_to_bring_back_an_expired_line_of_an_unverified_owner():
+    user, line = verified_customer()
+    Line.objects.filter(pk=line.pk).update(status=Line.Status.EXPIRED, validity_end=timezone.now() - timedelta(days=3))
+    User.objects.filter(pk=user.pk).update(real_name_verified_at=None)
+
+    with pytest.raises(account_services.LineError) as refused:
+        account_services.lines_extend(extensions={line.pk: 1}, actor=None)
+
+    assert str(refused.value) == str(account_services.ERR_OWNER_NOT_VERIFIED)
+    line.refresh_from_db()
+    assert line.status == Line.Status.EXPIRED

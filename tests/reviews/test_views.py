@@ -834,12 +834,14 @@ CLAIM_QUERIES = COMMON_QUERIES + 6
 # SAVEPOINT, submission and customer locked (one join), UPDATE submission, approved event,
 # its audit event, UPDATE customer, waiting lines locked, UPDATE lines (one for all), audit
 # events (one INSERT: verified + one per line), notifications (one INSERT: line active +
-# approved), outbox rows (one INSERT: their SMS and email), RELEASE
-APPROVE_QUERIES = COMMON_QUERIES + 12
+# approved), outbox rows (one INSERT: their SMS and email), RELEASE; and 一证五号: the ID's
+# row locked (its first approval: not found, INSERT, locked) and its active lines counted
+APPROVE_QUERIES = COMMON_QUERIES + 16
 # reason codes of the form, SAVEPOINT, submission locked with its customer, active reasons,
 # UPDATE submission, INSERT reasons, rejected event, its audit event, notification, outbox
-# rows (SMS and email in one INSERT), RELEASE
-REJECT_QUERIES = COMMON_QUERIES + 11
+# rows (SMS and email in one INSERT), RELEASE; without LINE_LIMIT among the reasons, the
+# ID's lines counted (a rejection must use LINE_LIMIT while approving would pass the limit)
+REJECT_QUERIES = COMMON_QUERIES + 12
 
 
 def test_claiming_and_approving_run_a_fixed_number_of_queries_whatever_the_lines(client, submit, reviewer):
