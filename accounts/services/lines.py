@@ -44,7 +44,9 @@ class LineLimitExceeded(LineError):
     """Activating would give one ID more active lines than ``MAX_LINES_PER_ID`` (一证五号)."""
 
 
-def lines_activation_allow(*, adding: Mapping[int, int], identities: Mapping[int, str] | None = None) -> None:
+def lines_activation_allow(
+    *, adding: Mapping[int, int], identities: Mapping[int, str] | None = None, lock: bool = True
+) -> None:
     """Refuse unless each owner's identity can take the lines about to be activated: ``adding`` maps owner id to count.
 
     Every service that makes a line active calls this, in its transaction, just before
@@ -52,7 +54,9 @@ def lines_activation_allow(*, adding: Mapping[int, int], identities: Mapping[int
     counts the active lines of every account verified with that ID, so a second
     activation under the same ID waits for the first to commit and then counts its lines
     too. An account verified without a recorded ID (before the identity was kept, or a
-    demo) counts on its own, under the lock of its user row.
+    demo) counts on its own, under the lock of its user row. ``identities`` (owner id to
+    identity index) saves reading owners the caller has locked. ``lock=False`` only counts:
+    a check before something irreversible (a charge), never the one that decides.
     """
     adding = {owner_id: count for owner_id, count in adding.items() if count > 0}
     if not adding:
@@ -71,7 +75,7 @@ def lines_activation_allow(*, adding: Mapping[int, int], identities: Mapping[int
             alone[owner_id] = count
     if by_identity:
         indexes = sorted(by_identity)
-        if len(_identities_locked(indexes)) < len(indexes):
+        if lock and len(_identities_locked(indexes)) < len(indexes):
             # The ID's first activation: create its row (a concurrent first one waits for ours, or we for its).
             Identity.objects.bulk_create([Identity(index=index) for index in indexes], ignore_conflicts=True)
             _identities_locked(indexes)
@@ -84,7 +88,8 @@ def lines_activation_allow(*, adding: Mapping[int, int], identities: Mapping[int
         if any(active.get(index, 0) + count > limit for index, count in by_identity.items()):
             raise LineLimitExceeded(ERR_LINE_LIMIT)
     if alone:
-        list(User.objects.select_for_update().filter(pk__in=list(alone)).order_by("pk").values_list("pk"))
+        if lock:
+            list(User.objects.select_for_update().filter(pk__in=list(alone)).order_by("pk").values_list("pk"))
         active = dict(
             Line.objects.filter(status=Line.Status.ACTIVE, owner_id__in=list(alone))
             .values_list("owner_id")
@@ -154,8 +159,10 @@ def line_attach(*, actor: User, activation_code: str, owner: User | None = None)
     """Attach the line with this activation code to the owner's account (the actor's own by default).
 
     The code is single-use. The line waits as inactive until the owner's real name is
-    verified; if it already is, the line is activated at once. A clerk at a service
-    point attaches a line for the customer in front of them by passing ``owner``.
+    verified; if it already is, the line is activated at once, unless the owner's ID
+    already holds the maximum of active lines (一证五号): then ``LineLimitExceeded`` and
+    nothing is attached (the code stays unused). A clerk at a service point attaches a
+    line for the customer in front of them by passing ``owner``.
     """
     owner = owner or actor
     with transaction.atomic():

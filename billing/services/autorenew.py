@@ -36,6 +36,7 @@ from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Saved
 from billing.selectors import MAX_AUTORENEW_FAILURES, due_line_ids, plans_current_by_code
 
 from . import autorenew_pg
+from .errors import BillingError
 from .orders import (
     check_renewable,
     fingerprint,
@@ -170,6 +171,10 @@ def _renew_chunk_retrying(ids: list[int], *, now: datetime, counts: dict) -> lis
         chunk_counts = dict.fromkeys(counts, 0)
         try:
             card_charges = _renew_chunk(ids, now=now, counts=chunk_counts)
+        except BillingError:
+            # One expired line's ID has no room left (一证五号): the chunk rolled back whole.
+            # Renew its lines one by one so that only the refused ones are left out.
+            return _renew_one_by_one(ids, now=now, counts=counts)
         except IntegrityError:
             if attempt == CHUNK_ATTEMPTS:
                 raise
@@ -179,6 +184,21 @@ def _renew_chunk_retrying(ids: list[int], *, now: datetime, counts: dict) -> lis
             counts[key] += value
         return card_charges
     return []
+
+
+def _renew_one_by_one(ids: list[int], *, now: datetime, counts: dict) -> list[CardCharge]:
+    card_charges = []
+    for line_id in ids:
+        line_counts = dict.fromkeys(counts, 0)
+        try:
+            card_charges.extend(_renew_chunk([line_id], now=now, counts=line_counts))
+        except BillingError as error:
+            logger.info("Auto-renew of line %s refused: %s", line_id, error)
+            counts["skipped"] += 1
+            continue
+        for key, value in line_counts.items():
+            counts[key] += value
+    return card_charges
 
 
 def _skip_locked() -> dict:

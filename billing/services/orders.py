@@ -63,12 +63,20 @@ def check_order_renewable(order: Order) -> None:
 
     Checked again when the order is paid: the owner's verification may have been revoked
     (their lines suspended) or the line cancelled in between, and paying must not put such
-    a line back in service. A top-up always passes.
+    a line back in service; nor an expired line whose ID already holds the maximum of
+    active lines (一证五号). A top-up always passes.
     """
     if order.kind != Order.Kind.RENEWAL:
         return
     line = Line.objects.select_related("owner").get(pk=order.line_id)
     check_renewable(line=line, owner=User(pk=order.user_id))
+    if line.status == Line.Status.EXPIRED:
+        # Paying brings an expired line back: refuse before anyone is charged if its ID has
+        # no room (一证五号). ``lines_extend`` counts again under the ID's lock.
+        try:
+            account_services.lines_activation_allow(adding={line.owner_id: 1}, lock=False)
+        except account_services.LineLimitExceeded as error:
+            raise BillingError(str(error)) from error
 
 
 def _existing_for_key(idempotency_key: str, request_fingerprint: str) -> Order | None:
@@ -240,7 +248,11 @@ def renewals_extend(renewals: list[Order], *, actor: User | None, now: datetime)
     months_by_line: dict[int, int] = {}
     for order in renewals:
         months_by_line[order.line_id] = months_by_line.get(order.line_id, 0) + order.term_months
-    new_ends = account_services.lines_extend(extensions=months_by_line, actor=actor, now=now)
+    try:
+        new_ends = account_services.lines_extend(extensions=months_by_line, actor=actor, now=now)
+    except account_services.LineError as error:
+        # An expired line whose owner is no longer verified, or whose ID has no room left.
+        raise BillingError(str(error)) from error
     for order in renewals:
         order.new_validity_end = new_ends[order.line_id]
     _add_allowances(renewals, now=now)

@@ -204,12 +204,18 @@ def payment_record_result(
         if status == "succeeded":
             order = Order.objects.select_for_update().get(pk=payment.order_id)
             payment.provider_transaction_id = transaction_id or payment.provider_transaction_id
-            refusal = _renewal_refusal(order)
-            if order.status == Order.Status.OPEN and refusal is None:
-                payment.status = Payment.Status.SUCCEEDED
-                payment.save(update_fields=["status", "provider_transaction_id", "updated_at"])
-                order_mark_paid(order_id=order.pk, payment=payment, actor=actor)
-            else:
+            payable = order.status == Order.Status.OPEN and _renewal_refusal(order) is None
+            if payable:
+                try:
+                    # A savepoint: if the renewal is refused after all (一证五号 counted under
+                    # its lock), the payment is refunded below instead of left unrecorded.
+                    with transaction.atomic():
+                        payment.status = Payment.Status.SUCCEEDED
+                        payment.save(update_fields=["status", "provider_transaction_id", "updated_at"])
+                        order_mark_paid(order_id=order.pk, payment=payment, actor=actor)
+                except BillingError:
+                    payable = False
+            if not payable:
                 payment.status = Payment.Status.REFUNDED
                 # The provider took the money for an order that may not be paid: give it back.
                 payment.failure_reason = (
