@@ -45,6 +45,7 @@ from .errors import (
     ERR_REASON_UNKNOWN,
     ERR_REVOKE_NOT_ALLOWED,
     ERR_TOO_MANY_ATTEMPTS,
+    LineLimitReached,
     PhotoStorageUnavailable,
     ReviewError,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "ESCALATED_PERMISSION",
     "LINE_LIMIT_CODE",
     "REVOKE_PERMISSION",
+    "LineLimitReached",
     "PhotoSet",
     "PhotoStorageUnavailable",
     "ReviewError",
