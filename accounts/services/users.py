@@ -264,6 +264,7 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     user.phone = None
     user.email = None
     user.display_name = ""
+    user.identity_index = ""  # the ID number's blind index links the account to the person
     user.is_active = False
     user.set_unusable_password()
     user.personal_data_erased_at = now

@@ -22,6 +22,7 @@ from billing import services as billing_services
 from billing.models import Order, Plan, Receipt
 from customers import services as customer_services
 from customers.models import CancellationRequest
+from reviews import pii
 from reviews import services as review_services
 from reviews.demo import resident_id, submit_demo
 from reviews.models import Submission, SubmissionPhoto
@@ -213,6 +214,7 @@ def test_purge_erases_personal_data_past_retention_keeps_billing_records_and_run
     assert OutboundMessage.objects.filter(recipient=phone).exists()
     before = billing_snapshot()
     assert before["receipts"] and before["order_total"] == order.amount
+    assert User.objects.get(pk=user.pk).identity_index == pii.id_number_blind_index(id_number)
 
     call_command("purge_personal_data")
 
@@ -225,7 +227,7 @@ def test_purge_erases_personal_data_past_retention_keeps_billing_records_and_run
     assert (submission.full_name, submission.id_number_encrypted, submission.id_number_masked) == ("", "", "")
     assert (submission.id_number_index, submission.contact_phone) == ("", "")
     user.refresh_from_db()
-    assert (user.phone, user.email, user.display_name) == (None, None, "")
+    assert (user.phone, user.email, user.display_name, user.identity_index) == (None, None, "", "")
     assert user.personal_data_erased_at is not None
     assert not user.is_active
     assert not user.has_usable_password()
