@@ -170,7 +170,8 @@ def test_two_auto_renew_jobs_at_once_charge_each_due_line_exactly_once():
     assert numbers == list(range(1, 41))  # no gaps, no duplicates
 
 
-def test_two_auto_renew_jobs_at_once_share_one_customers_wallet_correctly():
+def test_two_auto_renew_jobs_at_once_share_one_customers_wallet_correctly(settings):
+    settings.MAX_LINES_PER_ID = 10  # one customer with ten lines in service
     user, first = verified_customer()
     lines = [first] + [make_line(owner=user)[0] for _ in range(9)]
     for line in lines:
