@@ -54,8 +54,9 @@ def due_lines(now):
     fund(user, "100")
     user, line = verified_customer()  # two lines, one wallet, a balance that runs down
     due(user, line)
+    # An ICCID ending in 0: make_line's end in 1, whatever its counter has reached in this process.
     second = Line.objects.create(
-        msisdn="+85291234567", iccid="89860000000000000991", activation_code_hash="x" * 64,
+        msisdn="+85291234567", iccid="89860000000000000990", activation_code_hash="x" * 64,
         activation_code_hint="0000", activation_code_used_at=now, status=Line.Status.ACTIVE, owner=user,
     )  # fmt: skip
     due(user, second, days=1)  # not a mainland mobile number: formatted by the phone number library
