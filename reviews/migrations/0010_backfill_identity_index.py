@@ -26,7 +26,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0011_identity_line_limit"),
+        ("accounts", "0013_identity_line_limit"),
         ("reviews", "0009_calendar_days"),
     ]
 

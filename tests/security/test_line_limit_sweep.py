@@ -9,19 +9,21 @@ new way to activate a line fails it until it is added here.
 """
 
 import ast
+import importlib
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as account_services
-from accounts.models import Line, User
+from accounts.models import Identity, Line, User
 from billing import services as billing_services
 from billing.models import LineService, Order, Payment, Plan
 from billing.selectors import wallet_balance
@@ -408,3 +410,20 @@ def test_every_statement_that_activates_a_line_is_behind_the_limit_check():
                 found.add((relative, function.name))
                 assert "lines_activation_allow(" in source, f"{relative}:{function.name} activates without the check"
     assert found == ACTIVATING_FUNCTIONS
+
+
+def test_the_data_migration_records_the_identity_of_accounts_verified_before_it():
+    holder = verified_holder(1)
+    User.objects.filter(pk=holder.pk).update(identity_index="")
+    Identity.objects.all().delete()
+    unverified = CustomerFactory()
+    submit(unverified)
+    backfill = importlib.import_module("reviews.migrations.0010_backfill_identity_index").backfill
+
+    backfill(apps, None)
+
+    holder.refresh_from_db()
+    unverified.refresh_from_db()
+    assert holder.identity_index == pii.id_number_blind_index(ID_NUMBER)
+    assert unverified.identity_index == ""
+    assert Identity.objects.filter(index=holder.identity_index).exists()

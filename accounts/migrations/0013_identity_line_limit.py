@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0010_portal_models_moved_to_customers"),
+        ("accounts", "0012_one_time_codes_hidden_from_staff"),
     ]
 
     operations = [
