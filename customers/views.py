@@ -20,6 +20,7 @@ from accounts import services as account_services
 from billing import selectors as billing_selectors
 from billing.models import LineService
 from customers import selectors
+from customers.paging import keyset_before
 from reviews import selectors as review_selectors
 
 logger = logging.getLogger(__name__)
@@ -113,10 +114,7 @@ def _account_centre_render(request):
 @login_required
 @require_GET
 def notifications(request):
-    try:
-        before_id = int(request.GET.get("before", "") or 0) or None
-    except ValueError:
-        before_id = None
+    before_id = keyset_before(request)
     page, next_before = account_selectors.notifications_page(user=request.user, before_id=before_id)
     return render(request, "customers/notifications.html", {"page": page, "next_before": next_before})
 

@@ -9,6 +9,7 @@ from accounts import selectors as account_selectors
 from accounts.permissions import staff_permission_required
 from customers import selectors, services
 from customers.forms import AuditFilterForm, CustomerSearchForm
+from customers.paging import keyset_before
 from reviews import selectors as review_selectors
 
 REVIEW = "reviews.review_submission"
@@ -59,10 +60,7 @@ def staff_customer(request, user_id: int):
 def staff_audit(request):
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    try:
-        before_id = int(request.GET.get("before", "") or 0) or None
-    except ValueError:
-        before_id = None
+    before_id = keyset_before(request)
     events, next_before = account_selectors.audit_page(
         staff=filters.get("staff") or "",
         customer_id=filters.get("customer"),

@@ -18,7 +18,6 @@ from reviews.business_days import add_business_days
 from reviews.models import Certificate, ReasonCode, Submission, SubmissionPhoto
 
 QUEUE_PAGE_SIZE = 50
-QUEUE_FILTERS = ("channel", "overdue", "resubmission", "flagged")
 
 
 def apply_queue_filters(queryset, filters: dict, *, now: datetime):
@@ -164,7 +163,7 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
 
 
 # Only senior reviewers open an escalated submission (its screen, its photos, its data);
-# the services check the same permission (services.ESCALATED_PERMISSION) before a decision.
+# the services check this same permission before a claim or a decision.
 ESCALATED_PERMISSION = "reviews.decide_escalated"
 
 

@@ -34,9 +34,11 @@ def support_thread_open(*, actor: User, topic: str, body: str) -> SupportThread:
 
 
 def support_message_add(*, thread_id: int, actor: User, body: str) -> SupportMessage:
-    """Add the customer's or support's message (``actor``) to a conversation."""
+    """Add the customer's or support's message (``actor``) to a conversation.
+
+    From staff: the thread is answered and the customer is told (in-app, SMS, email).
+    """
     author = actor
-    """Add a message. From staff: the thread is answered and the customer is told (in-app, SMS, email)."""
     body = (body or "").strip()
     if not body:
         raise SupportError(ERR_EMPTY)
@@ -70,8 +72,11 @@ def support_message_add(*, thread_id: int, actor: User, body: str) -> SupportMes
 
 
 def support_thread_assign(*, thread_id: int, assignee: User, actor: User) -> SupportThread:
+    """Give an open or answered conversation to ``assignee``."""
     with transaction.atomic():
         thread = SupportThread.objects.select_for_update().get(pk=thread_id)
+        if thread.status == SupportThread.Status.CLOSED:
+            raise SupportError(ERR_THREAD_CLOSED)
         thread.assignee = assignee
         thread.save(update_fields=["assignee"])
         audit_record(actor=actor, verb="support.assigned", target=thread, subject_user=thread.customer,
@@ -80,8 +85,11 @@ def support_thread_assign(*, thread_id: int, assignee: User, actor: User) -> Sup
 
 
 def support_thread_close(*, thread_id: int, actor: User) -> SupportThread:
+    """Close a conversation; closing it twice is refused (one event per close)."""
     with transaction.atomic():
         thread = SupportThread.objects.select_for_update().get(pk=thread_id)
+        if thread.status == SupportThread.Status.CLOSED:
+            raise SupportError(ERR_THREAD_CLOSED)
         thread.status = SupportThread.Status.CLOSED
         thread.waiting_since = None
         thread.save(update_fields=["status", "waiting_since"])

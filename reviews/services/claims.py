@@ -21,7 +21,7 @@ from .errors import (
 )
 from .history import submission_event_record
 
-ESCALATED_PERMISSION = "reviews.decide_escalated"
+ESCALATED_PERMISSION = selectors.ESCALATED_PERMISSION
 
 
 def _lease(now):

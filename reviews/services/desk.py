@@ -64,15 +64,14 @@ def submission_verify_in_person(
         line = line_by_activation_code(activation_code=activation_code, for_update=True)
         if line is None:
             raise ReviewError(ERR_CODE_UNKNOWN)
-        if line.owner_id is None:
-            customer = account_services.customer_for_desk(phone=customer_phone, actor=actor)
-            account_services.line_attach(actor=actor, owner=customer, activation_code=activation_code)
-        else:
-            customer = line.owner
         if line.status != Line.Status.INACTIVE:
             raise ReviewError(ERR_CODE_ALREADY_VERIFIED)
+        customer = line.owner or account_services.customer_for_desk(phone=customer_phone, actor=actor)
+        # Refused before the line is attached: attaching to a verified customer would activate it.
         if customer.is_real_name_verified:
             raise ReviewError(ERR_CUSTOMER_ALREADY_VERIFIED)
+        if line.owner_id is None:
+            account_services.line_attach(actor=actor, owner=customer, activation_code=activation_code)
         submission_withdraw_open(
             user=customer,
             actor=actor,

@@ -380,3 +380,19 @@ def test_staff_list_pages_make_the_same_queries_for_few_and_many_rows(client, wo
 
     assert many == few
     assert SupportThread.objects.count() >= 19 and CancellationRequest.objects.count() >= 10
+
+
+def test_a_closed_thread_cannot_be_closed_again_or_assigned(world):
+    support = world.staff["support"]
+    customer_services.support_thread_close(thread_id=world.thread.pk, actor=support)
+
+    for refused_call in (
+        lambda: customer_services.support_thread_close(thread_id=world.thread.pk, actor=support),
+        lambda: customer_services.support_thread_assign(thread_id=world.thread.pk, assignee=support, actor=support),
+    ):
+        with pytest.raises(customer_services.SupportError) as refused:
+            refused_call()
+        assert str(refused.value) == str(ERR_THREAD_CLOSED)
+
+    assert AuditEvent.objects.filter(verb="support.closed", target_id=str(world.thread.pk)).count() == 1
+    assert not AuditEvent.objects.filter(verb="support.assigned", target_id=str(world.thread.pk)).exists()
