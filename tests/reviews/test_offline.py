@@ -208,6 +208,20 @@ def test_unattached_line_for_an_already_verified_number_is_refused_with_a_clear_
     assert not Submission.objects.exists()
 
 
+def test_unattached_line_for_a_verified_number_at_the_line_limit_is_refused_not_a_crash(clerk, settings):
+    settings.MAX_LINES_PER_ID = 1
+    verified = CustomerFactory(real_name_verified_at=timezone.now())
+    Line.objects.filter(pk=make_line(owner=verified)[0].pk).update(status=Line.Status.ACTIVE)
+    line, code = make_line()
+
+    with pytest.raises(services.ReviewError) as refused:
+        verify(clerk, code, phone=verified.phone)
+
+    assert str(refused.value) == str(services.ERR_CUSTOMER_ALREADY_VERIFIED)
+    line.refresh_from_db()
+    assert line.owner is None and line.status == Line.Status.INACTIVE
+
+
 def test_second_verification_with_the_same_code_is_refused(clerk):
     _line, code = make_line()
     verify(clerk, code)
