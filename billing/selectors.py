@@ -29,7 +29,7 @@ def plans_on_sale():
 
 def plans_current_by_code() -> dict[str, Plan]:
     """The current version of each plan on sale, by code: what a renewal of an older version pays."""
-    return {plan.code: plan for plan in Plan.objects.filter(is_current=True, is_active=True)}
+    return {plan.code: plan for plan in plans_on_sale()}
 
 
 def renewable_lines(*, user):

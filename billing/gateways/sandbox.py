@@ -14,7 +14,7 @@ PAYMENT_SANDBOX_SECRET (a secret of its own, never SECRET_KEY; without it nothin
 signed or believed), and delivered
 to the same handler the webhook URL uses (in-process: the sandbox has no network). The
 sandbox stands for the provider outside, so it calls in to that handler like a callback
-would; nothing in billing imports this module (settings name it as a gateway class).
+would; no billing module imports it statically (settings name it as a gateway class).
 """
 
 import hashlib

@@ -88,9 +88,6 @@ class DueLine(NamedTuple):
     term_months: int
     next_attempt_at: datetime | None
     failures: int
-    data_left_mb: int
-    voice_left_minutes: int
-    sms_left: int
     validity_end: datetime | None
     status: str
     owner_id: int | None
@@ -222,7 +219,7 @@ def _lock_due_lines(ids: list[int]) -> list[DueLine]:
         .order_by("line_id")
         .values_list(
             "line_id", "plan_id", "auto_renew_method", "auto_renew_term_months", "auto_renew_next_attempt_at",
-            "auto_renew_failures", "data_left_mb", "voice_left_minutes", "sms_left", "validity_end", "line_status",
+            "auto_renew_failures", "validity_end", "line_status",
             "owner_id", "msisdn", "verified_at", "phone", "email",
         )
     )  # fmt: skip

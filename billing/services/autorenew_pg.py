@@ -2,10 +2,11 @@
 
 Both come from django-pgbulk, from model instances, with table and column names from
 the models' ``_meta``. Only auto-renew's own batch rows go this way (orders, payments,
-ledger entries, wallet balances); elsewhere, and on any other database, the same
-instances go through ``bulk_create`` and ``bulk_update`` (``autorenew._create`` and
-``autorenew._update``). tests/billing/test_autorenew_sql.py runs the job both ways on
-the same lines and compares every row.
+ledger entries, wallet balances, the line services' auto-renew failure counters);
+elsewhere, and on any other database, the same instances go through ``bulk_create``
+and ``bulk_update`` (``autorenew._create`` and ``autorenew._update``).
+tests/billing/test_autorenew_sql.py runs the job both ways on the same lines and
+compares every row.
 """
 
 from collections.abc import Sequence

@@ -237,7 +237,10 @@ def payment_record_result(
                 payment.status = Payment.Status.PENDING
                 payment.save(update_fields=["status", "updated_at"])
     if refund_needed:
-        gateway_for(payment.method).refund(out_trade_no=payment.out_trade_no, amount=payment.amount)
+        # After the commit: a callback's transaction that rolls back is retried by the
+        # provider, and the refund must not have left already.
+        refund = gateway_for(payment.method).refund
+        transaction.on_commit(lambda: refund(out_trade_no=payment.out_trade_no, amount=payment.amount))
         account_services.notify(
             user=payment.order.user,
             subject=_("Payment refunded"),

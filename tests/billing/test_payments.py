@@ -352,7 +352,9 @@ def test_a_timeout_at_the_cashier_is_settled_on_the_next_attempt(client, custome
 # --- a success for an order that is already paid ----------------------------------------
 
 
-def test_a_late_success_for_an_already_paid_order_is_refunded_and_the_customer_told(client, customer_line, plans):
+def test_a_late_success_for_an_already_paid_order_is_refunded_and_the_customer_told(
+    client, customer_line, plans, django_capture_on_commit_callbacks
+):
     user, line = customer_line
     client.force_login(user)
     fund(user, "100")
@@ -361,7 +363,8 @@ def test_a_late_success_for_an_already_paid_order_is_refunded_and_the_customer_t
     services.order_pay(order_id=order.pk, method="wallet", actor=user)  # pays while Alipay is pending
     old_end = Order.objects.get(pk=order.pk).new_validity_end
 
-    client.post(alipay.redirect_url, {"outcome": "pay"})  # the customer also pays at the cashier
+    with django_capture_on_commit_callbacks(execute=True):  # the refund leaves after the commit
+        client.post(alipay.redirect_url, {"outcome": "pay"})  # the customer also pays at the cashier
 
     late = Payment.objects.get(pk=alipay.payment.pk)
     assert late.status == Payment.Status.REFUNDED

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from billing import services
 
@@ -15,5 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=500)
 
     def handle(self, *args, limit, **options):
+        if limit < 1:
+            raise CommandError("--limit must be 1 or more.")
         counts = services.payments_settle(limit=limit)
         self.stdout.write(f"checked={counts['checked']} settled={counts['settled']}")
