@@ -204,7 +204,7 @@ def payment_record_result(
         if status == "succeeded":
             order = Order.objects.select_for_update().get(pk=payment.order_id)
             payment.provider_transaction_id = transaction_id or payment.provider_transaction_id
-            payable = order.status == Order.Status.OPEN and _renewal_refusal(order) is None
+            payable = order.status == Order.Status.OPEN
             if payable:
                 try:
                     # A savepoint: if the renewal is refused after all (一证五号 counted under
@@ -255,15 +255,6 @@ def payment_record_result(
             % {"number": payment.order.number, "amount": payment.amount},
         )
     return payment
-
-
-def _renewal_refusal(order: Order) -> str | None:
-    """Why an order's renewal can no longer be paid (the owner unverified since, the line cancelled), or None."""
-    try:
-        check_order_renewable(order)
-    except BillingError as error:
-        return str(error)
-    return None
 
 
 def payment_settle_by_query(*, payment_id: int, now: datetime | None = None) -> Payment:
