@@ -1,4 +1,3 @@
-from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from accounts import views, views_2fa
@@ -11,7 +10,7 @@ urlpatterns = [
     path("accounts/login/", views.HeyonLoginView.as_view(), name="login"),
     path("accounts/login/code/", views.login_code_request, name="login_code_request"),
     path("accounts/login/code/verify/", views.login_code_verify, name="login_code_verify"),
-    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", views.HeyonLogoutView.as_view(), name="logout"),
     path("accounts/password-reset/", views.password_reset_request, name="password_reset"),
     path("accounts/password-reset/confirm/", views.password_reset_confirm, name="password_reset_confirm"),
     path("account/lines/add/", views.line_add, name="line_add"),

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView
 from django.core.files.storage import default_storage, storages
 from django.db import connection
 from django.http import JsonResponse
@@ -114,6 +114,15 @@ class HeyonLoginView(LoginView):
         if self.request.user.is_staff:
             return "/staff/"
         return super().get_default_redirect_url()
+
+
+class HeyonLogoutView(LogoutView):
+    """Sign out, and say so on the page it lands on (a shared phone must show it worked)."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.success(request, _("You have signed out."))
+        return response
 
 
 @require_http_methods(["GET", "POST"])
