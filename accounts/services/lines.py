@@ -75,9 +75,7 @@ def lines_activation_allow(
             alone[owner_id] = count
     if by_identity:
         indexes = sorted(by_identity)
-        if lock and len(_identities_locked(indexes)) < len(indexes):
-            # The ID's first activation: create its row (a concurrent first one waits for ours, or we for its).
-            Identity.objects.bulk_create([Identity(index=index) for index in indexes], ignore_conflicts=True)
+        if lock:
             _identities_locked(indexes)
         active = dict(
             Line.objects.filter(status=Line.Status.ACTIVE, owner__identity_index__in=indexes)
@@ -228,9 +226,18 @@ def lines_activate_waiting(*, user: User, actor) -> list[Line]:
     return waiting
 
 
-def _identities_locked(indexes: list[str]) -> list[int]:
-    return list(
-        Identity.objects.select_for_update().filter(index__in=indexes).order_by("index").values_list("pk", flat=True)
+def _identities_locked(indexes: list[str]) -> None:
+    """Lock the identity row of each index (sorted, so two callers lock in one order), creating it if new.
+
+    One statement: INSERT … ON CONFLICT DO UPDATE writes the ID's first row or, when it
+    exists, row-locks it as an UPDATE would (the "update" sets the index to itself). A
+    concurrent first activation of the same ID waits for ours to commit, or we for its.
+    """
+    Identity.objects.bulk_create(
+        [Identity(index=index) for index in sorted(indexes)],
+        update_conflicts=True,
+        unique_fields=["index"],
+        update_fields=["index"],
     )
 
 

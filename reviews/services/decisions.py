@@ -65,15 +65,13 @@ def submission_approve_locked(
 ) -> Submission:
     """Approve ``submission``, locked with its customer by the caller: the one writer of the approved state.
 
-    Refuses when the customer's ID would hold more active lines than allowed: counted now
-    (not when the customer submitted, as the review screen does), and again by accounts
-    under its lock on the ID when the lines activate. Marks the
+    Refuses when the customer's ID would hold more active lines than allowed: accounts
+    counts them now (not when the customer submitted), under its lock on the ID, as the
+    lines activate; the caller's transaction then rolls the decision back. Marks the
     customer verified, activates their waiting lines (accounts' line services), records the
     event in the history and the audit trail, and sends ``notification`` (subject, body,
     link) with the "line active" message after commit.
     """
-    if _over_line_limit(submission):
-        raise LineLimitReached(ERR_LINE_LIMIT_ONLY_REJECT)
     from_status = _close(submission, Submission.Status.APPROVED, actor=actor, now=now, message=message, note=note)
     submission_event_record(
         submission,
@@ -95,7 +93,7 @@ def submission_approve_locked(
             message=notification,
         )
     except account_services.LineLimitExceeded as error:
-        # A line of this ID activated between the count above and accounts' lock on the ID.
+        # The ID's lines would pass 一证五号 (counted under accounts' lock on the ID).
         # The caller's transaction rolls back the decision.
         raise LineLimitReached(ERR_LINE_LIMIT_ONLY_REJECT) from error
     return submission

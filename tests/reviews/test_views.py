@@ -835,9 +835,9 @@ CLAIM_QUERIES = COMMON_QUERIES + 6
 # its audit event, UPDATE customer, waiting lines locked, UPDATE lines (one for all), audit
 # events (one INSERT: verified + one per line), notifications (one INSERT: line active +
 # approved), outbox rows (one INSERT: their SMS and email), RELEASE; and 一证五号: the ID's
-# lines counted, then its row locked (its first approval: not found, INSERT, locked) and
-# its active lines counted again under the lock
-APPROVE_QUERIES = COMMON_QUERIES + 17
+# row written or locked (one INSERT … ON CONFLICT DO UPDATE) and its active lines counted
+# under that lock
+APPROVE_QUERIES = COMMON_QUERIES + 14
 # reason codes of the form, SAVEPOINT, submission locked with its customer, active reasons,
 # UPDATE submission, INSERT reasons, rejected event, its audit event, notification, outbox
 # rows (SMS and email in one INSERT), RELEASE; without LINE_LIMIT among the reasons, the
