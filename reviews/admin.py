@@ -1,5 +1,3 @@
-import re
-
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -49,9 +47,6 @@ class SubmissionEventInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
-
-
-ID_NUMBER_SHAPE = re.compile(r"\d{17}[\dX]")
 
 
 @admin.register(Submission)
@@ -113,7 +108,7 @@ class SubmissionAdmin(LargeTableAdmin):
         """Also every attempt with a whole ID number, through its blind index (masked numbers collide)."""
         conditions = super().search_conditions(request, term)
         id_number = pii.normalize_id_number(term)
-        if ID_NUMBER_SHAPE.fullmatch(id_number):
+        if pii.ID_NUMBER_SHAPE.fullmatch(id_number):
             conditions.append(("id_number_index__in", {pii.id_number_blind_index(id_number)}))
         return conditions
 

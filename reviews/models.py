@@ -72,6 +72,10 @@ class Submission(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempt_number = models.PositiveSmallIntegerField(_("attempt"), default=1)
     full_name = models.CharField(_("full name"), max_length=60)
+    # Staff find a submission by the whole name (queue, lookup, admin), never by a part of it.
+    full_name_index = models.CharField(
+        max_length=64, db_index=True, editable=False, blank=True, verbose_name=_("full name index")
+    )
     id_number_encrypted = models.TextField(editable=False, verbose_name=_("ID number (encrypted)"))
     id_number_masked = models.CharField(_("ID number"), max_length=18)
     id_number_index = models.CharField(max_length=64, db_index=True, editable=False, verbose_name=_("ID number index"))

@@ -8,6 +8,8 @@ finds the same ID across accounts without decrypting anything.
 
 import base64
 import hashlib
+import re
+import unicodedata
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -39,6 +41,10 @@ def cipher() -> MultiFernet:
     return _cipher(keys)
 
 
+# A whole resident ID number, normalised: 17 digits and a check character.
+ID_NUMBER_SHAPE = re.compile(r"\d{17}[\dX]")
+
+
 def normalize_id_number(value: str) -> str:
     return "".join((value or "").split()).upper()
 
@@ -65,6 +71,23 @@ def reencrypt(token: str) -> str:
 
 def id_number_blind_index(id_number: str) -> str:
     return keyed_hash("id-number", normalize_id_number(id_number))
+
+
+# Spaces and the middle dots of transliterated names (艾力·买买提, 艾力・买买提) are not part of
+# what a name is when staff look it up: "王 小明" and "王小明" are one name.
+NAME_SEPARATORS = frozenset(" \u00b7\u30fb\u2027\uff0e.-")
+
+
+def normalize_name(name: str) -> str:
+    """The name as the name index compares it: NFKC, no spaces or middle dots, case-folded."""
+    folded = unicodedata.normalize("NFKC", name or "").casefold()
+    return "".join(ch for ch in folded if not ch.isspace() and ch not in NAME_SEPARATORS)
+
+
+def name_blind_index(name: str) -> str:
+    """A keyed hash of the normalised name: finds a name exactly, reveals nothing of it (empty for no name)."""
+    normalized = normalize_name(name)
+    return keyed_hash("full-name", normalized) if normalized else ""
 
 
 def mask_id_number(id_number: str) -> str:

@@ -5,45 +5,121 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import BooleanField, Count, Min, Prefetch, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
+from accounts.backends import parse_phone
 from accounts.models import Line
 from reviews import pii
 from reviews.business_days import add_business_days
 from reviews.models import Certificate, ReasonCode, Submission, SubmissionPhoto
 
 QUEUE_PAGE_SIZE = 50
+# The queue's counts stop here: past it the page says "5000+" rather than count every row.
+QUEUE_COUNT_CAP = 5000
+QUEUE_SEARCH_MAX_LENGTH = 60
+
+# Each sort is a key the keyset pagination walks; the primary key breaks ties. "waiting" is
+# longest-waiting first, "attempt" most attempts first (then oldest due).
+QUEUE_SORTS = {
+    "due": ("due_at", "pk"),
+    "waiting": ("submitted_at", "pk"),
+    "attempt": ("-attempt_number", "due_at", "pk"),
+}
+QUEUE_SORT_DEFAULT = "due"
+
+# How late an open submission is, by degree: only the worst are red (see ``queue_urgency``).
+DUE_SOON = timedelta(hours=4)
+LATE_DAY = timedelta(days=1)
+LATE_DAYS = timedelta(days=3)
+
+# A photo whose pre-check left a warning (blurry, dark, glare, …).
+HINTED = Exists(SubmissionPhoto.objects.filter(submission=OuterRef("pk"), hints__warnings__0__isnull=False).order_by())
+
+
+@dataclass(frozen=True)
+class QueueSearch:
+    """What a queue search term was read as (``kind``) and the condition it becomes."""
+
+    kind: str
+    condition: Q
+
+
+QUEUE_SEARCH_KINDS = {
+    "number": _("submission number"),
+    "id_number": _("ID number (whole)"),
+    "phone": _("mobile number"),
+    "name": _("full name (whole, exactly)"),
+}
+
+
+def queue_search(term: str | None) -> QueueSearch | None:
+    """Read a search term as a submission number, a whole ID number, a mobile number or a whole name.
+
+    ID numbers and names are found through their blind indexes (keyed hashes of the normalised
+    value), so only a whole value matches: a part of a name or of an ID number finds nothing.
+    """
+    term = (term or "").strip()
+    if not term:
+        return None
+    number = term.removeprefix("#")
+    if number.isdigit() and (term.startswith("#") or len(number) <= 9):
+        return QueueSearch("number", Q(pk=int(number)) if len(number) <= 18 else Q(pk__in=[]))
+    id_number = pii.normalize_id_number(term)
+    if pii.ID_NUMBER_SHAPE.fullmatch(id_number):
+        return QueueSearch("id_number", Q(id_number_index=pii.id_number_blind_index(id_number)))
+    phone = parse_phone(term)
+    if phone:
+        return QueueSearch("phone", Q(user__phone=phone) | Q(contact_phone=phone))
+    return QueueSearch("name", Q(full_name_index=pii.name_blind_index(term)))
+
+
+def queue_condition(filters: dict, *, now: datetime) -> Q:
+    """The filters and search of the queue page as one condition on submissions."""
+    condition = Q()
+    channel = filters.get("channel")
+    if channel in Submission.Channel.values:
+        condition &= Q(channel=channel)
+    if filters.get("overdue"):
+        condition &= Q(due_at__lt=now)
+    if filters.get("resubmission"):
+        condition &= Q(attempt_number__gt=1)
+    if filters.get("flagged"):
+        condition &= Q(is_flagged=True)
+    if filters.get("hinted"):
+        condition &= Q(HINTED)
+    if filters.get("escalated"):
+        condition &= Q(escalated_at__isnull=False)
+    if filters.get("hide_escalated"):
+        # Reviewers who may not decide escalated submissions do not see them at all.
+        condition &= Q(escalated_at__isnull=True)
+    search = queue_search(filters.get("q"))
+    if search is not None:
+        condition &= search.condition
+    return condition
 
 
 def apply_queue_filters(queryset, filters: dict, *, now: datetime):
-    channel = filters.get("channel")
-    if channel in Submission.Channel.values:
-        queryset = queryset.filter(channel=channel)
-    if filters.get("overdue"):
-        queryset = queryset.filter(due_at__lt=now)
-    if filters.get("resubmission"):
-        queryset = queryset.filter(attempt_number__gt=1)
-    if filters.get("flagged"):
-        queryset = queryset.filter(is_flagged=True)
-    if filters.get("escalated"):
-        queryset = queryset.filter(escalated_at__isnull=False)
-    if filters.get("hide_escalated"):
-        # Reviewers who may not decide escalated submissions do not see them at all.
-        queryset = queryset.filter(escalated_at__isnull=True)
-    return queryset
+    return queryset.filter(queue_condition(filters, now=now))
+
+
+def queue_order(filters: dict) -> tuple[str, ...]:
+    return QUEUE_SORTS.get(filters.get("sort") or QUEUE_SORT_DEFAULT, QUEUE_SORTS[QUEUE_SORT_DEFAULT])
 
 
 def claimable_submissions(*, filters: dict, now: datetime):
-    """Submissions a reviewer may claim now (waiting, or claimed by someone whose lease ran out), oldest due first."""
+    """Submissions a reviewer may claim now (waiting, or claimed by someone whose lease ran out).
+
+    Filtered, searched and sorted as the queue page with the same ``filters`` shows them, so
+    that "Next" (and decide-and-next) hands out the first row the reviewer is looking at.
+    """
     claimable = Submission.objects.filter(
         Q(status=Submission.Status.PENDING) | Q(status=Submission.Status.IN_REVIEW, claim_expires_at__lte=now)
     )
-    return apply_queue_filters(claimable, filters, now=now).order_by("due_at", "pk")
+    return apply_queue_filters(claimable, filters, now=now).order_by(*queue_order(filters))
 
 
 def claims_held(*, reviewer_id: int, now: datetime):
@@ -88,14 +164,26 @@ def with_current_line_limit(submission: Submission) -> Submission:
     return submission
 
 
+# The queue's state in a URL: the queue page, "Next", a row's "Open" and decide-and-next all read it.
+QUEUE_FLAGS = ("overdue", "resubmission", "flagged", "hinted", "escalated")
+
+
 def queue_filters_from(params) -> dict:
+    sort = params.get("sort")
     return {
         "channel": params.get("channel", "") if params.get("channel") in Submission.Channel.values else "",
-        "overdue": params.get("overdue") == "1",
-        "resubmission": params.get("resubmission") == "1",
-        "flagged": params.get("flagged") == "1",
-        "escalated": params.get("escalated") == "1",
+        **{name: params.get(name) == "1" for name in QUEUE_FLAGS},
+        "q": " ".join((params.get("q") or "").split())[:QUEUE_SEARCH_MAX_LENGTH],
+        "sort": sort if sort in QUEUE_SORTS and sort != QUEUE_SORT_DEFAULT else "",
     }
+
+
+QUEUE_KEYS = ("channel", *QUEUE_FLAGS, "q", "sort")
+
+
+def queue_query(filters: dict) -> dict:
+    """The filters as query parameters, leaving out those not set (``{"flagged": "1", "q": "王小明"}``)."""
+    return {key: "1" if value is True else value for key, value in filters.items() if value and key in QUEUE_KEYS}
 
 
 @dataclass
@@ -103,42 +191,85 @@ class QueuePage:
     rows: list
     next_cursor: str | None
     now: datetime
+    counts: dict | None = None
+    search: QueueSearch | None = None
 
 
-def encode_cursor(submission) -> str:
-    return f"{submission.due_at.isoformat()}|{submission.pk}"
+def _sort_fields(order) -> list[str]:
+    return [field.lstrip("-") for field in order]
 
 
-def decode_cursor(cursor: str | None):
-    if not cursor or "|" not in cursor:
+def encode_cursor(submission, sort: str = "") -> str:
+    """The position after ``submission`` in the queue sorted by ``sort``: its sort key as text."""
+    values = [getattr(submission, field) for field in _sort_fields(QUEUE_SORTS.get(sort or QUEUE_SORT_DEFAULT))]
+    return "|".join(value.isoformat() if isinstance(value, datetime) else str(value) for value in values)
+
+
+def decode_cursor(cursor: str | None, sort: str = ""):
+    """The sort key a cursor holds, or None for a missing or malformed cursor (the first page)."""
+    fields = _sort_fields(QUEUE_SORTS.get(sort or QUEUE_SORT_DEFAULT, QUEUE_SORTS[QUEUE_SORT_DEFAULT]))
+    parts = (cursor or "").split("|")
+    if len(parts) != len(fields):
         return None
-    stamp, _sep, pk = cursor.rpartition("|")
-    due = parse_datetime(stamp)
-    if due is None or not pk.isdigit():
-        return None
-    return due, int(pk)
+    values = []
+    for field, text in zip(fields, parts, strict=True):
+        if field in ("pk", "attempt_number"):
+            if not text.isdigit() or len(text) > 18:
+                return None
+            values.append(int(text))
+        else:
+            try:
+                moment = parse_datetime(text)
+            except ValueError:
+                return None
+            if moment is None:
+                return None
+            values.append(moment)
+    return tuple(values)
+
+
+def _after(order, values) -> Q:
+    """Rows after the key ``values`` in ``order``: the row comparison ``(a, b) > (x, y)`` spelled with ORs.
+
+    The leading bound on the first field alone lets the database walk the sort's index from
+    the cursor (PostgreSQL and SQLite both do), instead of filtering the whole queue.
+    """
+    after, equal = Q(), Q()
+    for field, value in zip(order, values, strict=True):
+        name = field.lstrip("-")
+        after |= equal & Q(**{f"{name}__{'lt' if field.startswith('-') else 'gt'}": value})
+        equal &= Q(**{name: value})
+    first = order[0]
+    return Q(**{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]}) & after
+
+
+def queue_urgency(submission, now: datetime) -> str:
+    """How late an open submission is: "", "due_soon", "late" (< 1 day), "later" (< 3 days) or "critical"."""
+    late_by = now - submission.due_at
+    if late_by <= -DUE_SOON:
+        return ""
+    if late_by <= timedelta(0):
+        return "due_soon"
+    if late_by <= LATE_DAY:
+        return "late"
+    if late_by <= LATE_DAYS:
+        return "later"
+    return "critical"
 
 
 def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PAGE_SIZE) -> QueuePage:
-    """Return one page of open submissions, oldest due first, in one query.
+    """Return one page of open submissions in the chosen order, in two queries (rows, their photos' hints).
 
-    Keyset pagination: the page after a cursor starts at ``(due_at, id) > (cursor)``, a
-    row comparison the partial index ``queue_due`` answers directly, so page 4,000 costs
-    what page 1 costs. There is no COUNT(*) and no OFFSET.
+    Keyset pagination: the page after a cursor starts after the cursor's sort key, which the
+    sort's partial index (``queue_due``, ``queue_waiting``, ``queue_attempt``) answers
+    directly, so page 4,000 costs what page 1 costs. There is no COUNT(*) and no OFFSET.
     """
     now = timezone.now()
-    rows = Submission.objects.filter(status__in=Submission.OPEN_STATUSES)
-    rows = apply_queue_filters(rows, filters, now=now)
-    position = decode_cursor(cursor)
+    order = queue_order(filters)
+    rows = apply_queue_filters(Submission.objects.filter(status__in=Submission.OPEN_STATUSES), filters, now=now)
+    position = decode_cursor(cursor, filters.get("sort") or "")
     if position is not None:
-        # Django has no row-value comparison; the table name is ours and the values are parameters.
-        table = Submission._meta.db_table
-        # A raw parameter skips the field's conversion: SQLite stores datetimes as naive UTC text and
-        # would compare it with '…+00:00' text, skipping every row due at the same moment as the cursor.
-        due = connection.ops.adapt_datetimefield_value(position[0])
-        condition = f'("{table}"."due_at", "{table}"."id") > (%s, %s)'
-        after = RawSQL(condition, (due, position[1]), output_field=BooleanField())  # noqa: S611
-        rows = rows.filter(after)
+        rows = rows.filter(_after(order, position))
     page = list(
         rows.select_related("user", "claimed_by")
         .only(
@@ -146,6 +277,7 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
             "status",
             "channel",
             "attempt_number",
+            "full_name",
             "id_number_masked",
             "submitted_at",
             "due_at",
@@ -156,10 +288,43 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
             "user__phone",
             "claimed_by__username",
         )
-        .order_by("due_at", "pk")[: size + 1]
+        .prefetch_related(Prefetch("photos", queryset=SubmissionPhoto.objects.only("pk", "submission_id", "hints")))
+        .order_by(*order)[: size + 1]
     )
-    next_cursor = encode_cursor(page[size - 1]) if len(page) > size else None
-    return QueuePage(rows=page[:size], next_cursor=next_cursor, now=now)
+    next_cursor = encode_cursor(page[size - 1], filters.get("sort") or "") if len(page) > size else None
+    page = page[:size]
+    for row in page:
+        row.urgency = queue_urgency(row, now)
+        warnings = {code for photo in row.photos.all() for code in (photo.hints or {}).get("warnings", [])}
+        row.hint_codes = sorted(warnings)
+    return QueuePage(rows=page, next_cursor=next_cursor, now=now, search=queue_search(filters.get("q")))
+
+
+def queue_counts(*, filters: dict, now: datetime) -> dict:
+    """The queue's size, the rows matching ``filters`` and each filter's own count, in one bounded query.
+
+    Counts stop at QUEUE_COUNT_CAP rows (read through the partial queue index): a queue of
+    300 is counted exactly, one of 200,000 says "5000+" instead of counting every row on
+    every view. ``capped`` says the figures are lower bounds.
+    """
+    visible = Submission.objects.filter(status__in=Submission.OPEN_STATUSES)
+    if filters.get("hide_escalated"):
+        visible = visible.filter(escalated_at__isnull=True)
+    bounded = visible.order_by("due_at", "pk")[:QUEUE_COUNT_CAP].values("pk")
+    counted = Submission.objects.filter(pk__in=bounded)
+    counts = counted.aggregate(
+        total=Count("pk"),
+        matching=Count("pk", filter=queue_condition(filters, now=now)),
+        overdue=Count("pk", filter=Q(due_at__lt=now)),
+        resubmission=Count("pk", filter=Q(attempt_number__gt=1)),
+        flagged=Count("pk", filter=Q(is_flagged=True)),
+        hinted=Count("pk", filter=Q(HINTED)),
+        escalated=Count("pk", filter=Q(escalated_at__isnull=False)),
+        online=Count("pk", filter=Q(channel=Submission.Channel.ONLINE)),
+        offline=Count("pk", filter=Q(channel=Submission.Channel.OFFLINE)),
+    )
+    counts["capped"] = counts["total"] >= QUEUE_COUNT_CAP
+    return counts
 
 
 # Only senior reviewers open an escalated submission (its screen, its photos, its data);

@@ -6,7 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import RateLimitUnavailable, client_ip, client_ip_key, over_rate_limit
@@ -143,19 +145,40 @@ def photo_file(request, photo_id: int, variant: str):
 # --- staff ------------------------------------------------------------------------------
 
 
+def _queue_filters(request) -> dict:
+    """The queue's filters, search and sort this request carries: in its query string, else in its form.
+
+    The queue page passes them to "Next" and to a row's "Open"; the review screen carries them
+    in its URL and its decision form's action, so decide-and-next stays in the same queue.
+    """
+    params = request.GET if any(key in request.GET for key in selectors.QUEUE_KEYS) else request.POST
+    return selectors.queue_filters_from(params)
+
+
+def _with_queue_query(url: str, filters: dict) -> str:
+    query = selectors.queue_query(filters)
+    return f"{url}?{urlencode(query)}" if query else url
+
+
 @staff_permission_required(REVIEW)
 @require_GET
 def queue(request):
     filters = selectors.queue_filters_from(request.GET)
-    query = {k: "1" if v is True else v for k, v in filters.items() if v}
     sees_escalated = request.user.has_perm(services.ESCALATED_PERMISSION)
-    page = selectors.queue_page(
-        filters={**filters, "hide_escalated": not sees_escalated}, cursor=request.GET.get("after")
-    )
+    visible = {**filters, "hide_escalated": not sees_escalated}
+    page = selectors.queue_page(filters=visible, cursor=request.GET.get("after"))
+    for row in page.rows:
+        row.hint_words = [QUEUE_HINT_LABELS.get(code, code) for code in row.hint_codes]
+    query = selectors.queue_query(filters)
     context = {
         "page": page,
+        "counts": selectors.queue_counts(filters=visible, now=page.now),
         "filters": filters,
         "query": query,
+        "query_string": urlencode(query),
+        "sort_query": {key: value for key, value in query.items() if key != "sort"},
+        "sorts": QUEUE_SORT_LABELS,
+        "search_kind": selectors.QUEUE_SEARCH_KINDS[page.search.kind] if page.search else None,
         "channels": Submission.Channel.choices,
         "sees_escalated": sees_escalated,
     }
@@ -164,29 +187,50 @@ def queue(request):
     return render(request, "reviews/queue.html", context)
 
 
+# The queue's short words for the photo pre-check's warnings (the review screen shows the full hints).
+QUEUE_HINT_LABELS = {
+    "low_resolution": pgettext_lazy("photo hint", "low resolution"),
+    "blurry": pgettext_lazy("photo hint", "blurry"),
+    "too_dark": pgettext_lazy("photo hint", "dark"),
+    "too_bright": pgettext_lazy("photo hint", "bright"),
+    "glare": pgettext_lazy("photo hint", "glare"),
+    "black_and_white": pgettext_lazy("photo hint", "black and white"),
+    "no_face": pgettext_lazy("photo hint", "no face"),
+    "unexpected_face": pgettext_lazy("photo hint", "unexpected face"),
+    "faces_missing": pgettext_lazy("photo hint", "faces missing"),
+}
+
+QUEUE_SORT_LABELS = [
+    ("", pgettext_lazy("queue sort", "Due first")),
+    ("waiting", pgettext_lazy("queue sort", "Waiting longest")),
+    ("attempt", pgettext_lazy("queue sort", "Most attempts")),
+]
+
+
 @staff_permission_required(REVIEW)
 @require_POST
 def claim_next(request):
-    return _claim_next_and_open(request, filters=selectors.queue_filters_from(request.POST))
+    return _claim_next_and_open(request, filters=_queue_filters(request))
 
 
 def _claim_next_and_open(request, filters):
     submission = services.submission_claim_next(actor=request.user, filters=filters)
     if submission is None:
         messages.info(request, _("The queue is empty. Well done!"))
-        return redirect("reviews:queue")
-    return redirect("reviews:review", submission_id=submission.pk)
+        return redirect(_with_queue_query(reverse("reviews:queue"), filters))
+    return redirect(_with_queue_query(reverse("reviews:review", args=[submission.pk]), filters))
 
 
 @staff_permission_required(REVIEW)
 @require_POST
 def claim(request, submission_id: int):
+    filters = _queue_filters(request)
     try:
         services.submission_claim(submission_id=_existing(request, submission_id), actor=request.user)
     except services.ReviewError as error:
         messages.error(request, str(error))
-        return redirect("reviews:queue")
-    return redirect("reviews:review", submission_id=submission_id)
+        return redirect(_with_queue_query(reverse("reviews:queue"), filters))
+    return redirect(_with_queue_query(reverse("reviews:review", args=[submission_id]), filters))
 
 
 @staff_permission_required(REVIEW)
@@ -217,6 +261,7 @@ def review(request, submission_id: int):
 
 
 def _render_review(request, submission, form, status=200, escalation_form=None, revocation_form=None):
+    queue_filters = _queue_filters(request)
     full_id = services.submission_id_number_reveal(submission=submission, actor=request.user)
     id_number = full_id or submission.id_number_masked
     photos_by_kind = {photo.kind: photo for photo in submission.photos.all()}
@@ -235,7 +280,9 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
         "earlier": selectors.earlier_submissions(submission=submission, viewer=request.user),
         "form": form,
         "claimed_by_me": submission.claimed_by_id == request.user.pk and submission.claim_is_live(),
-        "decide_url": reverse("reviews:decide", args=[submission.pk]),
+        "decide_url": _with_queue_query(reverse("reviews:decide", args=[submission.pk]), queue_filters),
+        "queue_url": _with_queue_query(reverse("reviews:queue"), queue_filters),
+        "claim_next_url": _with_queue_query(reverse("reviews:claim_next"), queue_filters),
         "escalation_form": escalation_form or EscalationForm(),
         "can_revoke": (
             submission.status == Submission.Status.APPROVED and request.user.has_perm(services.REVOKE_PERMISSION)
@@ -272,8 +319,8 @@ def decide(request, submission_id: int):
             messages.success(request, _("%(verb)s submission #%(id)s.") % {"verb": verb, "id": submission_id})
             if form.cleaned_data["take_next"]:
                 # Two services, two transactions: the decision stands even if no claim follows.
-                return _claim_next_and_open(request, filters={})
-            return redirect("reviews:queue")
+                return _claim_next_and_open(request, filters=_queue_filters(request))
+            return redirect(_with_queue_query(reverse("reviews:queue"), _queue_filters(request)))
     return _review_again(request, submission_id, form=form)
 
 

@@ -54,6 +54,7 @@ def submissions_erase_personal_data(*, user_id: int) -> dict:
     SubmissionPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
     submissions = Submission.objects.filter(user_id=user_id).update(
         full_name="",
+        full_name_index="",
         id_number_encrypted="",
         id_number_masked="",
         id_number_index="",

@@ -152,6 +152,7 @@ def submission_create(
                 channel=channel,
                 attempt_number=last_attempt + 1,
                 full_name=full_name,
+                full_name_index=pii.name_blind_index(full_name),
                 id_number_encrypted=pii.encrypt(pii.normalize_id_number(id_number)),
                 id_number_masked=pii.mask_id_number(id_number),
                 id_number_index=index,
