@@ -8,6 +8,7 @@ from reviews.models import (
     CalendarDay,
     Certificate,
     PhotoAccess,
+    QualitySample,
     ReasonCode,
     Submission,
     SubmissionEvent,
@@ -142,6 +143,16 @@ class SubmissionEventAdmin(ReadOnlyAdmin):
         if request.user.has_perm("reviews.lift_final_rejection"):
             return queryset  # support, as in the submission admin
         return queryset.filter(submission__in=selectors.submissions_openable_by(viewer=request.user))
+
+
+@admin.register(QualitySample)
+class QualitySampleAdmin(ReadOnlyAdmin):
+    """Read here; checked on /staff/reviews/samples/ through the services."""
+
+    list_display = ["sampled_at", "submission_id", "decision", "decided_by", "status", "checked_by", "checked_at"]
+    list_filter = ["status", "decision"]
+    list_select_related = ["decided_by", "checked_by"]
+    search_fields = ["=submission__id", "=decided_by__username"]
 
 
 @admin.register(PhotoAccess)

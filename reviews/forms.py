@@ -186,3 +186,14 @@ class InPersonVerificationForm(PhotosLastForm):
 
 class CertificateCheckForm(forms.Form):
     number = forms.CharField(label=_("Certificate number"), max_length=64)
+
+
+class QualityCheckForm(_ReasonsAndMessagesForm):
+    """A senior's verdict on a sampled decision; overturning an approval needs reasons (it is revoked)."""
+
+    outcome = forms.ChoiceField(
+        label=_("The decision was"),
+        choices=[("confirm", _("Right: confirm it")), ("overturn", _("Wrong: overturn it"))],
+        widget=forms.RadioSelect,
+    )
+    field_order = ["outcome", "reason_codes", "customer_message", "note"]

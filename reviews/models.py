@@ -183,6 +183,15 @@ class Submission(models.Model):
             ),
             # Admin's "flagged" filter: about one in a hundred.
             models.Index(fields=["id"], condition=Q(is_flagged=True), name="submission_flagged"),
+            # The queue's other two sorts: longest waiting, most attempts.
+            models.Index(
+                fields=["submitted_at", "id"], condition=Q(status__in=["pending", "in_review"]), name="queue_waiting"
+            ),
+            models.Index(
+                fields=["-attempt_number", "due_at", "id"],
+                condition=Q(status__in=["pending", "in_review"]),
+                name="queue_attempt",
+            ),
         ]
 
     def __str__(self):
@@ -300,6 +309,8 @@ class SubmissionEvent(models.Model):
         "final_block_lifted": pgettext_lazy("submission event", "Final rejection lifted"),
         "escalated": pgettext_lazy("submission event", "Escalated to a senior reviewer"),
         "revoked": pgettext_lazy("submission event", "Approval revoked"),
+        "qc_confirmed": pgettext_lazy("submission event", "Sampled decision confirmed"),
+        "qc_overturned": pgettext_lazy("submission event", "Sampled decision overturned"),
     }
 
     def __str__(self):
@@ -387,3 +398,64 @@ class CalendarDay(models.Model):
 
     def __str__(self):
         return f"{self.date:%Y-%m-%d} {self.get_kind_display()} {self.name}".rstrip()
+
+
+class QualitySample(models.Model):
+    """A decided submission drawn for a senior reviewer's second look (quality control).
+
+    Drawn when the decision is made (``services.quality.submission_sample_for_quality_check``),
+    a share set by ``QC_SAMPLE_SHARE``; a senior confirms the decision or overturns it once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("quality sample", "Waiting for a check")
+        CONFIRMED = "confirmed", pgettext_lazy("quality sample", "Confirmed")
+        OVERTURNED = "overturned", pgettext_lazy("quality sample", "Overturned")
+
+    submission = models.OneToOneField(
+        Submission, on_delete=models.CASCADE, related_name="quality_sample", verbose_name=_("submission")
+    )
+    # The decision drawn, as it was made: the figures count a reviewer's overturned decisions by it.
+    decision = models.CharField(_("decision"), max_length=10)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("decided by")
+    )
+    sampled_at = models.DateTimeField(_("sampled at"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("checked by"),
+    )
+    checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("quality sample")
+        verbose_name_plural = _("quality samples")
+        permissions = [("check_quality_sample", _("Can confirm or overturn sampled decisions"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "confirmed", "overturned"]), name="quality_sample_status"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", checked_by__isnull=True, checked_at__isnull=True)
+                | (~Q(status="pending") & Q(checked_by__isnull=False, checked_at__isnull=False)),
+                name="quality_sample_checked_has_checker",
+            ),
+            # Nobody checks their own decision.
+            models.CheckConstraint(
+                condition=Q(checked_by__isnull=True) | ~Q(checked_by=models.F("decided_by")),
+                name="quality_sample_checker_is_not_decider",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["sampled_at", "id"], condition=Q(status="pending"), name="quality_sample_pending"),
+            models.Index(fields=["decided_by", "sampled_at"], name="quality_sample_by_reviewer"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_status_display()}: submission #{self.submission_id}"

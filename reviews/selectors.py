@@ -15,7 +15,7 @@ from accounts.backends import parse_phone
 from accounts.models import Line
 from reviews import pii
 from reviews.business_days import add_business_days
-from reviews.models import Certificate, ReasonCode, Submission, SubmissionPhoto
+from reviews.models import Certificate, QualitySample, ReasonCode, Submission, SubmissionPhoto
 
 QUEUE_PAGE_SIZE = 50
 # The queue's counts stop here: past it the page says "5000+" rather than count every row.
@@ -656,3 +656,33 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
             [user_id],
         )
     ]
+
+
+QUALITY_SAMPLE_PAGE_SIZE = 50
+
+
+def quality_samples_pending(*, viewer, limit: int = QUALITY_SAMPLE_PAGE_SIZE) -> list:
+    """Sampled decisions waiting for a check, oldest first, without the viewer's own decisions."""
+    pending = QualitySample.objects.filter(status=QualitySample.Status.PENDING).exclude(decided_by=viewer)
+    return list(
+        pending.select_related("submission", "decided_by")
+        .prefetch_related(Prefetch("submission__reasons", queryset=ReasonCode.objects.only("pk", "code")))
+        .order_by("sampled_at", "pk")[:limit]
+    )
+
+
+def quality_samples_checked_recently(*, limit: int = 20) -> list:
+    return list(
+        QualitySample.objects.exclude(status=QualitySample.Status.PENDING)
+        .select_related("submission", "decided_by", "checked_by")
+        .order_by("-checked_at", "-pk")[:limit]
+    )
+
+
+def quality_sample_for_check(*, sample_id: int):
+    return (
+        QualitySample.objects.select_related("submission__user", "decided_by", "checked_by")
+        .prefetch_related("submission__reasons")
+        .filter(pk=sample_id)
+        .first()
+    )

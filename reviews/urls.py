@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviews import views, views_desk
+from reviews import views, views_desk, views_quality
 
 app_name = "reviews"
 
@@ -17,6 +17,8 @@ urlpatterns = [
     path("certificates/verify/", views_desk.certificate_verify, name="certificate_verify"),
     path("staff/reviews/", views.queue, name="queue"),
     path("staff/reviews/next/", views.claim_next, name="claim_next"),
+    path("staff/reviews/samples/", views_quality.samples, name="samples"),
+    path("staff/reviews/samples/<int:sample_id>/", views_quality.sample_check, name="sample_check"),
     path("staff/reviews/<int:submission_id>/", views.review, name="review"),
     path("staff/reviews/<int:submission_id>/claim/", views.claim, name="claim"),
     path("staff/reviews/<int:submission_id>/release/", views.release, name="release"),

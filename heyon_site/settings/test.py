@@ -38,3 +38,6 @@ REDIS_URL = ""
 CELERY_BROKER_URL = ""
 OUTBOX_SEND_VIA_QUEUE = False
 OUTBOX_SEND_TASK_QUEUED_SECONDS = 0  # the cache is per process here
+# No decision is drawn for quality control unless a test asks for it (a random draw would
+# add rows and queries to other tests' decisions).
+QC_SAMPLE_SHARE = 0

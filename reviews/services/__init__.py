@@ -44,15 +44,21 @@ from .errors import (
     ERR_REASON_REQUIRED,
     ERR_REASON_UNKNOWN,
     ERR_REVOKE_NOT_ALLOWED,
+    ERR_SAMPLE_ALREADY_CHECKED,
+    ERR_SAMPLE_CHECK_NOT_ALLOWED,
+    ERR_SAMPLE_OWN_DECISION,
     ERR_TOO_MANY_ATTEMPTS,
     LineLimitReached,
     PhotoStorageUnavailable,
     ReviewError,
 )
 from .privacy import photo_access_record, submission_id_number_reveal, submissions_erase_personal_data
+from .quality import CHECK_PERMISSION, quality_sample_confirm, quality_sample_overturn
+from .sampling import submission_sample_for_quality_check
 from .submissions import PhotoSet, submission_blocker, submission_create, submission_withdraw_open
 
 __all__ = [
+    "CHECK_PERMISSION",
     "ERR_ALREADY_DECIDED",
     "ERR_ALREADY_ESCALATED",
     "ERR_ALREADY_OPEN",
@@ -73,6 +79,9 @@ __all__ = [
     "ERR_REASON_REQUIRED",
     "ERR_REASON_UNKNOWN",
     "ERR_REVOKE_NOT_ALLOWED",
+    "ERR_SAMPLE_ALREADY_CHECKED",
+    "ERR_SAMPLE_CHECK_NOT_ALLOWED",
+    "ERR_SAMPLE_OWN_DECISION",
     "ERR_TOO_MANY_ATTEMPTS",
     "ESCALATED_PERMISSION",
     "LINE_LIMIT_CODE",
@@ -82,6 +91,8 @@ __all__ = [
     "PhotoStorageUnavailable",
     "ReviewError",
     "photo_access_record",
+    "quality_sample_confirm",
+    "quality_sample_overturn",
     "submission_approve",
     "submission_blocker",
     "submission_claim",
@@ -93,6 +104,7 @@ __all__ = [
     "submission_reject",
     "submission_release",
     "submission_revoke_approval",
+    "submission_sample_for_quality_check",
     "submission_verify_in_person",
     "submission_withdraw_open",
     "submissions_erase_personal_data",

@@ -30,6 +30,7 @@ from .errors import (
     ReviewError,
 )
 from .history import submission_event_record
+from .sampling import submission_sample_for_quality_check
 
 REVOKE_PERMISSION = "reviews.revoke_approval"
 LINE_LIMIT_CODE = "LINE_LIMIT"
@@ -112,7 +113,7 @@ def submission_approve(*, submission_id: int, actor: User, message: str = "", no
             submission_id=submission_id, actor=actor, now=now, lock_customer=True
         )
         _refuse_unless_senior_for_escalated(submission, actor)
-        return submission_approve_locked(
+        submission_approve_locked(
             submission,
             actor=actor,
             now=now,
@@ -124,6 +125,8 @@ def submission_approve(*, submission_id: int, actor: User, message: str = "", no
                 VERIFICATION_LINK,
             ),
         )
+        submission_sample_for_quality_check(submission, now=now)
+        return submission
 
 
 def submission_reject(
@@ -152,6 +155,7 @@ def submission_reject(
             note=submission.internal_note,
         )
         _notify_rejection(submission, reasons)
+        submission_sample_for_quality_check(submission, now=now)
     return submission
 
 

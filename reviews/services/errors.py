@@ -25,6 +25,9 @@ ERR_ALREADY_ESCALATED = gettext_lazy("This submission is already escalated to th
 ERR_ESCALATION_NOTE_REQUIRED = gettext_lazy("Say what the senior reviewer should look at.")
 ERR_NOT_REVOCABLE = gettext_lazy("Only the customer's current approved verification can be revoked.")
 ERR_REVOKE_NOT_ALLOWED = gettext_lazy("Only a senior reviewer can revoke an approval.")
+ERR_SAMPLE_ALREADY_CHECKED = gettext_lazy("This sampled decision has already been checked.")
+ERR_SAMPLE_OWN_DECISION = gettext_lazy("A sampled decision is checked by another senior reviewer, not by its reviewer.")
+ERR_SAMPLE_CHECK_NOT_ALLOWED = gettext_lazy("Only a senior reviewer can check sampled decisions.")
 
 ERR_NOT_A_VERIFICATION_POINT = gettext_lazy(
     "Your account is not assigned to an active verification point, so you cannot verify customers."
