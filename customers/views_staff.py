@@ -7,12 +7,14 @@ from django.views.decorators.http import require_GET
 
 from accounts import selectors as account_selectors
 from accounts.permissions import staff_permission_required
-from customers import selectors, services
+from customers import charts, selectors, services
 from customers.forms import AuditFilterForm, CustomerSearchForm
 from customers.paging import keyset_before
 from reviews import selectors as review_selectors
 
 REVIEW = "reviews.review_submission"
+# Who leads the review team sees every reviewer's figures: the senior reviewers who check samples.
+TEAM_FIGURES = "reviews.check_quality_sample"
 
 
 @staff_permission_required()
@@ -25,8 +27,36 @@ def staff_home(request):
         "can_review": can_review,
         "figures": review_selectors.dashboard_figures(user=user) if can_review else None,
         "workload": selectors.staff_workload(user=user),
+        "team": _reviewer_figures(user) if can_review else None,
     }
     return render(request, "customers/staff_home.html", context)
+
+
+# The decisions chart draws the busiest reviewers; the table below it lists everyone.
+CHART_REVIEWERS = 8
+
+
+def _reviewer_figures(user) -> dict:
+    """Per-reviewer figures and their charts: a senior (who checks samples) sees the team, a reviewer their own."""
+    figures = review_selectors.reviewer_figures()
+    sees_team = user.has_perm(TEAM_FIGURES)
+    reviewers = [row for row in figures["reviewers"] if sees_team or row["id"] == user.pk]
+    charted = reviewers[:CHART_REVIEWERS]
+    return {
+        "sees_team": sees_team,
+        "days": figures["days"],
+        "reviewers": reviewers,
+        "decisions_chart": charts.line_chart(
+            days=figures["days"], series=[(row["username"], row["per_day"]) for row in charted]
+        ),
+        "handling_chart": charts.bar_chart(
+            rows=[(row["username"], row["median_minutes"]) for row in charted], unit=" " + _("min")
+        ),
+        "overturned_chart": charts.bar_chart(
+            rows=[(row["username"], 100 * row["overturned_share"]) for row in charted], unit="%"
+        ),
+        "more_than_charted": len(reviewers) > CHART_REVIEWERS,
+    }
 
 
 @staff_permission_required("accounts.view_user")

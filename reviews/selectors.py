@@ -1,11 +1,12 @@
 """Reads for the verification pages: the queue, the review screen, the customer's history."""
 
+import statistics
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Min, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -15,7 +16,7 @@ from accounts.backends import parse_phone
 from accounts.models import Line
 from reviews import pii
 from reviews.business_days import add_business_days
-from reviews.models import Certificate, QualitySample, ReasonCode, Submission, SubmissionPhoto
+from reviews.models import Certificate, QualitySample, ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
 
 QUEUE_PAGE_SIZE = 50
 # The queue's counts stop here: past it the page says "5000+" rather than count every row.
@@ -545,6 +546,7 @@ def dashboard_cache_refresh(*, now: datetime | None = None, days: int = 30) -> s
     since, today_start = _dashboard_span(now=now or timezone.now(), days=days)
     key = _closed_days_key(since=since, today_start=today_start)
     cache.set(key, _span_figures(since=since, until=today_start), DASHBOARD_CACHE_SECONDS)
+    reviewer_figures(now=now, days=days, refresh=True)
     return key
 
 
@@ -686,3 +688,89 @@ def quality_sample_for_check(*, sample_id: int):
         .filter(pk=sample_id)
         .first()
     )
+
+
+# Decisions a reviewer makes in the queue (not a clerk's verification at a desk).
+REVIEWED_DECISIONS = (*APPROVED_DECISIONS, Submission.Status.REJECTED)
+
+
+def _reviewer_figures_key(*, since: datetime) -> str:
+    return f"reviews:reviewer-figures:{since.isoformat()}"
+
+
+def _count_reviewer_figures(*, since: datetime, until: datetime, days: list) -> list[dict]:
+    """Each reviewer's decisions a day, median handling time and share overturned, from one query.
+
+    Handling time runs from the reviewer's last claim of the submission (its ``claimed``
+    event) to the decision. A decision counts as overturned when a senior overturned it as a
+    quality sample or revoked the approval later.
+    """
+    claimed_at = (
+        SubmissionEvent.objects.filter(
+            submission=OuterRef("pk"),
+            verb="claimed",
+            actor=OuterRef("decided_by"),
+            created_at__lte=OuterRef("decided_at"),
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    overturned_sample = QualitySample.objects.filter(submission=OuterRef("pk"), status=QualitySample.Status.OVERTURNED)
+    rows = (
+        Submission.objects.filter(
+            decided_at__gte=since,
+            decided_at__lt=until,
+            status__in=REVIEWED_DECISIONS,
+            channel=Submission.Channel.ONLINE,
+        )
+        .annotate(
+            day=TruncDate("decided_at"),
+            claimed_at=Subquery(claimed_at),
+            overturned=ExpressionWrapper(
+                Q(status=Submission.Status.REVOKED) | Q(Exists(overturned_sample)), output_field=BooleanField()
+            ),
+        )
+        .values_list("decided_by", "decided_by__username", "day", "decided_at", "claimed_at", "overturned")
+    )
+    by_reviewer: dict[int, dict] = {}
+    for reviewer_id, username, day, decided_at, claimed, overturned in rows.iterator(chunk_size=2000):
+        figures = by_reviewer.setdefault(
+            reviewer_id, {"id": reviewer_id, "username": username, "by_day": {}, "minutes": [], "overturned": 0}
+        )
+        figures["by_day"][day] = figures["by_day"].get(day, 0) + 1
+        if claimed is not None and decided_at >= claimed:
+            figures["minutes"].append((decided_at - claimed).total_seconds() / 60)
+        figures["overturned"] += bool(overturned)
+    result = []
+    for figures in by_reviewer.values():
+        total = sum(figures["by_day"].values())
+        result.append(
+            {
+                "id": figures["id"],
+                "username": figures["username"],
+                "per_day": [figures["by_day"].get(day, 0) for day in days],
+                "decisions": total,
+                "per_active_day": total / len(figures["by_day"]),
+                "median_minutes": statistics.median(figures["minutes"]) if figures["minutes"] else None,
+                "overturned": figures["overturned"],
+                "overturned_share": figures["overturned"] / total,
+            }
+        )
+    return sorted(result, key=lambda row: (-row["decisions"], row["username"]))
+
+
+def reviewer_figures(*, now: datetime | None = None, days: int = 30, refresh: bool = False) -> dict:
+    """Per-reviewer figures of the last ``days`` days (today included), cached for DASHBOARD_CACHE_SECONDS.
+
+    One query whatever the number of decisions, run at most once per cache period (or by
+    ``dashboard_cache_refresh``): team figures a few minutes old are good enough to lead a team by.
+    """
+    now = now or timezone.now()
+    since, today_start = _dashboard_span(now=now, days=days)
+    day_list = [timezone.localtime(since).date() + timedelta(days=offset) for offset in range(days)]
+    key = _reviewer_figures_key(since=since)
+    reviewers = None if refresh else cache.get(key)
+    if reviewers is None:
+        reviewers = _count_reviewer_figures(since=since, until=today_start + timedelta(days=1), days=day_list)
+        cache.set(key, reviewers, DASHBOARD_CACHE_SECONDS)
+    return {"days": day_list, "reviewers": reviewers}
