@@ -44,7 +44,11 @@ class SupportReplyForm(forms.Form):
 
 
 class CustomerSearchForm(forms.Form):
-    q = forms.CharField(label=_("Phone, line, order or certificate number"), max_length=64)
+    q = forms.CharField(
+        label=_("Phone, line, order, receipt or certificate number, ID number or full name"),
+        help_text=_("ID numbers and names are found only when typed whole."),
+        max_length=64,
+    )
 
 
 class AuditFilterForm(forms.Form):

@@ -3,12 +3,14 @@
 import hashlib
 
 from django.db import connection
+from django.db.models import Q
 
 from accounts.backends import parse_phone
 from accounts.models import Line, Notification, User
 from billing import selectors as billing_selectors
 from billing.models import Order, Receipt
 from customers.models import CancellationRequest, SupportThread
+from reviews import pii
 from reviews import selectors as review_selectors
 from reviews.models import Certificate, Submission
 
@@ -112,26 +114,61 @@ def support_queue(*, status: str, assignee=None, limit: int = 100):
     return threads.order_by("waiting_since", "last_message_at", "pk")[:limit]
 
 
-def customer_search(*, query: str):
-    """Find a customer by phone, line number, order number or certificate number."""
+CUSTOMER_SEARCH_LIMIT = 20
+
+
+def customers_search(*, query: str) -> list[User]:
+    """Customers a staff lookup finds: by phone, line, order, receipt or certificate number, whole ID number or name.
+
+    ID numbers and names are compared through their blind indexes (keyed hashes of the
+    normalised value), so only a whole ID number or a whole name finds anyone. A name or an
+    ID number may belong to several accounts: all of them come back (at most
+    CUSTOMER_SEARCH_LIMIT), each with ``latest_name``, the name of its latest submission.
+    """
     query = (query or "").strip()
     if not query:
-        return None
+        return []
     phone = parse_phone(query)
     if phone:
         user = User.objects.filter(phone=phone, is_staff=False).first()
         if user is not None:
-            return user
+            return _with_latest_names([user])
         line = Line.objects.filter(msisdn=phone).select_related("owner").order_by("-pk").first()
         if line is not None and line.owner is not None:
-            return line.owner
-    order = Order.objects.filter(number=query.upper()).select_related("user").first()
-    if order is not None:
-        return order.user
-    certificate = Certificate.objects.filter(number=query.upper()).select_related("submission__user").first()
+            return _with_latest_names([line.owner])
+    number = query.upper()
+    for model in (Order, Receipt):
+        record = model.objects.filter(number=number).select_related("user").first()
+        if record is not None:
+            return _with_latest_names([record.user])
+    certificate = Certificate.objects.filter(number=number).select_related("submission__user").first()
     if certificate is not None:
-        return certificate.submission.user
-    return None
+        return _with_latest_names([certificate.submission.user])
+    id_number = pii.normalize_id_number(query)
+    if pii.ID_NUMBER_SHAPE.fullmatch(id_number):
+        condition = Q(submissions__id_number_index=pii.id_number_blind_index(id_number))
+    else:
+        name_index = pii.name_blind_index(query)
+        if not name_index:
+            return []
+        condition = Q(submissions__full_name_index=name_index)
+    users = User.objects.filter(condition, is_staff=False).distinct().order_by("pk")[:CUSTOMER_SEARCH_LIMIT]
+    return _with_latest_names(list(users))
+
+
+def _with_latest_names(users: list[User]) -> list[User]:
+    """Set ``latest_name`` on each customer (their latest submission's name), in one query."""
+    names = {}
+    latest = (
+        Submission.objects.filter(user__in=users)
+        .order_by("user_id", "-attempt_number")
+        .values_list("user_id", "full_name")
+    )
+    for user_id, name in latest:
+        names.setdefault(user_id, name)
+    for user in users:
+        user.latest_name = names.get(user.pk, "")
+    return users
 
 
 def customer_overview(*, user_id: int) -> dict | None:

@@ -63,12 +63,14 @@ def _reviewer_figures(user) -> dict:
 @require_GET
 def staff_customer_search(request):
     form = CustomerSearchForm(request.GET or None)
+    found = []
     if form.is_bound and form.is_valid():
-        customer = selectors.customer_search(query=form.cleaned_data["q"])
-        if customer is not None:
-            return redirect("customers:staff_customer", user_id=customer.pk)
-        form.add_error("q", _("No customer matches."))
-    return render(request, "customers/staff_customer_search.html", {"form": form})
+        found = selectors.customers_search(query=form.cleaned_data["q"])
+        if len(found) == 1:
+            return redirect("customers:staff_customer", user_id=found[0].pk)
+        if not found:
+            form.add_error("q", _("No customer matches."))
+    return render(request, "customers/staff_customer_search.html", {"form": form, "found": found})
 
 
 @staff_permission_required("accounts.view_user")

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
@@ -58,6 +59,26 @@ class SubmissionAdmin(LargeTableAdmin):
     list_filter = ["status", "channel", "is_flagged"]
     list_select_related = ["user"]
     search_fields = ["=user__phone", "=pk"]
+    search_help_text = _(
+        "A mobile number, a submission number, a whole ID number or a whole name (found exactly, through their "
+        "indexes)."
+    )
+    # The export adds who decided, when and why; the name stays masked, as the ID number does.
+    csv_fields = [
+        "pk",
+        "user",
+        "status",
+        "channel",
+        "attempt_number",
+        "masked_name",
+        "id_number_masked",
+        "submitted_at",
+        "due_at",
+        "decided_at",
+        "decided_by",
+        "reason_codes",
+        "is_flagged",
+    ]
     raw_id_fields = ["user"]
     inlines = [SubmissionPhotoInline, SubmissionEventInline]
     actions = [export_as_csv, "lift_final_rejection"]
@@ -106,12 +127,31 @@ class SubmissionAdmin(LargeTableAdmin):
         return False
 
     def search_conditions(self, request, term):
-        """Also every attempt with a whole ID number, through its blind index (masked numbers collide)."""
+        """Also every attempt with a whole ID number or a whole name, through their blind indexes.
+
+        Masked ID numbers collide, and a name is matched whole and exactly (spaces, middle dots and
+        case aside): the index is a keyed hash, so no part of a name finds anything.
+        """
         conditions = super().search_conditions(request, term)
         id_number = pii.normalize_id_number(term)
         if pii.ID_NUMBER_SHAPE.fullmatch(id_number):
             conditions.append(("id_number_index__in", {pii.id_number_blind_index(id_number)}))
+        elif name_index := pii.name_blind_index(term):
+            conditions.append(("full_name_index__in", {name_index}))
         return conditions
+
+    def csv_queryset(self, queryset):
+        return queryset.select_related("user", "decided_by").prefetch_related(
+            Prefetch("reasons", queryset=ReasonCode.objects.only("pk", "code"))
+        )
+
+    @admin.display(description=_("full name"))
+    def masked_name(self, obj):
+        return pii.mask_name(obj.full_name)
+
+    @admin.display(description=_("reasons"))
+    def reason_codes(self, obj):
+        return " ".join(sorted(reason.code for reason in obj.reasons.all()))
 
     @admin.action(description=_("Lift the final rejection (the customer may submit again)"), permissions=["lift"])
     def lift_final_rejection(self, request, queryset):

@@ -286,7 +286,9 @@ def export(client, model, query: str = "") -> list[list[str]]:
     )
     assert response.status_code == 200, response.content[:500]
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    content = b"".join(response.streaming_content)
+    assert content.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel needs to read UTF-8
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
 
 
 def test_csv_export_of_a_filtered_changelist_has_only_the_filtered_rows(english, superuser, world):

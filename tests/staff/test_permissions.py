@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from reviews import services as review_services
-from reviews.models import Submission
+from reviews.models import QualitySample, Submission
 from tests.factories import CustomerFactory, make_line, make_staff
 from tests.staff.conftest import ROLES, World, pending_submission
 
@@ -75,8 +75,20 @@ def _approved(world, user):
     return [submission.pk]
 
 
+def _sampled(world, user):
+    """A quality sample of a fresh rejection by a reviewer of its own (the one to check)."""
+    submission = pending_submission()
+    decider = make_staff("reviewer")
+    review_services.submission_claim(submission_id=submission.pk, actor=decider)
+    review_services.submission_reject(submission_id=submission.pk, actor=decider, reason_codes=["IMG_BLURRY"])
+    sample = QualitySample.objects.create(submission=submission, decision="rejected", decided_by=decider)
+    return [sample.pk]
+
+
 MATRIX = [
     Row("customers:staff_home", EVERY_STAFF),
+    Row("reviews:samples", SENIOR),
+    Row("reviews:sample_check", SENIOR, method="post", args=_sampled, data=lambda world, user: {"outcome": "confirm"}),
     Row("accounts:two_factor", EVERY_STAFF),
     Row("reviews:queue", REVIEWERS),
     Row("reviews:claim_next", REVIEWERS, method="post"),
