@@ -49,15 +49,11 @@ def sample_check(request, sample_id: int):
             form.add_error(None, str(error))
             status = 409
         else:
-            done = _("Confirmed") if data["outcome"] == "confirm" else _("Overturned")
-            messages.success(
-                request,
-                _("%(done)s the decision on submission #%(id)s.")
-                % {
-                    "done": done,
-                    "id": sample.submission_id,
-                },
-            )
+            if data["outcome"] == "confirm":
+                done = _("Confirmed the decision on submission #%(id)s.")
+            else:
+                done = _("Overturned the decision on submission #%(id)s.")
+            messages.success(request, done % {"id": sample.submission_id})
             return redirect("reviews:samples")
     elif request.method == "POST":
         status = 400
