@@ -45,11 +45,11 @@ def test_escalated_submission_goes_to_a_senior_who_approves_and_later_revokes(ne
     senior = signed_in_page(new_page, "senior-esc")
     senior.goto("/staff/reviews/?escalated=1")
     senior.locator(f"[formaction='/staff/reviews/{submission.pk}/claim/']").click()
-    senior.wait_for_url(f"**/staff/reviews/{submission.pk}/")
+    senior.wait_for_url(f"**/staff/reviews/{submission.pk}/?escalated=1")  # the queue's filter travels along
     assert "手持照中的人脸与证件照不太像" in senior.get_by_test_id("review-escalation").inner_text()
     senior.locator("input[name=decision][value=approve]").check()
     senior.get_by_test_id("decide").click()
-    senior.wait_for_url("**/staff/reviews/")
+    senior.wait_for_url("**/staff/reviews/?escalated=1")
     line.refresh_from_db()
     assert line.status == Line.Status.ACTIVE
 
