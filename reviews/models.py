@@ -105,6 +105,8 @@ class Submission(models.Model):
     internal_note = models.TextField(_("internal note"), blank=True)
     flags = models.JSONField(_("flags"), default=dict, blank=True)
     is_flagged = models.BooleanField(_("flagged"), default=False)
+    # A photo's pre-check left a warning (blurry, dark, glare, …): the queue's "photo hints" filter.
+    has_photo_hints = models.BooleanField(_("photo hints"), default=False)
     final_block_lifted_at = models.DateTimeField(_("final rejection lifted at"), null=True, blank=True)
     # A reviewer who is unsure hands the submission to the senior reviewers: only they may
     # claim and decide it from then on.

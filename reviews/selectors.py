@@ -37,9 +37,6 @@ DUE_SOON = timedelta(hours=4)
 LATE_DAY = timedelta(days=1)
 LATE_DAYS = timedelta(days=3)
 
-# A photo whose pre-check left a warning (blurry, dark, glare, …).
-HINTED = Exists(SubmissionPhoto.objects.filter(submission=OuterRef("pk"), hints__warnings__0__isnull=False).order_by())
-
 
 @dataclass(frozen=True)
 class QueueSearch:
@@ -91,7 +88,7 @@ def queue_condition(filters: dict, *, now: datetime) -> Q:
     if filters.get("flagged"):
         condition &= Q(is_flagged=True)
     if filters.get("hinted"):
-        condition &= Q(HINTED)
+        condition &= Q(has_photo_hints=True)
     if filters.get("escalated"):
         condition &= Q(escalated_at__isnull=False)
     if filters.get("hide_escalated"):
@@ -319,7 +316,7 @@ def queue_counts(*, filters: dict, now: datetime) -> dict:
         overdue=Count("pk", filter=Q(due_at__lt=now)),
         resubmission=Count("pk", filter=Q(attempt_number__gt=1)),
         flagged=Count("pk", filter=Q(is_flagged=True)),
-        hinted=Count("pk", filter=Q(HINTED)),
+        hinted=Count("pk", filter=Q(has_photo_hints=True)),
         escalated=Count("pk", filter=Q(escalated_at__isnull=False)),
         online=Count("pk", filter=Q(channel=Submission.Channel.ONLINE)),
         offline=Count("pk", filter=Q(channel=Submission.Channel.OFFLINE)),

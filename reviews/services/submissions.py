@@ -161,6 +161,9 @@ def submission_create(
                 due_at=add_business_days(now, settings.REVIEW_SLA_BUSINESS_DAYS),
                 flags=flags,
                 is_flagged=bool(flags),
+                has_photo_hints=any((photo.hints or {}).get("warnings") for _kind, photo in photos.items())
+                if photos
+                else False,
                 service_point=service_point,
             )
             # The one-open-submission rule is the database's: a check here would race with a

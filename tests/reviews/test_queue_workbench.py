@@ -122,8 +122,8 @@ def test_counts_per_filter_and_matching(submit, photo_set, senior_reviewer):
     submit(photos=photo_set)
     flagged = submit(photos=photo_set, id_number=resident_id(sequence="778"))
     Submission.objects.filter(pk=plain.pk).update(due_at=timezone.now() - timedelta(hours=2))
-    SubmissionPhoto.objects.update(hints={"warnings": []})
-    SubmissionPhoto.objects.filter(submission=flagged).update(hints={"warnings": ["blurry"]})
+    Submission.objects.update(has_photo_hints=False)
+    Submission.objects.filter(pk=flagged.pk).update(has_photo_hints=True)
     counts = selectors.queue_counts(filters={**FILTERS, "flagged": True}, now=timezone.now())
     assert counts == {
         "total": 3,
@@ -138,6 +138,13 @@ def test_counts_per_filter_and_matching(submit, photo_set, senior_reviewer):
         "capped": False,
     }
     assert rows_of({"hinted": True}) == [flagged.pk]
+
+
+def test_a_submission_knows_whether_its_photos_left_a_warning(submit, photo_set):
+    with_photos = submit(photos=photo_set)
+    warned = any(photo.hints.get("warnings") for photo in SubmissionPhoto.objects.filter(submission=with_photos))
+    assert with_photos.has_photo_hints == warned
+    assert submit(photos=None).has_photo_hints is False
 
 
 def test_counts_stop_at_the_cap(submit, monkeypatch):
