@@ -175,8 +175,6 @@ def queue(request):
         "counts": selectors.queue_counts(filters=visible, now=page.now),
         "filters": filters,
         "query": query,
-        "query_string": urlencode(query),
-        "sort_query": {key: value for key, value in query.items() if key != "sort"},
         "sorts": QUEUE_SORT_LABELS,
         "search_kind": selectors.QUEUE_SEARCH_KINDS[page.search.kind] if page.search else None,
         "channels": Submission.Channel.choices,
