@@ -50,9 +50,9 @@ TARGET_SPEEDUP = 10
 
 LOAD_CUSTOMERS = """
 INSERT INTO accounts_user (id, password, is_superuser, phone, display_name, is_staff, is_active,
-                           date_joined, phone_verified_at)
+                           date_joined, phone_verified_at, identity_index)
 SELECT g, '!', false, '+86139' || lpad(g::text, 8, '0'), '', false, true,
-       now() - interval '90 days', now() - interval '90 days'
+       now() - interval '90 days', now() - interval '90 days', ''
 FROM generate_series(1, %(customers)s) AS g
 """
 
@@ -64,7 +64,8 @@ LOAD_SUBMISSIONS = """
 INSERT INTO reviews_submission (
     user_id, channel, status, attempt_number, full_name, full_name_index, id_number_encrypted, id_number_masked,
     id_number_index, contact_phone, submitted_at, due_at, claimed_by_id, claim_expires_at,
-    decided_by_id, decided_at, customer_message, internal_note, flags, is_flagged, escalation_note)
+    decided_by_id, decided_at, customer_message, internal_note, flags, is_flagged, escalation_note,
+    has_photo_hints)
 SELECT
     s.customer,
     CASE WHEN s.r1 < 0.1 THEN 'offline' ELSE 'online' END,
@@ -85,7 +86,8 @@ SELECT
     '', '',
     CASE WHEN s.r3 < 0.01 THEN '{"duplicate_id": {"accounts": [1]}}'::jsonb ELSE '{}'::jsonb END,
     s.r3 < 0.01,
-    ''
+    '',
+    false
 FROM (
     SELECT g,
            CASE WHEN g <= %(closed)s THEN g ELSE g - %(closed)s END AS customer,

@@ -194,6 +194,12 @@ class Submission(models.Model):
                 condition=Q(status__in=["pending", "in_review"]),
                 name="queue_attempt",
             ),
+            # The queue's "photo hints" filter, whatever share of the queue it selects.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=Q(status__in=["pending", "in_review"], has_photo_hints=True),
+                name="queue_hinted",
+            ),
         ]
 
     def __str__(self):

@@ -6,7 +6,18 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Min, OuterRef, Prefetch, Q, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -308,11 +319,14 @@ def queue_counts(*, filters: dict, now: datetime) -> dict:
     visible = Submission.objects.filter(status__in=Submission.OPEN_STATUSES)
     if filters.get("hide_escalated"):
         visible = visible.filter(escalated_at__isnull=True)
-    bounded = visible.order_by("due_at", "pk")[:QUEUE_COUNT_CAP].values("pk")
-    counted = Submission.objects.filter(pk__in=bounded)
-    counts = counted.aggregate(
+    condition = queue_condition(filters, now=now)
+    matches = ExpressionWrapper(condition, output_field=BooleanField()) if condition else Value(True)
+    # Counted over the first QUEUE_COUNT_CAP rows as a subquery (SELECT COUNT … FROM (… LIMIT n)):
+    # the database walks the queue index that far and no further.
+    bounded = visible.annotate(matches=matches).order_by("due_at", "pk")[:QUEUE_COUNT_CAP]
+    counts = bounded.aggregate(
         total=Count("pk"),
-        matching=Count("pk", filter=queue_condition(filters, now=now)),
+        matching=Count("pk", filter=Q(matches=True)),
         overdue=Count("pk", filter=Q(due_at__lt=now)),
         resubmission=Count("pk", filter=Q(attempt_number__gt=1)),
         flagged=Count("pk", filter=Q(is_flagged=True)),

@@ -35,4 +35,12 @@ class Migration(migrations.Migration):
             field=models.BooleanField(default=False, verbose_name="photo hints"),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
+        migrations.AddIndex(
+            model_name="submission",
+            index=models.Index(
+                condition=models.Q(("has_photo_hints", True), ("status__in", ["pending", "in_review"])),
+                fields=["due_at", "id"],
+                name="queue_hinted",
+            ),
+        ),
     ]
