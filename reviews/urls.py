@@ -19,6 +19,7 @@ urlpatterns = [
     path("staff/reviews/next/", views.claim_next, name="claim_next"),
     path("staff/reviews/<int:submission_id>/", views.review, name="review"),
     path("staff/reviews/<int:submission_id>/claim/", views.claim, name="claim"),
+    path("staff/reviews/<int:submission_id>/claim/renew/", views.claim_renew, name="claim_renew"),
     path("staff/reviews/<int:submission_id>/release/", views.release, name="release"),
     path("staff/reviews/<int:submission_id>/decide/", views.decide, name="decide"),
     path("staff/reviews/<int:submission_id>/escalate/", views.escalate, name="escalate"),

@@ -226,6 +226,8 @@ AXES_VERBOSE = False
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 REVIEW_SLA_BUSINESS_DAYS = env.int("REVIEW_SLA_BUSINESS_DAYS", default=3)
 REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=15)
+# Four eyes: a final rejection (other than LINE_LIMIT) waits for a second senior reviewer.
+REVIEW_FINAL_REJECTION_FOUR_EYES = env.bool("REVIEW_FINAL_REJECTION_FOUR_EYES", default=False)
 MAX_LINES_PER_ID = env.int("MAX_LINES_PER_ID", default=5)
 MAX_SUBMISSION_ATTEMPTS = env.int("MAX_SUBMISSION_ATTEMPTS", default=5)
 MIN_SELF_REGISTRATION_AGE = env.int("MIN_SELF_REGISTRATION_AGE", default=16)

@@ -25,6 +25,14 @@ ERR_ALREADY_ESCALATED = gettext_lazy("This submission is already escalated to th
 ERR_ESCALATION_NOTE_REQUIRED = gettext_lazy("Say what the senior reviewer should look at.")
 ERR_NOT_REVOCABLE = gettext_lazy("Only the customer's current approved verification can be revoked.")
 ERR_REVOKE_NOT_ALLOWED = gettext_lazy("Only a senior reviewer can revoke an approval.")
+ERR_CLAIM_TAKEN = gettext_lazy(
+    "Your claim ran out and another reviewer has claimed this submission since: your decision was not "
+    "recorded. It is kept below so that you can tell them."
+)
+ERR_FOUR_EYES_SAME_PERSON = gettext_lazy(
+    "You proposed the final rejection of this submission: another senior reviewer must decide it."
+)
+ERR_CONFIRMATION_REQUIRED = gettext_lazy("Confirm the flags and final reasons named below to record this decision.")
 
 ERR_NOT_A_VERIFICATION_POINT = gettext_lazy(
     "Your account is not assigned to an active verification point, so you cannot verify customers."
