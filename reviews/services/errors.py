@@ -32,7 +32,6 @@ ERR_CLAIM_TAKEN = gettext_lazy(
 ERR_FOUR_EYES_SAME_PERSON = gettext_lazy(
     "You proposed the final rejection of this submission: another senior reviewer must decide it."
 )
-ERR_CONFIRMATION_REQUIRED = gettext_lazy("Confirm the flags and final reasons named below to record this decision.")
 
 ERR_NOT_A_VERIFICATION_POINT = gettext_lazy(
     "Your account is not assigned to an active verification point, so you cannot verify customers."
