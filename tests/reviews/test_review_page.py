@@ -494,3 +494,16 @@ def test_four_eyes_leaves_retryable_and_line_limit_rejections_alone(client, subm
     client.force_login(reviewer)
     assert client.post(decide_url(submission), {"decision": "reject", "reason_codes": ["IMG_DARK"]}).status_code == 302
     assert status_of(submission) == Submission.Status.REJECTED
+
+
+def test_erasing_a_customer_clears_a_proposed_final_rejection_too(submit, reviewer, four_eyes):
+    submission = claim(submit(), reviewer)
+    services.submission_reject(
+        submission_id=submission.pk, actor=reviewer, reason_codes=["FACE_MISMATCH"], note="王小明 is someone else"
+    )
+
+    services.submissions_erase_personal_data(user_id=submission.user_id)
+
+    submission.refresh_from_db()
+    assert submission.final_rejection_proposal == {}
+    assert submission.final_rejection_proposed_by == reviewer  # who proposed it stays, like who decided

@@ -13,6 +13,44 @@
     return target && target.closest && target.closest("textarea, input[type=text], input[type=search], select, [contenteditable]");
   }
 
+  // --- photo loading ---------------------------------------------------------------------
+  // One photo request at a time, the one on show first, each tried again after a moment if
+  // it fails: every request is a permission-checked, logged view, and a busy server answers
+  // 503 "try again" rather than make the reviewer reload the page.
+  var loadQueue = [];
+  var loading = false;
+
+  function loadNext() {
+    if (loading || !loadQueue.length) return;
+    loading = true;
+    var job = loadQueue.shift();
+    var done = function (failed) {
+      job.img.removeEventListener("load", onLoad);
+      job.img.removeEventListener("error", onError);
+      loading = false;
+      if (failed && job.tries < 3 && job.img.dataset.wanted === job.src) {
+        job.tries += 1;
+        setTimeout(function () { loadQueue.unshift(job); loadNext(); }, 400 * job.tries);
+      } else {
+        loadNext();
+      }
+    };
+    var onLoad = function () { done(false); };
+    var onError = function () { done(true); };
+    if (job.img.dataset.wanted !== job.src) { loading = false; loadNext(); return; }
+    job.img.addEventListener("load", onLoad);
+    job.img.addEventListener("error", onError);
+    job.img.removeAttribute("src");
+    job.img.src = job.src;
+  }
+
+  function load(img, src, first) {
+    img.dataset.wanted = src;
+    var job = { img: img, src: src, tries: 0 };
+    if (first) loadQueue.unshift(job); else loadQueue.push(job);
+    loadNext();
+  }
+
   // --- viewer ---------------------------------------------------------------------------
   var panes = {};
   var active = "a";
@@ -59,9 +97,9 @@
     pane.state = freshState();
     pane.caption.textContent = thumb.dataset.label || "";
     pane.element.dataset.shows = thumb.dataset.viewerPhoto;
-    if (pane.img.getAttribute("src") !== thumb.dataset.src) {
+    if (pane.img.dataset.wanted !== thumb.dataset.src) {
       pane.img.removeAttribute("style");
-      pane.img.src = thumb.dataset.src; // loaded (and logged as seen) only when shown
+      load(pane.img, thumb.dataset.src, true); // loaded (and logged as seen) only when shown
     }
     apply(side);
     markShown();
@@ -224,6 +262,7 @@
     panes.b.photo = null;
     markShown();
   }
+  document.querySelectorAll("img[data-lazy-src]").forEach(function (img) { load(img, img.dataset.lazySrc); });
 
   var viewerKeys = {
     s: "split", f: "faces", e: "earlier", x: "other-pane", j: "next-photo", k: "previous-photo",
