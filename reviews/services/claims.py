@@ -8,7 +8,7 @@ from django.db.models import Exists
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
 from reviews import selectors
 from reviews.models import Submission, SubmissionEvent
 
@@ -21,7 +21,7 @@ from .errors import (
     ERR_NOTHING_TO_RELEASE,
     ReviewError,
 )
-from .history import submission_event_record
+from .history import submission_audit_record, submission_event_record
 
 ESCALATED_PERMISSION = selectors.ESCALATED_PERMISSION
 
@@ -161,8 +161,10 @@ def _hold_for(submission: Submission, *, actor: User, now) -> Submission:
 def submission_claim_renew(*, submission_id: int, actor: User) -> Submission:
     """Extend the reviewer's claim while they work on the review screen.
 
-    Renewing a live claim writes nothing to the history (the screen renews every few
-    minutes); taking back a claim that ran out is recorded as a claim, like any other.
+    Renewing a live claim is not a change of state: it stays out of the submission's
+    history, and the audit trail notes it at most once per lease length (the screen renews
+    every two minutes of work), so a claim held for an hour shows there as a few lines.
+    Taking back a claim that ran out is recorded as a claim, like any other.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -174,6 +176,21 @@ def submission_claim_renew(*, submission_id: int, actor: User) -> Submission:
         submission = _hold_for(submission, actor=actor, now=now)
         submission.claim_expires_at = _lease(now)
         submission.save(update_fields=["claim_expires_at"])
+        last_noted = (
+            AuditEvent.objects.filter(
+                target_type=Submission._meta.label_lower,
+                target_id=str(submission.pk),
+                actor=actor,
+                verb__in=["submission.claimed", "submission.claim_renewed"],
+            )
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if last_noted is None or now - last_noted >= timedelta(minutes=settings.REVIEW_CLAIM_MINUTES):
+            submission_audit_record(
+                submission, actor=actor, verb="claim_renewed", data={"until": submission.claim_expires_at.isoformat()}
+            )
     return submission
 
 

@@ -2,12 +2,15 @@
 reviewer, filters kept through decide-and-next, the decided screen, the investigation panel
 and four eyes for final rejections. Through HTTP, in English."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from accounts.models import Notification
+from accounts.models import AuditEvent, Notification
 from reviews import services
 from reviews.models import PhotoAccess, Submission, SubmissionEvent, SubmissionPhoto
 from reviews.services import ERR_CLAIM_TAKEN, ERR_FOUR_EYES_SAME_PERSON, ERR_LINE_LIMIT_ONLY_REJECT
@@ -288,6 +291,25 @@ def test_renewing_extends_the_claim_without_writing_history(client, submit, revi
     assert SubmissionEvent.objects.filter(submission=submission).count() == events
 
 
+def test_renewals_are_audited_at_most_once_per_lease_length(client, submit, reviewer, settings):
+    submission = claim(submit(), reviewer)
+    client.force_login(reviewer)
+    renew_url = reverse("reviews:claim_renew", args=[submission.pk])
+    noted = AuditEvent.objects.filter(verb="submission.claim_renewed", target_id=str(submission.pk))
+
+    for _ in range(3):
+        assert client.post(renew_url).status_code == 200
+    assert noted.count() == 0  # the claim itself was audited a moment ago
+
+    AuditEvent.objects.filter(target_id=str(submission.pk)).update(
+        created_at=timezone.now() - timedelta(minutes=settings.REVIEW_CLAIM_MINUTES)
+    )
+    for _ in range(3):
+        assert client.post(renew_url).status_code == 200
+    assert noted.count() == 1
+    assert noted.get().actor == reviewer
+
+
 def test_only_the_claimant_renews(client, submit, reviewer, other_reviewer):
     submission = claim(submit(), reviewer)
     before = Submission.objects.values_list("claim_expires_at", flat=True).get(pk=submission.pk)
@@ -429,7 +451,7 @@ def test_review_page_queries_do_not_grow_with_earlier_attempts_or_other_accounts
                 status=Submission.Status.WITHDRAWN, decided_at=other.submitted_at
             )
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 30, counts
+    assert counts[0] <= 20, counts  # 18 on SQLite (docs/PERFORMANCE.md)
 
 
 # Four eyes ----------------------------------------------------------------------------------------------
