@@ -87,7 +87,7 @@ def test_a_confirmation_of_something_else_does_not_count(client, reviewer, flagg
 
 @pytest.mark.parametrize("code", ["FACE_MISMATCH", "DUPLICATE_IDENTITY", "DOC_TAMPERED", "UNDERAGE"])
 def test_rejecting_with_a_final_reason_needs_its_confirmation(client, submit, reviewer, code):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     client.force_login(reviewer)
 
     refused = client.post(decide_url(submission), {"decision": "reject", "reason_codes": [code]})
@@ -102,7 +102,7 @@ def test_rejecting_with_a_final_reason_needs_its_confirmation(client, submit, re
 
 
 def test_retryable_reasons_and_plain_approvals_need_no_confirmation(client, submit, reviewer, flagged):
-    plain = claim(submit(), reviewer)
+    plain = claim(submit(photos=None), reviewer)
     flagged_one = claim(flagged[1], reviewer)
     client.force_login(reviewer)
 
@@ -118,7 +118,7 @@ def over_line_limit(submit, settings):
     settings.MAX_LINES_PER_ID = 0
     customer = CustomerFactory()
     make_line(owner=customer)
-    return submit(customer)
+    return submit(customer, photos=None)
 
 
 def test_line_limit_case_offers_only_the_line_limit_rejection(client, reviewer, over_line_limit):
@@ -166,7 +166,7 @@ def test_line_limit_rejection_alone_is_recorded_without_a_confirmation(client, r
 
 
 def test_reasons_are_grouped_retryable_then_final_and_numbered(client, submit, reviewer):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     client.force_login(reviewer)
 
     text = client.get(review_url(submission)).content.decode()
@@ -228,7 +228,7 @@ def test_decide_and_next_keeps_the_queue_filter(client, submit, reviewer, flagge
 
 
 def test_a_decision_typed_on_an_expired_claim_is_applied_when_nobody_claimed_it_since(client, submit, reviewer):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     expire_claim(submission)
     assert services.submissions_release_expired_claims() == 1  # the lease job put it back in the queue
     client.force_login(reviewer)
@@ -243,7 +243,7 @@ def test_a_decision_typed_on_an_expired_claim_is_applied_when_nobody_claimed_it_
 
 
 def test_a_decision_typed_on_a_claim_someone_else_took_is_kept_on_screen(client, submit, reviewer, other_reviewer):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     expire_claim(submission)
     assert services.submission_claim_next(actor=other_reviewer).pk == submission.pk
     client.force_login(reviewer)
@@ -264,7 +264,7 @@ def test_a_decision_typed_on_a_claim_someone_else_took_is_kept_on_screen(client,
 
 
 def test_a_reviewer_who_put_it_back_cannot_decide_it_later(client, submit, reviewer):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     services.submission_release(submission_id=submission.pk, actor=reviewer)
     client.force_login(reviewer)
 
@@ -275,7 +275,7 @@ def test_a_reviewer_who_put_it_back_cannot_decide_it_later(client, submit, revie
 
 
 def test_renewing_extends_the_claim_without_writing_history(client, submit, reviewer):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     submission.refresh_from_db()
     Submission.objects.filter(pk=submission.pk).update(claim_expires_at=submission.claim_expires_at.replace(year=2020))
     events = SubmissionEvent.objects.filter(submission=submission).count()
@@ -292,7 +292,7 @@ def test_renewing_extends_the_claim_without_writing_history(client, submit, revi
 
 
 def test_renewals_are_audited_at_most_once_per_lease_length(client, submit, reviewer, settings):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     client.force_login(reviewer)
     renew_url = reverse("reviews:claim_renew", args=[submission.pk])
     noted = AuditEvent.objects.filter(verb="submission.claim_renewed", target_id=str(submission.pk))
@@ -311,7 +311,7 @@ def test_renewals_are_audited_at_most_once_per_lease_length(client, submit, revi
 
 
 def test_only_the_claimant_renews(client, submit, reviewer, other_reviewer):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     before = Submission.objects.values_list("claim_expires_at", flat=True).get(pk=submission.pk)
     client.force_login(other_reviewer)
 
@@ -328,7 +328,7 @@ def test_only_the_claimant_renews(client, submit, reviewer, other_reviewer):
 
 
 def test_the_review_screen_shows_the_claim_countdown_to_its_claimant(client, submit, reviewer, other_reviewer):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     client.force_login(reviewer)
     assert 'data-testid="claim-countdown"' in client.get(review_url(submission)).content.decode()
     client.force_login(other_reviewer)
@@ -339,7 +339,7 @@ def test_the_review_screen_shows_the_claim_countdown_to_its_claimant(client, sub
 
 
 def test_decided_screen_shows_message_note_and_each_later_event_under_its_actor(client, submit, reviewer, decide):
-    submission = submit()
+    submission = submit(photos=None)
     decide(submission, reviewer, "approve", message="欢迎使用", note="checked the face twice")
     senior = make_staff("senior_reviewer")
     services.submission_revoke_approval(
@@ -363,7 +363,7 @@ def test_decided_screen_shows_message_note_and_each_later_event_under_its_actor(
 
 
 def test_the_reviewer_who_escalated_sees_the_outcome_once_decided(client, submit, reviewer, decide):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     services.submission_escalate(submission_id=submission.pk, actor=reviewer, note="face unclear")
     client.force_login(reviewer)
     assert client.get(review_url(submission)).status_code == 404  # seniors only while it is open
@@ -466,7 +466,7 @@ FACE = {"decision": "reject", "reason_codes": ["FACE_MISMATCH"], "confirm": ["re
 
 
 def test_four_eyes_a_final_rejection_waits_for_a_second_senior(client, submit, reviewer, four_eyes):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     client.force_login(reviewer)
 
     response = client.post(decide_url(submission), {**FACE, "note": "not the same person"}, follow=True)
@@ -494,7 +494,7 @@ def test_four_eyes_a_final_rejection_waits_for_a_second_senior(client, submit, r
 
 def test_four_eyes_the_proposer_never_decides_their_own_proposal(submit, four_eyes):
     senior, other_senior = make_staff("senior_reviewer"), make_staff("senior_reviewer")
-    submission = claim(submit(), senior)
+    submission = claim(submit(photos=None), senior)
     services.submission_reject(submission_id=submission.pk, actor=senior, reason_codes=["DOC_TAMPERED"])
 
     assert services.submission_claim_next(actor=senior) is None
@@ -512,14 +512,14 @@ def test_four_eyes_the_proposer_never_decides_their_own_proposal(submit, four_ey
 
 
 def test_four_eyes_leaves_retryable_and_line_limit_rejections_alone(client, submit, reviewer, four_eyes):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     client.force_login(reviewer)
     assert client.post(decide_url(submission), {"decision": "reject", "reason_codes": ["IMG_DARK"]}).status_code == 302
     assert status_of(submission) == Submission.Status.REJECTED
 
 
 def test_erasing_a_customer_clears_a_proposed_final_rejection_too(submit, reviewer, four_eyes):
-    submission = claim(submit(), reviewer)
+    submission = claim(submit(photos=None), reviewer)
     services.submission_reject(
         submission_id=submission.pk, actor=reviewer, reason_codes=["FACE_MISMATCH"], note="王小明 is someone else"
     )
