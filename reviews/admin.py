@@ -108,6 +108,9 @@ class SubmissionAdmin(LargeTableAdmin):
         "revoked_at",
         "revoked_by",
         "service_point",
+        "final_rejection_proposed_at",
+        "final_rejection_proposed_by",
+        "final_rejection_proposal",
     ]
     exclude = ["id_number_encrypted", "id_number_index"]
 

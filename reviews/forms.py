@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.forms import MobileNumberField
 from reviews import photos, selectors
 from reviews.models import SubmissionPhoto
+from reviews.services.errors import ERR_LINE_LIMIT_ONLY_REJECT
 from reviews.validators import check_self_registration_age, clean_full_name, clean_resident_id
 
 PHOTO_ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif"
@@ -119,7 +120,40 @@ class _ReasonsAndMessagesForm(forms.Form):
         self.fields["reason_codes"].choices = _ActiveReasonChoices()
 
 
+# Messages a reviewer can insert into the customer's message with one click (the picker's
+# "templates"); they add to the reasons' own texts, which the customer reads anyway.
+MESSAGE_TEMPLATES = (
+    (
+        _("Retake in even light"),
+        _("Please photograph the card in even daylight, without flash, on a plain background."),
+    ),
+    (_("Whole card"), _("Please make sure all four corners of the card are inside the photo and nothing covers it.")),
+    (
+        _("Handheld photo"),
+        _("Please hold the card next to your face, photo side to the camera, with both your face and the card sharp."),
+    ),
+    (_("Original card"), _("Please photograph the original card itself, not a copy, a scan or a screen.")),
+    (
+        _("Visit a service point"),
+        _("Please visit one of our service points with your ID card; we will verify you there."),
+    ),
+)
+
+
 class DecisionForm(_ReasonsAndMessagesForm):
+    """Approve, or reject with reasons; a risky decision carries a confirmation that names the risk.
+
+    Given the submission (``submission``, its flags as they stand today) and the reason codes
+    (``reasons``: code → ReasonCode, active or not), the form requires:
+
+    - approving a flagged submission: a confirmation of every flag (``flag:<key>``);
+    - rejecting with a final reason: a confirmation of every final reason (``reason:<code>``),
+      except LINE_LIMIT where the line-limit flag stands (counted, not judged);
+    - over the line limit: a rejection with LINE_LIMIT alone.
+
+    The review screen's script asks for the confirmation in a dialog; the server decides.
+    """
+
     decision = forms.ChoiceField(
         label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect
     )
@@ -127,12 +161,77 @@ class DecisionForm(_ReasonsAndMessagesForm):
     # straight to the next submission (one request instead of deciding, then claiming).
     # Left out of a POST (an older page, a script), the reviewer lands back on the queue.
     take_next = forms.BooleanField(label=_("Then take the next submission"), required=False, initial=True)
-    field_order = ["decision", "reason_codes", "customer_message", "note", "take_next"]
+    confirm = forms.MultipleChoiceField(
+        label=_("I have looked twice and confirm"), required=False, widget=forms.CheckboxSelectMultiple, choices=()
+    )
+    field_order = ["decision", "reason_codes", "customer_message", "note", "take_next", "confirm"]
+
+    def __init__(self, *args, submission=None, reasons: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.submission = submission
+        self.reasons = reasons
+        if reasons is not None:
+            active = [reason for reason in reasons.values() if reason.is_active]
+            self.fields["reason_codes"].choices = [
+                (reason.code, f"{reason.code} · {reason.customer_text()}") for reason in active
+            ]
+        self.fields["confirm"].choices = self.confirmation_choices()
+        if self.line_limit:
+            self.initial.setdefault("decision", "reject")
+
+    @property
+    def flags(self) -> dict:
+        return (self.submission.flags or {}) if self.submission is not None else {}
+
+    @property
+    def line_limit(self) -> bool:
+        return bool(self.flags.get("line_limit"))
+
+    def flag_items(self) -> list[tuple[str, str]]:
+        """The flags an approval must confirm: ``(flag:<key>, label)``."""
+        labels = type(self.submission).FLAG_LABELS if self.submission is not None else {}
+        return [(f"flag:{key}", str(labels.get(key, key))) for key in self.flags if key != "line_limit"]
+
+    def final_reason_items(self) -> list[tuple[str, str]]:
+        """The final reasons a rejection must confirm: ``(reason:<code>, label)``."""
+        items = []
+        for reason in (self.reasons or {}).values():
+            if reason.is_final and reason.is_active and not (self.line_limit and reason.code == "LINE_LIMIT"):
+                items.append((f"reason:{reason.code}", f"{reason.code} · {reason.label_zh}"))
+        return items
+
+    def confirmation_choices(self):
+        return self.flag_items() + self.final_reason_items()
+
+    def required_confirmations(self, decision: str, codes) -> list[tuple[str, str]]:
+        """What this decision must confirm, as ``(value, label)``."""
+        if decision == "approve":
+            return self.flag_items()
+        wanted = {f"reason:{code}" for code in codes}
+        return [item for item in self.final_reason_items() if item[0] in wanted]
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("decision") == "reject" and not cleaned.get("reason_codes"):
+        decision = cleaned.get("decision")
+        codes = cleaned.get("reason_codes") or []
+        if decision == "reject" and not codes:
             self.add_error("reason_codes", _("Choose at least one reason to reject."))
+        if self.line_limit and decision == "approve":
+            self.add_error("decision", ERR_LINE_LIMIT_ONLY_REJECT)
+        elif self.line_limit and decision == "reject" and codes and list(codes) != ["LINE_LIMIT"]:
+            self.add_error("reason_codes", ERR_LINE_LIMIT_ONLY_REJECT)
+        if decision and not self.errors:
+            missing = [
+                label
+                for value, label in self.required_confirmations(decision, codes)
+                if value not in (cleaned.get("confirm") or [])
+            ]
+            if missing:
+                self.missing_confirmations = missing
+                self.add_error(
+                    "confirm",
+                    _("Confirm before recording: %(items)s.") % {"items": "; ".join(missing)},
+                )
         return cleaned
 
 

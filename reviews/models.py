@@ -132,6 +132,19 @@ class Submission(models.Model):
     service_point = models.ForeignKey(
         "accounts.ServicePoint", verbose_name=_("service point"), on_delete=models.PROTECT, null=True, blank=True
     )
+    # Four eyes (REVIEW_FINAL_REJECTION_FOUR_EYES): a final rejection is first a proposal,
+    # which another senior reviewer confirms or overrules. ``final_rejection_proposal``
+    # keeps what was proposed: reason codes, the customer's message, the internal note.
+    final_rejection_proposed_at = models.DateTimeField(_("final rejection proposed at"), null=True, blank=True)
+    final_rejection_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("final rejection proposed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    final_rejection_proposal = models.JSONField(_("proposed final rejection"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("verification submission")
@@ -171,6 +184,18 @@ class Submission(models.Model):
                 name="submission_escalation_has_escalator",
             ),
             models.UniqueConstraint(fields=["user", "attempt_number"], name="submission_attempt_unique"),
+            models.CheckConstraint(
+                condition=Q(final_rejection_proposed_at__isnull=True, final_rejection_proposed_by__isnull=True)
+                | Q(final_rejection_proposed_at__isnull=False, final_rejection_proposed_by__isnull=False),
+                name="submission_proposal_has_proposer",
+            ),
+            # Four eyes: whoever proposed a final rejection never decides that submission.
+            models.CheckConstraint(
+                condition=Q(final_rejection_proposed_by__isnull=True)
+                | Q(decided_by__isnull=True)
+                | ~Q(decided_by=models.F("final_rejection_proposed_by")),
+                name="submission_proposer_does_not_decide",
+            ),
         ]
         indexes = [
             # The queue: open submissions, oldest due first, walked by keyset (due_at, id).
@@ -219,6 +244,10 @@ class Submission(models.Model):
     @property
     def is_escalated(self):
         return self.escalated_at is not None
+
+    @property
+    def has_final_rejection_proposal(self):
+        return self.final_rejection_proposed_at is not None
 
     @property
     def flag_labels(self) -> list:
@@ -319,6 +348,7 @@ class SubmissionEvent(models.Model):
         "revoked": pgettext_lazy("submission event", "Approval revoked"),
         "qc_confirmed": pgettext_lazy("submission event", "Sampled decision confirmed"),
         "qc_overturned": pgettext_lazy("submission event", "Sampled decision overturned"),
+        "final_rejection_proposed": pgettext_lazy("submission event", "Final rejection proposed"),
     }
 
     def __str__(self):

@@ -119,3 +119,13 @@ def serve_private_file(field_file, *, download_name: str) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'"
     return response
+
+
+def mask_phone(phone) -> str:
+    """+86 138 0013 8000 → 138****8000: the number's owner recognises it, nobody can dial it."""
+    digits = "".join(ch for ch in str(phone or "") if ch.isdigit())
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]

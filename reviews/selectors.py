@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from accounts.backends import parse_phone
-from accounts.models import Line
+from accounts.models import Line, User
 from reviews import pii
 from reviews.business_days import add_business_days
 from reviews.models import Certificate, QualitySample, ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
@@ -345,8 +345,16 @@ ESCALATED_PERMISSION = "reviews.decide_escalated"
 
 
 def may_open_submission(*, submission: Submission, viewer) -> bool:
-    """Whether staff member ``viewer`` may open ``submission`` (permission to review assumed)."""
-    return submission.escalated_at is None or viewer.has_perm(ESCALATED_PERMISSION)
+    """Whether staff member ``viewer`` may open ``submission`` (permission to review assumed).
+
+    An escalated submission is for senior reviewers; the reviewer who escalated it may
+    open it again once it is decided, to see the outcome.
+    """
+    return (
+        submission.escalated_at is None
+        or viewer.has_perm(ESCALATED_PERMISSION)
+        or (submission.escalated_by_id == viewer.pk and submission.status not in Submission.OPEN_STATUSES)
+    )
 
 
 def submissions_openable_by(*, viewer, queryset=None):
@@ -354,7 +362,9 @@ def submissions_openable_by(*, viewer, queryset=None):
     queryset = Submission.objects.all() if queryset is None else queryset
     if viewer.has_perm(ESCALATED_PERMISSION):
         return queryset
-    return queryset.filter(escalated_at__isnull=True)
+    return queryset.filter(
+        Q(escalated_at__isnull=True) | (Q(escalated_by=viewer) & ~Q(status__in=Submission.OPEN_STATUSES))
+    )
 
 
 def submission_for_review(*, submission_id: int, viewer) -> Submission:
@@ -364,10 +374,27 @@ def submission_for_review(*, submission_id: int, viewer) -> Submission:
     """
     submission = (
         submissions_openable_by(viewer=viewer)
-        .select_related("user", "claimed_by", "decided_by", "escalated_by", "revoked_by", "service_point")
+        .select_related(
+            "user",
+            "claimed_by",
+            "decided_by",
+            "escalated_by",
+            "revoked_by",
+            "service_point",
+            "final_rejection_proposed_by",
+        )
         .prefetch_related("photos", "reasons", "events__actor")
         .get(pk=submission_id)
     )
+    return with_current_line_limit(submission)
+
+
+def submission_for_decision(*, submission_id: int, viewer) -> Submission:
+    """What the decision form checks before the service decides: the flags as they stand today.
+
+    DoesNotExist if ``viewer`` may not open it.
+    """
+    submission = submissions_openable_by(viewer=viewer).select_related("user").get(pk=submission_id)
     return with_current_line_limit(submission)
 
 
@@ -380,8 +407,106 @@ def earlier_submissions(*, submission: Submission, viewer):
         submissions_openable_by(viewer=viewer)
         .filter(user_id=submission.user_id, attempt_number__lt=submission.attempt_number)
         .select_related("decided_by")
-        .prefetch_related("reasons")
+        .prefetch_related("reasons", "photos")
         .order_by("-attempt_number")
+    )
+
+
+# What a photo's quality hint suggests as a reason to reject (the reviewer may untick it).
+HINT_REASONS = {
+    "blurry": "IMG_BLURRY",
+    "too_dark": "IMG_DARK",
+    "glare": "IMG_GLARE",
+    "too_bright": "IMG_GLARE",
+    "black_and_white": "NOT_ORIGINAL",
+    "unexpected_face": "SIDE_WRONG",
+}
+HANDHELD_HINT_REASONS = {"no_face": "HANDHELD_BAD", "faces_missing": "HANDHELD_BAD"}
+
+
+def suggested_reason_codes(*, submission: Submission, extra=()) -> list[str]:
+    """The reason codes the photos' quality hints and the flags suggest, for the picker to preselect.
+
+    ``extra`` adds codes suggested elsewhere (the machine checks). An open submission over
+    the line limit can only be rejected with LINE_LIMIT, so that is all it suggests.
+    """
+    if (submission.flags or {}).get("line_limit"):
+        return ["LINE_LIMIT"]
+    codes = []
+    for photo in submission.photos.all():
+        table = {**HINT_REASONS, **(HANDHELD_HINT_REASONS if photo.kind == SubmissionPhoto.Kind.ID_HANDHELD else {})}
+        if photo.kind == SubmissionPhoto.Kind.ID_FRONT:
+            table.pop("unexpected_face")
+        codes += [table[warning] for warning in (photo.hints or {}).get("warnings", []) if warning in table]
+    codes += list(extra)
+    return list(dict.fromkeys(codes))
+
+
+def all_reason_codes() -> dict:
+    """Every reason code, active or not, by code: the review screen names the reasons of old events too."""
+    return {reason.code: reason for reason in ReasonCode.objects.order_by("sort_order", "code")}
+
+
+@dataclass
+class OtherAccount:
+    """An account the duplicate flags point at, as the review screen's investigation panel shows it."""
+
+    user: object
+    submissions: list  # the account's submissions this viewer may open, newest first
+    matching_photos: list  # (this submission's photo kind, the other account's photo) pairs
+
+    @property
+    def latest(self):
+        return self.submissions[0] if self.submissions else None
+
+
+def duplicate_accounts(*, submission: Submission, viewer, limit: int = 10) -> list[OtherAccount]:
+    """The other accounts the duplicate-ID and duplicate-photo flags name, with what ``viewer`` may open.
+
+    Three queries whatever the number of accounts: the accounts, their submissions (only
+    those ``viewer`` may open) and those submissions' photos.
+    """
+    flags = submission.flags or {}
+    account_ids = list(flags.get("duplicate_id", {}).get("accounts", []))
+    photo_matches = flags.get("duplicate_photo", [])
+    account_ids += [match.get("account") for match in photo_matches]
+    account_ids = [pk for pk in dict.fromkeys(account_ids) if pk is not None and pk != submission.user_id][:limit]
+    if not account_ids:
+        return []
+    users = {user.pk: user for user in User.objects.filter(pk__in=account_ids)}
+    submissions_by_user = {}
+    rows = (
+        submissions_openable_by(viewer=viewer)
+        .filter(user_id__in=users)
+        .prefetch_related("photos")
+        .order_by("user_id", "-attempt_number")
+    )
+    photos_by_submission = {}
+    for row in rows:
+        submissions_by_user.setdefault(row.user_id, []).append(row)
+        photos_by_submission[row.pk] = {photo.kind: photo for photo in row.photos.all()}
+    accounts = []
+    for pk in account_ids:
+        if pk not in users:
+            continue  # erased since the flag was set
+        matching = []
+        for match in photo_matches:
+            photo = photos_by_submission.get(match.get("submission"), {}).get(match.get("kind"))
+            if match.get("account") == pk and photo is not None:
+                matching.append((match.get("kind"), photo))
+        accounts.append(
+            OtherAccount(user=users[pk], submissions=submissions_by_user.get(pk, []), matching_photos=matching)
+        )
+    return accounts
+
+
+def recent_escalations_by(*, reviewer, limit: int = 5):
+    """The reviewer's latest escalations, with their outcome so far (the escalator follows them up)."""
+    return (
+        Submission.objects.filter(escalated_by=reviewer)
+        .select_related("decided_by")
+        .only("pk", "status", "escalated_at", "decided_by")
+        .order_by("-escalated_at")[:limit]
     )
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("staff/reviews/samples/<int:sample_id>/", views_quality.sample_check, name="sample_check"),
     path("staff/reviews/<int:submission_id>/", views.review, name="review"),
     path("staff/reviews/<int:submission_id>/claim/", views.claim, name="claim"),
+    path("staff/reviews/<int:submission_id>/claim/renew/", views.claim_renew, name="claim_renew"),
     path("staff/reviews/<int:submission_id>/release/", views.release, name="release"),
     path("staff/reviews/<int:submission_id>/decide/", views.decide, name="decide"),
     path("staff/reviews/<int:submission_id>/escalate/", views.escalate, name="escalate"),

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
@@ -14,7 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.http import RateLimitUnavailable, client_ip, client_ip_key, over_rate_limit
 from accounts.permissions import staff_permission_required
 from reviews import photos, pii, selectors, services
-from reviews.forms import DecisionForm, EscalationForm, PrecheckForm, RevocationForm, SubmissionForm
+from reviews.forms import (
+    MESSAGE_TEMPLATES,
+    DecisionForm,
+    EscalationForm,
+    PrecheckForm,
+    RevocationForm,
+    SubmissionForm,
+)
 from reviews.models import Submission, SubmissionPhoto
 from reviews.validators import age_on
 
@@ -155,11 +163,6 @@ def _queue_filters(request) -> dict:
     return selectors.queue_filters_from(params)
 
 
-def _with_queue_query(url: str, filters: dict) -> str:
-    query = selectors.queue_query(filters)
-    return f"{url}?{urlencode(query)}" if query else url
-
-
 @staff_permission_required(REVIEW)
 @require_GET
 def queue(request):
@@ -205,30 +208,62 @@ QUEUE_SORT_LABELS = [
 ]
 
 
+def queue_query_from(request) -> dict:
+    """The queue's filters, search and sort this request carries, as query parameters for the next page."""
+    return selectors.queue_query(_queue_filters(request))
+
+
+def _review_url(submission_id: int, query: dict) -> str:
+    url = reverse("reviews:review", args=[submission_id])
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _queue_url(query: dict) -> str:
+    url = reverse("reviews:queue")
+    return f"{url}?{urlencode(query)}" if query else url
+
+
 @staff_permission_required(REVIEW)
 @require_POST
 def claim_next(request):
-    return _claim_next_and_open(request, filters=_queue_filters(request))
+    return _claim_next_and_open(request, query=queue_query_from(request))
 
 
-def _claim_next_and_open(request, filters):
-    submission = services.submission_claim_next(actor=request.user, filters=filters)
+def _claim_next_and_open(request, query):
+    """Claim the next submission the queue's filters (``query``) select and open it, keeping the filters."""
+    submission = services.submission_claim_next(actor=request.user, filters=selectors.queue_filters_from(query))
     if submission is None:
         messages.info(request, _("The queue is empty. Well done!"))
-        return redirect(_with_queue_query(reverse("reviews:queue"), filters))
-    return redirect(_with_queue_query(reverse("reviews:review", args=[submission.pk]), filters))
+        return redirect(_queue_url(query))
+    return redirect(_review_url(submission.pk, query))
 
 
 @staff_permission_required(REVIEW)
 @require_POST
 def claim(request, submission_id: int):
-    filters = _queue_filters(request)
+    query = queue_query_from(request)
     try:
         services.submission_claim(submission_id=_existing(request, submission_id), actor=request.user)
     except services.ReviewError as error:
         messages.error(request, str(error))
-        return redirect(_with_queue_query(reverse("reviews:queue"), filters))
-    return redirect(_with_queue_query(reverse("reviews:review", args=[submission_id]), filters))
+        return redirect(_queue_url(query))
+    return redirect(_review_url(submission_id, query))
+
+
+@staff_permission_required(REVIEW)
+@require_POST
+def claim_renew(request, submission_id: int):
+    """Keep the reviewer's claim while they work: the review screen calls this every few minutes of activity."""
+    try:
+        submission = services.submission_claim_renew(
+            submission_id=_existing(request, submission_id), actor=request.user
+        )
+    except services.ReviewError as error:
+        return JsonResponse({"ok": False, "error": str(error)}, status=409)
+    seconds_left = int((submission.claim_expires_at - timezone.now()).total_seconds())
+    return JsonResponse(
+        {"ok": True, "expires_at": submission.claim_expires_at.isoformat(), "seconds_left": seconds_left}
+    )
 
 
 @staff_permission_required(REVIEW)
@@ -238,7 +273,7 @@ def release(request, submission_id: int):
         services.submission_release(submission_id=_existing(request, submission_id), actor=request.user)
     except services.ReviewError as error:
         messages.error(request, str(error))
-    return redirect("reviews:queue")
+    return redirect(_queue_url(queue_query_from(request)))
 
 
 def _existing(request, submission_id):
@@ -255,11 +290,30 @@ def review(request, submission_id: int):
         submission = selectors.submission_for_review(submission_id=submission_id, viewer=request.user)
     except Submission.DoesNotExist as error:
         raise Http404 from error
-    return _render_review(request, submission, DecisionForm())
+    reasons = selectors.all_reason_codes()
+    initial = {}
+    if submission.has_final_rejection_proposal and submission.is_open:
+        # The second senior reviewer starts from the proposal: confirming it is one click.
+        proposal = submission.final_rejection_proposal
+        initial = {
+            "decision": "reject",
+            "reason_codes": proposal.get("reason_codes", []),
+            "customer_message": proposal.get("message", ""),
+            "note": proposal.get("note", ""),
+        }
+    elif submission.is_open:
+        initial = {"reason_codes": selectors.suggested_reason_codes(submission=submission)}
+    form = DecisionForm(submission=submission, reasons=reasons, initial=initial)
+    return _render_review(request, submission, form, reasons=reasons)
 
 
-def _render_review(request, submission, form, status=200, escalation_form=None, revocation_form=None):
-    queue_filters = _queue_filters(request)
+# The events that close a submission or change its outcome: the decided screen shows each
+# under the person who did it, with what the customer was told and the internal note.
+OUTCOME_VERBS = ("approved", "rejected", "verified_in_person", "withdrawn", "revoked", "final_block_lifted")
+
+
+def _render_review(request, submission, form, status=200, escalation_form=None, revocation_form=None, reasons=None):
+    reasons = reasons if reasons is not None else selectors.all_reason_codes()
     full_id = services.submission_id_number_reveal(submission=submission, actor=request.user)
     id_number = full_id or submission.id_number_masked
     photos_by_kind = {photo.kind: photo for photo in submission.photos.all()}
@@ -267,6 +321,10 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
     age = None
     if full_id:
         age = age_on(full_id, submission.submitted_at.date())
+    query = queue_query_from(request)
+    earlier = list(selectors.earlier_submissions(submission=submission, viewer=request.user))
+    events = list(submission.events.all())
+    claimed_by_me = submission.claimed_by_id == request.user.pk and submission.claim_is_live()
     context = {
         "submission": submission,
         "id_number": id_number,
@@ -275,51 +333,110 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
             (kind, label, photo, photos.hint_messages(photo.hints) if photo else [])
             for kind, label, photo in ordered_photos
         ],
-        "earlier": selectors.earlier_submissions(submission=submission, viewer=request.user),
+        "earlier": earlier,
         "form": form,
-        "claimed_by_me": submission.claimed_by_id == request.user.pk and submission.claim_is_live(),
-        "decide_url": _with_queue_query(reverse("reviews:decide", args=[submission.pk]), queue_filters),
-        "queue_url": _with_queue_query(reverse("reviews:queue"), queue_filters),
-        "claim_next_url": _with_queue_query(reverse("reviews:claim_next"), queue_filters),
+        "reason_groups": _reason_groups(form, reasons),
+        "message_templates": MESSAGE_TEMPLATES,
+        "claimed_by_me": claimed_by_me,
+        "claim_seconds_left": (
+            int((submission.claim_expires_at - timezone.now()).total_seconds()) if claimed_by_me else None
+        ),
+        # A decision the server refused (the claim was lost) stays on screen with what was typed.
+        "kept_decision": form.is_bound and not claimed_by_me and submission.is_open,
+        "decide_url": reverse("reviews:decide", args=[submission.pk]),
+        "queue_query": query,
+        "queue_url": _queue_url(query),
         "escalation_form": escalation_form or EscalationForm(),
         "can_revoke": (
             submission.status == Submission.Status.APPROVED and request.user.has_perm(services.REVOKE_PERMISSION)
         ),
         "revocation_form": revocation_form or RevocationForm(),
+        "outcome_events": [_outcome(event, reasons) for event in events if event.verb in OUTCOME_VERBS],
+        "events": events,
+        "proposal_reasons": [
+            reasons.get(code) or code for code in (submission.final_rejection_proposal or {}).get("reason_codes", [])
+        ],
+        "duplicates": selectors.duplicate_accounts(submission=submission, viewer=request.user),
+        "sees_photos": request.user.has_perm("reviews.view_id_photos"),
+        "my_escalations": selectors.recent_escalations_by(reviewer=request.user),
     }
     return render(request, "reviews/review.html", context, status=status)
+
+
+def _reason_groups(form, reasons: dict) -> list[dict]:
+    """The active reasons in two groups, retryable then final, numbered for the number keys.
+
+    Over the line limit only LINE_LIMIT is offered (the form refuses anything else too).
+    """
+    chosen = form["reason_codes"].value() or []
+    active = [reason for reason in reasons.values() if reason.is_active]
+    if form.line_limit:
+        active = [reason for reason in active if reason.code == "LINE_LIMIT"]
+    groups = [
+        {"kind": "retry", "label": _("Can resubmit"), "reasons": [r for r in active if not r.is_final]},
+        {"kind": "final", "label": _("Final (support must lift it)"), "reasons": [r for r in active if r.is_final]},
+    ]
+    number = 0
+    for group in groups:
+        rows = []
+        for reason in group["reasons"]:
+            number += 1
+            rows.append({"number": number, "reason": reason, "checked": reason.code in chosen})
+        group["reasons"] = rows
+    return [group for group in groups if group["reasons"]]
+
+
+def _outcome(event, reasons: dict) -> dict:
+    return {
+        "event": event,
+        "reasons": [reasons.get(code) or code for code in event.reason_codes],
+    }
 
 
 @staff_permission_required(REVIEW)
 @require_POST
 def decide(request, submission_id: int):
-    form = DecisionForm(request.POST)
+    try:
+        submission = selectors.submission_for_decision(submission_id=submission_id, viewer=request.user)
+    except Submission.DoesNotExist as error:
+        raise Http404 from error
+    reasons = selectors.all_reason_codes()
+    form = DecisionForm(request.POST, submission=submission, reasons=reasons)
+    query = queue_query_from(request)
     if form.is_valid():
         data = form.cleaned_data
         messages_and_note = {"message": data["customer_message"], "note": data["note"]}
         try:
             if data["decision"] == "approve":
-                services.submission_approve(submission_id=submission_id, actor=request.user, **messages_and_note)
+                decided = services.submission_approve(
+                    submission_id=submission_id, actor=request.user, **messages_and_note
+                )
             else:
-                services.submission_reject(
+                decided = services.submission_reject(
                     submission_id=submission_id,
                     actor=request.user,
                     reason_codes=data["reason_codes"],
                     **messages_and_note,
                 )
         except Submission.DoesNotExist as error:
-            # The service's locking read is the existence check: no query of its own.
             raise Http404 from error
         except services.ReviewError as error:
             form.add_error(None, str(error))
         else:
-            verb = _("Approved") if form.cleaned_data["decision"] == "approve" else _("Rejected")
-            messages.success(request, _("%(verb)s submission #%(id)s.") % {"verb": verb, "id": submission_id})
-            if form.cleaned_data["take_next"]:
+            if decided.is_open:
+                messages.success(
+                    request,
+                    _("Your final rejection of submission #%(id)s waits for a second senior reviewer.")
+                    % {"id": submission_id},
+                )
+            else:
+                verb = _("Approved") if data["decision"] == "approve" else _("Rejected")
+                messages.success(request, _("%(verb)s submission #%(id)s.") % {"verb": verb, "id": submission_id})
+            if data["take_next"]:
                 # Two services, two transactions: the decision stands even if no claim follows.
-                return _claim_next_and_open(request, filters=_queue_filters(request))
-            return redirect(_with_queue_query(reverse("reviews:queue"), _queue_filters(request)))
-    return _review_again(request, submission_id, form=form)
+                return _claim_next_and_open(request, query=query)
+            return redirect(_queue_url(query))
+    return _review_again(request, submission_id, form=form, reasons=reasons)
 
 
 @staff_permission_required(REVIEW)
@@ -362,12 +479,19 @@ def revoke(request, submission_id: int):
     return _review_again(request, submission_id, revocation_form=form)
 
 
-def _review_again(request, submission_id, form=None, **other_forms):
-    """The review screen again with a refused form's errors: 409 if the service refused, else 400."""
+def _review_again(request, submission_id, form=None, reasons=None, **other_forms):
+    """The review screen again with a refused form's errors: 409 if the service refused, else 400.
+
+    A refused decision form keeps what the reviewer typed; the screen's flags are read again.
+    """
     try:
         submission = selectors.submission_for_review(submission_id=submission_id, viewer=request.user)
     except Submission.DoesNotExist as error:
         raise Http404 from error
-    form = form or DecisionForm()
+    reasons = reasons if reasons is not None else selectors.all_reason_codes()
+    if form is None:
+        form = DecisionForm(submission=submission, reasons=reasons)
+    else:
+        form.submission = submission
     refused = any(bound.non_field_errors() for bound in [form, *other_forms.values()])
-    return _render_review(request, submission, form, status=409 if refused else 400, **other_forms)
+    return _render_review(request, submission, form, status=409 if refused else 400, reasons=reasons, **other_forms)

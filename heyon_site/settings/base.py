@@ -228,6 +228,8 @@ REVIEW_SLA_BUSINESS_DAYS = env.int("REVIEW_SLA_BUSINESS_DAYS", default=3)
 REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=15)
 # Quality control: the share (0 to 1) of reviewers' decisions drawn for a senior's second look.
 QC_SAMPLE_SHARE = env.float("QC_SAMPLE_SHARE", default=0.05)
+# Four eyes: a final rejection (other than LINE_LIMIT) waits for a second senior reviewer.
+REVIEW_FINAL_REJECTION_FOUR_EYES = env.bool("REVIEW_FINAL_REJECTION_FOUR_EYES", default=False)
 MAX_LINES_PER_ID = env.int("MAX_LINES_PER_ID", default=5)
 MAX_SUBMISSION_ATTEMPTS = env.int("MAX_SUBMISSION_ATTEMPTS", default=5)
 MIN_SELF_REGISTRATION_AGE = env.int("MIN_SELF_REGISTRATION_AGE", default=16)

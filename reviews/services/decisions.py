@@ -5,6 +5,7 @@
 both go through it.
 """
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -129,10 +130,25 @@ def submission_approve(*, submission_id: int, actor: User, message: str = "", no
         return submission
 
 
+def needs_second_reviewer(reasons) -> bool:
+    """Whether rejecting with ``reasons`` waits for a second senior reviewer (four eyes, when on).
+
+    LINE_LIMIT is counted, not judged: it never waits.
+    """
+    return settings.REVIEW_FINAL_REJECTION_FOUR_EYES and any(
+        reason.is_final and reason.code != LINE_LIMIT_CODE for reason in reasons
+    )
+
+
 def submission_reject(
     *, submission_id: int, actor: User, reason_codes: list[str] | tuple, message: str = "", note: str = ""
 ) -> Submission:
-    """Reject a submission the actor has claimed, with at least one reason; the customer is told why."""
+    """Reject a submission the actor has claimed, with at least one reason; the customer is told why.
+
+    With four eyes on, a final reason makes the first such rejection a proposal
+    (``_propose_final_rejection``): the customer hears nothing until another senior
+    reviewer decides. Whoever proposed it never decides it (a database constraint).
+    """
     now = timezone.now()
     with transaction.atomic():
         submission = submission_locked_for_decision(submission_id=submission_id, actor=actor, now=now)
@@ -140,6 +156,10 @@ def submission_reject(
         reasons = _reasons(reason_codes)
         if LINE_LIMIT_CODE not in {reason.code for reason in reasons} and _over_line_limit(submission):
             raise ReviewError(ERR_LINE_LIMIT_ONLY_REJECT)
+        if needs_second_reviewer(reasons) and not submission.has_final_rejection_proposal:
+            return _propose_final_rejection(
+                submission, actor=actor, now=now, reasons=reasons, message=message, note=note
+            )
         from_status = _close(submission, Submission.Status.REJECTED, actor=actor, now=now, message=message, note=note)
         # An open submission has no reasons yet (only closing sets them): adding is setting,
         # without the query for the current ones.
@@ -153,9 +173,49 @@ def submission_reject(
             reasons=[reason.code for reason in reasons],
             message=submission.customer_message,
             note=submission.internal_note,
+            data={"proposed_by": submission.final_rejection_proposed_by_id}
+            if submission.has_final_rejection_proposal
+            else None,
         )
         _notify_rejection(submission, reasons)
         submission_sample_for_quality_check(submission, now=now)
+    return submission
+
+
+def _propose_final_rejection(
+    submission: Submission, *, actor: User, now, reasons: list[ReasonCode], message: str, note: str
+) -> Submission:
+    """Record a final rejection as a proposal on the locked submission and hand it to the senior reviewers.
+
+    The claim ends and the submission waits in the queue, escalated (if it was not already),
+    for a senior reviewer other than ``actor``: they confirm the proposal by rejecting, or
+    decide otherwise. Nothing is sent to the customer.
+    """
+    codes = [reason.code for reason in reasons]
+    from_status = submission.status
+    submission.final_rejection_proposed_at = now
+    submission.final_rejection_proposed_by = actor
+    submission.final_rejection_proposal = {"reason_codes": codes, "message": message.strip(), "note": note.strip()}
+    fields = ["final_rejection_proposed_at", "final_rejection_proposed_by", "final_rejection_proposal"]
+    if not submission.is_escalated:
+        submission.escalated_at = now
+        submission.escalated_by = actor
+        submission.escalation_note = _("Final rejection proposed: %(codes)s") % {"codes": ", ".join(codes)}
+        fields += ["escalated_at", "escalated_by", "escalation_note"]
+    submission.status = Submission.Status.PENDING
+    submission.claimed_by = None
+    submission.claim_expires_at = None
+    submission.save(update_fields=[*fields, "status", "claimed_by", "claim_expires_at"])
+    submission_event_record(
+        submission,
+        actor=actor,
+        verb="final_rejection_proposed",
+        from_status=from_status,
+        to_status=submission.status,
+        reasons=codes,
+        message=submission.final_rejection_proposal["message"],
+        note=submission.final_rejection_proposal["note"],
+    )
     return submission
 
 

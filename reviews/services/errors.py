@@ -28,6 +28,13 @@ ERR_REVOKE_NOT_ALLOWED = gettext_lazy("Only a senior reviewer can revoke an appr
 ERR_SAMPLE_ALREADY_CHECKED = gettext_lazy("This sampled decision has already been checked.")
 ERR_SAMPLE_OWN_DECISION = gettext_lazy("A sampled decision is checked by another senior reviewer, not by its reviewer.")
 ERR_SAMPLE_CHECK_NOT_ALLOWED = gettext_lazy("Only a senior reviewer can check sampled decisions.")
+ERR_CLAIM_TAKEN = gettext_lazy(
+    "Your claim ran out and another reviewer has claimed this submission since: your decision was not "
+    "recorded. It is kept below so that you can tell them."
+)
+ERR_FOUR_EYES_SAME_PERSON = gettext_lazy(
+    "You proposed the final rejection of this submission: another senior reviewer must decide it."
+)
 
 ERR_NOT_A_VERIFICATION_POINT = gettext_lazy(
     "Your account is not assigned to an active verification point, so you cannot verify customers."

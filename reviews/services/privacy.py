@@ -62,6 +62,7 @@ def submissions_erase_personal_data(*, user_id: int) -> dict:
         customer_message="",
         internal_note="",
         flags={},
+        final_rejection_proposal={},
     )
     SubmissionEvent.objects.filter(submission__user_id=user_id).update(customer_message="", internal_note="")
     Certificate.objects.filter(submission__user_id=user_id).update(holder_name_masked="")

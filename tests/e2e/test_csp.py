@@ -140,8 +140,10 @@ def test_staff_dashboard_review_screen_and_desk_raise_no_violation(watched):
     reviewer.page.locator(".dashboard-chart").first.wait_for()
     reviewer.open("/staff/reviews/")
     reviewer.open(f"/staff/reviews/{submission.pk}/")
-    reviewer.page.locator("[data-rotate=id_front]").click()
-    reviewer.page.locator("[data-zoom=id_front]").click()
+    reviewer.page.get_by_test_id("viewer-faces").click()
+    reviewer.page.get_by_test_id("viewer-rotate").click()
+    reviewer.page.get_by_test_id("viewer-zoom-in").click()
+    reviewer.page.get_by_test_id("viewer-brighter").click()
     for kind in ("id_front", "id_back", "id_handheld"):
         photo = reviewer.page.locator(f"#photo-{kind}")
         reviewer.page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=photo.element_handle())

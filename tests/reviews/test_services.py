@@ -18,6 +18,7 @@ from reviews.services import (
     ERR_ALREADY_DECIDED,
     ERR_ALREADY_OPEN,
     ERR_ALREADY_VERIFIED,
+    ERR_CLAIM_TAKEN,
     ERR_FINAL_BLOCK,
     ERR_LINE_LIMIT_ONLY_REJECT,
     ERR_NOT_CLAIMED_BY_YOU,
@@ -521,7 +522,7 @@ def test_expired_lease_lets_another_reviewer_claim_and_locks_out_the_first(submi
     submission.refresh_from_db()
     assert submission.claimed_by == other_reviewer
     refused(
-        ERR_NOT_CLAIMED_BY_YOU,
+        ERR_CLAIM_TAKEN,
         services.submission_approve,
         submission_id=submission.pk,
         actor=reviewer,
@@ -585,10 +586,11 @@ def test_decision_needs_a_claim_by_the_deciding_reviewer(submit, reviewer, other
     assert_still_in_review(claimed)
 
 
-def test_decision_after_the_lease_expired_is_refused(reviewer, claimed):
+def test_decision_after_the_lease_expired_is_applied_when_nobody_claimed_it_since(reviewer, claimed):
     expire_claim(claimed)
-    refused(ERR_NOT_CLAIMED_BY_YOU, decide_claimed, claimed, reviewer)
-    assert_still_in_review(claimed)
+    decide_claimed(claimed, reviewer, "approve")
+    claimed.refresh_from_db()
+    assert (claimed.status, claimed.decided_by) == (Submission.Status.APPROVED, reviewer)
 
 
 def test_second_decision_on_same_submission_is_refused_and_applied_once(reviewer, claimed):

@@ -30,6 +30,7 @@ CASES = {
     "reviews:photo": ("get", {}),
     "reviews:review": ("get", {}),
     "reviews:claim": ("post", {}),
+    "reviews:claim_renew": ("post", {}),
     "reviews:release": ("post", {}),
     "reviews:decide": ("post", {"decision": "approve"}),
     "reviews:escalate": ("post", {"note": "again"}),

@@ -95,6 +95,7 @@ MATRIX = [
     Row("reviews:review", REVIEWERS, args=lambda world, user: [world.submission.pk]),
     Row("reviews:claim", REVIEWERS, method="post", args=lambda world, user: [fresh_submission(world, user).pk]),
     Row("reviews:release", REVIEWERS, method="post", args=_claimed),
+    Row("reviews:claim_renew", REVIEWERS, method="post", args=_claimed),
     Row("reviews:decide", REVIEWERS, method="post", args=_claimed, data=_approve),
     Row("reviews:escalate", REVIEWERS, method="post", args=_claimed, data=lambda world, user: {"note": "Face?"}),
     Row(
