@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import Line
 from reviews import pii
 from reviews.business_days import add_business_days
-from reviews.models import Certificate, ReasonCode, Submission, SubmissionPhoto
+from reviews.models import Certificate, MachineCheck, ReasonCode, Submission, SubmissionPhoto
 
 QUEUE_PAGE_SIZE = 50
 
@@ -187,7 +187,9 @@ def submission_for_review(*, submission_id: int, viewer) -> Submission:
     """
     submission = (
         submissions_openable_by(viewer=viewer)
-        .select_related("user", "claimed_by", "decided_by", "escalated_by", "revoked_by", "service_point")
+        .select_related(
+            "user", "claimed_by", "decided_by", "escalated_by", "revoked_by", "service_point", "machine_check"
+        )
         .prefetch_related("photos", "reasons", "events__actor")
         .get(pk=submission_id)
     )
@@ -491,3 +493,31 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
             [user_id],
         )
     ]
+
+
+def machine_check_suggested_reasons(machine_check: MachineCheck | None) -> list[str]:
+    """Reason codes the machine checks point to, for the reviewer's picker to preselect (they can untick).
+
+    Only what a check found, never what it could not read: an unreadable field or a face
+    not found says nothing about the customer. UNDERAGE is known as soon as the
+    submission is, from the typed ID number; the rest once the run is done.
+    """
+    if not machine_check:
+        return []
+    codes = []
+    if machine_check.is_underage:
+        codes.append("UNDERAGE")
+    if machine_check.status != MachineCheck.Status.DONE:
+        return codes
+    fields = machine_check.fields or {}
+    if any(fields.get(key, {}).get("outcome") == "mismatch" for key in ("name", "id_number")):
+        codes.append("INFO_MISMATCH")
+    if machine_check.face_band == MachineCheck.FaceBand.DIFFERENT:
+        codes.append("FACE_MISMATCH")
+    elif machine_check.face_note == "no_face_in_handheld":
+        codes.append("HANDHELD_BAD")
+    if machine_check.document_expiry == MachineCheck.DocumentExpiry.EXPIRED:
+        codes.append("DOC_EXPIRED")
+    if machine_check.side_warnings:
+        codes.append("SIDE_WRONG")
+    return codes

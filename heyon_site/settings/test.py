@@ -38,3 +38,6 @@ REDIS_URL = ""
 CELERY_BROKER_URL = ""
 OUTBOX_SEND_VIA_QUEUE = False
 OUTBOX_SEND_TASK_QUEUED_SECONDS = 0  # the cache is per process here
+# Machine checks only when a test runs them: a background thread loading the OCR models
+# would slow every test that submits and write to a database the test is flushing.
+MACHINE_CHECKS_RUNNER = "command"
