@@ -59,6 +59,7 @@ def models():
 class Face:
     embedding: np.ndarray
     size: int  # the side of the detected square, in pixels of the scaled copy
+    box: tuple[int, int, int, int]  # left, top, right, bottom in the given image's pixels
 
 
 def _scaled(image: Image.Image) -> np.ndarray:
@@ -73,13 +74,15 @@ def faces(image: Image.Image) -> list[Face]:
     """Every face dlib finds, largest first; a second, upsampled look if the first finds none."""
     detector, landmarks, encoder = models()
     pixels = _scaled(image)
+    scale = image.width / pixels.shape[1]
     result = []
     with _use_lock:
         found = detector(pixels, 0) or detector(pixels, 1)
         for rect in found:
             shape = landmarks(pixels, rect)
             embedding = np.asarray(encoder.compute_face_descriptor(pixels, shape))
-            result.append(Face(embedding=embedding, size=int(rect.width())))
+            box = tuple(round(value * scale) for value in (rect.left(), rect.top(), rect.right(), rect.bottom()))
+            result.append(Face(embedding=embedding, size=int(rect.width()), box=box))
     return sorted(result, key=lambda face: face.size, reverse=True)
 
 

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-# OCR cost grows with pixels; a card filling most of a photo this size still has text
-# lines 25+ pixels high, which PP-OCRv4 reads as well as at full size (bench/machine_checks.py).
-OCR_LONG_SIDE = 1280
+# Memory and time grow with the pixels OCR is given: a 1024-pixel copy of a card photo
+# keeps text lines about 25 pixels high, which PP-OCRv4 reads, and text is looked for on
+# an 800-pixel copy of that (the detector's activations are most of the memory). The
+# bench (bench/machine_checks.py) measured accuracy, time and peak memory at these sizes.
+OCR_LONG_SIDE = 1024
+DETECT_LONG_SIDE = 800
 
 _engine = None
 _engine_lock = threading.Lock()
@@ -32,7 +35,12 @@ def engine():
                 # One thread per model: the checks run beside web requests or other tasks
                 # on a few cores, where onnxruntime's default (a thread per core) was
                 # several times slower on a busy two-core machine (docs/PERFORMANCE.md).
-                _engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+                _engine = RapidOCR(
+                    intra_op_num_threads=1,
+                    inter_op_num_threads=1,
+                    det_limit_type="max",
+                    det_limit_side_len=DETECT_LONG_SIDE,
+                )
     return _engine
 
 
