@@ -6,9 +6,13 @@ replaced where a test is about what the service records, not about what the mode
 
 import datetime
 import logging
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -423,3 +427,21 @@ def test_the_partial_says_when_there_is_no_check_or_it_failed(client, submit, re
     services.machine_check_run(check_id=failed.machine_check.pk)
     page = client.get(reverse("reviews:review", args=[failed.pk])).content.decode()
     assert "could not run on these photos" in page
+
+
+def test_the_runner_is_a_thread_by_default_and_the_worker_with_a_broker():
+    script = "import django; django.setup(); from django.conf import settings; print(settings.MACHINE_CHECKS_RUNNER)"
+    found = {}
+    for label, extra in (("embedded", {}), ("broker", {"CELERY_BROKER_URL": "redis://queue.internal:6379/1"})):
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("REDIS_", "CELERY_", "MACHINE_"))}
+        env.update({"DJANGO_SETTINGS_MODULE": "heyon_site.settings.local", **extra})
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            cwd=django_settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found[label] = result.stdout.strip()
+    assert found == {"embedded": "thread", "broker": "celery"}
