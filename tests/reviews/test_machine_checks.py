@@ -159,14 +159,20 @@ def test_an_online_submission_gets_a_pending_check_with_its_age(submit):
     assert check.is_underage is False
 
 
-def test_an_underage_id_number_is_flagged_for_every_reviewer_at_once(submit, settings):
+def test_an_underage_id_number_is_flagged_for_every_reviewer_at_once(submit, settings, client, reviewer, english):
     # The form refuses under-16s online; the flag follows the same setting wherever the
     # submission came from (here the service directly, with the minimum raised).
     settings.MIN_SELF_REGISTRATION_AGE = 200
-    submission = submit()
+    submission = submit(id_number=resident_id(birth="19900307"))
     check = submission.machine_check
     assert check.is_underage is True
     assert selectors.machine_check_suggested_reasons(check) == ["UNDERAGE"]
+
+    client.force_login(reviewer)  # a plain reviewer: the full ID number stays masked
+    page = client.get(reverse("reviews:review", args=[submission.pk])).content.decode()
+    assert 'data-testid="machine-check-underage"' in page
+    assert f'data-testid="machine-check-age">{check.age} ' in page
+    assert resident_id(birth="19900307") not in page
 
 
 def test_a_submission_without_photos_or_at_a_desk_has_no_check(submit):
