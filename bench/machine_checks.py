@@ -288,6 +288,22 @@ def accuracy(start: int, stop: int, seed: int = 2026) -> dict:
                     and back_read.get("valid_until") == until
                 )
                 back_counts[variant]["authority"] += back_read.get("authority") == data["authority"]
+        if os.environ.get("BENCH_PROGRESS"):
+            # One line per card, so that a run cut short still tells what it read.
+            with open(os.environ["BENCH_PROGRESS"], "a") as progress:
+                progress.write(
+                    json.dumps(
+                        {
+                            "card": index,
+                            "truth": truth,
+                            "read": read,
+                            "baseline_read": base_read if baseline_card else None,
+                            "seconds": seconds["checks"][-1],
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
         if (index + 1) % 10 == 0:
             print(f"  card {index + 1} read", file=sys.stderr, flush=True)
     return {
