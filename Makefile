@@ -34,10 +34,13 @@ test-pg: setup browser-packages
 
 setup: $(VENV)/.installed system-packages messages
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# requirements-ocr.txt and requirements-test-images.txt go in without their declared
+# dependencies (see each file for why).
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ocr.txt requirements-test-images.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-ocr.txt -r requirements-test-images.txt
 	touch $@
 
 # GNU gettext compiles the committed .po translations; WenQuanYi Micro Hei puts Chinese in PDFs.

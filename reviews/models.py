@@ -497,3 +497,128 @@ class QualitySample(models.Model):
 
     def __str__(self):
         return f"{self.get_status_display()}: submission #{self.submission_id}"
+
+
+class MachineCheck(models.Model):
+    """What the machine checks found on one submission's photos: evidence for the reviewer, never a decision.
+
+    Written by ``reviews.services.checks`` only: created ``pending`` with the submission
+    (the age, from the typed ID number, is known at once), then filled by a run after the
+    submission commits. Read text is personal data: erased with the submission's.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("machine check status", "Running")
+        DONE = "done", pgettext_lazy("machine check status", "Done")
+        FAILED = "failed", pgettext_lazy("machine check status", "Could not run")
+
+    class FaceBand(models.TextChoices):
+        SAME = "same", _("Same person")
+        UNSURE = "unsure", _("Unsure")
+        DIFFERENT = "different", _("Different people")
+        NOT_FOUND = "not_found", _("No face found")
+
+    class DocumentExpiry(models.TextChoices):
+        VALID = "valid", _("Valid")
+        LONG_TERM = "long_term", _("Valid without end (长期)")
+        EXPIRED = "expired", _("Expired")
+        UNREADABLE = "unreadable", _("Validity unreadable")
+
+    # Per-field outcomes in ``fields`` (see reviews.checks.identity).
+    OUTCOME_LABELS = {
+        "match": _("Matches"),
+        "mismatch": _("Differs"),
+        "unreadable": _("Unreadable"),
+        "read": _("Read"),
+    }
+    FIELD_LABELS = {
+        "name": _("Name"),
+        "sex": _("Sex"),
+        "ethnicity": _("Ethnicity"),
+        "birth_date": _("Birth date"),
+        "address": _("Address"),
+        "id_number": _("ID number"),
+        "authority": _("Issuing authority"),
+        "validity": _("Validity period"),
+    }
+    AGAINST_LABELS = {"typed": _("what the customer typed"), "id_number": _("what the ID number encodes")}
+    FACE_NOTE_LABELS = {
+        "no_face_on_card": _("no face found on the ID card's front"),
+        "no_face_in_handheld": _("no face found in the handheld photo"),
+    }
+    SIDE_LABELS = {
+        "front": _("The ID front photo looks like the back of the card."),
+        "back": _("The ID back photo looks like the front of the card."),
+    }
+
+    submission = models.OneToOneField(
+        Submission, on_delete=models.CASCADE, related_name="machine_check", verbose_name=_("submission")
+    )
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    age = models.PositiveSmallIntegerField(_("age at submission"), null=True, blank=True)
+    is_underage = models.BooleanField(_("under the minimum age"), default=False)
+    fields = models.JSONField(_("fields read"), default=dict, blank=True)
+    sides = models.JSONField(_("sides"), default=dict, blank=True)
+    face_distance = models.FloatField(_("face distance"), null=True, blank=True)
+    face_band = models.CharField(_("face match"), max_length=10, choices=FaceBand.choices, blank=True)
+    face_note = models.CharField(_("face note"), max_length=24, blank=True)
+    document_expiry = models.CharField(_("document expiry"), max_length=10, choices=DocumentExpiry.choices, blank=True)
+    document_valid_from = models.DateField(_("document valid from"), null=True, blank=True)
+    document_valid_until = models.DateField(_("document valid until"), null=True, blank=True)
+    timings = models.JSONField(_("timings (seconds)"), default=dict, blank=True)
+    # The exception's class only: its message could quote personal data.
+    failure = models.CharField(_("failure"), max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("runs started"), default=0)
+    # Set when a run takes the row; another run may take it only once the lease is over.
+    started_at = models.DateTimeField(_("run started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("machine check")
+        verbose_name_plural = _("machine checks")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "done", "failed"]), name="machine_check_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(finished_at__isnull=False), name="machine_check_finished_has_time"
+            ),
+        ]
+        indexes = [
+            # The sweep that runs what no thread or task ran: pending rows, oldest first.
+            models.Index(fields=["id"], condition=Q(status="pending"), name="machine_check_pending"),
+        ]
+
+    def __str__(self):
+        return f"machine check of submission #{self.submission_id} ({self.status})"
+
+    @property
+    def field_rows(self) -> list[dict]:
+        """The fields in the card's order, each with its labels, for the review screen."""
+        rows = []
+        for key, label in self.FIELD_LABELS.items():
+            result = (self.fields or {}).get(key)
+            if result is None:
+                continue
+            rows.append(
+                {
+                    "key": key,
+                    "label": label,
+                    "outcome": result.get("outcome", ""),
+                    "outcome_label": self.OUTCOME_LABELS.get(result.get("outcome"), result.get("outcome")),
+                    "read": result.get("read", ""),
+                    "against": self.AGAINST_LABELS.get(result.get("against"), ""),
+                }
+            )
+        return rows
+
+    @property
+    def side_warnings(self) -> list:
+        return [
+            label for side, label in self.SIDE_LABELS.items() if (self.sides or {}).get(side) == "looks_like_other_side"
+        ]
+
+    @property
+    def face_note_label(self):
+        return self.FACE_NOTE_LABELS.get(self.face_note, "")

@@ -27,7 +27,15 @@ from accounts.backends import parse_phone
 from accounts.models import Line, User
 from reviews import pii
 from reviews.business_days import add_business_days
-from reviews.models import Certificate, QualitySample, ReasonCode, Submission, SubmissionEvent, SubmissionPhoto
+from reviews.models import (
+    Certificate,
+    MachineCheck,
+    QualitySample,
+    ReasonCode,
+    Submission,
+    SubmissionEvent,
+    SubmissionPhoto,
+)
 
 QUEUE_PAGE_SIZE = 50
 # The queue's counts stop here: past it the page says "5000+" rather than count every row.
@@ -382,6 +390,7 @@ def submission_for_review(*, submission_id: int, viewer) -> Submission:
             "revoked_by",
             "service_point",
             "final_rejection_proposed_by",
+            "machine_check",
         )
         .prefetch_related("photos", "reasons", "events__actor")
         .get(pk=submission_id)
@@ -910,3 +919,31 @@ def reviewer_figures(*, now: datetime | None = None, days: int = 30, refresh: bo
         reviewers = _count_reviewer_figures(since=since, until=today_start + timedelta(days=1), days=day_list)
         cache.set(key, reviewers, DASHBOARD_CACHE_SECONDS)
     return {"days": day_list, "reviewers": reviewers}
+
+
+def machine_check_suggested_reasons(machine_check: MachineCheck | None) -> list[str]:
+    """Reason codes the machine checks point to, for the reviewer's picker to preselect (they can untick).
+
+    Only what a check found, never what it could not read: an unreadable field or a face
+    not found says nothing about the customer. UNDERAGE is known as soon as the
+    submission is, from the typed ID number; the rest once the run is done.
+    """
+    if not machine_check:
+        return []
+    codes = []
+    if machine_check.is_underage:
+        codes.append("UNDERAGE")
+    if machine_check.status != MachineCheck.Status.DONE:
+        return codes
+    fields = machine_check.fields or {}
+    if any(fields.get(key, {}).get("outcome") == "mismatch" for key in ("name", "id_number")):
+        codes.append("INFO_MISMATCH")
+    if machine_check.face_band == MachineCheck.FaceBand.DIFFERENT:
+        codes.append("FACE_MISMATCH")
+    elif machine_check.face_note == "no_face_in_handheld":
+        codes.append("HANDHELD_BAD")
+    if machine_check.document_expiry == MachineCheck.DocumentExpiry.EXPIRED:
+        codes.append("DOC_EXPIRED")
+    if machine_check.side_warnings:
+        codes.append("SIDE_WRONG")
+    return codes

@@ -302,7 +302,12 @@ def review(request, submission_id: int):
             "note": proposal.get("note", ""),
         }
     elif submission.is_open:
-        initial = {"reason_codes": selectors.suggested_reason_codes(submission=submission)}
+        machine_check = getattr(submission, "machine_check", None)
+        initial = {
+            "reason_codes": selectors.suggested_reason_codes(
+                submission=submission, extra=selectors.machine_check_suggested_reasons(machine_check)
+            )
+        }
     form = DecisionForm(submission=submission, reasons=reasons, initial=initial)
     return _render_review(request, submission, form, reasons=reasons)
 

@@ -242,6 +242,19 @@ PHOTO_MAX_DECODE_BYTES = env.int("PHOTO_MAX_DECODE_BYTES", default=128 * 1024 * 
 # A near-duplicate photo: 64-bit difference hashes at most this many bits apart (≤ 3).
 PHOTO_DUPLICATE_MAX_DISTANCE = 3
 
+# Machine checks of an online submission (reviews/checks/): OCR of both sides of the ID
+# card, face match, age and document expiry, shown to the reviewer as evidence (the
+# runner, MACHINE_CHECKS_RUNNER, is set with Celery's settings below).
+# Face distance bands (dlib ResNet embeddings, Euclidean): up to SAME_MAX "same person",
+# from DIFFERENT_MIN "different people", "unsure" between. dlib's own threshold is 0.6;
+# one face rescaled measures about 0.1, different people 0.6-0.9 (docs/DECISIONS.md).
+FACE_MATCH_SAME_MAX_DISTANCE = env.float("FACE_MATCH_SAME_MAX_DISTANCE", default=0.5)
+FACE_MATCH_DIFFERENT_MIN_DISTANCE = env.float("FACE_MATCH_DIFFERENT_MIN_DISTANCE", default=0.6)
+# A run that neither finished nor failed in this long (process killed) is run again, at
+# most MACHINE_CHECK_MAX_RUNS times in all.
+MACHINE_CHECK_LEASE_SECONDS = env.int("MACHINE_CHECK_LEASE_SECONDS", default=300)
+MACHINE_CHECK_MAX_RUNS = env.int("MACHINE_CHECK_MAX_RUNS", default=3)
+
 # Billing. Real providers replace the sandbox by naming their gateway class here.
 PAYMENT_GATEWAYS = {"sandbox": "billing.gateways.sandbox.SandboxGateway"}
 PAYMENT_METHOD_GATEWAYS = {"alipay": "sandbox", "wechat": "sandbox", "card": "sandbox"}
@@ -316,6 +329,11 @@ ACCOUNT_CENTRE_CACHE_SECONDS = env.int("ACCOUNT_CENTRE_CACHE_SECONDS", default=3
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 # Hand messages to the worker on commit instead of sending them in the web process.
 OUTBOX_SEND_VIA_QUEUE = env.bool("OUTBOX_SEND_VIA_QUEUE", default=bool(CELERY_BROKER_URL))
+# Machine checks run after the submission commits, off the request: "thread" = a
+# background thread of the web process (the embedded default), "celery" = a worker task
+# (the default with a broker), "command" = only `run_machine_checks` (cron). Whatever the
+# runner, that command (beat sends it every 5 minutes) runs what a restart left pending.
+MACHINE_CHECKS_RUNNER = env("MACHINE_CHECKS_RUNNER", default="celery" if CELERY_BROKER_URL else "thread")
 # ...one send task waiting at a time, marked in the shared cache (Redis) for at most this
 # long, rather than one task per commit (accounts.tasks.send_messages_queue).
 # 0 = a task per commit, as wherever the cache is not shared by web processes and workers.
@@ -356,6 +374,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
         "options": {"expires": 82800},
     },
+    # Machine checks no thread or task ran (a restart, a lost task).
+    "run-machine-checks": {"task": "reviews.tasks.run_machine_checks", "schedule": 300.0, "options": {"expires": 280}},
     # More often than the dashboard's cache expires (reviews.selectors.DASHBOARD_CACHE_SECONDS).
     "refresh-dashboard": {"task": "reviews.tasks.refresh_dashboard", "schedule": 300.0, "options": {"expires": 280}},
 }

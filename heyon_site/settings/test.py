@@ -41,3 +41,6 @@ OUTBOX_SEND_TASK_QUEUED_SECONDS = 0  # the cache is per process here
 # No decision is drawn for quality control unless a test asks for it (a random draw would
 # add rows and queries to other tests' decisions).
 QC_SAMPLE_SHARE = 0
+# Machine checks only when a test runs them: a background thread loading the OCR models
+# would slow every test that submits and write to a database the test is flushing.
+MACHINE_CHECKS_RUNNER = "command"

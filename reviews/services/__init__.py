@@ -6,6 +6,7 @@ event in the submission's history and the staff audit trail (``history``), and q
 messages to the customer on commit (through accounts' ``notify``, which uses the outbox).
 """
 
+from .checks import machine_check_queue, machine_check_run, machine_checks_run_pending
 from .claims import (
     ESCALATED_PERMISSION,
     submission_claim,
@@ -96,6 +97,9 @@ __all__ = [
     "PhotoSet",
     "PhotoStorageUnavailable",
     "ReviewError",
+    "machine_check_queue",
+    "machine_check_run",
+    "machine_checks_run_pending",
     "needs_second_reviewer",
     "photo_access_record",
     "quality_sample_confirm",

@@ -2,7 +2,15 @@
 
 from accounts.models import User
 from reviews import pii
-from reviews.models import Certificate, PhotoAccess, Submission, SubmissionEvent, SubmissionPhoto, private_storage
+from reviews.models import (
+    Certificate,
+    MachineCheck,
+    PhotoAccess,
+    Submission,
+    SubmissionEvent,
+    SubmissionPhoto,
+    private_storage,
+)
 
 from .history import submission_audit_record
 
@@ -40,7 +48,7 @@ def submission_id_number_reveal(*, submission: Submission, actor: User) -> str |
 
 
 def submissions_erase_personal_data(*, user_id: int) -> dict:
-    """Erase names, ID numbers, contact phones, notes and photos of a customer's submissions.
+    """Erase names, ID numbers, contact phones, notes, photos and machine checks of a customer's submissions.
 
     Photo files are deleted from storage before the rows go; decisions (status, reason
     codes, dates) stay as anonymous history. Returns what was erased.
@@ -52,6 +60,9 @@ def submissions_erase_personal_data(*, user_id: int) -> dict:
             if name:
                 storage.delete(name)
     SubmissionPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
+    # What the machine checks read (name, address, birth date) and derived (age): gone
+    # with the photos. A run still working finds its row gone and writes nothing.
+    machine_checks, _ = MachineCheck.objects.filter(submission__user_id=user_id).delete()
     submissions = Submission.objects.filter(user_id=user_id).update(
         full_name="",
         full_name_index="",
@@ -66,4 +77,4 @@ def submissions_erase_personal_data(*, user_id: int) -> dict:
     )
     SubmissionEvent.objects.filter(submission__user_id=user_id).update(customer_message="", internal_note="")
     Certificate.objects.filter(submission__user_id=user_id).update(holder_name_masked="")
-    return {"submissions": submissions, "photos": len(photos)}
+    return {"submissions": submissions, "photos": len(photos), "machine_checks": machine_checks}

@@ -15,6 +15,7 @@ from reviews.business_days import add_business_days
 from reviews.models import ReasonCode, Submission, SubmissionPhoto, private_storage
 from reviews.photos import ProcessedPhoto, dhash_bands, hamming
 
+from .checks import machine_check_queue
 from .errors import (
     ERR_ALREADY_OPEN,
     ERR_ALREADY_VERIFIED,
@@ -173,6 +174,8 @@ def submission_create(
             for kind, photo in photos.items() if photos else ():
                 stored_names.extend(_store_photo(submission, kind, photo))
             submission_event_record(submission, actor=actor, verb="submitted", to_status=Submission.Status.PENDING)
+            if photos:
+                machine_check_queue(submission=submission, id_number=pii.normalize_id_number(id_number))
     except IntegrityError as error:
         delete_files(stored_names)
         # The one-open-submission constraint caught a double submit.

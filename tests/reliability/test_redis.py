@@ -129,6 +129,7 @@ BEAT_TASKS = [
     "customers.tasks.purge_personal_data",
     "reviews.tasks.refresh_dashboard",
     "reviews.tasks.release_expired_claims",
+    "reviews.tasks.run_machine_checks",
 ]
 
 
@@ -301,6 +302,7 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "release-expired-claims": 300.0,
         "purge-personal-data": 86400.0,
         "refresh-dashboard": 300.0,
+        "run-machine-checks": 300.0,
     }
 
 

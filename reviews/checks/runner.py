@@ -1,0 +1,103 @@
+"""All machine checks of one submission's photos: reads and computes, writes nothing.
+
+``reviews.services.checks`` calls ``run`` outside any transaction (it takes seconds) and
+records what it returns. Each part that cannot be done (no photo, nothing read, no face)
+says so in its result instead of failing the others.
+"""
+
+import datetime
+import time
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from . import face, identity, ocr
+
+
+@dataclass
+class Typed:
+    """What the customer typed on the form (the ID number in full, already validated)."""
+
+    full_name: str
+    id_number: str
+
+
+@dataclass
+class Thresholds:
+    face_same_max: float
+    face_different_min: float
+
+
+@dataclass
+class Outcome:
+    fields: dict = field(default_factory=dict)
+    sides: dict = field(default_factory=dict)  # "front"/"back" → "ok" | "looks_like_other_side" | "no_text" | "missing"
+    face_distance: float | None = None
+    face_band: str = face.NOT_FOUND
+    face_note: str = ""  # which photo had no face
+    document_expiry: str = identity.UNREADABLE
+    valid_from: datetime.date | None = None
+    valid_until: datetime.date | None = None
+    timings: dict = field(default_factory=dict)
+
+
+def _side(lines, *, expected: str) -> str:
+    if not lines:
+        return "no_text"
+    if expected == "front" and identity.looks_like_back(lines) and not identity.looks_like_front(lines):
+        return "looks_like_other_side"
+    if expected == "back" and identity.looks_like_front(lines) and not identity.looks_like_back(lines):
+        return "looks_like_other_side"
+    return "ok"
+
+
+def run(
+    *,
+    front: Image.Image | None,
+    back: Image.Image | None,
+    handheld: Image.Image | None,
+    typed: Typed,
+    on_day: datetime.date,
+    thresholds: Thresholds,
+) -> Outcome:
+    """OCR both sides, compare the fields, match the faces, read the validity period."""
+    outcome = Outcome()
+    started = time.perf_counter()
+
+    moment = time.perf_counter()
+    front_lines = ocr.read_lines(front) if front is not None else []
+    outcome.timings["ocr_front"] = round(time.perf_counter() - moment, 3)
+    outcome.sides["front"] = _side(front_lines, expected="front") if front is not None else "missing"
+    outcome.fields.update(
+        identity.compare_front(
+            identity.parse_front(front_lines), typed_name=typed.full_name, typed_id_number=typed.id_number
+        )
+    )
+
+    moment = time.perf_counter()
+    back_lines = ocr.read_lines(back) if back is not None else []
+    outcome.timings["ocr_back"] = round(time.perf_counter() - moment, 3)
+    outcome.sides["back"] = _side(back_lines, expected="back") if back is not None else "missing"
+    back_read = identity.parse_back(back_lines)
+    back_fields, outcome.document_expiry, validity = identity.compare_back(back_read, on_day=on_day)
+    outcome.fields.update(back_fields)
+    outcome.valid_from = validity.get("valid_from")
+    outcome.valid_until = validity.get("valid_until")
+
+    moment = time.perf_counter()
+    card_faces = face.faces(front) if front is not None else []
+    person_faces = face.faces(handheld) if handheld is not None else []
+    outcome.timings["face"] = round(time.perf_counter() - moment, 3)
+    if not card_faces:
+        outcome.face_note = "no_face_on_card"
+    elif not person_faces:
+        outcome.face_note = "no_face_in_handheld"
+    else:
+        # The largest face: on the card its portrait; in the handheld photo the person,
+        # whose face is nearer the camera than the portrait on the card they hold.
+        outcome.face_distance = round(face.distance(card_faces[0], person_faces[0]), 4)
+    outcome.face_band = face.band(
+        outcome.face_distance, same_max=thresholds.face_same_max, different_min=thresholds.face_different_min
+    )
+    outcome.timings["total"] = round(time.perf_counter() - started, 3)
+    return outcome
