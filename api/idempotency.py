@@ -140,7 +140,7 @@ def idempotent(method):
             )
             replay["Idempotent-Replayed"] = "true"
             return replay
-        view.idempotency_key = key
+        view.idempotency_record = record
         try:
             try:
                 response = method(view, request, *args, **kwargs)

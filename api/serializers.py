@@ -78,12 +78,15 @@ class LineServiceSerializer(serializers.ModelSerializer):
 
 
 class LineSerializer(serializers.ModelSerializer):
-    msisdn = serializers.CharField(source="msisdn.as_e164")
+    msisdn = serializers.SerializerMethodField(help_text="E.164")
     service = serializers.SerializerMethodField()
 
     class Meta:
         model = Line
         fields = ["id", "msisdn", "status", "validity_end", "attached_at", "activated_at", "service"]
+
+    def get_msisdn(self, line) -> str:
+        return getattr(line.msisdn, "as_e164", None) or str(line.msisdn)
 
     def get_service(self, line) -> LineServiceSerializer(allow_null=True):  # type: ignore[valid-type]
         service = self.context.get("services", {}).get(line.pk)

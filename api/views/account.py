@@ -46,9 +46,9 @@ class AccountSummaryView(ApiView):
             "wallet_balance": billing_selectors.wallet_balance(user=user),
             "currency": "CNY",
             "unread_notifications": account_selectors.unread_notification_count(user=user),
-            "lines": LineSerializer(lines, many=True, context={"services": services}).data,
+            "lines": lines,
         }
-        return Response(AccountSummarySerializer(summary).data)
+        return Response(AccountSummarySerializer(summary, context={"services": services}).data)
 
 
 class LineAddSerializer(FormSerializer):

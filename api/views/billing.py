@@ -30,9 +30,13 @@ from billing.forms import PayForm, RenewalForm, TopUpForm
 from billing.models import Order
 
 
-def order_key(request, kind: str) -> str:
-    """The billing order's own idempotency key, from the app's key: one order per app key."""
-    raw = f"api:{request.user.pk}:{kind}:{request.headers['Idempotency-Key'].strip()}"
+def order_key(view, kind: str) -> str:
+    """The billing order's own idempotency key: one order per use of an app's Idempotency-Key.
+
+    A key used again after its 24 hours is a new use, so it names a new order.
+    """
+    record = view.idempotency_record
+    raw = f"api:{record.pk}:{record.created_at.isoformat()}:{kind}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -91,7 +95,7 @@ class RenewalOrdersView(ApiView):
             line_id=data["line"].pk,
             plan_id=data["plan"].pk,
             term_months=data["term_months"],
-            idempotency_key=order_key(request, "renewal"),
+            idempotency_key=order_key(self, "renewal"),
             actor=request.user,
         )
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
@@ -115,7 +119,7 @@ class TopUpOrdersView(ApiView):
         order = billing_services.topup_order_create(
             user=request.user,
             amount=serializer.validated_data["amount"],
-            idempotency_key=order_key(request, "top-up"),
+            idempotency_key=order_key(self, "top-up"),
         )
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
@@ -204,6 +208,6 @@ class WalletRefundView(ApiView):
         amount = billing_services.wallet_refund_balance(
             user=request.user,
             actor=request.user,
-            reference=f"api-refund:{order_key(request, 'refund')[:48]}",
+            reference=f"api-refund:{order_key(self, 'refund')[:48]}",
         )
         return Response({"amount": amount})

@@ -6,11 +6,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from api import tokens
-from tests.accounts.conftest import sent
+from tests.accounts.conftest import sent, travel
 from tests.billing.conftest import _ledger_sum_equals_balance, customer_line, plans
 from tests.factories import PASSWORD, CustomerFactory, make_staff
 
-__all__ = ["_ledger_sum_equals_balance", "customer_line", "plans", "sent"]
+__all__ = ["_ledger_sum_equals_balance", "customer_line", "plans", "sent", "travel"]
 
 API = "/api/v1/"
 

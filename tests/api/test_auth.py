@@ -35,7 +35,9 @@ def test_register_then_confirm_with_the_texted_code_signs_in(app, code_for, sent
 
 def test_a_wrong_code_is_refused_with_a_stable_code_and_changes_nothing(app):
     registration = app.post(f"{API}auth/register/", {"phone": "13800139998", "password": STRONG_PASSWORD}).json()
-    response = app.post(f"{API}auth/register/confirm/", {"registration": registration["registration"], "code": "000000"})
+    response = app.post(
+        f"{API}auth/register/confirm/", {"registration": registration["registration"], "code": "000000"}
+    )
     body = problem(response)
     assert response.status_code == 422
     assert body["code"] == "code.code_wrong"
@@ -117,7 +119,11 @@ def test_password_reset_ends_every_token_at_once(app, customer, code_for, sent):
         assert app.post(f"{API}auth/password-reset/", {"identifier": customer.phone.as_e164}).status_code == 202
     response = app.post(
         f"{API}auth/password-reset/confirm/",
-        {"identifier": customer.phone.as_e164, "code": code_for(customer.phone.as_e164), "new_password": STRONG_PASSWORD},
+        {
+            "identifier": customer.phone.as_e164,
+            "code": code_for(customer.phone.as_e164),
+            "new_password": STRONG_PASSWORD,
+        },
     )
     assert response.status_code == 204, response.content
     assert app.get(f"{API}account/").status_code == 401  # the access token carried the old password's digest
