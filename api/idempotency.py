@@ -11,6 +11,7 @@ API_IDEMPOTENCY_KEY_HOURS (24 h); a record older than that is taken over by the 
 import functools
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,9 +26,11 @@ from api.models import IdempotencyKey
 from api.problems import Problem
 
 HEADER = "Idempotency-Key"
-MAX_KEY_LENGTH = 255
+# 1 to 255 visible ASCII characters (a UUID is the usual choice).
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 ERR_KEY_REQUIRED = _("Send an Idempotency-Key header (a new random value for each new action).")
-ERR_KEY_TOO_LONG = _("The Idempotency-Key header is at most 255 characters.")
+ERR_KEY_INVALID = _("The Idempotency-Key header is 1 to 255 visible ASCII characters, such as a UUID.")
 ERR_KEY_REUSED = _("This Idempotency-Key was already used for a different request.")
 ERR_KEY_IN_PROGRESS = _("A request with this Idempotency-Key is still running. Retry in a moment.")
 
@@ -122,14 +125,14 @@ def idempotent(method):
 
     @functools.wraps(method)
     def wrapper(view, request, *args, **kwargs):
-        key = request.headers.get(HEADER, "").strip()
+        key = request.headers.get(HEADER, "")
         if not key:
             raise Problem(
                 status_code=status.HTTP_400_BAD_REQUEST, code="idempotency_key_required", detail=ERR_KEY_REQUIRED
             )
-        if len(key) > MAX_KEY_LENGTH:
+        if not _KEY.fullmatch(key):
             raise Problem(
-                status_code=status.HTTP_400_BAD_REQUEST, code="idempotency_key_too_long", detail=ERR_KEY_TOO_LONG
+                status_code=status.HTTP_400_BAD_REQUEST, code="idempotency_key_invalid", detail=ERR_KEY_INVALID
             )
         record, run = idempotency_key_claim(
             user=request.user, key=key, fingerprint=request_fingerprint(request, kwargs)

@@ -10,7 +10,10 @@ class PdfRenderer(BaseRenderer):
     render_style = "binary"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data
+        if isinstance(data, bytes):
+            return data
+        # A problem raised on the way (404, 401…) still leaves as JSON.
+        return JSONRenderer().render(data, accepted_media_type, renderer_context)
 
 
 class ZipRenderer(PdfRenderer):

@@ -4,6 +4,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from api.idempotency import IDEMPOTENCY_KEY_PATTERN
 from api.problems import PROBLEM_CONTENT_TYPE
 
 PROBLEM_STATUSES = (400, 401, 403, 404, 405, 406, 409, 415, 422, 429, 503)
@@ -30,7 +31,7 @@ class ProblemAwareAutoSchema(AutoSchema):
             parameters.append(
                 OpenApiParameter(
                     "Idempotency-Key",
-                    str,
+                    {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                     OpenApiParameter.HEADER,
                     required=True,
                     description="A new random value per action (a UUID); a retry sends the same value.",
@@ -42,19 +43,17 @@ class ProblemAwareAutoSchema(AutoSchema):
                 str,
                 OpenApiParameter.HEADER,
                 required=False,
-                enum=["zh-hans", "en"],
-                description="The language of messages (Simplified Chinese by default).",
+                description="The language of messages: `zh-hans` (the default) or `en`.",
             )
         )
         return parameters
 
-    def get_response_serializers(self):
-        responses = super().get_response_serializers()
-        if not isinstance(responses, dict):
-            return responses
-        responses = dict(responses)
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
         for status_code in PROBLEM_STATUSES:
-            if status_code == 401 and not self.get_auth():
+            if str(status_code) in responses:
                 continue
-            responses.setdefault((status_code, PROBLEM_CONTENT_TYPE), ProblemSerializer)
+            responses[str(status_code)] = self._get_response_for_code(
+                ProblemSerializer, str(status_code), [PROBLEM_CONTENT_TYPE], direction
+            )
         return responses

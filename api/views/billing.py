@@ -210,4 +210,4 @@ class WalletRefundView(ApiView):
             actor=request.user,
             reference=f"api-refund:{order_key(self, 'refund')[:48]}",
         )
-        return Response({"amount": amount})
+        return Response(RefundSerializer({"amount": amount}).data)
