@@ -1,6 +1,5 @@
 """Request and response shapes. Requests are checked by the web's own forms (FormSerializer)."""
 
-from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.models import Line, Notification, ServicePoint
@@ -288,4 +287,3 @@ class PhotoCheckResultSerializer(serializers.Serializer):
 
 PHOTO_KINDS = SubmissionPhoto.Kind.choices
 PAY_METHODS = [choice for choice in Payment.Method.choices if choice[0] in ("wallet", "alipay", "wechat", "card")]
-ERR_NO_LINE = _("No line of yours has this id.")
