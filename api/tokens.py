@@ -51,10 +51,12 @@ def token_pair_rotate(*, refresh: str) -> dict:
     except TokenError as error:
         raise _refused() from error
     with transaction.atomic():
+        # The customer's row first, as tokens_revoke_all does: a sign-out everywhere and a
+        # refresh take turns, so no new token is made behind a sign-out's back.
+        user = get_user_model().objects.select_for_update().filter(pk=token[api_settings.USER_ID_CLAIM]).first()
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=token[api_settings.JTI_CLAIM]).first()
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise _refused()
-        user = get_user_model().objects.filter(pk=token[api_settings.USER_ID_CLAIM]).first()
         if (
             user is None
             or not may_hold_token(user)
@@ -83,9 +85,10 @@ def token_revoke(*, refresh: str, user) -> None:
 def tokens_revoke_all(*, user, actor, verb: str = "api.signed_out_everywhere") -> int:
     """Every refresh token of the customer stops working; return how many were still live."""
     with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         live = list(
-            OutstandingToken.objects.select_for_update()
-            .filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+            OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now())
+            .exclude(pk__in=BlacklistedToken.objects.values("token_id"))
             .values_list("pk", flat=True)
         )
         BlacklistedToken.objects.bulk_create([BlacklistedToken(token_id=pk) for pk in live], ignore_conflicts=True)
