@@ -94,3 +94,11 @@ def tokens_revoke_all(*, user, actor, verb: str = "api.signed_out_everywhere") -
         BlacklistedToken.objects.bulk_create([BlacklistedToken(token_id=pk) for pk in live], ignore_conflicts=True)
         audit_record(actor=actor, verb=verb, target=user, subject_user=user, data={"tokens": len(live)})
     return len(live)
+
+
+def expired_tokens_purge() -> int:
+    """Forget refresh tokens past their expiry (they cannot be used anyway) and their blacklist rows."""
+    expired = OutstandingToken.objects.filter(expires_at__lte=timezone.now())
+    BlacklistedToken.objects.filter(token__in=expired).delete()
+    deleted, _rows = expired.delete()
+    return deleted

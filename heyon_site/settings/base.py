@@ -359,6 +359,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
         "options": {"expires": 82800},
     },
+    # The app API's Idempotency-Key records older than a day, and expired refresh tokens.
+    "purge-api-records": {"task": "api.tasks.purge_api_records", "schedule": 3600.0, "options": {"expires": 3300}},
     # More often than the dashboard's cache expires (reviews.selectors.DASHBOARD_CACHE_SECONDS).
     "refresh-dashboard": {"task": "reviews.tasks.refresh_dashboard", "schedule": 300.0, "options": {"expires": 280}},
 }

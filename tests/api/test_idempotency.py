@@ -127,3 +127,19 @@ class TestTwoAtOnce:
         assert not errors(results)
         assert sorted(r.status_code for r in values(results)) in ([201, 201], [201, 409])
         assert Line.objects.get(pk=line.pk).owner_id == customer.pk
+
+
+@pytest.mark.django_db
+def test_purge_forgets_keys_older_than_a_day_and_expired_tokens(app, travel):
+    from django.core.management import call_command
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    customer = CustomerFactory()
+    app.sign_in_as(customer)
+    app.post_once(f"{API}orders/top-up/", {"amount": "50.00"})
+    call_command("purge_api_records")
+    assert IdempotencyKey.objects.count() == 1
+    travel(timedelta(days=31))
+    call_command("purge_api_records")
+    assert not IdempotencyKey.objects.exists()
+    assert not OutstandingToken.objects.filter(user=customer).exists()
