@@ -1,7 +1,7 @@
 """/api/v1/: the official app's JSON API."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api.views import account, auth, billing, cancellation, public, support, verification
 from api.views.base import not_found
@@ -11,7 +11,6 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     # sign-in
     path("auth/register/", auth.RegisterView.as_view(), name="register"),
     path("auth/register/confirm/", auth.RegisterConfirmView.as_view(), name="register_confirm"),
