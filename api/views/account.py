@@ -1,7 +1,12 @@
 """The account: summary, lines, auto-renew, usage, notifications, data export."""
 
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.cache import cache as default_cache
 from django.http import Http404, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -26,15 +31,48 @@ from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.forms import AutoRenewForm
 from billing.models import LineService
+from customers import selectors as customer_selectors
 from customers.exports import build_export
 from reviews import selectors as review_selectors
+
+logger = logging.getLogger(__name__)
+
+
+def _cached_quietly(call, *args):
+    """A cache that does not answer (Redis down) costs the summary its shortcut, not the app its answer."""
+    try:
+        return call(*args)
+    except Exception:
+        logger.warning("Account summary cache unavailable", exc_info=True)
+        return None
 
 
 class AccountSummaryView(ApiView):
     @extend_schema(operation_id="account_summary", responses={200: AccountSummarySerializer})
     def get(self, request):
-        """Lines (validity, plan, allowances left, auto-renew), wallet, verification, unread count."""
+        """Lines (validity, plan, allowances left, auto-renew), wallet, verification, unread count.
+
+        Cached per customer under the account centre's digest of the same rows
+        (``customers.selectors.account_centre_state``, one query): any change shows at once.
+        """
         user = request.user
+        parts = [
+            str(user.pk),
+            str(user.phone),
+            str(user.email),
+            str(user.real_name_verified_at),
+            translation.get_language(),
+            customer_selectors.account_centre_state(user=user),
+        ]
+        key = "api-account-summary:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()
+        body = _cached_quietly(default_cache.get, key)
+        if body is None:
+            body = self._summary(user)
+            _cached_quietly(default_cache.set, key, body, settings.ACCOUNT_CENTRE_CACHE_SECONDS)
+        return Response(body)
+
+    @staticmethod
+    def _summary(user) -> dict:
         lines = list(account_selectors.lines_for_account_centre(user=user))
         services = billing_selectors.services_by_line(line_ids=[line.pk for line in lines])
         submission = review_selectors.latest_submission(user=user)
@@ -48,7 +86,7 @@ class AccountSummaryView(ApiView):
             "unread_notifications": account_selectors.unread_notification_count(user=user),
             "lines": lines,
         }
-        return Response(AccountSummarySerializer(summary, context={"services": services}).data)
+        return AccountSummarySerializer(summary, context={"services": services}).data
 
 
 class LineAddSerializer(FormSerializer):

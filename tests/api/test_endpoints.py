@@ -318,3 +318,14 @@ class TestPublic:
         assert response.status_code == 200
         assert response.json()["genuine"] is False
         assert app.get(f"{API}certificates/HY-BJ-0001-FAKE/").status_code == 429
+
+
+def test_summary_is_cached_and_shows_a_change_at_once(app, django_assert_max_num_queries):
+    customer, _line = verified_customer()
+    app.sign_in_as(customer)
+    assert app.get(f"{API}account/").json()["wallet_balance"] == "0.00"
+    with django_assert_max_num_queries(3):  # the customer, the digest; the rest from the cache
+        cached = app.get(f"{API}account/")
+    assert cached.json()["wallet_balance"] == "0.00"
+    fund(customer, "8.00")
+    assert app.get(f"{API}account/").json()["wallet_balance"] == "8.00"
