@@ -1,7 +1,8 @@
 """Idempotency-Key for the app's writes that move money or create something.
 
 The same key with the same request replays the first response; the same key with another
-request is refused (422); a request still running under the key gets 409. The record is
+request is refused (422); a request still running under the key gets 409. Invalid input
+(400) and rate limits (429) are not recorded: nothing ran, so the key stays free. The record is
 inserted before the action runs, in its own committed transaction, so the unique
 constraint on (user, key) lets exactly one of two simultaneous requests run
 (tests/api/test_idempotency.py, on PostgreSQL with threads). Keys are kept
@@ -29,6 +30,9 @@ HEADER = "Idempotency-Key"
 # 1 to 255 visible ASCII characters (a UUID is the usual choice).
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
 _KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+# Answers given before anything ran (invalid input, a rate limit) leave the key free, so a
+# corrected or later request may use it; a refusal by the service (422) is the key's answer.
+UNRECORDED_STATUSES = {400, 429}
 ERR_KEY_REQUIRED = _("Send an Idempotency-Key header (a new random value for each new action).")
 ERR_KEY_INVALID = _("The Idempotency-Key header is 1 to 255 visible ASCII characters, such as a UUID.")
 ERR_KEY_REUSED = _("This Idempotency-Key was already used for a different request.")
@@ -152,7 +156,7 @@ def idempotent(method):
         except BaseException:
             idempotency_key_release(record=record)
             raise
-        if response.status_code >= 500:
+        if response.status_code in UNRECORDED_STATUSES or response.status_code >= 500:
             idempotency_key_release(record=record)
             return response
         if getattr(response, "data", None) is not None:

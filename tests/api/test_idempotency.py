@@ -143,3 +143,14 @@ def test_purge_forgets_keys_older_than_a_day_and_expired_tokens(app, travel):
     call_command("purge_api_records")
     assert not IdempotencyKey.objects.exists()
     assert not OutstandingToken.objects.filter(user=customer).exists()
+
+
+@pytest.mark.django_db
+def test_invalid_input_leaves_the_key_free_for_the_corrected_request(app):
+    app.sign_in_as(CustomerFactory())
+    key = uuid.uuid4().hex
+    refused = app.post_once(f"{API}orders/top-up/", {"amount": "0"}, idempotency_key=key)
+    assert refused.status_code == 400
+    corrected = app.post_once(f"{API}orders/top-up/", {"amount": "20"}, idempotency_key=key)
+    assert corrected.status_code == 201
+    assert Order.objects.count() == 1
