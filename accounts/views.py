@@ -28,7 +28,7 @@ from accounts.forms import (
     RegistrationForm,
 )
 from accounts.http import client_ip
-from accounts.models import OneTimeCode, ServicePoint, User
+from accounts.models import OneTimeCode, ServicePoint
 from heyon_site.storage import probe as storage_probe
 
 logger = logging.getLogger(__name__)
@@ -151,11 +151,8 @@ def login_code_verify(request):
         return redirect("accounts:login_code_request")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = User.objects.filter(phone=phone, is_active=True).first()
         try:
-            if user is None:
-                services.one_time_code_verify_without_account(destination=phone, purpose=OneTimeCode.Purpose.LOGIN)
-            services.login_code_verify(user=user, code=form.cleaned_data["code"])
+            user = services.login_code_sign_in(phone=phone, code=form.cleaned_data["code"])
         except services.CodeError as error:
             form.add_error("code", str(error))
         else:

@@ -22,6 +22,7 @@ from .codes import (
     one_time_code_issue,
     one_time_code_issue_without_account,
     one_time_code_verify,
+    one_time_code_verify_without_account,
     registration_code_issue,
 )
 from .messages import notify
@@ -175,6 +176,27 @@ def login_code_request(*, phone, ip: str | None) -> User | None:
 def login_code_verify(*, user: User, code: str) -> User:
     one_time_code_verify(user=user, purpose=OneTimeCode.Purpose.LOGIN, code=code)
     return user
+
+
+def login_code_sign_in(*, phone: str, code: str) -> User:
+    """The active account of ``phone`` (E.164) if ``code`` is its sign-in code; else CodeError.
+
+    A number without an account is refused exactly as a wrong code is, guesses counted alike.
+    """
+    user = User.objects.filter(phone=phone, is_active=True).first()
+    if user is None:
+        one_time_code_verify_without_account(destination=phone, purpose=OneTimeCode.Purpose.LOGIN)
+    return login_code_verify(user=user, code=code)
+
+
+def password_reset_with_code(*, identifier: str, code: str, new_password: str) -> User:
+    """Reset the password of the active account ``identifier`` names; an unknown one fails like a wrong code."""
+    user = _find_active_customer(identifier)
+    if user is None:
+        one_time_code_verify_without_account(
+            destination=normalize_identifier(identifier), purpose=OneTimeCode.Purpose.PASSWORD_RESET
+        )
+    return password_reset_confirm(user=user, code=code, new_password=new_password)
 
 
 def password_reset_request(*, identifier: str, ip: str | None) -> User | None:

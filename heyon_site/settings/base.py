@@ -5,6 +5,7 @@ Every variable is listed in the README's settings table. Nothing here is a secre
 insists on real ones.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -36,6 +37,12 @@ INSTALLED_APPS = [
     "reviews",
     "billing",
     "customers",
+    # --- the official app's JSON API (issue 17) ---
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -376,9 +383,77 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Machine checks no thread or task ran (a restart, a lost task).
     "run-machine-checks": {"task": "reviews.tasks.run_machine_checks", "schedule": 300.0, "options": {"expires": 280}},
+    # The app API's Idempotency-Key records older than a day, and expired refresh tokens.
+    "purge-api-records": {"task": "api.tasks.purge_api_records", "schedule": 3600.0, "options": {"expires": 3300}},
     # More often than the dashboard's cache expires (reviews.selectors.DASHBOARD_CACHE_SECONDS).
     "refresh-dashboard": {"task": "reviews.tasks.refresh_dashboard", "schedule": 300.0, "options": {"expires": 280}},
 }
+
+# --- The official app's JSON API (/api/v1/, the api app) ------------------------------
+# Django REST framework with JWTs for the app; sessions stay for the web. Errors are RFC 9457
+# problem details (api.problems), lists page by cursor, and the rate limits are the web's own
+# (api.limits calls accounts.http.over_rate_limit with the web's groups and settings).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsCustomer"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAwareAutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "DEFAULT_VERSIONING_CLASS": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("API_ACCESS_TOKEN_MINUTES", default=5)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("API_REFRESH_TOKEN_DAYS", default=30)),
+    # Every refresh hands out a new refresh token and blacklists the old one (api.tokens
+    # does it under a row lock, so one refresh token is spent once).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    # Tokens carry a digest of the password hash: a changed password ends every token at once.
+    "CHECK_REVOKE_TOKEN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_AUTHENTICATION_RULE": "api.tokens.may_hold_token",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Heyon app API",
+    "DESCRIPTION": "The official app's JSON API: the customer journeys of the web, over the same services.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "LineStatusEnum": "accounts.models.Line.Status",
+        "ServicePointKindEnum": "accounts.models.ServicePoint.Kind",
+        "OrderStatusEnum": "billing.models.Order.Status",
+        "OrderKindEnum": "billing.models.Order.Kind",
+        "PaymentStatusEnum": "billing.models.Payment.Status",
+        "PaymentMethodEnum": "billing.models.Payment.Method",
+        "PayMethodEnum": "api.serializers.PAY_METHODS",
+        "AutoRenewMethodEnum": "billing.models.LineService.AutoRenewMethod",
+        "SubmissionStatusEnum": "reviews.models.Submission.Status",
+        "PhotoKindEnum": "reviews.models.SubmissionPhoto.Kind",
+        "CancellationStatusEnum": "customers.models.CancellationRequest.Status",
+        "SupportThreadStatusEnum": "customers.models.SupportThread.Status",
+    },
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+# Idempotency-Key records are kept this long (as payment APIs do); a request still running
+# after API_IDEMPOTENCY_STALE_SECONDS (a crashed process) no longer holds its key.
+API_IDEMPOTENCY_KEY_HOURS = env.int("API_IDEMPOTENCY_KEY_HOURS", default=24)
+API_IDEMPOTENCY_STALE_SECONDS = env.int("API_IDEMPOTENCY_STALE_SECONDS", default=120)
+# Every API request, per token and per client address, per minute (the web's specific
+# limits apply on top: codes, lockouts, photo checks, submissions, certificate checks).
+API_RATE_PER_TOKEN_PER_MINUTE = env.int("API_RATE_PER_TOKEN_PER_MINUTE", default=120)
+API_RATE_PER_ADDRESS_PER_MINUTE = env.int("API_RATE_PER_ADDRESS_PER_MINUTE", default=600)
+# --- end of the API block -------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

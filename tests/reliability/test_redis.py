@@ -123,6 +123,7 @@ def settings_under(environment: dict) -> dict:
 
 BEAT_TASKS = [
     "accounts.tasks.dispatch_messages",
+    "api.tasks.purge_api_records",
     "billing.tasks.expire_lines",
     "billing.tasks.run_autorenew",
     "billing.tasks.settle_payments",
@@ -303,6 +304,7 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "purge-personal-data": 86400.0,
         "refresh-dashboard": 300.0,
         "run-machine-checks": 300.0,
+        "purge-api-records": 3600.0,
     }
 
 
