@@ -269,7 +269,7 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     # Requests counted for the number or email without an account carry it as their destination.
     report["codes"] = OneTimeCode.objects.filter(Q(user=user) | Q(destination__in=contacts)).delete()[0]
     report["outbound_messages"] = OutboundMessage.objects.filter(recipient__in=contacts).update(
-        recipient="erased", body=REDACTED, subject="", pending_code=""
+        recipient="erased", body=REDACTED, subject="", pending_code="", params={}
     )
     noted = list(AuditEvent.objects.filter(subject_user=user, data__has_key="note").exclude(data__note=""))
     for event in noted:

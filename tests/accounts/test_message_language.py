@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
+from django.db import transaction
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from accounts import message_kinds, services
 from accounts.models import Notification, OutboundMessage, User
@@ -261,3 +262,15 @@ def test_every_kind_renders_in_both_languages_with_its_parameters():
             assert rendered.subject and rendered.body, key
             assert "%(" not in rendered.body, key
         assert set(kind.sms_params) <= set(sample), key
+
+
+def test_erasing_a_customer_erases_the_values_of_their_outbound_messages_too():
+    customer = CustomerFactory(email="li.lei@example.com")
+    services.notify(user=customer, kind=message_kinds.SUPPORT_ANSWERED, params={"text": "您的身份证号已核对"})
+
+    with transaction.atomic():
+        services.customer_erase_personal_data(user=customer, now=timezone.now(), report={})
+
+    assert OutboundMessage.objects.count() == 2
+    assert not OutboundMessage.objects.exclude(params={}).exists()
+    assert not OutboundMessage.objects.exclude(recipient="erased").exists()
