@@ -15,6 +15,7 @@ language). The texts are gettext msgids; the Chinese is in locale/.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -124,9 +125,11 @@ def render(key: str, params: dict | None, *, language: str | None = None) -> Ren
     kind = KINDS.get(key)
     if kind is None:
         return None
-    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    active = translation.get_language()
+    language = language or active or settings.LANGUAGE_CODE
     params = params or {}
-    with translation.override(language):
+    # Switching languages costs more than the rendering itself: only when it is another one.
+    with translation.override(language) if language != active else nullcontext():
         values = resolved_params(params, language)
         subject = str(kind.subject) % values
         body = str(kind.body % values)

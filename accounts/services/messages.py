@@ -30,27 +30,37 @@ def _kind(kind: MessageKind | str) -> MessageKind:
     return found
 
 
-def _outbound(
-    *, kind: MessageKind, params: dict, channel: str, recipient: str, language: str, pending_code: str = ""
-) -> OutboundMessage:
-    """An unsaved outbox row: the message rendered in ``language``, a secret parameter masked."""
+def _outbound_rows(
+    *, kind: MessageKind, params: dict, recipients: list[tuple[str, str]], language: str, pending_code: str = ""
+) -> list[OutboundMessage]:
+    """Unsaved outbox rows, one per (channel, recipient): the message rendered once in ``language``.
+
+    A secret parameter (a one-time code) is left out of the stored parameters and masked in the text.
+    """
+    if not recipients:
+        return []
     stored = {name: value for name, value in params.items() if name not in kind.secret_params}
-    shown = {**stored, **{name: OutboundMessage.CODE_MASK for name in kind.secret_params}}
+    shown = {**stored, **dict.fromkeys(kind.secret_params, OutboundMessage.CODE_MASK)}
     rendered = message_kinds.render(kind.key, shown, language=language)
-    if channel == OutboundMessage.Channel.SMS:
-        subject, body = "", message_kinds.sms_text(kind, rendered, language=language)
-    else:
-        subject, body = rendered.subject[:200], rendered.body
-    return OutboundMessage(
-        channel=channel,
-        recipient=recipient,
-        kind=kind.key,
-        params=stored,
-        language=language,
-        subject=subject,
-        body=body,
-        pending_code=pending_code,
-    )
+    rows = []
+    for channel, recipient in recipients:
+        if channel == OutboundMessage.Channel.SMS:
+            subject, body = "", message_kinds.sms_text(kind, rendered, language=language)
+        else:
+            subject, body = rendered.subject[:200], rendered.body
+        rows.append(
+            OutboundMessage(
+                channel=channel,
+                recipient=recipient,
+                kind=kind.key,
+                params=stored,
+                language=language,
+                subject=subject,
+                body=body,
+                pending_code=pending_code,
+            )
+        )
+    return rows
 
 
 def outbox_queue(
@@ -69,11 +79,10 @@ def outbox_queue(
     given up on. ``pending_code`` is the one-time code of the kind's secret parameter: the stored
     text and parameters show it masked, and it is put in only as the message leaves, then blanked.
     """
-    message = _outbound(
+    (message,) = _outbound_rows(
         kind=_kind(kind),
         params=message_kinds.encode_params(params),
-        channel=channel,
-        recipient=recipient,
+        recipients=[(channel, recipient)],
         language=language or settings.LANGUAGE_CODE,
         pending_code=pending_code,
     )
@@ -86,27 +95,12 @@ def outbox_queue(
 
 def _messages_for(user, kind: MessageKind, params: dict, link: str, *, sms_too: bool, email_too: bool):
     notification = Notification(user_id=user.pk, kind=kind.key, params=params, link=link)
-    outbound = []
+    recipients = []
     if sms_too and user.phone:
-        outbound.append(
-            _outbound(
-                kind=kind,
-                params=params,
-                channel=OutboundMessage.Channel.SMS,
-                recipient=user.phone.as_e164,
-                language=user.message_language,
-            )
-        )
+        recipients.append((OutboundMessage.Channel.SMS, user.phone.as_e164))
     if email_too and user.email:
-        outbound.append(
-            _outbound(
-                kind=kind,
-                params=params,
-                channel=OutboundMessage.Channel.EMAIL,
-                recipient=user.email,
-                language=user.message_language,
-            )
-        )
+        recipients.append((OutboundMessage.Channel.EMAIL, user.email))
+    outbound = _outbound_rows(kind=kind, params=params, recipients=recipients, language=user.message_language)
     return notification, outbound
 
 
