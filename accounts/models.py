@@ -31,6 +31,11 @@ class UserManager(BaseUserManager):
         return self.create_user(username=username, password=password, **extra)
 
 
+def site_languages():
+    """The site's languages, read when needed (settings are not read at import time)."""
+    return settings.LANGUAGES
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A customer (signs in by phone or email) or a staff member (also by username).
 
@@ -51,7 +56,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     display_name = models.CharField(_("name"), max_length=100, blank=True)
     # The language the person chose with the switch; blank until they do (the site's default).
     # Their messages (inbox, SMS, email) and the pages after they sign in are in it.
-    language = models.CharField(_("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES)
+    language = models.CharField(_("language"), max_length=8, blank=True, default="", choices=site_languages)
     is_staff = models.BooleanField(_("staff status"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+import accounts.models
+
 # Old inbox messages whose text says exactly what a parameterless kind says, in either
 # language, become that kind (and so read in the reader's language). Messages with values
 # in them (numbers, dates, reasons) cannot be taken apart reliably and keep their text.
@@ -136,7 +138,7 @@ class Migration(migrations.Migration):
             name="language",
             field=models.CharField(
                 blank=True,
-                choices=[("zh-hans", "简体中文"), ("en", "English")],
+                choices=accounts.models.site_languages,
                 default="",
                 max_length=8,
                 verbose_name="language",
