@@ -13,6 +13,7 @@ from accounts.models import (
     OneTimeCode,
     OutboundMessage,
     ServicePoint,
+    SmsDailyCount,
     User,
 )
 from accounts.services.users import STAFF_ROLES
@@ -142,7 +143,8 @@ class LineAdmin(ServicePointScopedMixin, LargeTableAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["subject", "user", "created_at", "read_at"]
+    # ``subject`` is rendered in the reader's language from the message's kind and parameters.
+    list_display = ["subject", "kind", "user", "created_at", "read_at"]
     list_select_related = ["user"]
     search_fields = ["=user__phone"]
 
@@ -150,8 +152,14 @@ class NotificationAdmin(ReadOnlyAdmin):
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(SecretFieldsAdmin):
     secret_fields = ("pending_code",)
-    list_display = ["channel", "recipient", "status", "attempts", "next_attempt_at", "sent_at"]
-    list_filter = ["channel", "status"]
+    list_display = ["channel", "recipient", "kind", "status", "attempts", "next_attempt_at", "sent_at", "delivery"]
+    list_filter = ["channel", "status", "delivery"]
+    search_fields = ["=recipient"]
+
+
+@admin.register(SmsDailyCount)
+class SmsDailyCountAdmin(ReadOnlyAdmin):
+    list_display = ["recipient", "day", "count"]
     search_fields = ["=recipient"]
 
 

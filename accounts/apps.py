@@ -2,6 +2,8 @@ from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
+from . import checks  # noqa: F401 - registers the system checks (they read settings only when run)
+
 
 class AccountsConfig(AppConfig):
     name = "accounts"

@@ -11,7 +11,9 @@ class ChosenLanguageMiddleware:
 
     Django's LocaleMiddleware would follow the browser's Accept-Language; an operator's
     customers expect the operator's language until they pick another, and staff
-    screens must read the same for everyone at a desk.
+    screens must read the same for everyone at a desk. Signed in, the language chosen on
+    the account wins over the browser's cookie: it follows the person to a new phone, as
+    their messages do. It runs after the authentication middleware for that.
     """
 
     def __init__(self, get_response):
@@ -19,7 +21,9 @@ class ChosenLanguageMiddleware:
         self.supported = {code for code, _name in settings.LANGUAGES}
 
     def __call__(self, request):
-        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        user = getattr(request, "user", None)
+        chosen = user.language if user is not None and user.is_authenticated else ""
+        chosen = chosen or request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = language

@@ -1,14 +1,18 @@
 """People, their lines, service points, one-time codes, audit events and messages."""
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from phonenumber_field.modelfields import PhoneNumberField
+
+from accounts import message_kinds
 
 
 class UserManager(BaseUserManager):
@@ -25,6 +29,11 @@ class UserManager(BaseUserManager):
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
         return self.create_user(username=username, password=password, **extra)
+
+
+def site_languages():
+    """The site's languages, read when needed (settings are not read at import time)."""
+    return settings.LANGUAGES
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -45,6 +54,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     phone = PhoneNumberField(_("mobile number"), unique=True, null=True, blank=True)
     email = models.EmailField(_("email"), unique=True, null=True, blank=True)
     display_name = models.CharField(_("name"), max_length=100, blank=True)
+    # The language the person chose with the switch; blank until they do (the site's default).
+    # Their messages (inbox, SMS, email) and the pages after they sign in are in it.
+    language = models.CharField(_("language"), max_length=8, blank=True, default="", choices=site_languages)
     is_staff = models.BooleanField(_("staff status"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
@@ -88,6 +100,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_real_name_verified(self):
         return self.real_name_verified_at is not None
+
+    @property
+    def message_language(self) -> str:
+        """The language this person's messages are written in."""
+        return self.language or settings.LANGUAGE_CODE
 
 
 class Identity(models.Model):
@@ -350,11 +367,18 @@ class AuditEvent(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app message in a customer's inbox."""
+    """An in-app message in a customer's inbox: its kind and parameters, rendered when it is read.
+
+    ``subject`` and ``body`` are the message in the active language (see ``accounts.message_kinds``).
+    Messages written before kinds existed have no kind and keep the text they were written with.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("user"))
-    subject = models.CharField(_("subject"), max_length=200)
-    body = models.TextField(_("message"))
+    kind = models.CharField(_("kind"), max_length=64, blank=True, default="")
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    # The finished text of messages written before kinds existed, in the language of that day.
+    legacy_subject = models.CharField(_("subject (old message)"), max_length=200, blank=True, db_column="subject")
+    legacy_body = models.TextField(_("message (old message)"), blank=True, db_column="body")
     link = models.CharField(_("link"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("sent at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
@@ -369,6 +393,19 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.subject
+
+    @cached_property
+    def rendered(self):
+        rendered = message_kinds.render(self.kind, self.params) if self.kind else None
+        return rendered or message_kinds.Rendered(subject=self.legacy_subject, body=self.legacy_body)
+
+    @property
+    def subject(self) -> str:
+        return self.rendered.subject
+
+    @property
+    def body(self) -> str:
+        return self.rendered.body
 
 
 class OutboundMessage(models.Model):
@@ -387,8 +424,17 @@ class OutboundMessage(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed (gave up)")
 
+    class Delivery(models.TextChoices):
+        DELIVERED = "delivered", _("Delivered")
+        UNDELIVERED = "undelivered", _("Not delivered")
+
     channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
     recipient = models.CharField(max_length=254, verbose_name=_("recipient"))
+    # The message's kind and parameters (for a provider that sends approved templates) and the
+    # language it is written in; ``subject`` and ``body`` are its text in that language.
+    kind = models.CharField(max_length=64, blank=True, default="", verbose_name=_("kind"))
+    params = models.JSONField(default=dict, blank=True, verbose_name=_("parameters"))
+    language = models.CharField(max_length=8, blank=True, default="", verbose_name=_("language"))
     subject = models.CharField(max_length=200, blank=True, verbose_name=_("subject"))
     body = models.TextField(verbose_name=_("body"))
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
@@ -407,6 +453,14 @@ class OutboundMessage(models.Model):
     redact_after_send = models.BooleanField(default=False, verbose_name=_("redact after send"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    # What the SMS provider answered: its id for the message (receipts refer to it), and later
+    # the receipt saying whether the handset got it.
+    provider_message_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("provider's id"))
+    delivery = models.CharField(
+        max_length=12, choices=Delivery.choices, blank=True, default="", verbose_name=_("delivery")
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivery reported at"))
+    delivery_error = models.CharField(max_length=200, blank=True, default="", verbose_name=_("delivery error"))
 
     class Meta:
         verbose_name = _("outbound message")
@@ -419,6 +473,10 @@ class OutboundMessage(models.Model):
             ),
             # Admin's search for the messages sent to one number or address.
             models.Index(fields=["recipient"], name="outbox_recipient"),
+            # A delivery receipt finds its message by the provider's id.
+            models.Index(
+                fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="outbox_provider_id"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(status="sent") | Q(sent_at__isnull=False), name="outbox_sent_has_time")
@@ -441,3 +499,23 @@ class NumberQuarantine(models.Model):
 
     def __str__(self):
         return f"{self.msisdn} until {self.until:%Y-%m-%d}"
+
+
+class SmsDailyCount(models.Model):
+    """How many SMS one number was sent on one day (Asia/Shanghai), for the per-number daily cap.
+
+    A row in the database so that every app server and worker counts together.
+    """
+
+    recipient = models.CharField(_("recipient"), max_length=32)
+    day = models.DateField(_("day"))
+    count = models.PositiveIntegerField(_("SMS sent"), default=0)
+
+    class Meta:
+        verbose_name = _("SMS count of a day")
+        verbose_name_plural = _("SMS counts of a day")
+        constraints = [models.UniqueConstraint(fields=["recipient", "day"], name="sms_count_one_row_per_day")]
+        indexes = [models.Index(fields=["day"], name="sms_count_day")]
+
+    def __str__(self):
+        return f"{self.recipient} {self.day}: {self.count}"

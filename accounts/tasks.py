@@ -35,6 +35,14 @@ def dispatch_messages() -> dict:
     return outbox.outbox_dispatch_due()
 
 
+@shared_task(name="accounts.tasks.poll_sms_receipts", ignore_result=True)
+def poll_sms_receipts() -> dict:
+    """Record the SMS provider's delivery receipts (every 5 minutes), and drop old per-number daily counts."""
+    counts = outbox.outbox_poll_receipts()
+    outbox.sms_daily_counts_purge()
+    return counts
+
+
 def send_messages_queue(ids) -> None:
     """Have a worker send what is pending: at most one send task waiting in the queue at a time.
 

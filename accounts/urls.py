@@ -17,4 +17,5 @@ urlpatterns = [
     path("staff/2fa/", views_2fa.two_factor, name="two_factor"),
     path("service-points/", views.service_points, name="service_points"),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/setlang/", views.language_set, name="language_set"),
 ]

@@ -14,7 +14,8 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language
 
 from accounts import selectors, services
 from accounts.backends import find_user_by_identifier, normalize_identifier
@@ -49,6 +50,7 @@ def register(request):
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
                 ip=client_ip(request),
+                language=request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, ""),
             )
         except services.RegistrationError as error:
             form.add_error(error.field, str(error))
@@ -102,6 +104,15 @@ def verify(request):
             messages.success(request, _("Your account is confirmed. Welcome to Heyon!"))
             return redirect("customers:account_centre")
     return render(request, "accounts/verify.html", {"form": form, "destination": registration.user.phone.as_national})
+
+
+@require_POST
+def language_set(request):
+    """The language switch: Django's own (cookie, redirect), and remembered on the account when signed in."""
+    response = set_language(request)
+    if request.user.is_authenticated:
+        services.user_language_set(user=request.user, language=request.POST.get("language", ""))
+    return response
 
 
 class HeyonLoginView(LoginView):

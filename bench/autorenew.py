@@ -307,8 +307,9 @@ def naive_autorenew(now) -> int:
                 issued_at=now,
             )
             body = f"Line {line.msisdn.as_national} is renewed until {new_end:%Y-%m-%d}. ¥{amount} paid."
+            # The baseline writes the message the way the product did before kinds: as finished text.
             Notification.objects.create(
-                user=owner, subject="Renewal paid", body=body, link=f"/billing/orders/{order.number}/"
+                user=owner, legacy_subject="Renewal paid", legacy_body=body, link=f"/billing/orders/{order.number}/"
             )
             OutboundMessage.objects.create(channel="sms", recipient=owner.phone.as_e164, body=body)
             AuditEvent.objects.create(

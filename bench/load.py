@@ -277,7 +277,7 @@ def seed_customer(n: int, password_hash: str) -> str:
             rows.append(f"{number},{moment},sms,1,{line.pk}-s{day}")
     billing.usage_import(file_name=f"load-usage-{user.pk}.csv", content="\n".join(rows).encode())
     for k in range(4):
-        services.notify(user=user, subject=f"Bench message {k}", body="Hello from the load bench.", sms_too=False)
+        services.notify(user=user, kind="support.answered", params={"text": f"Bench message {k}"}, sms_too=False)
     return phone
 
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from accounts.forms import MobileNumberField
 from billing.models import LineService, Payment
@@ -11,7 +12,10 @@ from billing.selectors import plans_on_sale, renewable_lines
 
 
 def _term_choices():
-    return [(months, _("%(n)s month(s)") % {"n": months}) for months in settings.RENEWAL_TERMS_MONTHS]
+    return [
+        (months, ngettext_lazy("%(n)s month", "%(n)s months", "n") % {"n": months})
+        for months in settings.RENEWAL_TERMS_MONTHS
+    ]
 
 
 class IdempotentForm(forms.Form):

@@ -76,7 +76,11 @@ def build_export(user) -> bytes:
             .order_by("occurred_at")
             .values("line__msisdn", "kind", "quantity", "occurred_at")
         ],
-        "messages": list(user.notifications.order_by("created_at").values("subject", "body", "created_at", "read_at")),
+        # In the language the customer reads the page in, as the inbox shows them.
+        "messages": [
+            {"subject": n.subject, "body": n.body, "created_at": n.created_at, "read_at": n.read_at}
+            for n in user.notifications.order_by("created_at")
+        ],
         "cancellation_requests": list(
             user.cancellations.order_by("created_at").values(
                 "line__msisdn", "status", "reason", "created_at", "decided_at"

@@ -3,7 +3,14 @@
 Import from here (``from accounts import services``); the submodules group them.
 """
 
-from accounts.outbox import outbox_dispatch_due, outbox_send, outbox_send_queued
+from accounts.outbox import (
+    outbox_dispatch_due,
+    outbox_poll_receipts,
+    outbox_record_receipts,
+    outbox_send,
+    outbox_send_queued,
+    sms_daily_counts_purge,
+)
 
 from .audit import audit_record, audit_record_many
 from .codes import (
@@ -58,6 +65,7 @@ from .users import (
     password_reset_with_code,
     registration_code_resend,
     staff_user_create,
+    user_language_set,
 )
 
 __all__ = [
@@ -93,7 +101,9 @@ __all__ = [
     "one_time_code_verify",
     "one_time_code_verify_without_account",
     "outbox_dispatch_due",
+    "outbox_poll_receipts",
     "outbox_queue",
+    "outbox_record_receipts",
     "outbox_send",
     "outbox_send_queued",
     "password_reset_confirm",
@@ -101,12 +111,14 @@ __all__ = [
     "password_reset_with_code",
     "registration_code_issue",
     "registration_code_resend",
+    "sms_daily_counts_purge",
     "staff_recovery_codes_reset",
     "staff_second_factor_verify",
     "staff_totp_device",
     "staff_totp_enrolment_confirm",
     "staff_totp_enrolment_start",
     "staff_user_create",
+    "user_language_set",
     "user_mark_real_name_verified",
     "user_revoke_real_name_verification",
 ]

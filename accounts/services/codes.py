@@ -6,11 +6,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
+from accounts import message_kinds
 from accounts.hashing import hashes_match, keyed_hash
-from accounts.models import OneTimeCode, OutboundMessage, User
+from accounts.models import OneTimeCode, User
 from accounts.phones import can_receive_sms
 
 from .messages import outbox_queue
@@ -25,6 +25,13 @@ ERR_CODE_TOO_MANY_ATTEMPTS = gettext_lazy("Too many wrong codes were entered. Pl
 ERR_NOT_A_MOBILE_NUMBER = gettext_lazy(
     "This number cannot receive text messages. Enter a mobile number, e.g. 138 0013 8000 or +852 6123 4567."
 )
+
+# What a code is for, in its message (the purposes' labels, translated when the message is written).
+PURPOSE_MSGIDS = {
+    OneTimeCode.Purpose.REGISTER: gettext_noop("Confirm registration"),
+    OneTimeCode.Purpose.LOGIN: gettext_noop("Sign in"),
+    OneTimeCode.Purpose.PASSWORD_RESET: gettext_noop("Reset password"),
+}
 
 
 class CodeError(Exception):
@@ -75,18 +82,12 @@ def _issue(*, user: User, purpose: str, channel: str, ip: str | None, superseded
         )
         # The outbox row holds the text with the code masked, which is all staff can ever read;
         # the code rides beside it, out of every staff view, until the message has left.
-        text = _(
-            "Your Heyon code is %(code)s (%(purpose)s). It expires in %(minutes)s minutes. Never share it with anyone."
-        ) % {
-            "code": OutboundMessage.CODE_MASK,
-            "purpose": record.get_purpose_display(),
-            "minutes": settings.OTP_TTL_MINUTES,
-        }
         outbox_queue(
             channel=channel,
             recipient=destination,
-            subject=_("Your Heyon code"),
-            body=f"【Heyon】{text}" if channel == OneTimeCode.Channel.SMS else text,
+            kind=message_kinds.ONE_TIME_CODE,
+            params={"purpose": message_kinds.msgid_param(PURPOSE_MSGIDS[purpose]), "minutes": settings.OTP_TTL_MINUTES},
+            language=user.message_language,
             pending_code=code,
         )
     return record

@@ -9,10 +9,11 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.crypto import get_random_string
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import message_kinds
 from accounts.hashing import keyed_hash
+from accounts.message_kinds import MessageKind
 from accounts.models import Identity, Line, NumberQuarantine, User
 
 from .audit import audit_event, audit_record, audit_record_events, audit_record_many
@@ -142,14 +143,14 @@ def line_create(
         line.save()
         audit_record(actor=actor, verb="line.created", target=line)
         shown = format_activation_code(code)
-        text = _(
-            "Thank you for buying Heyon line %(number)s. Your activation code is %(code)s. "
-            "Add the line at /account/lines/add/ or show the code at a service point with your ID card."
-        ) % {"number": line.msisdn.as_national, "code": shown}
+        # The buyer has no account yet: the message is in the site's language.
+        params = {"number": line.msisdn.as_national, "code": shown}
         if buyer_phone:
-            outbox_queue(channel="sms", recipient=str(buyer_phone), body=f"【Heyon】{text}")
+            outbox_queue(
+                channel="sms", recipient=str(buyer_phone), kind=message_kinds.LINE_ACTIVATION_CODE, params=params
+            )
         if buyer_email:
-            outbox_queue(channel="email", recipient=buyer_email, subject=_("Your Heyon activation code"), body=text)
+            outbox_queue(channel="email", recipient=buyer_email, kind=message_kinds.LINE_ACTIVATION_CODE, params=params)
     return line, shown
 
 
@@ -184,8 +185,8 @@ def line_attach(*, actor: User, activation_code: str, owner: User | None = None)
         else:
             notify(
                 user=owner,
-                subject=_("Line %(number)s added") % {"number": line.msisdn.as_national},
-                body=_("Verify your real name to activate it. Until then the line cannot make calls or use data."),
+                kind=message_kinds.LINE_ADDED,
+                params={"number": line.msisdn.as_national},
                 link="/verification/",
                 sms_too=False,
             )
@@ -222,7 +223,7 @@ def lines_activate_waiting(*, user: User, actor) -> list[Line]:
         waiting, events = _activate_waiting(user=user, actor=actor)
         audit_record_events(events)
         if waiting:
-            notify(user=user, subject=_("Your line is active"), body=_lines_active_body(waiting), link="/account/")
+            notify(user=user, kind=message_kinds.LINES_ACTIVE, params=_lines_active_params(waiting), link="/account/")
     return waiting
 
 
@@ -283,9 +284,8 @@ def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
     return waiting, events
 
 
-def _lines_active_body(lines: list[Line]) -> str:
-    numbers = ", ".join(line.msisdn.as_national for line in lines)
-    return _("Line %(numbers)s is now active and valid for one year.") % {"numbers": numbers}
+def _lines_active_params(lines: list[Line]) -> dict:
+    return {"numbers": ", ".join(line.msisdn.as_national for line in lines), "count": len(lines)}
 
 
 def user_mark_real_name_verified(
@@ -295,7 +295,7 @@ def user_mark_real_name_verified(
     channel: str,
     identity_index: str = "",
     locked: bool = False,
-    message: tuple[str, str, str] | None = None,
+    message: tuple[MessageKind, dict, str] | None = None,
 ) -> User:
     """Record that the user's real name is verified with the ID ``identity_index`` and activate their waiting lines.
 
@@ -304,7 +304,7 @@ def user_mark_real_name_verified(
     take that ID past the limit, ``LineLimitExceeded`` is raised and nothing is recorded.
 
     ``locked``: the caller has already read the user with ``select_for_update()`` in this
-    transaction, so the row is not read again. ``message`` (subject, body, link) is a
+    transaction, so the row is not read again. ``message`` (kind, params, link) is a
     message to the customer about the verification, written and sent together with the
     "line active" one (two notifications and their SMS and email in one INSERT each).
     """
@@ -336,7 +336,7 @@ def user_mark_real_name_verified(
         audit_record_events(events + line_events)
         messages = []
         if waiting:
-            messages.append((user, _("Your line is active"), _lines_active_body(waiting), "/account/"))
+            messages.append((user, message_kinds.LINES_ACTIVE, _lines_active_params(waiting), "/account/"))
         if message is not None:
             messages.append((user, *message))
         notify_many(messages)

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import message_kinds
+from accounts.message_kinds import MessageKind
 from accounts.models import Notification, OutboundMessage, User
 from accounts.outbox import outbox_send
 from accounts.tasks import send_messages_queue
@@ -21,80 +23,123 @@ from accounts.tasks import send_messages_queue
 logger = logging.getLogger(__name__)
 
 
+def _kind(kind: MessageKind | str) -> MessageKind:
+    found = message_kinds.KINDS.get(str(kind))
+    if found is None:
+        raise ValueError(f"unknown message kind {kind!r}")
+    return found
+
+
+def _outbound_rows(
+    *, kind: MessageKind, params: dict, recipients: list[tuple[str, str]], language: str, pending_code: str = ""
+) -> list[OutboundMessage]:
+    """Unsaved outbox rows, one per (channel, recipient): the message rendered once in ``language``.
+
+    A secret parameter (a one-time code) is left out of the stored parameters and masked in the text.
+    """
+    if not recipients:
+        return []
+    stored = {name: value for name, value in params.items() if name not in kind.secret_params}
+    shown = {**stored, **dict.fromkeys(kind.secret_params, OutboundMessage.CODE_MASK)}
+    rendered = message_kinds.render(kind.key, shown, language=language)
+    rows = []
+    for channel, recipient in recipients:
+        if channel == OutboundMessage.Channel.SMS:
+            subject, body = "", message_kinds.sms_text(kind, rendered, language=language)
+        else:
+            subject, body = rendered.subject[:200], rendered.body
+        rows.append(
+            OutboundMessage(
+                channel=channel,
+                recipient=recipient,
+                kind=kind.key,
+                params=stored,
+                language=language,
+                subject=subject,
+                body=body,
+                pending_code=pending_code,
+            )
+        )
+    return rows
+
+
 def outbox_queue(
     *,
     channel: str,
     recipient: str,
-    body: str,
-    subject: str = "",
+    kind: MessageKind | str,
+    params: dict | None = None,
+    language: str | None = None,
     redact_after_send: bool = False,
     pending_code: str = "",
 ) -> OutboundMessage:
-    """Queue one SMS or email; it leaves after the current transaction commits.
+    """Queue one SMS or email of ``kind`` to someone who may have no account; it leaves after the commit.
 
-    ``redact_after_send`` blanks the text once it is sent or given up on. ``pending_code`` is a
-    one-time code that ``body`` shows as ``OutboundMessage.CODE_MASK``: it is put in only as the
-    message leaves, and blanked once the message is sent or given up on.
+    ``language`` defaults to the site's. ``redact_after_send`` blanks the text once it is sent or
+    given up on. ``pending_code`` is the one-time code of the kind's secret parameter: the stored
+    text and parameters show it masked, and it is put in only as the message leaves, then blanked.
     """
-    message = OutboundMessage.objects.create(
-        channel=channel,
-        recipient=recipient,
-        subject=subject[:200],
-        body=body,
-        redact_after_send=redact_after_send,
+    (message,) = _outbound_rows(
+        kind=_kind(kind),
+        params=message_kinds.encode_params(params),
+        recipients=[(channel, recipient)],
+        language=language or settings.LANGUAGE_CODE,
         pending_code=pending_code,
     )
+    message.redact_after_send = redact_after_send
+    message.save()
     if settings.OUTBOX_SEND_ON_COMMIT:
         transaction.on_commit(lambda: _send_after_commit([message.pk]))
     return message
 
 
-def notify(
-    *, user, subject: str, body: str, link: str = "", sms_too: bool = True, email_too: bool = True
-) -> Notification:
-    """Put a message in the user's inbox and queue it by SMS and/or email."""
-    notification = Notification.objects.create(user=user, subject=subject, body=body, link=link)
-    outbound = []
+def _messages_for(user, kind: MessageKind, params: dict, link: str, *, sms_too: bool, email_too: bool):
+    notification = Notification(user_id=user.pk, kind=kind.key, params=params, link=link)
+    recipients = []
     if sms_too and user.phone:
-        outbound.append(
-            OutboundMessage(
-                channel=OutboundMessage.Channel.SMS, recipient=user.phone.as_e164, body=f"【Heyon】{subject}：{body}"
-            )
-        )
+        recipients.append((OutboundMessage.Channel.SMS, user.phone.as_e164))
     if email_too and user.email:
-        outbound.append(
-            OutboundMessage(
-                channel=OutboundMessage.Channel.EMAIL, recipient=user.email, subject=subject[:200], body=body
-            )
-        )
+        recipients.append((OutboundMessage.Channel.EMAIL, user.email))
+    outbound = _outbound_rows(kind=kind, params=params, recipients=recipients, language=user.message_language)
+    return notification, outbound
+
+
+def notify(
+    *,
+    user,
+    kind: MessageKind | str,
+    params: dict | None = None,
+    link: str = "",
+    sms_too: bool = True,
+    email_too: bool = True,
+) -> Notification:
+    """Put a message of ``kind`` in the user's inbox and queue it by SMS and/or email.
+
+    The inbox keeps the kind and parameters and renders them in the reader's language; the
+    SMS and email are written in the user's chosen language.
+    """
+    notification, outbound = _messages_for(
+        user, _kind(kind), message_kinds.encode_params(params), link, sms_too=sms_too, email_too=email_too
+    )
+    notification.save()
     # The SMS and the email in one INSERT, and handed on together after the commit.
     _send_after_commit_all(OutboundMessage.objects.bulk_create(outbound))
     return notification
 
 
-def notify_many(items: Iterable[tuple[User, str, str, str]], *, send_now: bool = True) -> int:
-    """Bulk ``notify``: items are (user, subject, body, link) tuples; one INSERT per table.
+def notify_many(items: Iterable[tuple[User, MessageKind | str, dict, str]], *, send_now: bool = True) -> int:
+    """Bulk ``notify``: items are (user, kind, params, link) tuples; one INSERT per table.
 
     With ``send_now=False`` the messages wait for ``dispatch_messages`` instead of being
     sent right after commit (a batch of thousands should not be sent by the job itself).
     """
     notifications, outbound = [], []
-    for user, subject, body, link in items:
-        notifications.append(Notification(user_id=user.pk, subject=subject, body=body, link=link))
-        if user.phone:
-            outbound.append(
-                OutboundMessage(
-                    channel=OutboundMessage.Channel.SMS,
-                    recipient=user.phone.as_e164,
-                    body=f"【Heyon】{subject}：{body}",
-                )
-            )
-        if user.email:
-            outbound.append(
-                OutboundMessage(
-                    channel=OutboundMessage.Channel.EMAIL, recipient=user.email, subject=subject[:200], body=body
-                )
-            )
+    for user, kind, params, link in items:
+        notification, messages = _messages_for(
+            user, _kind(kind), message_kinds.encode_params(params), link, sms_too=True, email_too=True
+        )
+        notifications.append(notification)
+        outbound.extend(messages)
     Notification.objects.bulk_create(notifications, batch_size=1000)
     created = OutboundMessage.objects.bulk_create(outbound, batch_size=1000)
     if send_now:

@@ -1,14 +1,15 @@
 """Registration, sign-in by code, password reset and staff accounts."""
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from phonenumber_field.phonenumber import to_python
 
+from accounts import message_kinds
 from accounts.backends import find_user_by_identifier, normalize_identifier
 from accounts.models import AuditEvent, Notification, OneTimeCode, OutboundMessage, User
 from accounts.outbox import REDACTED
@@ -39,14 +40,16 @@ class RegistrationError(Exception):
         self.field = field
 
 
-def customer_register(*, phone, email: str | None, password: str, ip: str | None) -> OneTimeCode:
+def customer_register(*, phone, email: str | None, password: str, ip: str | None, language: str = "") -> OneTimeCode:
     """Start a registration: text the number a code that carries this password and email.
 
     Returns the code's record, which stands for this registration: only its own code
     confirms it (``customer_confirm_registration``), and only then do the password and
     email reach the account, which stays inactive with no usable password until then.
     Someone registering a number that is not theirs therefore never gets in, and does not
-    end the registration of the person who holds the number either.
+    end the registration of the person who holds the number either. ``language``, the one
+    the person chose on the site (blank if they did not), is the unconfirmed account's: the
+    code and the later messages are written in it.
     """
     email = User.objects.normalize_email(email) or None
     if not can_receive_sms(phone):
@@ -58,11 +61,37 @@ def customer_register(*, phone, email: str | None, password: str, ip: str | None
             raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
         user = User.objects.select_for_update().filter(phone=phone).first()
         if user is None:
-            user = User(phone=phone, is_active=False)
+            user = User(phone=phone, is_active=False, language=_supported_language(language))
             user.set_unusable_password()
             user.full_clean(exclude=["password"])
             user.save()
+        elif language and user.language != _supported_language(language):
+            user.language = _supported_language(language)
+            user.save(update_fields=["language"])
         return registration_code_issue(user=user, password_hash=make_password(password), email=email, ip=ip)
+
+
+def _supported_language(language: str) -> str:
+    return language if language in {code for code, _name in settings.LANGUAGES} else ""
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Remember the language the person chose: their messages and pages are in it from now on.
+
+    An unsupported code changes nothing. Messages already in the inbox are rendered in it
+    when read; an SMS or email already queued keeps the language it was written in.
+    """
+    language = _supported_language(language)
+    if not language:
+        return user
+    with transaction.atomic():
+        changed = User.objects.filter(pk=user.pk).exclude(language=language).update(language=language)
+        if changed:
+            audit_record(
+                actor=user, verb="user.language_set", target=user, subject_user=user, data={"language": language}
+            )
+    user.language = language
+    return user
 
 
 def _email_taken(email: str, *, phone=None, user: User | None = None) -> bool:
@@ -137,16 +166,7 @@ def customer_confirm_registration(*, registration_id: int, code: str) -> User:
             registration_password="", registration_email=""
         )
         audit_record(actor=user, verb="user.registered", target=user, subject_user=user)
-        notify(
-            user=user,
-            subject=_("Welcome to Heyon"),
-            body=_(
-                "Your account is ready. Add your eSIM line with its activation code, "
-                "then verify your real name to start using it."
-            ),
-            link="/account/",
-            sms_too=False,
-        )
+        notify(user=user, kind=message_kinds.WELCOME, link="/account/", sms_too=False)
     return user
 
 
@@ -230,11 +250,7 @@ def password_reset_confirm(*, user: User, code: str, new_password: str) -> User:
         user.set_password(new_password)
         user.save(update_fields=["password"])
         audit_record(actor=user, verb="user.password_reset", target=user, subject_user=user)
-        notify(
-            user=user,
-            subject=_("Your password was changed"),
-            body=_("If this was not you, call the support hotline at once."),
-        )
+        notify(user=user, kind=message_kinds.PASSWORD_CHANGED)
     return user
 
 
@@ -275,7 +291,7 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     # Requests counted for the number or email without an account carry it as their destination.
     report["codes"] = OneTimeCode.objects.filter(Q(user=user) | Q(destination__in=contacts)).delete()[0]
     report["outbound_messages"] = OutboundMessage.objects.filter(recipient__in=contacts).update(
-        recipient="erased", body=REDACTED, subject="", pending_code=""
+        recipient="erased", body=REDACTED, subject="", pending_code="", params={}
     )
     noted = list(AuditEvent.objects.filter(subject_user=user, data__has_key="note").exclude(data__note=""))
     for event in noted:

@@ -26,8 +26,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from accounts import message_kinds
 from accounts import services as account_services
 from accounts.models import Line, User
 from accounts.services.lines import RENEWABLE_STATUSES
@@ -389,15 +389,15 @@ def _record_failures(failed: list[Failure], *, now: datetime, counts: dict) -> N
         services.append(
             LineService(line_id=failure.line_id, auto_renew_failures=failures, auto_renew_next_attempt_at=next_attempt)
         )
-        end = timezone.localtime(failure.validity_end).strftime("%Y-%m-%d")
-        body = _(
-            "Auto-renew of line %(number)s could not be paid: the wallet holds ¥%(balance)s and the renewal costs "
-            "¥%(amount)s. Top up before %(end)s to keep the line."
-        ) % {"number": failure.msisdn.as_national, "balance": failure.balance, "amount": failure.amount, "end": end}
+        params = {
+            "number": failure.msisdn.as_national,
+            "balance": failure.balance,
+            "amount": failure.amount,
+            "end": message_kinds.date_param(failure.validity_end),
+        }
         if next_attempt is not None:
-            retry = timezone.localtime(next_attempt).strftime("%Y-%m-%d %H:%M")
-            body += " " + _("We will try again at %(time)s.") % {"time": retry}
-        messages.append((failure.owner, _("Auto-renew failed"), body, "/billing/top-up/"))
+            params["time"] = message_kinds.datetime_param(next_attempt)
+        messages.append((failure.owner, message_kinds.AUTORENEW_FAILED, params, "/billing/top-up/"))
     _update(LineService, services, ["auto_renew_failures", "auto_renew_next_attempt_at"])
     account_services.notify_many(messages, send_now=False)
     counts["failed"] += len(failed)

@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
+from accounts import message_kinds
 from accounts import services as account_services
 from accounts.models import Line, User
 from billing.models import LineService, Wallet
@@ -24,12 +24,7 @@ def wallet_refund_balance(*, user: User, actor: User | None, reference: str) -> 
             return Decimal("0.00")
         amount = wallet.balance
         ledger_append(user=user, kind="refund", amount=-amount, reference=reference, actor=actor)
-        account_services.notify(
-            user=user,
-            subject=_("Balance refunded"),
-            body=_("¥%(amount)s from your wallet will be returned to your original payment method within 7 days.")
-            % {"amount": amount},
-        )
+        account_services.notify(user=user, kind=message_kinds.BALANCE_REFUNDED, params={"amount": amount})
     return amount
 
 

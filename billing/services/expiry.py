@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from accounts import message_kinds
 from accounts import services as account_services
 from accounts.models import Line
 from billing.models import LineService, Plan
@@ -78,13 +78,11 @@ def _expiry_warnings_send_for(*, days: int, now: datetime, lock: dict) -> int:
             continue
         service.expiry_warning_sent_for = f"{period}:{days}"
         touched.append(service)
-        end = timezone.localtime(service.line.validity_end).strftime("%Y-%m-%d")
         messages.append(
             (
                 service.line.owner,
-                _("Your line ends soon"),
-                _("Line %(number)s is valid until %(end)s. Renew now to keep your number.")
-                % {"number": service.line.msisdn.as_national, "end": end},
+                message_kinds.LINE_ENDS_SOON,
+                {"number": service.line.msisdn.as_national, "end": message_kinds.date_param(service.line.validity_end)},
                 "/billing/renew/",
             )
         )
@@ -103,13 +101,7 @@ def expire_lines_run(*, now: datetime | None = None) -> dict:
         if batch:
             account_services.notify_many(
                 [
-                    (
-                        line.owner,
-                        _("Your line has expired"),
-                        _("Line %(number)s has expired. Renew it to bring it back into service.")
-                        % {"number": line.msisdn.as_national},
-                        "/billing/renew/",
-                    )
+                    (line.owner, message_kinds.LINE_EXPIRED, {"number": line.msisdn.as_national}, "/billing/renew/")
                     for line in batch
                 ],
                 send_now=False,

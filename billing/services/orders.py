@@ -12,7 +12,9 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from accounts import message_kinds
 from accounts import services as account_services
 from accounts.models import Line, ServicePoint, User
 from accounts.services.lines import RENEWABLE_STATUSES
@@ -217,7 +219,11 @@ def receipt_number(year: int, sequence: int) -> str:
 def describe(order: Order) -> str:
     if order.kind == Order.Kind.TOP_UP:
         return _("Wallet top-up")
-    return _("Renewal of %(number)s: %(plan)s × %(months)s month(s)") % {
+    return ngettext(
+        "Renewal of %(number)s: %(plan)s × %(months)s month",
+        "Renewal of %(number)s: %(plan)s × %(months)s months",
+        order.term_months,
+    ) % {
         "number": order.line.msisdn.as_national,
         "plan": order.plan.name,
         "months": order.term_months,
@@ -291,16 +297,15 @@ def paid_orders_settle(
     messages = []
     for order, _payment in pairs:
         if order.kind == Order.Kind.RENEWAL:
-            subject = _("Renewal paid")
-            body = _("Line %(number)s is renewed until %(end)s. ¥%(amount)s paid.") % {
+            kind = message_kinds.RENEWAL_PAID
+            params = {
                 "number": order.line.msisdn.as_national,
-                "end": timezone.localtime(order.new_validity_end).strftime("%Y-%m-%d"),
+                "end": message_kinds.date_param(order.new_validity_end),
                 "amount": order.amount,
             }
         else:
-            subject = _("Wallet topped up")
-            body = _("¥%(amount)s was added to your wallet.") % {"amount": order.amount}
-        messages.append((order.user, subject, body, f"/billing/orders/{order.number}/"))
+            kind, params = message_kinds.WALLET_TOPPED_UP, {"amount": order.amount}
+        messages.append((order.user, kind, params, f"/billing/orders/{order.number}/"))
     account_services.notify_many(messages, send_now=send_now)
 
 

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from accounts import message_kinds
 from accounts import services as account_services
 from accounts.models import User
 from billing.gateways import gateway_for
@@ -243,16 +243,12 @@ def payment_record_result(
         transaction.on_commit(lambda: refund(out_trade_no=payment.out_trade_no, amount=payment.amount))
         account_services.notify(
             user=payment.order.user,
-            subject=_("Payment refunded"),
-            body=(
-                _("Order %(number)s was already paid or closed, so the extra ¥%(amount)s was refunded.")
+            kind=(
+                message_kinds.PAYMENT_REFUNDED_EXTRA
                 if payment.failure_reason != "line_not_renewable"
-                else _(
-                    "Order %(number)s could not be paid because the line can no longer be renewed: "
-                    "¥%(amount)s was refunded."
-                )
-            )
-            % {"number": payment.order.number, "amount": payment.amount},
+                else message_kinds.PAYMENT_REFUNDED_NOT_RENEWABLE
+            ),
+            params={"number": payment.order.number, "amount": payment.amount},
         )
     return payment
 

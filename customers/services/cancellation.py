@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import message_kinds
 from accounts.models import Line, User
 from accounts.services import audit_record, customer_mark_service_ended, line_cancel, notify
 from billing import selectors as billing_selectors
@@ -105,9 +105,8 @@ def cancellation_request_submit(
         audit_record(actor=user, verb="cancellation.requested", target=request, subject_user=user)
         notify(
             user=user,
-            subject=_("Cancellation request received"),
-            body=_("We received your request to cancel line %(number)s. Support will answer within 2 business days.")
-            % {"number": line.msisdn.as_national},
+            kind=message_kinds.CANCELLATION_RECEIVED,
+            params={"number": line.msisdn.as_national},
             link="/account/cancel/",
             sms_too=False,
         )
@@ -160,9 +159,8 @@ def cancellation_request_approve(*, request_id: int, actor: User, note: str = ""
         )
         notify(
             user=user,
-            subject=_("Line cancelled"),
-            body=_("Line %(number)s is cancelled as you asked. Thank you for using Heyon.")
-            % {"number": line.msisdn.as_national},
+            kind=message_kinds.CANCELLATION_APPROVED,
+            params={"number": line.msisdn.as_national},
             link="/account/",
         )
     return request
@@ -183,9 +181,8 @@ def cancellation_request_reject(*, request_id: int, actor: User, note: str) -> C
         audit_record(actor=actor, verb="cancellation.rejected", target=request, subject_user=request.user)
         notify(
             user=request.user,
-            subject=_("Cancellation request not approved"),
-            body=_("Your request to cancel line %(number)s was not approved: %(note)s")
-            % {"number": request.line.msisdn.as_national, "note": request.decision_note},
+            kind=message_kinds.CANCELLATION_REJECTED,
+            params={"number": request.line.msisdn.as_national, "reason": request.decision_note},
             link="/account/cancel/",
         )
     return request

@@ -2,9 +2,9 @@
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import message_kinds
 from accounts.models import User
 from accounts.services import audit_record, notify
 from customers.models import SupportMessage, SupportThread
@@ -59,8 +59,8 @@ def support_message_add(*, thread_id: int, actor: User, body: str) -> SupportMes
                 thread.assignee = author
             notify(
                 user=thread.customer,
-                subject=_("Support answered your message"),
-                body=body[:300],
+                kind=message_kinds.SUPPORT_ANSWERED,
+                params={"text": body[:300]},
                 link=f"/support/{thread.pk}/",
             )
             audit_record(actor=author, verb="support.answered", target=thread, subject_user=thread.customer)

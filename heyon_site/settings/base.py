@@ -55,10 +55,11 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "accounts.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a signed-in person's language is the one on their account.
+    "accounts.middleware.ChosenLanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -195,9 +196,36 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Heyon <no-reply@heyon.example>")
 
-# SMS: a short name (console, file, locmem) or a dotted path to a backend class.
+# SMS: a short name (console, file, locmem, aliyun, tencent) or a dotted path to a backend class.
 SMS_BACKEND = env("SMS_BACKEND", default="console")
 SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms"))
+# ---- SMS providers (accounts/sms_providers.py; docs/DEPLOY.md "SMS providers") ----
+# The approved signature (签名) and one approved template per message kind:
+# {"<kind key>": "<template id>"} or {"<kind key>": {"zh-hans": "<id>", "en": "<id>"}}, as JSON
+# in SMS_TEMPLATES or in the file SMS_TEMPLATES_FILE names (accounts/message_kinds.py lists the kinds).
+SMS_SIGN_NAME = env("SMS_SIGN_NAME", default="Heyon")
+SMS_TEMPLATES = env.json("SMS_TEMPLATES", default={})
+SMS_TEMPLATES_FILE = env("SMS_TEMPLATES_FILE", default="")
+# At most this many SMS to one number per day, whatever sends them (0 = no cap).
+SMS_DAILY_CAP_PER_NUMBER = env.int("SMS_DAILY_CAP_PER_NUMBER", default=20)
+SMS_PROVIDER_TIMEOUT_SECONDS = env.int("SMS_PROVIDER_TIMEOUT_SECONDS", default=10)
+# Alibaba Cloud SMS (dysmsapi). Secrets from the environment, or from the files the *_FILE variables name.
+ALIYUN_SMS_ACCESS_KEY_ID = env("ALIYUN_SMS_ACCESS_KEY_ID", default="")
+ALIYUN_SMS_ACCESS_KEY_SECRET = env("ALIYUN_SMS_ACCESS_KEY_SECRET", default="")
+ALIYUN_SMS_ACCESS_KEY_SECRET_FILE = env("ALIYUN_SMS_ACCESS_KEY_SECRET_FILE", default="")
+ALIYUN_SMS_ENDPOINT = env("ALIYUN_SMS_ENDPOINT", default="dysmsapi.aliyuncs.com")
+ALIYUN_SMS_PROTOCOL = env("ALIYUN_SMS_PROTOCOL", default="https")
+# Tencent Cloud SMS (sms.tencentcloudapi.com, API 2021-01-11).
+TENCENT_SMS_SECRET_ID = env("TENCENT_SMS_SECRET_ID", default="")
+TENCENT_SMS_SECRET_KEY = env("TENCENT_SMS_SECRET_KEY", default="")
+TENCENT_SMS_SECRET_KEY_FILE = env("TENCENT_SMS_SECRET_KEY_FILE", default="")
+TENCENT_SMS_SDK_APP_ID = env("TENCENT_SMS_SDK_APP_ID", default="")
+TENCENT_SMS_REGION = env("TENCENT_SMS_REGION", default="ap-guangzhou")
+TENCENT_SMS_ENDPOINT = env("TENCENT_SMS_ENDPOINT", default="sms.tencentcloudapi.com")
+TENCENT_SMS_PROTOCOL = env("TENCENT_SMS_PROTOCOL", default="https")
+# Production refuses a backend that reaches no handset (console, file, locmem) unless this is
+# on: for a benchmark or rehearsal on production settings, never for a site serving customers.
+SMS_TEXT_BACKEND_ALLOWED = env.bool("HEYON_ALLOW_TEXT_SMS_IN_PRODUCTION", default=True)
 
 # Outbound messages are sent right after their transaction commits; dispatch_messages
 # retries the ones that failed with exponential backoff up to this many attempts.
@@ -366,6 +394,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # expires instead of piling up behind a stopped worker.
 CELERY_BEAT_SCHEDULE = {
     "dispatch-messages": {"task": "accounts.tasks.dispatch_messages", "schedule": 60.0, "options": {"expires": 55}},
+    "poll-sms-receipts": {"task": "accounts.tasks.poll_sms_receipts", "schedule": 300.0, "options": {"expires": 290}},
     "run-autorenew": {"task": "billing.tasks.run_autorenew", "schedule": 3600.0, "options": {"expires": 3300}},
     "expire-lines": {"task": "billing.tasks.expire_lines", "schedule": 3600.0, "options": {"expires": 3300}},
     # Payments whose outcome is not recorded (timeouts, a worker killed mid-payment): their

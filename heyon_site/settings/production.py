@@ -12,6 +12,8 @@ HEYON_REQUIRE_STAFF_2FA = env.bool("HEYON_REQUIRE_STAFF_2FA", default=True)
 # (billing/checks.py) unless this is set, for a benchmark or rehearsal only, never for a
 # site that serves customers (docs/DEPLOY.md). PAYMENT_SANDBOX_SECRET has no default here.
 PAYMENT_SANDBOX_ALLOWED = env.bool("HEYON_ALLOW_SANDBOX_IN_PRODUCTION", default=False)
+# Likewise an SMS backend that reaches no handset (console, file, locmem): accounts/checks.py.
+SMS_TEXT_BACKEND_ALLOWED = env.bool("HEYON_ALLOW_TEXT_SMS_IN_PRODUCTION", default=False)
 
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT

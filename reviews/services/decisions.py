@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import message_kinds
 from accounts import services as account_services
 from accounts.models import User
 from reviews import selectors
@@ -62,7 +63,7 @@ def submission_approve_locked(
     verb: str = "approved",
     message: str = "",
     note: str = "",
-    notification: tuple[str, str, str],
+    notification: tuple[message_kinds.MessageKind, dict, str],
     audit_data: dict | None = None,
 ) -> Submission:
     """Approve ``submission``, locked with its customer by the caller: the one writer of the approved state.
@@ -71,7 +72,7 @@ def submission_approve_locked(
     counts them now (not when the customer submitted), under its lock on the ID, as the
     lines activate; the caller's transaction then rolls the decision back. Marks the
     customer verified, activates their waiting lines (accounts' line services), records the
-    event in the history and the audit trail, and sends ``notification`` (subject, body,
+    event in the history and the audit trail, and sends ``notification`` (kind, params,
     link) with the "line active" message after commit.
     """
     from_status = _close(submission, Submission.Status.APPROVED, actor=actor, now=now, message=message, note=note)
@@ -120,11 +121,7 @@ def submission_approve(*, submission_id: int, actor: User, message: str = "", no
             now=now,
             message=message,
             note=note,
-            notification=(
-                _("Real-name verification approved"),
-                _("Your real name is verified. Your lines are active."),
-                VERIFICATION_LINK,
-            ),
+            notification=(message_kinds.VERIFICATION_APPROVED, {}, VERIFICATION_LINK),
         )
         submission_sample_for_quality_check(submission, now=now)
         return submission
@@ -234,21 +231,24 @@ def _close(submission: Submission, status: str, *, actor: User, now, message: st
     return from_status
 
 
-def _notify_rejection(submission: Submission, reasons: list[ReasonCode]) -> None:
-    texts = "；".join(reason.customer_text() for reason in reasons)
-    final = any(reason.is_final for reason in reasons)
-    follow_up = (
-        _("Please contact customer support or visit a service point with your ID card.")
-        if final
-        else _("Please take new photos and submit again.")
+def _reasons_param(reasons: list[ReasonCode]) -> dict:
+    """The reasons' customer texts in both languages, so the message reads in whichever the customer uses."""
+    return message_kinds.texts_param(
+        *({"zh-hans": reason.customer_text_zh, "en": reason.customer_text_en} for reason in reasons)
     )
-    body = _("Reason: %(reasons)s. %(follow_up)s") % {"reasons": texts, "follow_up": follow_up}
-    if submission.customer_message:
-        body = f"{body}\n{submission.customer_message}"
+
+
+def _notify_rejection(submission: Submission, reasons: list[ReasonCode]) -> None:
+    final = any(reason.is_final for reason in reasons)
+    follow_up = message_kinds.FOLLOW_UP_FINAL if final else message_kinds.FOLLOW_UP_RETRY
     account_services.notify(
         user=submission.user,
-        subject=_("Real-name verification not approved"),
-        body=body,
+        kind=message_kinds.VERIFICATION_REJECTED,
+        params={
+            "reasons": _reasons_param(reasons),
+            "follow_up": message_kinds.msgid_param(follow_up),
+            "note": submission.customer_message,
+        },
         link=VERIFICATION_LINK,
     )
 
@@ -330,15 +330,11 @@ def submission_revoke_approval(
             note=submission.internal_note,
         )
         account_services.user_revoke_real_name_verification(user=submission.user, actor=actor, reason=",".join(codes))
-        texts = "；".join(reason.customer_text() for reason in reasons)
-        body = _(
-            "Your real-name verification was withdrawn after a further check: %(reasons)s. Your lines are suspended "
-            "until you verify again."
-        ) % {"reasons": texts}
-        if submission.customer_message:
-            body = f"{body}\n{submission.customer_message}"
         account_services.notify(
-            user=submission.user, subject=_("Real-name verification withdrawn"), body=body, link=VERIFICATION_LINK
+            user=submission.user,
+            kind=message_kinds.VERIFICATION_REVOKED,
+            params={"reasons": _reasons_param(reasons), "note": submission.customer_message},
+            link=VERIFICATION_LINK,
         )
     return submission
 
@@ -353,10 +349,5 @@ def submission_lift_final_block(*, submission_id: int, actor: User, note: str) -
         submission.final_block_lifted_at = timezone.now()
         submission.save(update_fields=["final_block_lifted_at"])
         submission_event_record(submission, actor=actor, verb="final_block_lifted", note=note)
-        account_services.notify(
-            user=submission.user,
-            subject=_("You can verify your real name again"),
-            body=_("Support has reviewed your case. You can submit your ID photos again."),
-            link=VERIFICATION_LINK,
-        )
+        account_services.notify(user=submission.user, kind=message_kinds.VERIFICATION_UNBLOCKED, link=VERIFICATION_LINK)
     return submission

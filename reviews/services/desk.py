@@ -5,6 +5,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import message_kinds
 from accounts import services as account_services
 from accounts.models import Line, ServicePoint, User
 from accounts.selectors import line_by_activation_code
@@ -99,9 +100,8 @@ def submission_verify_in_person(
                 now=now,
                 verb="verified_in_person",
                 notification=(
-                    _("Real-name verification approved"),
-                    _("You were verified in person at %(point)s. Certificate number: %(number)s.")
-                    % {"point": point.name, "number": certificate.number},
+                    message_kinds.VERIFICATION_APPROVED_IN_PERSON,
+                    {"point": point.name, "number": certificate.number},
                     VERIFICATION_LINK,
                 ),
                 audit_data={"service_point": point.code, "certificate": certificate.number},

@@ -34,8 +34,8 @@ def make_notifications(user, count, read=False):
     return Notification.objects.bulk_create(
         Notification(
             user=user,
-            subject=f"Message {n:02d}",
-            body=f"Body {n:02d}",
+            legacy_subject=f"Message {n:02d}",
+            legacy_body=f"Body {n:02d}",
             created_at=now - timedelta(minutes=count - n),
             read_at=now if read else None,
         )

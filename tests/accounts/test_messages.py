@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import services, sms
+from accounts import message_kinds, services, sms
 from accounts.hashing import hashes_match
 from accounts.models import Notification, OutboundMessage, User
 from tests.accounts.conftest import STRONG_PASSWORD
@@ -21,6 +21,9 @@ from tests.factories import CustomerFactory
 pytestmark = pytest.mark.django_db
 
 PHONE = "+8613800138000"
+ANSWERED = message_kinds.SUPPORT_ANSWERED
+HELLO = {"text": "Hello"}
+HELLO_ENJOY = {"text": "Enjoy."}
 
 
 def dispatch() -> str:
@@ -32,23 +35,29 @@ def dispatch() -> str:
 def test_notify_writes_the_inbox_message_and_queues_sms_and_email():
     user = CustomerFactory(phone=PHONE, email="li.lei@example.com")
 
-    notification = services.notify(user=user, subject="Line active", body="Enjoy.", link="/account/")
+    notification = services.notify(user=user, kind=ANSWERED, params={"text": "Enjoy."}, link="/account/")
 
     assert Notification.objects.get(user=user) == notification
     assert notification.link == "/account/" and notification.read_at is None
     rows = {row.channel: row for row in OutboundMessage.objects.all()}
     assert set(rows) == {"sms", "email"}
     assert rows["sms"].recipient == PHONE
-    assert "Line active" in rows["sms"].body and "Enjoy." in rows["sms"].body
+    assert notification.kind == "support.answered" and notification.params == {"text": "Enjoy."}
+    assert rows["sms"].body == "【Heyon】客服已回复您的留言：Enjoy."
+    assert (rows["sms"].kind, rows["sms"].params, rows["sms"].language) == (
+        "support.answered",
+        {"text": "Enjoy."},
+        "zh-hans",
+    )
     assert rows["email"].recipient == "li.lei@example.com"
-    assert rows["email"].subject == "Line active"
+    assert (rows["email"].subject, rows["email"].body) == ("客服已回复您的留言", "Enjoy.")
     assert all(row.status == OutboundMessage.Status.PENDING for row in rows.values())
 
 
 def test_notify_without_sms_queues_only_the_email():
     user = CustomerFactory(phone=PHONE, email="li.lei@example.com")
 
-    services.notify(user=user, subject="Hello", body="Body", sms_too=False)
+    services.notify(user=user, kind=ANSWERED, params={"text": "Body"}, sms_too=False)
 
     assert list(OutboundMessage.objects.values_list("channel", flat=True)) == ["email"]
 
@@ -59,22 +68,25 @@ def test_notify_many_writes_each_customers_messages_in_one_insert_per_table(djan
 
     with django_assert_num_queries(2), sent() as callbacks:
         written = services.notify_many(
-            [(phone_only, "Renewed", "Until May.", "/billing/"), (both, "Expired", "Renew it.", "/renew/")],
+            [
+                (phone_only, message_kinds.LINE_EXPIRED, {"number": "138 0013 8000"}, "/billing/"),
+                (both, message_kinds.LINE_EXPIRED, {"number": "139 0013 9000"}, "/renew/"),
+            ],
             send_now=False,
         )
 
     assert written == 2
     assert callbacks == []  # left for dispatch_messages
-    inbox = list(Notification.objects.order_by("pk").values_list("user_id", "subject", "body", "link"))
+    inbox = list(Notification.objects.order_by("pk").values_list("user_id", "kind", "params", "link"))
     assert inbox == [
-        (phone_only.pk, "Renewed", "Until May.", "/billing/"),
-        (both.pk, "Expired", "Renew it.", "/renew/"),
+        (phone_only.pk, "line.expired", {"number": "138 0013 8000"}, "/billing/"),
+        (both.pk, "line.expired", {"number": "139 0013 9000"}, "/renew/"),
     ]
     outbox = list(OutboundMessage.objects.order_by("pk").values_list("channel", "recipient", "subject", "body"))
     assert outbox == [
-        ("sms", PHONE, "", "【Heyon】Renewed：Until May."),
-        ("sms", "+8613900139000", "", "【Heyon】Expired：Renew it."),
-        ("email", "han.mei@example.com", "Expired", "Renew it."),
+        ("sms", PHONE, "", "【Heyon】您的号码已到期：号码 138 0013 8000 已到期，续费后即可恢复使用。"),
+        ("sms", "+8613900139000", "", "【Heyon】您的号码已到期：号码 139 0013 9000 已到期，续费后即可恢复使用。"),
+        ("email", "han.mei@example.com", "您的号码已到期", "号码 139 0013 9000 已到期，续费后即可恢复使用。"),
     ]
 
 
@@ -83,7 +95,7 @@ def test_messages_leave_only_after_the_transaction_commits(sent, sms_outbox):
 
     with sent() as callbacks:
         with transaction.atomic():
-            services.notify(user=user, subject="Line active", body="Enjoy.")
+            services.notify(user=user, kind=ANSWERED, params={"text": "Enjoy."})
         assert sms_outbox == [] and mail.outbox == []
 
     assert len(callbacks) == 1  # the SMS and the email are handed on together
@@ -98,7 +110,7 @@ def test_nothing_is_sent_or_kept_when_the_transaction_rolls_back(sent, sms_outbo
 
     with sent() as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.notify(user=user, subject="Line active", body="Enjoy.")
+            services.notify(user=user, kind=ANSWERED, params={"text": "Enjoy."})
             raise RuntimeError("the event failed")
 
     assert callbacks == []
@@ -134,7 +146,7 @@ def test_dispatch_sends_a_failed_message_once_after_its_backoff(sent, settings, 
     user = CustomerFactory(phone=PHONE, email=None)
     settings.SMS_BACKEND = FAILING
     with sent():
-        services.notify(user=user, subject="Line active", body="Enjoy.")
+        services.notify(user=user, kind=ANSWERED, params={"text": "Enjoy."})
     settings.SMS_BACKEND = "locmem"
 
     assert dispatch() == "sent=0 failed=0 gave_up=0"  # still inside its backoff
@@ -157,7 +169,7 @@ def test_dispatch_backs_off_exponentially_and_gives_up_after_max_attempts(settin
     settings.SMS_BACKEND = FAILING
     settings.OUTBOX_MAX_ATTEMPTS = 3
     user = CustomerFactory(phone=PHONE, email=None)
-    services.notify(user=user, subject="Line active", body="Enjoy.")  # not committed: not sent yet
+    services.notify(user=user, kind=ANSWERED, params={"text": "Enjoy."})  # not committed: not sent yet
 
     assert dispatch() == "sent=0 failed=1 gave_up=0"
     row = OutboundMessage.objects.get()
@@ -181,7 +193,7 @@ def test_dispatch_backs_off_exponentially_and_gives_up_after_max_attempts(settin
 
 
 def test_a_message_claimed_by_a_crashed_dispatcher_is_sent_after_its_lease(sms_outbox, travel):
-    row = services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient=PHONE, body="Hello")
+    row = services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient=PHONE, kind=ANSWERED, params=HELLO)
     OutboundMessage.objects.filter(pk=row.pk).update(
         status=OutboundMessage.Status.SENDING, attempts=1, claimed_until=timezone.now() + timedelta(minutes=5)
     )
@@ -190,42 +202,52 @@ def test_a_message_claimed_by_a_crashed_dispatcher_is_sent_after_its_lease(sms_o
     travel(timedelta(minutes=5, seconds=1))
     assert dispatch() == "sent=1 failed=0 gave_up=0"
 
-    assert sms_outbox == [{"to": PHONE, "text": "Hello"}]
+    assert sms_outbox == [{"to": PHONE, "text": "【Heyon】客服已回复您的留言：Hello"}]
 
 
 def test_dispatch_sends_no_more_than_its_limit_per_run(sms_outbox):
     for n in range(3):
-        services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient=PHONE, body=f"message {n}")
+        services.outbox_queue(
+            channel=OutboundMessage.Channel.SMS, recipient=PHONE, kind=ANSWERED, params={"text": f"message {n}"}
+        )
 
     call_command("dispatch_messages", "--limit", "2", stdout=StringIO())
     assert len(sms_outbox) == 2
     dispatch()
 
-    assert sorted(message["text"] for message in sms_outbox) == ["message 0", "message 1", "message 2"]
+    assert sorted(message["text"][-9:] for message in sms_outbox) == ["message 0", "message 1", "message 2"]
 
 
 def test_email_from_the_outbox_goes_through_django_mail():
-    services.outbox_queue(channel=OutboundMessage.Channel.EMAIL, recipient="a@example.com", subject="Hi", body="Text")
+    services.outbox_queue(
+        channel=OutboundMessage.Channel.EMAIL, recipient="a@example.com", kind=ANSWERED, params={"text": "Text"}
+    )
 
     dispatch()
 
     assert len(mail.outbox) == 1
-    assert (mail.outbox[0].subject, mail.outbox[0].body, mail.outbox[0].to) == ("Hi", "Text", ["a@example.com"])
+    assert (mail.outbox[0].subject, mail.outbox[0].body, mail.outbox[0].to) == (
+        "客服已回复您的留言",
+        "Text",
+        ["a@example.com"],
+    )
 
 
 def test_file_backend_writes_one_text_file_per_message(settings, tmp_path):
     settings.SMS_BACKEND = "file"
     settings.SMS_FILE_PATH = str(tmp_path / "sms")
-    services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient=PHONE, body="【Heyon】您的验证码")
-    services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient="+85261234567", body="Second message")
+    services.outbox_queue(channel=OutboundMessage.Channel.SMS, recipient=PHONE, kind=ANSWERED, params={"text": "您好"})
+    services.outbox_queue(
+        channel=OutboundMessage.Channel.SMS, recipient="+85261234567", kind=ANSWERED, params=HELLO, language="en"
+    )
 
     assert dispatch() == "sent=2 failed=0 gave_up=0"
 
     files = sorted(Path(settings.SMS_FILE_PATH).glob("*.txt"))
     assert len(files) == 2
     contents = sorted(path.read_text(encoding="utf-8") for path in files)
-    assert any(PHONE in text and "【Heyon】您的验证码" in text for text in contents)
-    assert any("+85261234567" in text and "Second message" in text for text in contents)
+    assert any(PHONE in text and "【Heyon】客服已回复您的留言：您好" in text for text in contents)
+    assert any("+85261234567" in text and "[Heyon] Support answered your message: Hello" in text for text in contents)
 
 
 def test_a_one_time_code_is_masked_in_the_outbox_and_blanked_once_sent(sent, sms_outbox):
@@ -281,5 +303,5 @@ def test_a_one_time_code_is_blanked_when_the_outbox_gives_up(sent, settings, mon
 def test_an_ordinary_message_keeps_its_text_after_sending(sent):
     user = CustomerFactory()
     with sent():
-        services.notify(user=user, subject="Hello", body="Your line is active", email_too=False)
+        services.notify(user=user, kind=ANSWERED, params={"text": "Your line is active"}, email_too=False)
     assert OutboundMessage.objects.get(channel="sms").body.endswith("Your line is active")

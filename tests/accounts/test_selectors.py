@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 def test_notifications_page_walks_the_inbox_newest_first_without_gaps_or_repeats():
     customer = CustomerFactory()
-    ids = [Notification.objects.create(user=customer, subject=f"m{n}", body="b").pk for n in range(7)]
-    Notification.objects.create(user=CustomerFactory(), subject="not mine", body="b")
+    ids = [Notification.objects.create(user=customer, legacy_subject=f"m{n}", legacy_body="b").pk for n in range(7)]
+    Notification.objects.create(user=CustomerFactory(), legacy_subject="not mine", legacy_body="b")
 
     seen, before = [], None
     while True:
@@ -29,7 +29,7 @@ def test_notifications_page_walks_the_inbox_newest_first_without_gaps_or_repeats
 def test_notifications_page_has_no_next_key_when_the_page_is_exactly_full():
     customer = CustomerFactory()
     for n in range(3):
-        Notification.objects.create(user=customer, subject=f"m{n}", body="b")
+        Notification.objects.create(user=customer, legacy_subject=f"m{n}", legacy_body="b")
 
     page, before = selectors.notifications_page(user=customer, size=3)
 
@@ -39,9 +39,9 @@ def test_notifications_page_has_no_next_key_when_the_page_is_exactly_full():
 
 def test_unread_notification_count_counts_only_the_users_unread_messages():
     customer = CustomerFactory()
-    Notification.objects.create(user=customer, subject="unread", body="b")
-    Notification.objects.create(user=customer, subject="read", body="b", read_at=timezone.now())
-    Notification.objects.create(user=CustomerFactory(), subject="other", body="b")
+    Notification.objects.create(user=customer, legacy_subject="unread", legacy_body="b")
+    Notification.objects.create(user=customer, legacy_subject="read", legacy_body="b", read_at=timezone.now())
+    Notification.objects.create(user=CustomerFactory(), legacy_subject="other", legacy_body="b")
 
     assert selectors.unread_notification_count(user=customer) == 1
 
@@ -50,7 +50,9 @@ def test_recent_notifications_are_the_newest_five():
     customer = CustomerFactory()
     now = timezone.now()
     for n in range(7):
-        Notification.objects.create(user=customer, subject=f"m{n}", body="b", created_at=now - timedelta(hours=n))
+        Notification.objects.create(
+            user=customer, legacy_subject=f"m{n}", legacy_body="b", created_at=now - timedelta(hours=n)
+        )
 
     assert [n.subject for n in selectors.recent_notifications(user=customer)] == ["m0", "m1", "m2", "m3", "m4"]
 

@@ -1,5 +1,6 @@
 """Registration, sign-in, lockout, sign-in by code, password reset and sign-out through the pages."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -462,7 +463,7 @@ def test_password_reset_by_email_code(client, sent, sms_outbox):
         client.post("/accounts/password-reset/", {"identifier": "li.lei@example.com"})
     assert sms_outbox == []
     assert mail.outbox[0].to == ["li.lei@example.com"]
-    code = next(word for word in mail.outbox[0].body.split() if word.isdigit() and len(word) == 6)
+    code = re.search(r"\b\d{6}\b", mail.outbox[0].body).group()
 
     response = reset_with_code(client, code)
 

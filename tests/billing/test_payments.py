@@ -375,7 +375,7 @@ def test_a_late_success_for_an_already_paid_order_is_refunded_and_the_customer_t
     assert charges_total(user) == Decimal("-30.00")
     line.refresh_from_db()
     assert line.validity_end == old_end  # not extended twice
-    assert Notification.objects.filter(user=user, body__contains=order.number).count() == 1
+    assert Notification.objects.filter(user=user, params__number=order.number).count() == 1
 
 
 def test_a_success_for_an_expired_order_is_refunded(customer_line, plans):

@@ -89,7 +89,7 @@ def test_a_provider_success_after_a_revocation_is_refunded_and_the_line_stays_su
     order.refresh_from_db()
     line.refresh_from_db()
     assert (payment.status, payment.failure_reason) == ("refunded", "line_not_renewable")
-    assert Notification.objects.filter(user=user, body__contains=order.number).exists()  # told of the refund
+    assert Notification.objects.filter(user=user, params__number=order.number).exists()  # told of the refund
     assert order.status == "open"
     assert line.status == Line.Status.SUSPENDED
 

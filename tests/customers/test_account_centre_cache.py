@@ -125,17 +125,19 @@ def test_a_new_message_and_reading_it_show_at_once(english, plans):
     user, _line = served_customer(plans)
     english.force_login(user)
     before = page(english)
-    assert "Cache test notice" not in before
+    assert "Support answered your message" not in before
 
-    account_services.notify(user=user, subject="Cache test notice", body="…", sms_too=False, email_too=False)
+    account_services.notify(
+        user=user, kind="support.answered", params={"text": "Cache test notice"}, sms_too=False, email_too=False
+    )
     unread = page(english)
-    assert "Cache test notice" in unread
+    assert "Support answered your message" in unread
     assert "notification-unread" in unread
 
     account_services.notification_mark_all_read(user=user)
 
     read = page(english)
-    assert "Cache test notice" in read
+    assert "Support answered your message" in read
     assert "notification-unread" not in read
     assert 'data-testid="unread-count"' not in read
 

@@ -460,7 +460,7 @@ def test_reject_needs_a_note_and_leaves_the_request_open_without_one(support):
     assert request.status == CancellationRequest.Status.REJECTED
     assert (request.decided_by, request.decision_note) == (support, "Unpaid usage charges.")
     assert line.status == Line.Status.ACTIVE
-    assert Notification.objects.filter(user=user, body__contains="Unpaid usage charges.").exists()
+    assert Notification.objects.filter(user=user, params__reason="Unpaid usage charges.").exists()
 
 
 def test_a_decided_request_cannot_be_decided_again(support):
@@ -528,7 +528,7 @@ def test_approval_cancels_the_line_refunds_stops_auto_renew_quarantines_and_audi
     assert any(message["to"] == user.phone.as_e164 and number in message["text"] for message in sms_outbox)
     assert any(email.to == [user.email] and number in email.body for email in mail.outbox)
     new_notifications = Notification.objects.filter(user=user).exclude(pk__in=earlier_notifications)
-    assert new_notifications.filter(body__contains=number, link="/account/").count() == 1
+    assert new_notifications.filter(params__number=number, link="/account/").count() == 1
     # Audited.
     approved = AuditEvent.objects.get(verb="cancellation.approved", target_id=str(request.pk))
     assert approved.actor == support

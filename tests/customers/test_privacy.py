@@ -142,7 +142,7 @@ def test_export_holds_the_owners_data_and_photos_and_nothing_of_another_customer
     assert [line["number"] for line in data["lines"]] == [owner_line.msisdn.as_e164]
     assert [order["number"] for order in data["orders"]] == [owner_order.number]
     assert [receipt["number"] for receipt in data["receipts"]] == [owner_order.receipt.number]
-    subjects = set(Notification.objects.filter(user=owner).values_list("subject", flat=True))
+    subjects = {notification.subject for notification in Notification.objects.filter(user=owner)}
     assert subjects and {message["subject"] for message in data["messages"]} == subjects
     [verification] = data["verification"]
     assert verification["status"] == "approved"

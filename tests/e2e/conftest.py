@@ -12,6 +12,7 @@ import pytest
 # synchronously between browser steps, which is safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 CHROMIUM = os.environ.get("HEYON_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 PHONE_VIEWPORT = {"width": 390, "height": 844}
@@ -73,3 +74,9 @@ def new_page(browser, live_server):
     yield open_page
     for context in contexts:
         context.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Keep a picture of a journey's key screen in var/screenshots/ for a person to look through."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from accounts.models import Line, Notification, OutboundMessage
 from tests.factories import PASSWORD, CustomerFactory, make_line, make_staff
@@ -71,10 +72,12 @@ def test_customer_rejected_then_resubmits_and_is_approved(new_page, live_server,
     line.refresh_from_db()
     assert line.status == Line.Status.ACTIVE
     approved = Notification.objects.filter(user=customer).order_by("-pk").first()
+    with translation.override("zh-hans"):  # the language the customer reads in
+        subject = approved.subject
     customer_page.goto("/notifications/")
-    assert approved.subject in customer_page.get_by_test_id("notification-list").inner_text()
+    assert subject in customer_page.get_by_test_id("notification-list").inner_text()
     # Rejection and approval both reached the customer by SMS too.
-    assert OutboundMessage.objects.filter(recipient=customer.phone.as_e164, body__contains=approved.subject).exists()
+    assert OutboundMessage.objects.filter(recipient=customer.phone.as_e164, body__contains=subject).exists()
 
     # Support reads everything that happened to the customer's verification on the audit page.
     make_staff("support", login="support1")

@@ -115,7 +115,9 @@ class RefusesOneNumber(sms.BaseBackend):
 def test_one_refused_recipient_in_a_batch_is_retried_alone_and_everyone_gets_one_message(settings, monkeypatch):
     settings.SMS_BACKEND = f"{__name__}.RefusesOneNumber"
     customers = [CustomerFactory(phone=PHONE, email=None)] + [CustomerFactory(email=None) for _ in range(4)]
-    account_services.notify_many([(c, "提醒", "测试。", "/account/") for c in customers], send_now=False)
+    account_services.notify_many(
+        [(c, "support.answered", {"text": "提醒"}, "/account/") for c in customers], send_now=False
+    )
 
     assert dispatch() == "sent=4 failed=1 gave_up=0"
     assert PHONE not in [message["to"] for message in sms.outbox]

@@ -124,6 +124,7 @@ def settings_under(environment: dict) -> dict:
 BEAT_TASKS = [
     "accounts.tasks.dispatch_messages",
     "api.tasks.purge_api_records",
+    "accounts.tasks.poll_sms_receipts",
     "billing.tasks.expire_lines",
     "billing.tasks.run_autorenew",
     "billing.tasks.settle_payments",
@@ -172,7 +173,7 @@ def test_without_a_broker_messages_are_sent_in_process_and_celery_is_never_asked
     user = CustomerFactory(phone="+8613800138000", email=None)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.notify(user=user, subject="提醒", body="测试。", email_too=False)
+        services.notify(user=user, kind="support.answered", params={"text": "提醒"}, email_too=False)
 
     assert [message["to"] for message in sms.outbox] == ["+8613800138000"]
 
@@ -194,7 +195,7 @@ def commit_a_message(capture, user, subject):
     from accounts import services
 
     with capture(execute=True):
-        services.notify(user=user, subject=subject, body="测试。", email_too=False)
+        services.notify(user=user, kind="support.answered", params={"text": subject}, email_too=False)
 
 
 def test_messages_committed_while_a_send_task_waits_ride_on_that_task(queued_sends, django_capture_on_commit_callbacks):
@@ -225,7 +226,9 @@ def test_a_send_task_sends_the_newest_first_and_leaves_a_backlog_to_the_next_tas
     monkeypatch.setattr(outbox, "SEND_TASK_BATCH", 2)
     backlog = [CustomerFactory(phone=f"+861380013801{n}", email=None) for n in range(3)]
     # A batch job's messages wait for dispatch_messages (send_now=False): a backlog.
-    services.notify_many([(user, "到期提醒", "测试。", "/account/") for user in backlog], send_now=False)
+    services.notify_many(
+        [(user, "support.answered", {"text": "到期提醒"}, "/account/") for user in backlog], send_now=False
+    )
     code_for = CustomerFactory(phone="+8613800138000", email=None)
     commit_a_message(django_capture_on_commit_callbacks, code_for, "验证码")
     assert queued_sends == [()]
@@ -297,6 +300,7 @@ def test_every_scheduled_task_is_registered_with_the_worker():
     assert all(entry["task"] in app.tasks for entry in schedule.values())
     assert {name: entry["schedule"] for name, entry in schedule.items()} == {
         "dispatch-messages": 60.0,
+        "poll-sms-receipts": 300.0,
         "run-autorenew": 3600.0,
         "expire-lines": 3600.0,
         "settle-payments": 300.0,

@@ -42,11 +42,11 @@ def test_an_sms_queued_on_commit_is_delivered_by_the_worker_exactly_once(worker)
     user = CustomerFactory(phone=PHONE, email=None)
 
     with transaction.atomic():
-        account_services.notify(user=user, subject="线路已开通", body="欢迎使用。", email_too=False)
+        account_services.notify(user=user, kind="support.answered", params={"text": "线路已开通"}, email_too=False)
         assert texts_to(PHONE) == []  # nothing leaves before the commit
 
     assert worker.finished.wait_for("accounts.tasks.send_messages") == [{"sent": 1, "failed": 0, "gave_up": 0}]
-    assert texts_to(PHONE) == ["【Heyon】线路已开通：欢迎使用。"]
+    assert texts_to(PHONE) == ["【Heyon】客服已回复您的留言：线路已开通"]
     row = OutboundMessage.objects.get(recipient=PHONE)
     assert (row.status, row.attempts) == (OutboundMessage.Status.SENT, 1)
 
@@ -59,7 +59,7 @@ def test_an_sms_queued_on_commit_is_delivered_by_the_worker_exactly_once(worker)
         "gave_up": 0,
     }
     assert worker.finished.wait_for("accounts.tasks.dispatch_messages") == [{"sent": 0, "failed": 0, "gave_up": 0}]
-    assert texts_to(PHONE) == ["【Heyon】线路已开通：欢迎使用。"]
+    assert texts_to(PHONE) == ["【Heyon】客服已回复您的留言：线路已开通"]
 
 
 @pytest.mark.skipif(
@@ -73,7 +73,7 @@ def test_a_burst_of_commits_is_sent_by_few_tasks_each_message_once(worker, setti
 
     for n, user in enumerate(users):
         with transaction.atomic():
-            account_services.notify(user=user, subject=f"第{n}条", body="测试。", email_too=False)
+            account_services.notify(user=user, kind="support.answered", params={"text": f"第{n}条"}, email_too=False)
 
     deadline = time.monotonic() + 30
     while sum(result["sent"] for result in worker.finished.wait_for("accounts.tasks.send_messages")) < 20:
@@ -123,7 +123,7 @@ def test_an_sms_the_provider_refuses_in_the_worker_stays_pending_and_is_sent_onc
     user = CustomerFactory(phone=PHONE, email=None)
 
     with transaction.atomic():
-        account_services.notify(user=user, subject="线路已开通", body="欢迎使用。", email_too=False)
+        account_services.notify(user=user, kind="support.answered", params={"text": "线路已开通"}, email_too=False)
 
     assert worker.finished.wait_for("accounts.tasks.send_messages") == [{"sent": 0, "failed": 1, "gave_up": 0}]
     row = OutboundMessage.objects.get(recipient=PHONE)
@@ -137,7 +137,7 @@ def test_an_sms_the_provider_refuses_in_the_worker_stays_pending_and_is_sent_onc
 
     results = worker.finished.wait_for("accounts.tasks.dispatch_messages", count=2)
     assert sorted(result["sent"] for result in results) == [0, 1]
-    assert texts_to(PHONE) == ["【Heyon】线路已开通：欢迎使用。"]
+    assert texts_to(PHONE) == ["【Heyon】客服已回复您的留言：线路已开通"]
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboundMessage.Status.SENT, 2)
 
@@ -148,11 +148,11 @@ def test_an_sms_the_provider_refuses_in_the_worker_stays_pending_and_is_sent_onc
 def _pending_message(settings):
     settings.OUTBOX_SEND_ON_COMMIT = False  # left for the dispatcher, as a broker outage would
     user = CustomerFactory(phone=PHONE, email=None)
-    account_services.notify(user=user, subject="提醒", body="测试。", email_too=False)
+    account_services.notify(user=user, kind="support.answered", params={"text": "提醒"}, email_too=False)
 
     def check(result):
         assert result == {"sent": 1, "failed": 0, "gave_up": 0}
-        assert texts_to(PHONE) == ["【Heyon】提醒：测试。"]
+        assert texts_to(PHONE) == ["【Heyon】客服已回复您的留言：提醒"]
         assert OutboundMessage.objects.get(recipient=PHONE).status == OutboundMessage.Status.SENT
 
     return check

@@ -56,7 +56,7 @@ def test_two_dispatchers_at_once_send_every_message_exactly_once(two_workers, se
     settings.OUTBOX_SEND_ON_COMMIT = False
     customers = [CustomerFactory(email=None) for _ in range(30)]
     for customer in customers:
-        account_services.notify(user=customer, subject="提醒", body="测试。", email_too=False)
+        account_services.notify(user=customer, kind="support.answered", params={"text": "提醒"}, email_too=False)
 
     # Each dispatcher has claimed a message before either sends: they work side by side.
     meet_in(monkeypatch, outbox, "_deliver")

@@ -273,7 +273,7 @@ def test_verifying_an_unattached_line_creates_the_account_attaches_and_activates
     }
     assert certificate.line == line and certificate.issued_by == clerk and certificate.service_point == point
     assert certificate.holder_name_masked == "李**"
-    assert Notification.objects.filter(user=customer, body__contains=certificate.number).exists()
+    assert Notification.objects.filter(user=customer, params__number=certificate.number).exists()
 
 
 def test_customer_is_texted_the_certificate_number_only_after_commit(

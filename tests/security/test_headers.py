@@ -146,8 +146,10 @@ def test_production_settings_pass_check_deploy_with_secure_cookies_hsts_and_the_
         BLIND_INDEX_KEY="production-check-blind-index-key",
         FIELD_ENCRYPTION_KEYS="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         ALLOWED_HOSTS="heyon.example",
-        # No real payment provider is configured here: the sandbox, allowed as a rehearsal would.
+        # No real payment or SMS provider is configured here: the sandbox and the console SMS
+        # backend, allowed as a rehearsal would.
         HEYON_ALLOW_SANDBOX_IN_PRODUCTION="true",
+        HEYON_ALLOW_TEXT_SMS_IN_PRODUCTION="true",
         PAYMENT_SANDBOX_SECRET="production-check-sandbox-" + "s" * 40,
     )
     result = subprocess.run(

@@ -3,6 +3,8 @@
 - The sandbox provider (any made-up card pays) makes production refuse to start: a system
   check error, unless HEYON_ALLOW_SANDBOX_IN_PRODUCTION=true (benchmarks, rehearsals),
   and even then its signing secret must be its own (not the development one, not SECRET_KEY).
+- An SMS backend that reaches no handset (console, file, locmem) makes production refuse to
+  start, unless HEYON_ALLOW_TEXT_SMS_IN_PRODUCTION=true (benchmarks, rehearsals).
 - /healthz answers a load balancer's plain-HTTP check; every other page still goes to HTTPS.
 """
 
@@ -38,6 +40,8 @@ print("PROBE=" + json.dumps({"errors": errors, "http": answers, "https": secure}
 def probe(tmp_path, **environment) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "AWS_", "PAYMENT_"))}
     env.pop("HEYON_ALLOW_SANDBOX_IN_PRODUCTION", None)
+    env.pop("HEYON_ALLOW_TEXT_SMS_IN_PRODUCTION", None)
+    env.pop("SMS_BACKEND", None)
     env.update(
         DJANGO_SETTINGS_MODULE="heyon_site.settings.production",
         SECRET_KEY="production-check-" + "x" * 50,
@@ -75,8 +79,28 @@ def test_the_sandbox_allowed_in_production_still_needs_a_secret_of_its_own(tmp_p
     assert billing_errors(found) == ["billing.E003"]
 
 
-def test_the_sandbox_allowed_in_production_with_its_own_secret_passes_and_healthz_answers_plain_http(tmp_path):
+def test_production_refuses_an_sms_backend_that_reaches_no_handset(tmp_path):
     found = probe(tmp_path, HEYON_ALLOW_SANDBOX_IN_PRODUCTION="true", PAYMENT_SANDBOX_SECRET=STRONG_SECRET)
+    assert found["errors"] == ["accounts.E001"]
+
+    allowed = probe(
+        tmp_path,
+        HEYON_ALLOW_SANDBOX_IN_PRODUCTION="true",
+        PAYMENT_SANDBOX_SECRET=STRONG_SECRET,
+        SMS_BACKEND="aliyun",
+        ALIYUN_SMS_ACCESS_KEY_ID="LTAI-key",
+        ALIYUN_SMS_ACCESS_KEY_SECRET="secret",
+    )
+    assert allowed["errors"] == []
+
+
+def test_the_sandbox_allowed_in_production_with_its_own_secret_passes_and_healthz_answers_plain_http(tmp_path):
+    found = probe(
+        tmp_path,
+        HEYON_ALLOW_SANDBOX_IN_PRODUCTION="true",
+        PAYMENT_SANDBOX_SECRET=STRONG_SECRET,
+        HEYON_ALLOW_TEXT_SMS_IN_PRODUCTION="true",
+    )
 
     assert found["errors"] == []
     assert found["http"]["/healthz"] == 200  # the load balancer's check, not a redirect to HTTPS
