@@ -225,7 +225,7 @@ def usage_import(*, file_name: str, content: bytes | None = None, file: BinaryIO
             # The same file, imported at this very moment by another worker, committed first.
             report.already_imported = True
             return report
-        rows = parse_rows(stream, report)
+        rows = _csv_errors_refused(parse_rows(stream, report))
         if usage_pg.is_available():
             unknown = usage_pg.merge(batch_id=batch.pk, rows=rows, report=report, max_unknown=MAX_REPORTED_BAD_ROWS)
         else:
@@ -236,6 +236,14 @@ def usage_import(*, file_name: str, content: bytes | None = None, file: BinaryIO
         batch.skipped_rows = report.bad_rows
         batch.save(update_fields=["record_count", "skipped_rows"])
     return report
+
+
+def _csv_errors_refused(rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
+    """The rows; a file the CSV reader cannot read on (a field past its size limit) is refused whole."""
+    try:
+        yield from rows
+    except csv.Error as error:
+        raise ValueError(f"unreadable CSV: {error}") from error
 
 
 def _check_header(stream: BinaryIO) -> None:
