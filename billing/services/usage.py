@@ -85,10 +85,12 @@ class ParsedRow:
 # --- Phone numbers: mainland mobiles in their two usual spellings are checked against
 # phonenumbers' own pattern for Chinese mobiles (same answer, no parse); anything else
 # goes through accounts.backends.parse_phone.
-_PLAIN_MAINLAND = re.compile(r"(?:\+86)?(1\d{10})")
 _CN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("CN")
-_CN_GENERAL = re.compile(_CN_METADATA.general_desc.national_number_pattern)
-_CN_MOBILE = re.compile(_CN_METADATA.mobile.national_number_pattern)
+# "+86" or nothing, then 11 digits that match both the general and the mobile pattern.
+_MAINLAND_MOBILE = re.compile(
+    rf"(?:\+86)?(?=1\d{{10}}\Z)(?=(?:{_CN_METADATA.general_desc.national_number_pattern})\Z)"
+    rf"((?:{_CN_METADATA.mobile.national_number_pattern}))"
+)
 
 
 class NumberNormaliser:
@@ -100,11 +102,9 @@ class NumberNormaliser:
         self.memo: dict[str, str | None] = {}
 
     def __call__(self, raw: str) -> str | None:
-        match = _PLAIN_MAINLAND.fullmatch(raw)
+        match = _MAINLAND_MOBILE.fullmatch(raw)
         if match is not None:
-            national = match[1]
-            if _CN_MOBILE.fullmatch(national) and _CN_GENERAL.fullmatch(national):
-                return "+86" + national
+            return "+86" + match[1]
         try:
             return self.memo[raw]
         except KeyError:
@@ -125,6 +125,22 @@ def _parse_time(text: str, zone: ZoneInfo) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment
+
+
+def _parse_quantity(text: str) -> Decimal | None:
+    """A positive quantity below MAX_QUANTITY with at most three decimals (as written), else None."""
+    try:
+        quantity = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not quantity.is_finite() or not (0 < quantity < MAX_QUANTITY):
+        return None
+    point = text.find(".")
+    if "e" in text or "E" in text:
+        precise = quantity.as_tuple().exponent >= -3
+    else:
+        precise = point < 0 or len(text) - point <= 4
+    return quantity if precise else None
 
 
 def _record_key(record_id: str, msisdn: str, moment: datetime, kind: str, quantity: Decimal) -> str:
@@ -176,12 +192,8 @@ def parse_rows(stream: BinaryIO, report: ImportReport) -> Iterator[ParsedRow]:
         if kind is None:
             report.bad_row(line_number, f"invalid type {row[i_type]!r} (data, voice or sms)")
             continue
-        try:
-            quantity = Decimal(row[i_quantity].strip())
-        except InvalidOperation:
-            report.bad_row(line_number, f"invalid quantity {row[i_quantity]!r}")
-            continue
-        if not (0 < quantity < MAX_QUANTITY) or quantity.as_tuple().exponent < -3:
+        quantity = _parse_quantity(row[i_quantity].strip())
+        if quantity is None:
             report.bad_row(line_number, f"invalid quantity {row[i_quantity]!r}")
             continue
         record_id = row[i_record].strip() if i_record is not None else ""

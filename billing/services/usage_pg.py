@@ -53,7 +53,6 @@ def merge(*, batch_id: int, rows: Iterator, report, max_unknown: int) -> list[tu
             "record_key text NOT NULL) ON COMMIT DROP"
         )
         staged = _copy(cursor, rows)
-        cursor.execute("ANALYZE usage_staging")
         cursor.execute(
             "SELECT DISTINCT CAST(date_trunc('month', occurred_at AT TIME ZONE %s) AS date) FROM usage_staging",
             [zone],

@@ -125,10 +125,15 @@ def test_a_time_in_the_future_and_an_oversized_quantity_are_bad_rows(served):
             f"{number},2026-11-01T10:00:00+08:00,data,1000000000,f2",
             f"{number},2026-11-01T10:00:00+08:00,data,999999999.999,f3",
             f"{number},2026-11-01T10:00:00+08:00,data,1,\x00",
+            f"{number},2026-11-01T10:00:00+08:00,data,NaN,f5",
+            f"{number},2026-11-01T10:00:00+08:00,data,Infinity,f6",
+            f"{number},2026-11-01T10:00:00+08:00,data,1e-4,f7",
+            f"{number},2026-11-01T10:00:00+08:00,data,1.0000,f8",
         ),
     )
 
-    assert [problem.split(":")[0] for problem in report.bad_rows] == ["line 2", "line 3", "line 5"]
+    bad_lines = ["line 2", "line 3", "line 5", "line 6", "line 7", "line 8", "line 9"]
+    assert [problem.split(":")[0] for problem in report.bad_rows] == bad_lines
     assert "time in the future" in report.bad_rows[0]
     assert report.imported == 1
     assert allowances(line)[0] == before[0] - 1_000_000_000
@@ -215,3 +220,18 @@ def test_the_admin_lists_one_month_the_current_one_by_default(served, client, dj
     assert [record.record_key for record in earlier.context["cl"].result_list] == ["old1"]
     assert nonsense.status_code == 200
     assert nonsense.context["cl"].result_count == 2
+
+
+def test_support_sees_the_customers_usage_by_month_from_the_daily_totals(served, client):
+    user, line = served
+    today = timezone.localdate()
+    services.usage_import(
+        file_name="s.csv", content=csv_bytes(f"{line.msisdn.as_e164},{today.isoformat()}T00:00:01+08:00,voice,9,s1")
+    )
+    UsageRecord.objects.all().delete()
+    client.force_login(make_staff("support"))
+
+    response = client.get(f"/staff/customers/{user.pk}/")
+
+    usage = response.content.decode().split('data-testid="customer-usage"')[1].split("</table>")[0]
+    assert f"<td>{today:%Y-%m}</td><td>0</td><td>9</td>" in usage

@@ -124,6 +124,7 @@ def settings_under(environment: dict) -> dict:
 BEAT_TASKS = [
     "accounts.tasks.dispatch_messages",
     "billing.tasks.expire_lines",
+    "billing.tasks.maintain_usage_partitions",
     "billing.tasks.run_autorenew",
     "billing.tasks.settle_payments",
     "customers.tasks.purge_personal_data",
@@ -301,6 +302,7 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "release-expired-claims": 300.0,
         "purge-personal-data": 86400.0,
         "refresh-dashboard": 300.0,
+        "maintain-usage-partitions": 86400.0,
     }
 
 
