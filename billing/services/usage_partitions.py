@@ -11,12 +11,13 @@ Retention detaches and drops a whole month once every record in it is older than
 setting: no DELETE, no dead rows, no vacuum. On SQLite the tables are plain and none of this runs.
 """
 
+import logging
 import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from billing.models import UsageDaily, UsageRecord
@@ -25,6 +26,8 @@ from billing.models import UsageDaily, UsageRecord
 # import meeting a month nobody made yet) never make or drop the same one at once.
 PARTITIONS_LOCK = 190_001
 PARTITION_SUFFIX = re.compile(r"_p(\d{4})_(\d{2})$")
+DETACH_LOCK_TIMEOUT = "5s"
+logger = logging.getLogger(__name__)
 
 
 def is_partitioned() -> bool:
@@ -151,11 +154,20 @@ def usage_partitions_drop_expired(*, now: datetime | None = None) -> list[str]:
     dropped = []
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITIONS_LOCK])
+        # DETACH locks the whole table for a moment, and waits behind a running import; while it
+        # waits, the pages' reads queue behind it. Better to give up and try again tomorrow.
+        cursor.execute(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'")
         for table, months in limits.items():
             keep_from = first_kept_month(retention_months=months, now=now)
             for month, name in sorted(partitions(table).items()):
-                if month < keep_from:
-                    cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {name}")
-                    cursor.execute(f"DROP TABLE {name}")
-                    dropped.append(name)
+                if month >= keep_from:
+                    continue
+                try:
+                    with transaction.atomic():
+                        cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {name}")
+                        cursor.execute(f"DROP TABLE {name}")
+                except OperationalError:
+                    logger.warning("usage partition %s is past retention but was busy; left for the next run", name)
+                    continue
+                dropped.append(name)
     return dropped
