@@ -209,8 +209,10 @@ def test_the_admin_lists_one_month_the_current_one_by_default(served, client, dj
     )
     client.force_login(make_staff("admin"))
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(12) as captured:
         current = client.get("/admin/billing/usagerecord/")
+    # Every read of the records, the count included, is bounded to the month (one partition).
+    record_reads = [query["sql"] for query in captured.captured_queries if "billing_usagerecord" in query["sql"]]
     earlier = client.get(f"/admin/billing/usagerecord/?month={last_month:%Y-%m}")
     nonsense = client.get("/admin/billing/usagerecord/?month=not-a-month")
 
@@ -220,6 +222,8 @@ def test_the_admin_lists_one_month_the_current_one_by_default(served, client, dj
     assert [record.record_key for record in earlier.context["cl"].result_list] == ["old1"]
     assert nonsense.status_code == 200
     assert nonsense.context["cl"].result_count == 2
+    assert record_reads
+    assert all("occurred_at" in sql for sql in record_reads)
 
 
 def test_support_sees_the_customers_usage_by_month_from_the_daily_totals(served, client):
