@@ -1,4 +1,7 @@
+from datetime import date, datetime, time
+
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
@@ -128,12 +131,65 @@ class UsageImportAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     list_display = ["file_name", "record_count", "imported_at"]
 
 
+class UsageMonthFilter(admin.SimpleListFilter):
+    """One local month of usage records at a time, the current one by default (no "all").
+
+    On PostgreSQL a month is one partition: the changelist, its estimated count and a search
+    by number read that partition only, however many months are kept.
+    """
+
+    title = _("month")
+    parameter_name = "month"
+    months_offered = 24
+
+    def lookups(self, request, model_admin):
+        this_month = timezone.localdate().replace(day=1)
+        return [(f"{month:%Y-%m}", f"{month:%Y-%m}") for month in _months_back(this_month, self.months_offered)]
+
+    def choices(self, changelist):
+        # No "All" entry: every choice is one month, and no choice means this month.
+        current = self.value() or f"{timezone.localdate():%Y-%m}"
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": current == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        try:
+            month = datetime.strptime(self.value() or "", "%Y-%m").date()
+        except ValueError:
+            month = timezone.localdate().replace(day=1)
+        start = timezone.make_aware(datetime.combine(month, time.min))
+        end = timezone.make_aware(datetime.combine(_months_back(month, -1)[-1], time.min))
+        return queryset.filter(occurred_at__gte=start, occurred_at__lt=end)
+
+
+def _months_back(month: date, count: int) -> list[date]:
+    """``count`` months from ``month`` backwards (a negative count: the month after ``month``)."""
+    if count < 0:
+        index = month.year * 12 + month.month
+        return [date(index // 12, index % 12 + 1, 1)]
+    months = []
+    for offset in range(count):
+        index = month.year * 12 + month.month - 1 - offset
+        months.append(date(index // 12, index % 12 + 1, 1))
+    return months
+
+
 @admin.register(UsageRecord)
 class UsageRecordAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
+    """The largest table: one month at a time, newest import first, an estimated count, no sorting by column."""
+
     list_display = ["line", "kind", "quantity", "occurred_at", "source"]
-    list_filter = ["kind"]
+    list_filter = [UsageMonthFilter, "kind"]
     list_select_related = ["line", "source"]
     search_fields = ["=line__msisdn"]
+    # (id, occurred_at) is each partition's primary key: the newest rows of a month come
+    # straight off its index; ordering by a column would sort the whole month.
+    ordering = ["-id"]
+    sortable_by = []
 
 
 admin.site.site_header = _("Heyon back-office")

@@ -399,23 +399,77 @@ class UsageImport(models.Model):
 
 
 class UsageRecord(models.Model):
+    """One usage record from the network: the largest table. Written only by services.usage_import.
+
+    On PostgreSQL the table is partitioned by the month of ``occurred_at`` (local time,
+    billing.services.usage_partitions): its primary key is (id, occurred_at), and the
+    ``usage_record_once`` uniqueness is a unique index on each month's partition, which
+    holds across partitions because a record's month is part of the record (its key comes
+    with its time, or is a digest of it). No foreign keys in the database: the import joins
+    each row to its line, lines are never deleted, and a key check per row would cost the
+    bulk load more than the rest of it. SQLite keeps one plain table.
+    """
+
     class Kind(models.TextChoices):
         DATA = "data", _("Data (MB)")
         VOICE = "voice", _("Voice (minutes)")
         SMS = "sms", _("SMS")
 
-    line = models.ForeignKey("accounts.Line", on_delete=models.PROTECT, related_name="+", verbose_name=_("line"))
+    line = models.ForeignKey(
+        "accounts.Line",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("line"),
+    )
     kind = models.CharField(_("type"), max_length=8, choices=Kind.choices)
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3)
     occurred_at = models.DateTimeField(_("time"))
     record_key = models.CharField(max_length=64, verbose_name=_("record key"))
-    source = models.ForeignKey(UsageImport, on_delete=models.PROTECT, related_name="records", verbose_name=_("source"))
+    source = models.ForeignKey(
+        UsageImport,
+        on_delete=models.PROTECT,
+        related_name="records",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("source"),
+    )
 
     class Meta:
         verbose_name = _("usage record")
         verbose_name_plural = _("usage records")
         constraints = [models.UniqueConstraint(fields=["line", "record_key"], name="usage_record_once")]
-        indexes = [models.Index(fields=["line", "occurred_at"])]
 
     def __str__(self):
         return f"{self.line_id} {self.kind} {self.quantity}"
+
+
+class UsageDaily(models.Model):
+    """A line's usage totals for one local day, kept up to date by the import: what every page reads.
+
+    Partitioned by month of ``day`` on PostgreSQL like the records, and kept longer
+    (USAGE_ROLLUP_RETENTION_MONTHS): daily totals say how much, not when or with whom.
+    """
+
+    pk = models.CompositePrimaryKey("line", "day")
+    line = models.ForeignKey(
+        "accounts.Line",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("line"),
+    )
+    day = models.DateField(_("day"))
+    data_mb = models.DecimalField(_("data (MB)"), max_digits=18, decimal_places=3, default=0)
+    voice_minutes = models.DecimalField(_("voice (minutes)"), max_digits=18, decimal_places=3, default=0)
+    sms_count = models.DecimalField(_("SMS"), max_digits=18, decimal_places=3, default=0)
+    record_count = models.PositiveIntegerField(_("records"), default=0)
+
+    class Meta:
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
+
+    def __str__(self):
+        return f"{self.line_id} {self.day}"

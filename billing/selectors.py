@@ -2,17 +2,17 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import Line
 from accounts.services.lines import RENEWABLE_STATUSES, add_months
-from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, UsageImport, UsageRecord, Wallet
+from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, UsageDaily, UsageImport, Wallet
 from heyon_site.security import is_store_staff
 
 # An auto-renew that failed this many times for one period is given up (the customer was told each time).
@@ -85,13 +85,22 @@ def receipt_for_viewer(*, number: str, user):
 
 
 def usage_by_month(*, user, months: int = 6):
-    """Usage per month and type, and money spent per month, for the account centre (two queries)."""
+    """Usage per month and type over the last ``months`` months, and money spent per month (two queries).
+
+    Usage is summed from the daily totals (UsageDaily), never the records: a fixed number
+    of days per line whatever the size of the records table, and on PostgreSQL only the
+    months shown are read (the daily table is partitioned by month).
+    """
+    zone = timezone.get_current_timezone()
+    this_month = timezone.localdate().replace(day=1)
+    index = this_month.year * 12 + this_month.month - months
+    first_month = date(index // 12, index % 12 + 1, 1)
     usage = (
-        UsageRecord.objects.filter(line__owner=user)
-        .annotate(month=TruncMonth("occurred_at"))
-        .values("month", "kind")
-        .annotate(total=Sum("quantity"), records=Count("pk"))
-        .order_by("-month")
+        UsageDaily.objects.filter(line__owner=user, day__gte=first_month)
+        .annotate(month=TruncMonth("day"))
+        .values("month")
+        .annotate(data=Sum("data_mb"), voice=Sum("voice_minutes"), sms=Sum("sms_count"))
+        .order_by()
     )
     charges = (
         Order.objects.filter(user=user, status=Order.Status.PAID)
@@ -102,7 +111,9 @@ def usage_by_month(*, user, months: int = 6):
     )
     table: dict = defaultdict(lambda: {"data": Decimal(0), "voice": Decimal(0), "sms": Decimal(0), "spent": Decimal(0)})
     for row in usage:
-        table[row["month"]][row["kind"]] = row["total"]
+        # The first of the month at local midnight, as TruncMonth gives the orders' months.
+        month = datetime.combine(row["month"], time.min, tzinfo=zone)
+        table[month].update(data=row["data"], voice=row["voice"], sms=row["sms"])
     for row in charges:
         table[row["month"]]["spent"] = row["total"]
     return [{"month": month, **values} for month, values in sorted(table.items(), reverse=True)[:months]]

@@ -190,4 +190,6 @@ def customer_overview(*, user_id: int) -> dict | None:
         "notifications": list(Notification.objects.filter(user=customer).order_by("-pk")[:20]),
         "threads": list(customer.support_threads.order_by("-last_message_at")[:10]),
         "cancellations": list(customer.cancellations.select_related("line").order_by("-created_at")[:10]),
+        # From the daily totals, never the usage records (two queries however long the history).
+        "usage_months": billing_selectors.usage_by_month(user=customer),
     }

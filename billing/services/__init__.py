@@ -21,12 +21,14 @@ from .payments import (
 )
 from .plans import plan_version_create
 from .store import store_renewal
-from .usage import usage_import
+from .usage import ImportReport, usage_import, usage_import_stored
+from .usage_partitions import usage_partitions_drop_expired, usage_partitions_ensure, usage_partitions_maintain
 from .wallet import DuplicateLedgerEntry, ledger_append, wallet_get_or_create
 
 __all__ = [
     "BillingError",
     "DuplicateLedgerEntry",
+    "ImportReport",
     "PayOutcome",
     "autorenew_run",
     "autorenew_set",
@@ -47,6 +49,10 @@ __all__ = [
     "store_renewal",
     "topup_order_create",
     "usage_import",
+    "usage_import_stored",
+    "usage_partitions_drop_expired",
+    "usage_partitions_ensure",
+    "usage_partitions_maintain",
     "wallet_get_or_create",
     "wallet_refund_balance",
 ]

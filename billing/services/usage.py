@@ -1,19 +1,41 @@
-"""Usage records from the network's CSV files: imported once per file and per record."""
+"""Usage records from the network's CSV files: imported once per file and per record.
 
+A file is read as a stream, twice: once for its digest (the same file again stops there),
+once to parse it row by row in Python, with no ORM work per row. On PostgreSQL the parsed
+rows go by COPY into a temporary staging table and one INSERT … SELECT … ON CONFLICT DO
+NOTHING moves the new ones into the partitioned records table; what it RETURNs, summed per
+line and day, is what the daily totals and the lines' allowances are changed by
+(billing.services.usage_pg). SQLite takes the rows in chunks through the ORM with the same
+results. Memory stays bounded whatever the file's size: one chunk of rows, and at most
+MAX_REPORTED_BAD_ROWS bad-row messages (the rest are counted).
+"""
+
+import codecs
 import csv
 import hashlib
 import io
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
 
-from django.db import transaction
-from django.db.models import F
+import phonenumbers
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.backends import parse_phone
 from accounts.models import Line
-from billing.models import LineService, UsageImport, UsageRecord
+from billing.models import LineService, UsageDaily, UsageImport, UsageRecord
+from billing.services import usage_pg
 
 COLUMNS = ("msisdn", "time", "type", "quantity")
 ALLOWANCE_FIELD = {
@@ -21,6 +43,17 @@ ALLOWANCE_FIELD = {
     UsageRecord.Kind.VOICE: "voice_left_minutes",
     UsageRecord.Kind.SMS: "sms_left",
 }
+DAILY_FIELD = {
+    UsageRecord.Kind.DATA: "data_mb",
+    UsageRecord.Kind.VOICE: "voice_minutes",
+    UsageRecord.Kind.SMS: "sms_count",
+}
+KINDS = {kind.value: kind.value for kind in UsageRecord.Kind}
+MAX_REPORTED_BAD_ROWS = 1000
+# quantity is numeric(12, 3): below 10^9, at most three decimals.
+MAX_QUANTITY = Decimal(10) ** 9
+CHUNK_ROWS = 5000
+READ_BLOCK = 1 << 20
 
 
 @dataclass
@@ -29,95 +62,327 @@ class ImportReport:
     imported: int = 0
     duplicates: int = 0
     already_imported: bool = False
+    # The first MAX_REPORTED_BAD_ROWS problems; bad_row_count counts them all.
     bad_rows: list[str] = field(default_factory=list)
+    bad_row_count: int = 0
+
+    def bad_row(self, line_number: int, reason: str) -> None:
+        self.bad_row_count += 1
+        if len(self.bad_rows) < MAX_REPORTED_BAD_ROWS:
+            self.bad_rows.append(f"line {line_number}: {reason}")
 
 
-def _parse_row(row: dict) -> tuple[str, object, str, Decimal]:
-    msisdn = parse_phone(row.get("msisdn", ""))
-    if msisdn is None:
-        raise ValueError(f"invalid number {row.get('msisdn')!r}")
-    moment = parse_datetime((row.get("time") or "").strip())
-    if moment is None:
-        raise ValueError(f"invalid time {row.get('time')!r}")
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    kind = (row.get("type") or "").strip().lower()
-    if kind not in ALLOWANCE_FIELD:
-        raise ValueError(f"invalid type {row.get('type')!r} (data, voice or sms)")
+@dataclass(slots=True)
+class ParsedRow:
+    line_number: int
+    msisdn: str
+    occurred_at: datetime
+    kind: str
+    quantity: Decimal
+    record_key: str
+
+
+# --- Phone numbers: mainland mobiles in their two usual spellings are checked against
+# phonenumbers' own pattern for Chinese mobiles (same answer, no parse); anything else
+# goes through accounts.backends.parse_phone.
+_CN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+# "+86" or nothing, then 11 digits that match both the general and the mobile pattern.
+_MAINLAND_MOBILE = re.compile(
+    rf"(?:\+86)?(?=1\d{{10}}\Z)(?=(?:{_CN_METADATA.general_desc.national_number_pattern})\Z)"
+    rf"((?:{_CN_METADATA.mobile.national_number_pattern}))"
+)
+
+
+class NumberNormaliser:
+    """E.164 numbers from the file's spelling, remembering the unusual ones (a bounded memo)."""
+
+    MEMO_SIZE = 10_000
+
+    def __init__(self):
+        self.memo: dict[str, str | None] = {}
+
+    def __call__(self, raw: str) -> str | None:
+        match = _MAINLAND_MOBILE.fullmatch(raw)
+        if match is not None:
+            return "+86" + match[1]
+        try:
+            return self.memo[raw]
+        except KeyError:
+            pass
+        if len(self.memo) >= self.MEMO_SIZE:
+            self.memo.clear()
+        number = self.memo[raw] = parse_phone(raw)
+        return number
+
+
+def _parse_time(text: str, zone: ZoneInfo) -> datetime | None:
     try:
-        quantity = Decimal((row.get("quantity") or "").strip())
-    except InvalidOperation as error:
-        raise ValueError(f"invalid quantity {row.get('quantity')!r}") from error
-    if quantity <= 0 or quantity.as_tuple().exponent < -3:
-        raise ValueError(f"invalid quantity {row.get('quantity')!r}")
-    return msisdn, moment, kind, quantity
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = parse_datetime(text)  # the other spellings Django accepts
+        if moment is None:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment
 
 
-def usage_import(*, file_name: str, content: bytes) -> ImportReport:
-    """Import one usage file. Bad rows are reported by line number and skipped; the good rows
-    go in together or not at all. The same file twice imports nothing; the same record in
-    two files is counted once.
+def _parse_quantity(text: str) -> Decimal | None:
+    """A positive quantity below MAX_QUANTITY with at most three decimals (as written), else None."""
+    try:
+        quantity = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not quantity.is_finite() or not (0 < quantity < MAX_QUANTITY):
+        return None
+    point = text.find(".")
+    if "e" in text or "E" in text:
+        precise = quantity.as_tuple().exponent >= -3
+    else:
+        precise = point < 0 or len(text) - point <= 4
+    return quantity if precise else None
+
+
+def _record_key(record_id: str, msisdn: str, moment: datetime, kind: str, quantity: Decimal) -> str:
+    if record_id:
+        return record_id[:64]
+    # Records without an id are recognised by their content.
+    return hashlib.sha256(f"{msisdn}|{moment.isoformat()}|{kind}|{quantity}".encode()).hexdigest()[:40]
+
+
+def parse_rows(stream: BinaryIO, report: ImportReport) -> Iterator[ParsedRow]:
+    """The file's good rows, one at a time; each bad row goes to ``report`` with its line number.
+
+    Raises ValueError (before yielding anything) if a required column is missing, and
+    UnicodeDecodeError if the file is not UTF-8.
     """
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    header = [name.strip() for name in next(reader, [])]
+    missing = set(COLUMNS) - set(header)
+    if missing:
+        raise ValueError(f"missing column(s): {', '.join(sorted(missing))}")
+    at = {name: header.index(name) for name in (*COLUMNS, "record_id") if name in header}
+    i_msisdn, i_time, i_type, i_quantity = at["msisdn"], at["time"], at["type"], at["quantity"]
+    i_record = at.get("record_id")
+    width = max(at.values()) + 1
+    zone = ZoneInfo(settings.TIME_ZONE)
+    latest = timezone.now() + timedelta(days=1)
+    normalise = NumberNormaliser()
+    for row in reader:
+        # The line the row ends on (a quoted value may span lines), as a text editor counts.
+        line_number = reader.line_num
+        if not row:
+            continue
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        raw_number = row[i_msisdn]
+        msisdn = normalise(raw_number.strip())
+        if msisdn is None:
+            report.bad_row(line_number, f"invalid number {raw_number!r}")
+            continue
+        moment = _parse_time(row[i_time].strip(), zone)
+        if moment is None:
+            report.bad_row(line_number, f"invalid time {row[i_time]!r}")
+            continue
+        if moment > latest:
+            report.bad_row(line_number, f"time in the future {row[i_time]!r}")
+            continue
+        kind = KINDS.get(row[i_type].strip().lower())
+        if kind is None:
+            report.bad_row(line_number, f"invalid type {row[i_type]!r} (data, voice or sms)")
+            continue
+        quantity = _parse_quantity(row[i_quantity].strip())
+        if quantity is None:
+            report.bad_row(line_number, f"invalid quantity {row[i_quantity]!r}")
+            continue
+        record_id = row[i_record].strip() if i_record is not None else ""
+        if "\x00" in record_id:
+            report.bad_row(line_number, f"invalid record id {record_id!r}")
+            continue
+        yield ParsedRow(
+            line_number, msisdn, moment, kind, quantity, _record_key(record_id, msisdn, moment, kind, quantity)
+        )
+
+
+def file_digest(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(READ_BLOCK), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def usage_import(*, file_name: str, content: bytes | None = None, file: BinaryIO | None = None) -> ImportReport:
+    """Import one usage file, given as bytes or as a seekable binary file.
+
+    Bad rows are reported by line number and skipped; the good rows go in together or not at
+    all, with the lines' allowances and daily totals. The same file twice imports nothing;
+    the same record (line and record key) in two files, or twice in one, is counted once,
+    also when two imports run at once.
+    """
+    stream = io.BytesIO(content) if file is None else file
     report = ImportReport(file_name=file_name)
-    digest = hashlib.sha256(content).hexdigest()
+    digest = file_digest(stream)
     if UsageImport.objects.filter(sha256=digest).exists():
         report.already_imported = True
         return report
-    reader = csv.DictReader(io.StringIO(content.decode("utf-8-sig")))
-    missing = set(COLUMNS) - set(reader.fieldnames or [])
-    if missing:
-        raise ValueError(f"missing column(s): {', '.join(sorted(missing))}")
-    parsed = []
-    for line_number, row in enumerate(reader, start=2):
-        try:
-            parsed.append((line_number, row, *_parse_row(row)))
-        except ValueError as error:
-            report.bad_rows.append(f"line {line_number}: {error}")
-    lines = dict(Line.objects.filter(msisdn__in={item[2] for item in parsed}).values_list("msisdn", "pk"))
+    stream.seek(0)
+    _check_header(stream)
+    stream.seek(0)
     with transaction.atomic():
-        batch = UsageImport.objects.create(file_name=file_name, sha256=digest)
-        records = []
-        for line_number, row, msisdn, moment, kind, quantity in parsed:
-            line_id = lines.get(msisdn)
-            if line_id is None:
-                report.bad_rows.append(f"line {line_number}: no line has the number {row.get('msisdn')!r}")
-                continue
-            key = (row.get("record_id") or "").strip() or hashlib.sha256(
-                f"{msisdn}|{moment.isoformat()}|{kind}|{quantity}".encode()
-            ).hexdigest()[:40]
-            records.append(
-                UsageRecord(line_id=line_id, kind=kind, quantity=quantity, occurred_at=moment, record_key=key[:64])
-            )
-        existing = set(
-            UsageRecord.objects.filter(
-                line_id__in={record.line_id for record in records},
-                record_key__in={record.record_key for record in records},
-            ).values_list("line_id", "record_key")
-        )
-        fresh, seen = [], set()
-        for record in records:
-            identity = (record.line_id, record.record_key)
-            if identity in existing or identity in seen:
-                report.duplicates += 1
-                continue
-            seen.add(identity)
-            record.source = batch
-            fresh.append(record)
-        UsageRecord.objects.bulk_create(fresh, batch_size=2000)
-        _consume_allowances(fresh)
-        batch.record_count = len(fresh)
+        try:
+            with transaction.atomic():
+                batch = UsageImport.objects.create(file_name=file_name, sha256=digest)
+        except IntegrityError:
+            # The same file, imported at this very moment by another worker, committed first.
+            report.already_imported = True
+            return report
+        rows = _csv_errors_refused(parse_rows(stream, report))
+        if usage_pg.is_available():
+            unknown = usage_pg.merge(batch_id=batch.pk, rows=rows, report=report, max_unknown=MAX_REPORTED_BAD_ROWS)
+        else:
+            unknown = _merge_in_chunks(batch_id=batch.pk, rows=rows, report=report)
+        for line_number, msisdn in unknown:
+            report.bad_row(line_number, f"no line has the number {msisdn!r}")
+        batch.record_count = report.imported
         batch.skipped_rows = report.bad_rows
         batch.save(update_fields=["record_count", "skipped_rows"])
-    report.imported = len(fresh)
     return report
 
 
-def _consume_allowances(records: list[UsageRecord]) -> None:
-    totals: dict[tuple[int, str], Decimal] = {}
-    for record in records:
-        key = (record.line_id, ALLOWANCE_FIELD[record.kind])
-        totals[key] = totals.get(key, Decimal(0)) + record.quantity
-    for (line_id, field_name), quantity in totals.items():
-        # Round usage up to whole units, as the network bills.
-        used = int(quantity.to_integral_value(rounding="ROUND_CEILING"))
-        LineService.objects.filter(line_id=line_id).update(**{field_name: F(field_name) - used})
+def _csv_errors_refused(rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
+    """The rows; a file the CSV reader cannot read on (a field past its size limit) is refused whole."""
+    try:
+        yield from rows
+    except csv.Error as error:
+        raise ValueError(f"unreadable CSV: {error}") from error
+
+
+def _check_header(stream: BinaryIO) -> None:
+    """Refuse a file without the required columns before anything is written."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    first_line = decoder.decode(stream.readline(READ_BLOCK))
+    header = next(csv.reader([first_line]), [])
+    missing = set(COLUMNS) - {name.strip() for name in header}
+    if missing:
+        raise ValueError(f"missing column(s): {', '.join(sorted(missing))}")
+
+
+# --- SQLite (the embedded default): the same results through the ORM, a chunk at a time.
+
+
+def lines_by_number(numbers) -> dict[str, int]:
+    """The line each number belongs to: the one in service, else the newest (a number can be reissued)."""
+    in_service_first = Case(
+        When(status=Line.Status.CANCELLED, then=Value(1)), default=Value(0), output_field=IntegerField()
+    )
+    found: dict[str, int] = {}
+    for msisdn, line_id in (
+        Line.objects.filter(msisdn__in=numbers).order_by(in_service_first, "-pk").values_list("msisdn", "pk")
+    ):
+        found.setdefault(str(msisdn), line_id)
+    return found
+
+
+def _merge_in_chunks(*, batch_id: int, rows: Iterator[ParsedRow], report: ImportReport) -> list[tuple[int, str]]:
+    zone = ZoneInfo(settings.TIME_ZONE)
+    unknown: list[tuple[int, str]] = []
+    daily: dict[tuple[int, date], dict] = {}
+    chunk: list[ParsedRow] = []
+
+    def flush():
+        lines = lines_by_number({row.msisdn for row in chunk})
+        matched = []
+        for row in chunk:
+            line_id = lines.get(row.msisdn)
+            if line_id is None:
+                if len(unknown) < MAX_REPORTED_BAD_ROWS:
+                    unknown.append((row.line_number, row.msisdn))
+                else:
+                    report.bad_row_count += 1
+            else:
+                matched.append((line_id, row))
+        existing = set(
+            UsageRecord.objects.filter(
+                line_id__in={line_id for line_id, _row in matched},
+                record_key__in={row.record_key for _line_id, row in matched},
+            ).values_list("line_id", "record_key")
+        )
+        fresh = []
+        for line_id, row in matched:
+            identity = (line_id, row.record_key)
+            if identity in existing:
+                report.duplicates += 1
+                continue
+            existing.add(identity)
+            fresh.append(
+                UsageRecord(
+                    line_id=line_id,
+                    kind=row.kind,
+                    quantity=row.quantity,
+                    occurred_at=row.occurred_at,
+                    record_key=row.record_key,
+                    source_id=batch_id,
+                )
+            )
+            totals = daily.setdefault((line_id, row.occurred_at.astimezone(zone).date()), {"record_count": 0})
+            totals[DAILY_FIELD[row.kind]] = totals.get(DAILY_FIELD[row.kind], Decimal(0)) + row.quantity
+            totals["record_count"] += 1
+        UsageRecord.objects.bulk_create(fresh, batch_size=1000)
+        report.imported += len(fresh)
+        chunk.clear()
+
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= CHUNK_ROWS:
+            flush()
+    if chunk:
+        flush()
+    _daily_add(daily)
+    _allowances_consume(daily)
+    return unknown
+
+
+def _daily_add(daily: dict[tuple[int, date], dict]) -> None:
+    existing = {
+        (row.line_id, row.day): row
+        for row in UsageDaily.objects.filter(
+            line_id__in={line_id for line_id, _day in daily}, day__in={day for _line_id, day in daily}
+        )
+    }
+    new, changed = [], []
+    for (line_id, day), totals in daily.items():
+        row = existing.get((line_id, day))
+        if row is None:
+            new.append(UsageDaily(line_id=line_id, day=day, **totals))
+            continue
+        for name, value in totals.items():
+            setattr(row, name, getattr(row, name) + value)
+        changed.append(row)
+    UsageDaily.objects.bulk_create(new, batch_size=1000)
+    UsageDaily.objects.bulk_update(changed, ["data_mb", "voice_minutes", "sms_count", "record_count"], batch_size=1000)
+
+
+def _allowances_consume(daily: dict[tuple[int, date], dict]) -> None:
+    per_line: dict[int, dict[str, Decimal]] = {}
+    for (line_id, _day), totals in daily.items():
+        line_totals = per_line.setdefault(line_id, {})
+        for name in DAILY_FIELD.values():
+            line_totals[name] = line_totals.get(name, Decimal(0)) + totals.get(name, Decimal(0))
+    allowance = {daily_name: ALLOWANCE_FIELD[kind] for kind, daily_name in DAILY_FIELD.items()}
+    for line_id in sorted(per_line):
+        # Rounded up to whole units, as the network bills: per line and file.
+        used = {
+            allowance[name]: F(allowance[name]) - int(quantity.to_integral_value(rounding="ROUND_CEILING"))
+            for name, quantity in per_line[line_id].items()
+            if quantity
+        }
+        LineService.objects.filter(line_id=line_id).update(**used)
+
+
+def usage_import_stored(*, name: str) -> ImportReport:
+    """Import the file ``name`` of the storage settings.USAGE_IMPORT_STORAGE (the Celery task's path)."""
+    with storages[settings.USAGE_IMPORT_STORAGE].open(name, "rb") as stored, tempfile.TemporaryFile() as local:
+        shutil.copyfileobj(stored, local, READ_BLOCK)
+        local.seek(0)
+        return usage_import(file_name=name.rsplit("/", 1)[-1], file=local)

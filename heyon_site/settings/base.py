@@ -356,6 +356,16 @@ if REDIS_URL:
 # the translations.
 ACCOUNT_CENTRE_CACHE_SECONDS = env.int("ACCOUNT_CENTRE_CACHE_SECONDS", default=300)
 
+# Usage records (billing.services.usage_partitions): on PostgreSQL a month's records are
+# dropped whole once all of them are this old (MIIT Order 25: two years after the record);
+# the daily totals, which say how much and not when or with whom, are kept longer
+# (0 = for ever). Partitions are made this many months ahead by the scheduled task.
+USAGE_RETENTION_MONTHS = env.int("USAGE_RETENTION_MONTHS", default=24)
+USAGE_ROLLUP_RETENTION_MONTHS = env.int("USAGE_ROLLUP_RETENTION_MONTHS", default=60)
+USAGE_PARTITIONS_AHEAD_MONTHS = env.int("USAGE_PARTITIONS_AHEAD_MONTHS", default=3)
+# Where billing.tasks.import_usage_file reads the network's files (a STORAGES alias).
+USAGE_IMPORT_STORAGE = env("USAGE_IMPORT_STORAGE", default="private")
+
 # Background work on Celery. No broker (the embedded default) = no Celery at all: messages
 # are sent in-process after commit and the schedule below is run by the management
 # commands (cron). With a broker, a worker sends messages and beat runs the schedule;
@@ -414,6 +424,12 @@ CELERY_BEAT_SCHEDULE = {
     "run-machine-checks": {"task": "reviews.tasks.run_machine_checks", "schedule": 300.0, "options": {"expires": 280}},
     # The app API's Idempotency-Key records older than a day, and expired refresh tokens.
     "purge-api-records": {"task": "api.tasks.purge_api_records", "schedule": 3600.0, "options": {"expires": 3300}},
+    # The usage tables' months ahead, and the months past retention dropped (PostgreSQL).
+    "maintain-usage-partitions": {
+        "task": "billing.tasks.maintain_usage_partitions",
+        "schedule": 86400.0,
+        "options": {"expires": 82800},
+    },
     # More often than the dashboard's cache expires (reviews.selectors.DASHBOARD_CACHE_SECONDS).
     "refresh-dashboard": {"task": "reviews.tasks.refresh_dashboard", "schedule": 300.0, "options": {"expires": 280}},
 }

@@ -126,6 +126,7 @@ BEAT_TASKS = [
     "api.tasks.purge_api_records",
     "accounts.tasks.poll_sms_receipts",
     "billing.tasks.expire_lines",
+    "billing.tasks.maintain_usage_partitions",
     "billing.tasks.run_autorenew",
     "billing.tasks.settle_payments",
     "customers.tasks.purge_personal_data",
@@ -309,6 +310,7 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "refresh-dashboard": 300.0,
         "run-machine-checks": 300.0,
         "purge-api-records": 3600.0,
+        "maintain-usage-partitions": 86400.0,
     }
 
 
