@@ -85,7 +85,14 @@ def receipt_for_viewer(*, number: str, user):
 
 
 def usage_by_month(*, user, months: int = 6):
-    """Usage per month and type, and money spent per month, for the account centre (two queries)."""
+    """Usage per month and type, and money spent per month, for the account centre (two queries).
+
+    Spending is what the customer paid for service: renewals, by whatever method they
+    were paid (the wallet included). A top-up is not spending, it moves money into the
+    wallet; money spent from the wallet counts once, with the renewal it paid for, and a
+    balance refunded from the wallet was never spent, so neither shows. A payment refunded
+    because its order was already paid never paid the order and is not in its amount.
+    """
     usage = (
         UsageRecord.objects.filter(line__owner=user)
         .annotate(month=TruncMonth("occurred_at"))
@@ -94,7 +101,7 @@ def usage_by_month(*, user, months: int = 6):
         .order_by("-month")
     )
     charges = (
-        Order.objects.filter(user=user, status=Order.Status.PAID)
+        Order.objects.filter(user=user, status=Order.Status.PAID, kind=Order.Kind.RENEWAL)
         .annotate(month=TruncMonth("paid_at"))
         .values("month")
         .annotate(total=Sum("amount"))
