@@ -19,7 +19,7 @@ from .payments import (
     payment_settle_by_query,
     payments_settle,
 )
-from .plans import plan_version_create
+from .plans import line_services_start, plan_version_create
 from .store import store_renewal
 from .usage import usage_import
 from .wallet import DuplicateLedgerEntry, ledger_append, wallet_get_or_create
@@ -35,6 +35,7 @@ __all__ = [
     "expiry_warnings_send",
     "ledger_append",
     "line_billing_close",
+    "line_services_start",
     "order_mark_paid",
     "order_pay",
     "orders_expire_stale",

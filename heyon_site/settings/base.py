@@ -258,6 +258,8 @@ AUTORENEW_WINDOW_DAYS = env.int("AUTORENEW_WINDOW_DAYS", default=3)
 LINE_EXPIRY_GRACE_DAYS = env.int("LINE_EXPIRY_GRACE_DAYS", default=15)
 EXPIRY_WARNING_DAYS = (7, 1)
 TOP_UP_MAX = 5000
+# The plan (code) a new line runs on from activation when its supplier's import names none.
+DEFAULT_LINE_PLAN = env("DEFAULT_LINE_PLAN", default="basic")
 
 # Cancellation and personal data.
 NUMBER_QUARANTINE_DAYS = env.int("NUMBER_QUARANTINE_DAYS", default=90)
