@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import selectors as account_selectors
 from accounts.models import Line
+from accounts.phones import phone_display
 from accounts.permissions import staff_permission_required
 from billing import selectors as billing_selectors
 from billing import services as billing_services
@@ -72,7 +73,7 @@ def cancel(request):
                 ),
             )
     if request.method == "GET" and request.user.phone:
-        form.initial.setdefault("phone", request.user.phone.as_national)
+        form.initial.setdefault("phone", phone_display(request.user.phone))
     blockers = services.cancellation_blockers(user=request.user, line=line)
     context = {"line": line, "form": form, "bindings": bindings, "blockers": blockers, "posted": request.method == "POST"}
     return render(request, "customers/cancel.html", context, status=400 if request.method == "POST" else 200)

@@ -101,6 +101,41 @@ class ProcessedPhoto:
         return list(self.hints.get("warnings", []))
 
 
+def signed_hash(value: int) -> int:
+    """A 64-bit hash as a signed bigint column holds it."""
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+@dataclass
+class StoredPhoto:
+    """A photo already in private storage (a draft, or an earlier submission's), reused by reference.
+
+    ``record`` is a ``DraftPhoto`` or a ``SubmissionPhoto``: both carry the same fields.
+    """
+
+    image_name: str
+    thumbnail_name: str
+    width: int
+    height: int
+    original_format: str
+    original_sha256: str
+    dhash: int  # unsigned, as ProcessedPhoto's
+    hints: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, record) -> "StoredPhoto":
+        return cls(
+            image_name=record.image.name,
+            thumbnail_name=record.thumbnail.name,
+            width=record.width,
+            height=record.height,
+            original_format=record.original_format,
+            original_sha256=record.original_sha256,
+            dhash=record.dhash + (1 << 64) if record.dhash < 0 else record.dhash,
+            hints=record.hints,
+        )
+
+
 def hint_messages(hints: dict) -> list[str]:
     return [str(HINT_MESSAGES[code]) for code in hints.get("warnings", []) if code in HINT_MESSAGES]
 

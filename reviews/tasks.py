@@ -14,3 +14,8 @@ def release_expired_claims() -> int:
 def refresh_dashboard() -> str:
     """Keep the staff dashboard's past days counted in the shared cache."""
     return selectors.dashboard_cache_refresh()
+
+
+@shared_task(name="reviews.tasks.purge_submission_drafts", ignore_result=True)
+def purge_submission_drafts() -> int:
+    return services.drafts_purge_expired()

@@ -65,10 +65,10 @@ def line_services_start(*, lines: list[Line], now: datetime) -> None:
     """
     if not lines:
         return
-    on_sale = {plan.code: plan for plan in Plan.objects.filter(is_current=True, is_active=True)}
     current = {plan.code: plan for plan in Plan.objects.filter(is_current=True)}
+    on_sale = [plan for plan in current.values() if plan.is_active]
     fallback = current.get(settings.DEFAULT_LINE_PLAN) or min(
-        on_sale.values(), key=lambda plan: plan.monthly_price, default=None
+        on_sale, key=lambda plan: plan.monthly_price, default=None
     )
     services = []
     for line in lines:

@@ -274,6 +274,8 @@ PHOTO_PRECHECK_RATE_PER_MINUTE = env.int("PHOTO_PRECHECK_RATE_PER_MINUTE", defau
 # address limit is higher: many customers share one carrier NAT address.
 SUBMISSION_RATE_PER_MINUTE = env.int("SUBMISSION_RATE_PER_MINUTE", default=5)
 SUBMISSION_RATE_PER_ADDRESS_PER_MINUTE = env.int("SUBMISSION_RATE_PER_ADDRESS_PER_MINUTE", default=30)
+# Photos kept for a verification form not submitted yet are erased after this many hours.
+SUBMISSION_DRAFT_HOURS = env.int("SUBMISSION_DRAFT_HOURS", default=24)
 PHOTO_PRECHECK_RATE_PER_ADDRESS_PER_MINUTE = env.int("PHOTO_PRECHECK_RATE_PER_ADDRESS_PER_MINUTE", default=120)
 
 HEYON_REQUIRE_STAFF_2FA = env.bool("HEYON_REQUIRE_STAFF_2FA", default=False)
@@ -348,6 +350,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviews.tasks.release_expired_claims",
         "schedule": 300.0,
         "options": {"expires": 280},
+    },
+    "purge-submission-drafts": {
+        "task": "reviews.tasks.purge_submission_drafts",
+        "schedule": 3600.0,
+        "options": {"expires": 3300},
     },
     "purge-personal-data": {
         "task": "customers.tasks.purge_personal_data",

@@ -23,6 +23,7 @@ from .decisions import (
     submission_revoke_approval,
 )
 from .desk import submission_verify_in_person
+from .drafts import draft_photo_keep, drafts_erase, drafts_purge_expired
 from .errors import (
     ERR_ALREADY_DECIDED,
     ERR_ALREADY_ESCALATED,
@@ -53,6 +54,9 @@ from .privacy import photo_access_record, submission_id_number_reveal, submissio
 from .submissions import PhotoSet, submission_blocker, submission_create, submission_withdraw_open
 
 __all__ = [
+    "draft_photo_keep",
+    "drafts_erase",
+    "drafts_purge_expired",
     "ERR_ALREADY_DECIDED",
     "ERR_ALREADY_ESCALATED",
     "ERR_ALREADY_OPEN",

@@ -4,6 +4,7 @@ from accounts.models import User
 from reviews import pii
 from reviews.models import Certificate, PhotoAccess, Submission, SubmissionEvent, SubmissionPhoto, private_storage
 
+from .drafts import drafts_erase
 from .history import submission_audit_record
 
 FULL_ID_NUMBER_PERMISSION = "reviews.view_full_id_number"
@@ -52,6 +53,7 @@ def submissions_erase_personal_data(*, user_id: int) -> dict:
             if name:
                 storage.delete(name)
     SubmissionPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
+    drafts_erase(user_id=user_id)  # photos kept for a form never submitted
     submissions = Submission.objects.filter(user_id=user_id).update(
         full_name="",
         id_number_encrypted="",
