@@ -170,3 +170,13 @@ def test_a_second_confirmation_of_the_same_refund_refunds_nothing_more(signed_in
 
     assert "there is nothing to refund" in response.content.decode()
     assert LedgerEntry.objects.filter(kind="refund").count() == 1
+
+
+def test_the_account_centre_says_a_line_has_a_cancellation_requested(signed_in):
+    client, user, line = signed_in
+    submit(user, line)
+
+    content = client.get("/account/").content.decode()
+
+    assert 'data-testid="line-cancellation-requested"' in content
+    assert "Cancellation requested" in content
