@@ -101,6 +101,24 @@ class ProcessedPhoto:
         return list(self.hints.get("warnings", []))
 
 
+# The same findings worded for the reviewer, who looks at someone else's photo.
+STAFF_HINT_MESSAGES = {
+    "low_resolution": _("Low resolution: the card may be too small to read."),
+    "blurry": _("Looks blurry."),
+    "too_dark": _("Too dark."),
+    "too_bright": _("Too bright: parts are burnt out."),
+    "glare": _("Glare on the card."),
+    "black_and_white": _("Looks like a black-and-white copy."),
+    "no_face": _("No face found: the photo side may be missing."),
+    "unexpected_face": _("A face was found on what should be the back of the card."),
+    "faces_missing": _("The customer's face and the card's photo were not both found."),
+}
+
+
+def staff_hint_messages(hints: dict) -> list[str]:
+    return [str(STAFF_HINT_MESSAGES[code]) for code in hints.get("warnings", []) if code in STAFF_HINT_MESSAGES]
+
+
 def signed_hash(value: int) -> int:
     """A 64-bit hash as a signed bigint column holds it."""
     return value - (1 << 64) if value >= (1 << 63) else value

@@ -258,7 +258,7 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
         "id_number": id_number,
         "age": age,
         "photos": [
-            (kind, label, photo, photos.hint_messages(photo.hints) if photo else [])
+            (kind, label, photo, photos.staff_hint_messages(photo.hints) if photo else [])
             for kind, label, photo in ordered_photos
         ],
         "earlier": selectors.earlier_submissions(submission=submission, viewer=request.user),
