@@ -101,9 +101,7 @@ def build_export(user) -> bytes:
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "data.json", json.dumps(data, cls=LocalTimeEncoder, ensure_ascii=False, indent=2)
-        )
+        archive.writestr("data.json", json.dumps(data, cls=LocalTimeEncoder, ensure_ascii=False, indent=2))
         for photo in SubmissionPhoto.objects.filter(submission__user=user).select_related("submission"):
             try:
                 with photo.image.open("rb") as handle:

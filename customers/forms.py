@@ -40,9 +40,10 @@ class BindingForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if (cleaned.get("name") or "").strip() and not cleaned.get("unbound"):
-            self.add_error("unbound", _("Unbind %(name)s from this number first, then tick this box.") % {
-                "name": cleaned["name"].strip()
-            })
+            self.add_error(
+                "unbound",
+                _("Unbind %(name)s from this number first, then tick this box.") % {"name": cleaned["name"].strip()},
+            )
         return cleaned
 
 

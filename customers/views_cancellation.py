@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import selectors as account_selectors
 from accounts.models import Line
-from accounts.phones import phone_display
 from accounts.permissions import staff_permission_required
+from accounts.phones import phone_display
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from customers import selectors, services
@@ -75,7 +75,13 @@ def cancel(request):
     if request.method == "GET" and request.user.phone:
         form.initial.setdefault("phone", phone_display(request.user.phone))
     blockers = services.cancellation_blockers(user=request.user, line=line)
-    context = {"line": line, "form": form, "bindings": bindings, "blockers": blockers, "posted": request.method == "POST"}
+    context = {
+        "line": line,
+        "form": form,
+        "bindings": bindings,
+        "blockers": blockers,
+        "posted": request.method == "POST",
+    }
     return render(request, "customers/cancel.html", context, status=400 if request.method == "POST" else 200)
 
 
@@ -93,7 +99,7 @@ def _show_problems(form, bindings, problems) -> None:
         if problem.field in ("full_name", "phone") and problem.field not in form.errors:
             form.add_error(problem.field, problem.message)
         elif problem.field == "bindings":
-            bindings._non_form_errors = bindings.non_form_errors() + [problem.message]
+            bindings._non_form_errors = bindings.error_class([*bindings.non_form_errors(), problem.message])  # no public API adds one
         elif problem.field is None and problem.code not in services.CHECKLIST_CODES:
             form.add_error(None, problem.message)
 
@@ -129,7 +135,9 @@ def refund_balance(request):
     """Refund the whole wallet balance, after the customer confirmed the amount on this page."""
     balance = billing_selectors.wallet_balance(user=request.user)
     target = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
-    form = RefundConfirmForm(request.POST if request.method == "POST" else None, initial={"amount": balance, "next": target})
+    form = RefundConfirmForm(
+        request.POST if request.method == "POST" else None, initial={"amount": balance, "next": target}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             amount = billing_services.wallet_refund_balance(
@@ -155,7 +163,9 @@ def refund_balance(request):
 
 
 def _safe_next(request, target: str) -> str:
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return reverse("customers:cancel")
     return target
 

@@ -529,10 +529,7 @@ class SubmissionFormState:
 def resubmission_base(*, user) -> Submission | None:
     """The customer's latest attempt if a resubmission starts from it (rejected or revoked), with reasons and photos."""
     last = (
-        Submission.objects.filter(user=user)
-        .prefetch_related("reasons", "photos")
-        .order_by("-attempt_number")
-        .first()
+        Submission.objects.filter(user=user).prefetch_related("reasons", "photos").order_by("-attempt_number").first()
     )
     if last is None or last.status not in (Submission.Status.REJECTED, Submission.Status.REVOKED):
         return None

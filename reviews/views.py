@@ -74,7 +74,9 @@ def verification_submit(request):
     ):
         # Refused before any photo is read; the typed fields come back, the photos are chosen again.
         messages.error(request, _("Too many submissions in a minute. Please wait a minute and submit again."))
-        form = SubmissionForm(initial={name: request.POST.get(name, "") for name in TYPED_FIELDS}, kept=state.kept_kinds)
+        form = SubmissionForm(
+            initial={name: request.POST.get(name, "") for name in TYPED_FIELDS}, kept=state.kept_kinds
+        )
         return _submission_page(request, form, state, status=429)
     form = SubmissionForm(request.POST or None, request.FILES or None, kept=state.kept_kinds)
     if request.method == "GET":

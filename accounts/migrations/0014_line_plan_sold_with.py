@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0013_identity_line_limit'),
+        ("accounts", "0013_identity_line_limit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='line',
-            name='plan_code',
-            field=models.SlugField(blank=True, max_length=32, verbose_name='plan sold with'),
+            model_name="line",
+            name="plan_code",
+            field=models.SlugField(blank=True, max_length=32, verbose_name="plan sold with"),
         ),
     ]

@@ -2,40 +2,69 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import reviews.models
 from django.conf import settings
 from django.db import migrations, models
 
+import reviews.models
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviews', '0010_backfill_identity_index'),
+        ("reviews", "0010_backfill_identity_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DraftPhoto',
+            name="DraftPhoto",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('id_front', 'ID card, front (photo side)'), ('id_back', 'ID card, back (emblem side)'), ('id_handheld', 'You holding the ID card')], max_length=12, verbose_name='kind')),
-                ('image', models.FileField(max_length=200, storage=reviews.models.private_storage, upload_to='', verbose_name='image')),
-                ('thumbnail', models.FileField(max_length=200, storage=reviews.models.private_storage, upload_to='', verbose_name='thumbnail')),
-                ('width', models.PositiveIntegerField(verbose_name='width')),
-                ('height', models.PositiveIntegerField(verbose_name='height')),
-                ('original_format', models.CharField(max_length=8, verbose_name='original format')),
-                ('original_sha256', models.CharField(max_length=64, verbose_name='SHA-256 of the original')),
-                ('dhash', models.BigIntegerField(verbose_name='difference hash')),
-                ('hints', models.JSONField(blank=True, default=dict, verbose_name='hints')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('expires_at', models.DateTimeField(db_index=True, verbose_name='expires at')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='customer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("id_front", "ID card, front (photo side)"),
+                            ("id_back", "ID card, back (emblem side)"),
+                            ("id_handheld", "You holding the ID card"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "image",
+                    models.FileField(
+                        max_length=200, storage=reviews.models.private_storage, upload_to="", verbose_name="image"
+                    ),
+                ),
+                (
+                    "thumbnail",
+                    models.FileField(
+                        max_length=200, storage=reviews.models.private_storage, upload_to="", verbose_name="thumbnail"
+                    ),
+                ),
+                ("width", models.PositiveIntegerField(verbose_name="width")),
+                ("height", models.PositiveIntegerField(verbose_name="height")),
+                ("original_format", models.CharField(max_length=8, verbose_name="original format")),
+                ("original_sha256", models.CharField(max_length=64, verbose_name="SHA-256 of the original")),
+                ("dhash", models.BigIntegerField(verbose_name="difference hash")),
+                ("hints", models.JSONField(blank=True, default=dict, verbose_name="hints")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at")),
+                ("expires_at", models.DateTimeField(db_index=True, verbose_name="expires at")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'draft ID photo',
-                'verbose_name_plural': 'draft ID photos',
-                'constraints': [models.UniqueConstraint(fields=('user', 'kind'), name='one_draft_photo_per_kind')],
+                "verbose_name": "draft ID photo",
+                "verbose_name_plural": "draft ID photos",
+                "constraints": [models.UniqueConstraint(fields=("user", "kind"), name="one_draft_photo_per_kind")],
             },
         ),
     ]

@@ -54,9 +54,6 @@ from .privacy import photo_access_record, submission_id_number_reveal, submissio
 from .submissions import PhotoSet, submission_blocker, submission_create, submission_withdraw_open
 
 __all__ = [
-    "draft_photo_keep",
-    "drafts_erase",
-    "drafts_purge_expired",
     "ERR_ALREADY_DECIDED",
     "ERR_ALREADY_ESCALATED",
     "ERR_ALREADY_OPEN",
@@ -85,6 +82,9 @@ __all__ = [
     "PhotoSet",
     "PhotoStorageUnavailable",
     "ReviewError",
+    "draft_photo_keep",
+    "drafts_erase",
+    "drafts_purge_expired",
     "photo_access_record",
     "submission_approve",
     "submission_blocker",

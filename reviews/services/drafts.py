@@ -42,7 +42,10 @@ def draft_photo_keep(*, user: User, kind: str, photo: ProcessedPhoto, now: datet
     storage = private_storage()
     names = []
     try:
-        for name, content in ((f"{folder}/{kind}-{token}.jpg", photo.jpeg), (f"{folder}/{kind}-{token}-thumb.jpg", photo.thumbnail)):
+        for name, content in (
+            (f"{folder}/{kind}-{token}.jpg", photo.jpeg),
+            (f"{folder}/{kind}-{token}-thumb.jpg", photo.thumbnail),
+        ):
             names.append(storage.save(name, ContentFile(content)))
     except Exception as error:
         logger.warning("Keeping the %s draft photo of customer %s failed: %r", kind, user.pk, error)
@@ -86,10 +89,7 @@ def drafts_take_over(*, user: User, used_names: set[str]) -> None:
     if not drafts:
         return
     leftover = [
-        name
-        for draft in drafts
-        for name in (draft.image.name, draft.thumbnail.name)
-        if name and name not in used_names
+        name for draft in drafts for name in (draft.image.name, draft.thumbnail.name) if name and name not in used_names
     ]
     DraftPhoto.objects.filter(pk__in=[draft.pk for draft in drafts]).delete()
     if leftover:
@@ -116,7 +116,9 @@ def drafts_purge_expired(*, now: datetime | None = None, limit: int = 500) -> in
     total = 0
     while True:
         with transaction.atomic():
-            drafts = list(DraftPhoto.objects.select_for_update(**lock).filter(expires_at__lte=now).order_by("pk")[:limit])
+            drafts = list(
+                DraftPhoto.objects.select_for_update(**lock).filter(expires_at__lte=now).order_by("pk")[:limit]
+            )
             if not drafts:
                 return total
             names = [name for draft in drafts for name in (draft.image.name, draft.thumbnail.name)]

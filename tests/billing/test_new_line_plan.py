@@ -61,7 +61,9 @@ def test_a_line_approved_online_starts_on_the_default_plan_with_its_allowances(s
 def test_a_line_sold_with_a_plan_starts_on_it(settings):
     settings.DEFAULT_LINE_PLAN = "basic"
     user = CustomerFactory()
-    line, code = account_services.line_create(msisdn="+8617099990001", iccid="89861199990000000011", plan_code="premium")
+    line, code = account_services.line_create(
+        msisdn="+8617099990001", iccid="89861199990000000011", plan_code="premium"
+    )
     account_services.line_attach(actor=user, activation_code=code)
 
     approve_online(user)
@@ -71,10 +73,15 @@ def test_a_line_sold_with_a_plan_starts_on_it(settings):
 
 def test_a_desk_verification_starts_the_line_on_its_plan():
     clerk = make_staff("clerk", service_point=ServicePointFactory())
-    line, code = account_services.line_create(msisdn="+8617099990002", iccid="89861199990000000012", plan_code="standard")
+    line, code = account_services.line_create(
+        msisdn="+8617099990002", iccid="89861199990000000012", plan_code="standard"
+    )
 
     review_services.submission_verify_in_person(
-        actor=clerk, activation_code=code, full_name="王芳", id_number=resident_id(sequence="452"),
+        actor=clerk,
+        activation_code=code,
+        full_name="王芳",
+        id_number=resident_id(sequence="452"),
         customer_phone="+8613512340009",
     )
 

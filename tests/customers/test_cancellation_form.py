@@ -10,7 +10,7 @@ from django.utils.translation import override
 from billing.models import LedgerEntry
 from billing.services.errors import ERR_BALANCE_CHANGED
 from customers.models import CancellationRequest
-from customers.services.cancellation import ERR_BALANCE, ERR_NAME_MISMATCH, ERR_OPEN_ORDERS, ERR_PHONE_MISMATCH
+from customers.services.cancellation import ERR_BALANCE, ERR_NAME_MISMATCH, ERR_PHONE_MISMATCH
 from tests.customers.test_cancellation import (
     approve_submission_of,
     balance,
@@ -138,9 +138,7 @@ def test_a_confirmed_refund_returns_exactly_the_confirmed_balance_and_goes_back(
     fund(user, 20)
     cancel_page = f"/account/cancel/?line={line.pk}"
 
-    response = client.post(
-        "/account/refund-balance/", {"amount": "20.00", "confirm": "yes", "next": cancel_page}
-    )
+    response = client.post("/account/refund-balance/", {"amount": "20.00", "confirm": "yes", "next": cancel_page})
 
     assert response.status_code == 302
     assert response["Location"] == cancel_page
@@ -149,7 +147,7 @@ def test_a_confirmed_refund_returns_exactly_the_confirmed_balance_and_goes_back(
 
 
 def test_a_balance_that_changed_after_the_confirmation_is_not_refunded(signed_in):
-    client, user, line = signed_in
+    client, user, _line = signed_in
     fund(user, 20, reference="a")
     fund(user, 30, reference="b")  # credited while the confirmation page was open
 

@@ -25,7 +25,12 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 LANGUAGES = ["zh-hans", "en"]
 TEXT = {
     "zh-hans": {"top_up": "充值金额", "kept": "已保留", "region": "不是有效的地区代码", "checksum": "校验位"},
-    "en": {"top_up": "Top-up amount", "kept": "Kept:", "region": "not a known region code", "checksum": "last character"},
+    "en": {
+        "top_up": "Top-up amount",
+        "kept": "Kept:",
+        "region": "not a known region code",
+        "checksum": "last character",
+    },
 }
 
 
@@ -128,8 +133,12 @@ def test_a_handheld_rejection_is_fixed_by_replacing_that_photo_only(phone, langu
     user = CustomerFactory()
     make_line(owner=user)
     first = review_services.submission_create(
-        user=user, full_name="王小明", id_number=resident_id(sequence="611"), contact_phone=user.phone.as_e164,
-        photos=demo_photo_set(seed=61), actor=user,
+        user=user,
+        full_name="王小明",
+        id_number=resident_id(sequence="611"),
+        contact_phone=user.phone.as_e164,
+        photos=demo_photo_set(seed=61),
+        actor=user,
     )
     reviewer = make_staff("reviewer")
     review_services.submission_claim(submission_id=first.pk, actor=reviewer)

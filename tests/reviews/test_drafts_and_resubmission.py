@@ -102,7 +102,7 @@ def test_a_missing_photo_is_asked_for_and_the_others_are_kept(english, customer)
 
 
 def test_the_form_checks_the_id_digit_as_it_is_typed():
-    response_marker = 'data-resident-id'
+    response_marker = "data-resident-id"
     from reviews.forms import SubmissionForm
 
     assert response_marker in str(SubmissionForm()["id_number"])
@@ -124,7 +124,9 @@ def test_a_kept_photo_is_served_to_its_owner_only(english, customer, client):
     assert client.get("/verification/kept-photos/id_front/").status_code == 302
 
 
-def test_drafts_expire_and_the_purge_erases_them_with_their_files(english, customer, django_capture_on_commit_callbacks):
+def test_drafts_expire_and_the_purge_erases_them_with_their_files(
+    english, customer, django_capture_on_commit_callbacks
+):
     english.post(SUBMIT_URL, with_photos(typed(customer, id_number=WRONG_REGION)))
     names = [name for draft in drafts(customer).values() for name in (draft.image.name, draft.thumbnail.name)]
     later = timezone.now() + timedelta(hours=25)

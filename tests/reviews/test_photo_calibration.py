@@ -17,7 +17,9 @@ def rates(samples):
     good = [sample for sample in samples if sample.is_good]
     bad = [sample for sample in samples if not sample.is_good]
     warned = {
-        sample: set(photos.quality_hints(photo(sample, 640, 480), kind="id_back", original_size=CAMERA_SIZE)["warnings"])
+        sample: set(
+            photos.quality_hints(photo(sample, 640, 480), kind="id_back", original_size=CAMERA_SIZE)["warnings"]
+        )
         for sample in samples
     }
     passed = sum(not warned[sample] for sample in good) / len(good)

@@ -18,7 +18,8 @@ COLUMNS = {"msisdn", "iccid"}
 class Command(BaseCommand):
     help = (
         "Import lines from a CSV with columns msisdn, iccid and optionally activation_code, buyer_phone, "
-        "buyer_email and plan (the code of the plan the line was sold with; empty: DEFAULT_LINE_PLAN). Lines already present (same number) are skipped, so a batch can be imported twice. "
+        "buyer_email and plan (the code of the plan the line was sold with; empty: DEFAULT_LINE_PLAN). "
+        "Lines already present (same number) are skipped, so a batch can be imported twice. "
         "The whole file is refused if any row is invalid."
     )
 
