@@ -99,7 +99,8 @@ def _show_problems(form, bindings, problems) -> None:
         if problem.field in ("full_name", "phone") and problem.field not in form.errors:
             form.add_error(problem.field, problem.message)
         elif problem.field == "bindings":
-            bindings._non_form_errors = bindings.error_class([*bindings.non_form_errors(), problem.message])  # no public API adds one
+            # A formset has no public way to add an error of its own after validation.
+            bindings._non_form_errors = bindings.error_class([*bindings.non_form_errors(), problem.message])
         elif problem.field is None and problem.code not in services.CHECKLIST_CODES:
             form.add_error(None, problem.message)
 
