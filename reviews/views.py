@@ -92,6 +92,11 @@ def verification_submit(request):
         form.add_error(None, str(error))
         return _submission_page(request, form, selectors.submission_form_state(user=request.user), status=503)
     state = selectors.submission_form_state(user=request.user)
+    for name in SubmissionForm.PHOTO_FIELDS:
+        # A kept photo that expired while the form was open must be chosen again.
+        if valid and form.fields[name].kind not in state.kept_kinds:
+            form.add_error(name, form.fields[name].error_messages["required"])
+            valid = False
     if not valid:
         return _submission_page(request, form, state)
     data = form.cleaned_data

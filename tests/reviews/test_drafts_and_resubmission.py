@@ -236,3 +236,14 @@ def test_a_first_submission_starts_with_the_account_phone_as_people_read_it(engl
 
     assert f'name="contact_phone" value="{customer.phone.as_national}"' in content
     assert 'data-testid="resubmission-reasons"' not in content
+
+
+def test_a_kept_photo_that_expired_while_the_form_was_open_is_asked_for_again(english, customer):
+    english.post(SUBMIT_URL, with_photos(typed(customer, id_number=WRONG_REGION)))
+    DraftPhoto.objects.filter(user=customer, kind="id_back").update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = english.post(SUBMIT_URL, typed(customer))
+
+    assert response.status_code == 200
+    assert page_shows(response, "Choose a photo for this one.")
+    assert not Submission.objects.exists()
