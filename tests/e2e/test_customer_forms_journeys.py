@@ -9,6 +9,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from accounts import services as account_services
 from billing import services as billing_services
@@ -32,6 +33,21 @@ TEXT = {
         "checksum": "last character",
     },
 }
+
+
+axe = Axe()
+
+
+def key_screen(page, name):
+    """Save the screen for people to look at, and fail on a serious or critical axe-core violation on it."""
+    screenshot(page, name)
+    serious = [
+        f"{violation['id']}: {violation['help']} — "
+        + ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+        for violation in axe.run(page).response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert not serious, f"{name}: axe-core found serious violations:\n" + "\n".join(serious)
 
 
 @pytest.fixture
@@ -67,7 +83,7 @@ def test_top_up_by_quick_button_then_by_typed_amount(phone, language):
 
     page.locator("a[href='/billing/top-up/']").first.click()
     page.wait_for_url("**/billing/top-up/")
-    screenshot(page, f"top-up-{language}")
+    key_screen(page, f"top-up-{language}")
     page.get_by_test_id("quick-amount-100").click()
     page.wait_for_url("**/billing/orders/*/")
     assert page.get_by_test_id("order-amount").inner_text() == "¥100.00"
@@ -79,7 +95,7 @@ def test_top_up_by_quick_button_then_by_typed_amount(phone, language):
     assert page.get_by_test_id("card-fields").is_visible()
     box = page.get_by_test_id("order-summary").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # the order card fits the screen
-    screenshot(page, f"top-up-order-card-{language}")
+    key_screen(page, f"top-up-order-card-{language}")
 
     page.go_back()
     page.wait_for_url("**/billing/top-up/")
@@ -119,7 +135,7 @@ def test_a_wrong_id_number_keeps_the_photos(phone, language, tmp_path):
         kept = page.get_by_test_id(f"kept-{kind}")
         assert TEXT[language]["kept"] in kept.inner_text()
         assert kept.locator("img").evaluate("img => img.naturalWidth") > 0
-    screenshot(page, f"verification-photos-kept-{language}")
+    key_screen(page, f"verification-photos-kept-{language}")
 
     page.fill("input[name=id_number]", good)
     page.get_by_test_id("submit-verification").click()
@@ -153,7 +169,7 @@ def test_a_handheld_rejection_is_fixed_by_replacing_that_photo_only(phone, langu
     assert page.locator("input[name=id_number]").input_value() == resident_id(sequence="611")
     assert page.get_by_test_id("kept-id_front").is_visible() and page.get_by_test_id("kept-id_back").is_visible()
     assert page.get_by_test_id("replace-id_handheld").is_visible()
-    screenshot(page, f"resubmission-prefilled-{language}")
+    key_screen(page, f"resubmission-prefilled-{language}")
     path = tmp_path / "me.jpg"
     path.write_bytes(jpeg_bytes(seed=62))
     page.set_input_files("input[name=id_handheld]", str(path))
@@ -192,13 +208,13 @@ def test_cancellation_shows_every_blocker_at_once_and_the_refund_asks_first(phon
     assert page.get_by_test_id("cancel-blocked").is_visible()
     assert body.count(order.number) == 1
     assert len(page.locator(".invalid-feedback:visible, .invalid-feedback.d-block").all()) >= 2  # phone, binding
-    screenshot(page, f"cancellation-every-blocker-{language}")
+    key_screen(page, f"cancellation-every-blocker-{language}")
 
     page.get_by_test_id("refund-balance").click()
     page.wait_for_url("**/account/refund-balance/**")
     assert page.get_by_test_id("refund-amount").inner_text() == "¥20.00"
     assert not LedgerEntry.objects.filter(kind="refund").exists()  # nothing until confirmed
-    screenshot(page, f"refund-confirmation-{language}")
+    key_screen(page, f"refund-confirmation-{language}")
     page.get_by_test_id("refund-confirm-button").click()
     page.wait_for_url(re.compile(r".*/account/cancel/\?line=\d+$"))
     assert page.get_by_test_id("blocker-balance").count() == 0
