@@ -9,6 +9,7 @@ from reviews import pii, selectors, services
 from reviews.models import (
     CalendarDay,
     Certificate,
+    DraftPhoto,
     PhotoAccess,
     ReasonCode,
     Submission,
@@ -147,6 +148,17 @@ class SubmissionEventAdmin(ReadOnlyAdmin):
         if request.user.has_perm("reviews.lift_final_rejection"):
             return queryset  # support, as in the submission admin
         return queryset.filter(submission__in=selectors.submissions_openable_by(viewer=request.user))
+
+
+@admin.register(DraftPhoto)
+class DraftPhotoAdmin(ReadOnlyAdmin):
+    """Photos kept for forms not submitted yet: who and when only; the photos are never shown here."""
+
+    list_display = ["created_at", "user_id", "kind", "expires_at"]
+    fields = ["user_id", "kind", "created_at", "expires_at"]
+    readonly_fields = fields
+    search_fields = ["=user__id"]
+    ordering = ["-pk"]
 
 
 @admin.register(PhotoAccess)
