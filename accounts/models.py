@@ -181,6 +181,9 @@ class Line(models.Model):
         related_name="lines",
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.INACTIVE)
+    # The plan the line was sold with (a billing plan's code, from the supplier's import):
+    # billing starts the line on it at activation. Empty: the DEFAULT_LINE_PLAN setting's.
+    plan_code = models.SlugField(_("plan sold with"), max_length=32, blank=True)
     attached_at = models.DateTimeField(_("attached at"), null=True, blank=True)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     validity_end = models.DateTimeField(_("valid until"), null=True, blank=True)

@@ -59,9 +59,7 @@ def register(request):
         else:
             # This browser confirms this registration's code, and no other registration's.
             request.session[SESSION_PENDING_REGISTRATION] = registration.pk
-            messages.info(
-                request, _("We sent a 6-digit code to %(phone)s.") % {"phone": registration.user.phone.as_national}
-            )
+            # The code page itself says where the code went: no second notice of it.
             return redirect("accounts:verify")
     return render(request, "accounts/register.html", {"form": form})
 

@@ -58,12 +58,15 @@ class PayForm(forms.Form):
     card_cvc = forms.CharField(label=_("Security code"), required=False, max_length=4)
     save_card = forms.BooleanField(label=_("Remember this card for auto-renew"), required=False)
 
-    def __init__(self, *args, allow_wallet: bool, **kwargs):
+    def __init__(self, *args, allow_wallet: bool, wallet_covers: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         methods = [Payment.Method.ALIPAY, Payment.Method.WECHAT, Payment.Method.CARD]
         if allow_wallet:
             methods.insert(0, Payment.Method.WALLET)
         self.fields["method"].choices = [(m.value, m.label) for m in methods]
+        # One method is always chosen: the wallet when it can pay the whole order, else Alipay.
+        preselected = Payment.Method.WALLET if allow_wallet and wallet_covers else Payment.Method.ALIPAY
+        self.fields["method"].initial = preselected.value
         for name in ("card_number", "card_expiry", "card_cvc"):
             self.fields[name].widget.attrs.update({"autocomplete": "off", "inputmode": "numeric"})
 
@@ -85,9 +88,32 @@ class PayForm(forms.Form):
 
 
 class TopUpForm(IdempotentForm):
+    """A typed amount, or one of the quick-amount buttons.
+
+    The page is one form, so a tapped button arrives together with the typed field,
+    usually empty (``quick_amount=100&amount=``): the buttons have a name of their own and
+    the one tapped wins over whatever is typed, since tapping it is the customer's last act.
+    Pressing Enter in the typed field submits with the form's first button, "Continue",
+    which carries no amount: then the typed one counts.
+    """
+
+    QUICK_AMOUNTS = (50, 100, 200)
+
     amount = forms.DecimalField(
-        label=_("Amount (¥)"), min_value=Decimal("1"), max_value=Decimal(settings.TOP_UP_MAX), decimal_places=2
+        label=_("Top-up amount (¥)"),
+        min_value=Decimal("1"),
+        max_value=Decimal(settings.TOP_UP_MAX),
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "min": "1"}),
+        error_messages={"required": _("Type an amount, or tap one of the amounts below.")},
     )
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and (data.get("quick_amount") or "").strip():
+            # The tapped button's amount goes through the typed field's own checks (¥1 to the maximum).
+            data = data.copy()
+            data["amount"] = data["quick_amount"].strip()
+        super().__init__(data, *args, **kwargs)
 
 
 class AutoRenewForm(forms.Form):

@@ -90,6 +90,12 @@ def usage_by_month(*, user, months: int = 6):
     Usage is summed from the daily totals (UsageDaily), never the records: a fixed number
     of days per line whatever the size of the records table, and on PostgreSQL only the
     months shown are read (the daily table is partitioned by month).
+
+    Spending is what the customer paid for service: renewals, by whatever method they
+    were paid (the wallet included). A top-up is not spending, it moves money into the
+    wallet; money spent from the wallet counts once, with the renewal it paid for, and a
+    balance refunded from the wallet was never spent, so neither shows. A payment refunded
+    because its order was already paid never paid the order and is not in its amount.
     """
     zone = timezone.get_current_timezone()
     this_month = timezone.localdate().replace(day=1)
@@ -103,7 +109,7 @@ def usage_by_month(*, user, months: int = 6):
         .order_by()
     )
     charges = (
-        Order.objects.filter(user=user, status=Order.Status.PAID)
+        Order.objects.filter(user=user, status=Order.Status.PAID, kind=Order.Kind.RENEWAL)
         .annotate(month=TruncMonth("paid_at"))
         .values("month")
         .annotate(total=Sum("amount"))

@@ -61,7 +61,11 @@ def top_up(request):
             form.add_error("amount", str(error))
         else:
             return redirect("billing:order", number=order.number)
-    context = {"form": form, "balance": selectors.wallet_balance(user=request.user), "suggested": (50, 100, 200)}
+    context = {
+        "form": form,
+        "balance": selectors.wallet_balance(user=request.user),
+        "quick_amounts": TopUpForm.QUICK_AMOUNTS,
+    }
     return render(request, "billing/top_up.html", context)
 
 
@@ -80,11 +84,12 @@ def order_detail(request, number: str):
     if order.kind == Order.Kind.RENEWAL and order.status == Order.Status.OPEN:
         quote = selectors.renewal_quote(line=order.line, plan=order.plan, term_months=order.term_months)
     failed = [payment for payment in order.payments.all() if payment.status == Payment.Status.FAILED]
+    balance = selectors.wallet_balance(user=request.user)
     context = {
         "order": order,
         "quote": quote,
-        "pay_form": PayForm(allow_wallet=order.kind == Order.Kind.RENEWAL),
-        "balance": selectors.wallet_balance(user=request.user),
+        "pay_form": PayForm(allow_wallet=order.kind == Order.Kind.RENEWAL, wallet_covers=balance >= order.amount),
+        "balance": balance,
         "last_failed": failed[-1] if failed else None,
         "in_flight": any(p.status in Payment.UNSETTLED for p in order.payments.all()),
     }

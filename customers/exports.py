@@ -1,9 +1,12 @@
 """The customer's own data, as a ZIP: data.json plus their own ID photos.
 
-Only the owner's records go in: their verification history shows their own masked ID
-number and decisions, never other accounts, staff notes or flags about other people.
+Only the owner's records go in: their verification history with their own full ID
+number (it is their data, and the copy is for them) and decisions, never other accounts,
+staff notes or flags about other people. Times are in the product's time zone
+(Asia/Shanghai, with its offset), as every page shows them.
 """
 
+import datetime
 import io
 import json
 import zipfile
@@ -12,7 +15,20 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from billing.models import LedgerEntry, Order, Receipt, UsageRecord
+from reviews import pii
 from reviews.models import Submission, SubmissionPhoto
+
+
+class LocalTimeEncoder(DjangoJSONEncoder):
+    """Django's JSON, with aware times in the local time zone (``2026-12-03T09:51:44+08:00``) rather than UTC."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime) and timezone.is_aware(o):
+            o = timezone.localtime(o)
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)  # anything else JSON has no type for (a phone number) as its text
 
 
 def build_export(user) -> bytes:
@@ -44,7 +60,7 @@ def build_export(user) -> bytes:
                 "channel": submission.channel,
                 "status": submission.status,
                 "full_name": submission.full_name,
-                "id_number": submission.id_number_masked,
+                "id_number": pii.decrypt(submission.id_number_encrypted) if submission.id_number_encrypted else "",
                 "contact_phone": submission.contact_phone,
                 "submitted_at": submission.submitted_at,
                 "decided_at": submission.decided_at,
@@ -89,9 +105,7 @@ def build_export(user) -> bytes:
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "data.json", json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2, default=str)
-        )
+        archive.writestr("data.json", json.dumps(data, cls=LocalTimeEncoder, ensure_ascii=False, indent=2))
         for photo in SubmissionPhoto.objects.filter(submission__user=user).select_related("submission"):
             try:
                 with photo.image.open("rb") as handle:

@@ -48,6 +48,11 @@ def account_centre_state(*, user) -> str:
             f"FROM {notification} WHERE user_id = %s AND read_at IS NULL",
             [user.pk],
         ),
+        (
+            "SELECT 'cancellation', CAST(id AS TEXT), CAST(line_id AS TEXT), status, NULL, NULL, NULL, NULL "  # noqa: S608
+            f"FROM {CancellationRequest._meta.db_table} WHERE user_id = %s AND status = %s",
+            [user.pk, CancellationRequest.Status.OPEN],
+        ),
         *billing_selectors.account_centre_state_sql(user_id=user.pk),
         *review_selectors.account_centre_state_sql(user_id=user.pk),
     ]
@@ -57,6 +62,14 @@ def account_centre_state(*, user) -> str:
         cursor.execute(sql, params)
         rows = sorted(cursor.fetchall(), key=lambda row: tuple("" if value is None else str(value) for value in row))
     return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def lines_with_open_cancellation(*, user) -> set[int]:
+    return set(
+        CancellationRequest.objects.filter(user=user, status=CancellationRequest.Status.OPEN).values_list(
+            "line_id", flat=True
+        )
+    )
 
 
 def open_cancellations(*, user):

@@ -107,6 +107,7 @@ def _account_centre_render(request):
         "orders": billing_selectors.recent_orders(user=user, limit=5),
         "usage_months": billing_selectors.usage_by_month(user=user),
         "autorenew_methods": LineService.AutoRenewMethod.choices,
+        "cancellation_requested": selectors.lines_with_open_cancellation(user=user),
     }
     return render(request, "customers/account_centre.html", context)
 

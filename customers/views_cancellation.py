@@ -13,11 +13,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import selectors as account_selectors
 from accounts.models import Line
 from accounts.permissions import staff_permission_required
+from accounts.phones import phone_display
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from customers import selectors, services
 from customers.exports import build_export
-from customers.forms import BindingFormSet, CancellationForm, DecisionNoteForm
+from customers.forms import BindingFormSet, CancellationForm, DecisionNoteForm, RefundConfirmForm
 from customers.models import CancellationRequest
 
 DECIDE = "customers.decide_cancellation"
@@ -38,39 +39,70 @@ def cancel(request):
 
     form = CancellationForm(request.POST or None)
     bindings = BindingFormSet(request.POST or None, prefix="bindings")
-    if request.method == "POST" and form.is_valid() and bindings.is_valid():
-        listed = [
-            {"name": row["name"].strip(), "unbound": bool(row.get("unbound"))}
-            for row in bindings.cleaned_data
-            if row and row.get("name", "").strip()
-        ]
-        try:
-            _cancellation, created = services.cancellation_request_submit(
-                actor=request.user,
-                line_id=line.pk,
-                full_name=form.cleaned_data["full_name"],
-                phone=form.cleaned_data["phone"],
-                reason=form.cleaned_data["reason"],
-                reason_detail=form.cleaned_data["reason_detail"],
-                bindings=listed,
-            )
-        except services.CancellationError as error:
-            form.add_error(None, str(error))
-        else:
-            if created:
-                messages.success(request, _("Your request is filed. Support will answer within 2 business days."))
+    if request.method == "POST":
+        form_ok, bindings_ok = form.is_valid(), bindings.is_valid()
+        if form_ok and bindings_ok:
+            try:
+                _cancellation, created = services.cancellation_request_submit(
+                    actor=request.user,
+                    line_id=line.pk,
+                    full_name=form.cleaned_data["full_name"],
+                    phone=form.cleaned_data["phone"],
+                    reason=form.cleaned_data["reason"],
+                    reason_detail=form.cleaned_data["reason_detail"],
+                    bindings=_listed_bindings(bindings),
+                )
+            except services.CancellationError as error:
+                _show_problems(form, bindings, error.problems)
             else:
-                messages.info(request, _("You already asked to cancel this line; here is that request."))
-            return redirect(f"{request.path}?line={line.pk}")
-    if request.method == "GET":
-        form.initial.setdefault("phone", request.user.phone)
+                if created:
+                    messages.success(request, _("Your request is filed. Support will answer within 2 business days."))
+                else:
+                    messages.info(request, _("You already asked to cancel this line; here is that request."))
+                return redirect(f"{request.path}?line={line.pk}")
+        else:
+            # The typed name and number are checked too, so that one submit shows every problem.
+            _show_problems(
+                form,
+                bindings,
+                services.cancellation_identity_problems(
+                    user=request.user,
+                    line=line,
+                    full_name=form.cleaned_data.get("full_name"),
+                    phone=form.cleaned_data.get("phone"),
+                ),
+            )
+    if request.method == "GET" and request.user.phone:
+        form.initial.setdefault("phone", phone_display(request.user.phone))
+    blockers = services.cancellation_blockers(user=request.user, line=line)
     context = {
         "line": line,
         "form": form,
         "bindings": bindings,
-        "blockers": services.cancellation_blockers(user=request.user, line=line),
+        "blockers": blockers,
+        "posted": request.method == "POST",
     }
-    return render(request, "customers/cancel.html", context, status=400 if form.errors else 200)
+    return render(request, "customers/cancel.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _listed_bindings(bindings) -> list[dict]:
+    return [
+        {"name": row["name"].strip(), "unbound": bool(row.get("unbound"))}
+        for row in bindings.cleaned_data
+        if row and row.get("name", "").strip()
+    ]
+
+
+def _show_problems(form, bindings, problems) -> None:
+    """Put each problem beside its field; what billing holds open is the checklist's, shown there once."""
+    for problem in problems:
+        if problem.field in ("full_name", "phone") and problem.field not in form.errors:
+            form.add_error(problem.field, problem.message)
+        elif problem.field == "bindings":
+            # A formset has no public way to add an error of its own after validation.
+            bindings._non_form_errors = bindings.error_class([*bindings.non_form_errors(), problem.message])
+        elif problem.field is None and problem.code not in services.CHECKLIST_CODES:
+            form.add_error(None, problem.message)
 
 
 def _chosen_line(request, lines: list[Line]):
@@ -99,23 +131,44 @@ def cancel_withdraw(request, request_id: int):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def refund_balance(request):
-    amount = billing_services.wallet_refund_balance(
-        user=request.user,
-        actor=request.user,
-        reference=f"customer-refund:{request.user.pk}:{timezone.now():%Y%m%d%H%M%S%f}",
+    """Refund the whole wallet balance, after the customer confirmed the amount on this page."""
+    balance = billing_selectors.wallet_balance(user=request.user)
+    target = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
+    form = RefundConfirmForm(
+        request.POST if request.method == "POST" else None, initial={"amount": balance, "next": target}
     )
-    if amount:
-        messages.success(
-            request, _("¥%(amount)s will be returned to your original payment method.") % {"amount": amount}
-        )
-    target = request.POST.get("next", "")
+    if request.method == "POST" and form.is_valid():
+        try:
+            amount = billing_services.wallet_refund_balance(
+                user=request.user,
+                actor=request.user,
+                reference=f"customer-refund:{request.user.pk}:{timezone.now():%Y%m%d%H%M%S%f}",
+                confirmed_amount=form.cleaned_data["amount"],
+            )
+        except billing_services.BillingError as error:
+            messages.error(request, str(error))
+            form = RefundConfirmForm(initial={"amount": balance, "next": target})
+        else:
+            if amount:
+                messages.success(
+                    request, _("¥%(amount)s will be returned to your original payment method.") % {"amount": amount}
+                )
+            else:
+                messages.info(request, _("Your wallet is empty: there is nothing to refund."))
+            return redirect(target)
+    context = {"form": RefundConfirmForm(initial={"amount": balance, "next": target}) if form.is_bound else form}
+    context.update({"balance": balance, "next": target})
+    return render(request, "customers/refund_confirm.html", context)
+
+
+def _safe_next(request, target: str) -> str:
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        target = reverse("customers:cancel")
-    return redirect(target)
+        return reverse("customers:cancel")
+    return target
 
 
 @login_required

@@ -8,6 +8,7 @@ from reviews import pii, selectors, services
 from reviews.models import (
     CalendarDay,
     Certificate,
+    DraftPhoto,
     PhotoAccess,
     QualitySample,
     ReasonCode,
@@ -196,6 +197,17 @@ class QualitySampleAdmin(ReadOnlyAdmin):
     list_filter = ["status", "decision"]
     list_select_related = ["decided_by", "checked_by"]
     search_fields = ["=submission__id", "=decided_by__username"]
+
+
+@admin.register(DraftPhoto)
+class DraftPhotoAdmin(ReadOnlyAdmin):
+    """Photos kept for forms not submitted yet: who and when only; the photos are never shown here."""
+
+    list_display = ["created_at", "user_id", "kind", "expires_at"]
+    fields = ["user_id", "kind", "created_at", "expires_at"]
+    readonly_fields = fields
+    search_fields = ["=user__id"]
+    ordering = ["-pk"]
 
 
 @admin.register(PhotoAccess)

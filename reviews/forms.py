@@ -56,12 +56,31 @@ class PhotosLastForm(forms.Form):
         return cleaned
 
 
-class SubmissionForm(PhotosLastForm):
+class SubmissionForm(forms.Form):
+    """The online verification form.
+
+    Unlike the desk's form, every photo chosen is decoded even when a typed field is
+    wrong: the view keeps the decoded photos for the customer (``draft_photo_keep``), so a
+    mistyped ID number never costs them their photos. ``kept`` names the kinds the form
+    already keeps (from this form, or from a rejected attempt): those need no new upload,
+    and a new one replaces them.
+    """
+
+    PHOTO_FIELDS = ("id_front", "id_back", "id_handheld")
+
     full_name = forms.CharField(label=_("Full name (as on the ID card)"), max_length=60)
     id_number = forms.CharField(
         label=_("Resident ID number"),
         max_length=22,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text", "autocapitalize": "characters"}),
+        help_text=_("18 characters: 17 digits and a last digit or X. It is checked as you type."),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "inputmode": "text",
+                "autocapitalize": "characters",
+                "data-resident-id": "",
+            }
+        ),
     )
     contact_phone = MobileNumberField(label=_("Contact phone"))
     id_front = PhotoField(kind=SubmissionPhoto.Kind.ID_FRONT, label=_("ID card, front (photo side)"))
@@ -69,6 +88,15 @@ class SubmissionForm(PhotosLastForm):
     id_handheld = PhotoField(
         kind=SubmissionPhoto.Kind.ID_HANDHELD, label=_("You holding the ID card next to your face")
     )
+
+    def __init__(self, *args, kept=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.PHOTO_FIELDS:
+            field = self.fields[name]
+            field.error_messages["required"] = _("Choose a photo for this one.")
+            if name in kept:
+                field.required = False
+                field.label = _("Replace it with a new photo (optional)")
 
     def clean_full_name(self):
         return clean_full_name(self.cleaned_data["full_name"])
@@ -78,6 +106,25 @@ class SubmissionForm(PhotosLastForm):
         # Online self-registration only; at a desk a clerk sees the person (InPersonVerificationForm).
         check_self_registration_age(number, minimum=settings.MIN_SELF_REGISTRATION_AGE)
         return number
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.PHOTO_FIELDS:
+            if cleaned.get(name) is not None:
+                try:
+                    cleaned[name] = self.fields[name].decode(cleaned[name])
+                except ValidationError as error:
+                    self.add_error(name, error)
+        return cleaned
+
+    def decoded_photos(self) -> dict:
+        """The photos chosen on this request that decoded well, by kind (even if the form is invalid)."""
+        data = getattr(self, "cleaned_data", {})
+        return {
+            self.fields[name].kind: data[name]
+            for name in self.PHOTO_FIELDS
+            if isinstance(data.get(name), photos.ProcessedPhoto)
+        }
 
 
 class PrecheckForm(forms.Form):

@@ -304,6 +304,40 @@ class SubmissionPhoto(models.Model):
         return f"{self.get_kind_display()} of submission #{self.submission_id}"
 
 
+class DraftPhoto(models.Model):
+    """A photo kept for the customer's verification form while it is not submitted yet.
+
+    One per customer and kind. A form sent back for a mistyped field keeps its photos here
+    (re-encoded, in private storage, as a submission's), so that they are not chosen
+    again; the submission takes the stored files over. Drafts expire after
+    ``SUBMISSION_DRAFT_HOURS`` (``purge_submission_drafts``) and are erased with the
+    customer's personal data.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=SubmissionPhoto.Kind.choices)
+    image = models.FileField(storage=private_storage, max_length=200, verbose_name=_("image"))
+    thumbnail = models.FileField(storage=private_storage, max_length=200, verbose_name=_("thumbnail"))
+    width = models.PositiveIntegerField(verbose_name=_("width"))
+    height = models.PositiveIntegerField(verbose_name=_("height"))
+    original_format = models.CharField(max_length=8, verbose_name=_("original format"))
+    original_sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256 of the original"))
+    dhash = models.BigIntegerField(verbose_name=_("difference hash"))
+    hints = models.JSONField(default=dict, blank=True, verbose_name=_("hints"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("draft ID photo")
+        verbose_name_plural = _("draft ID photos")
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_draft_photo_per_kind")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} kept for customer #{self.user_id}"
+
+
 class SubmissionEvent(models.Model):
     """Append-only: every transition of a submission (who, when, from, to, reasons, notes)."""
 

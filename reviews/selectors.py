@@ -25,10 +25,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.backends import parse_phone
 from accounts.models import Line, User
+from accounts.phones import phone_display
 from reviews import pii
 from reviews.business_days import add_business_days
 from reviews.models import (
     Certificate,
+    DraftPhoto,
     MachineCheck,
     QualitySample,
     ReasonCode,
@@ -947,3 +949,85 @@ def machine_check_suggested_reasons(machine_check: MachineCheck | None) -> list[
     if machine_check.side_warnings:
         codes.append("SIDE_WRONG")
     return codes
+
+
+# Reasons that concern particular photos: a resubmission asks again only for those. Any
+# other reason (a blurry, cropped or covered card could be any of the three photos; a new
+# card) asks for all three; INFO_MISMATCH for none, since the typing was wrong.
+REASON_PHOTO_KINDS = {
+    "HANDHELD_BAD": (SubmissionPhoto.Kind.ID_HANDHELD,),
+    "SIDE_WRONG": (SubmissionPhoto.Kind.ID_FRONT, SubmissionPhoto.Kind.ID_BACK),
+    "INFO_MISMATCH": (),
+}
+PHOTO_KINDS = tuple(SubmissionPhoto.Kind.values)
+
+
+@dataclass
+class FormPhoto:
+    """What the verification form shows for one kind of photo."""
+
+    kind: str
+    label: str
+    kept: object | None = None  # the DraftPhoto or SubmissionPhoto the form keeps, if any
+    source: str = ""  # "draft" (chosen on this form before) or "previous" (the rejected attempt's)
+    rejected: bool = False  # the reviewer asked for a new one
+
+
+@dataclass
+class SubmissionFormState:
+    previous: Submission | None
+    photos: dict[str, FormPhoto]
+
+    @property
+    def kept_kinds(self) -> set[str]:
+        return {kind for kind, photo in self.photos.items() if photo.kept is not None}
+
+
+def resubmission_base(*, user) -> Submission | None:
+    """The customer's latest attempt if a resubmission starts from it (rejected or revoked), with reasons and photos."""
+    last = (
+        Submission.objects.filter(user=user).prefetch_related("reasons", "photos").order_by("-attempt_number").first()
+    )
+    if last is None or last.status not in (Submission.Status.REJECTED, Submission.Status.REVOKED):
+        return None
+    return last
+
+
+def photos_to_replace(submission: Submission) -> set[str]:
+    kinds: set[str] = set()
+    for reason in submission.reasons.all():
+        kinds.update(REASON_PHOTO_KINDS.get(reason.code, PHOTO_KINDS))
+    return kinds
+
+
+def submission_form_state(*, user, now: datetime | None = None) -> SubmissionFormState:
+    """Which photo of each kind the verification form keeps: the draft one, else the rejected attempt's if allowed."""
+    now = now or timezone.now()
+    previous = resubmission_base(user=user)
+    drafts = {draft.kind: draft for draft in DraftPhoto.objects.filter(user=user, expires_at__gt=now)}
+    earlier = {photo.kind: photo for photo in previous.photos.all()} if previous else {}
+    rejected = photos_to_replace(previous) if previous else set()
+    photos = {}
+    for kind, label in SubmissionPhoto.Kind.choices:
+        photo = FormPhoto(kind=kind, label=label, rejected=kind in rejected)
+        if kind in drafts:
+            photo.kept, photo.source = drafts[kind], "draft"
+        elif kind in earlier and kind not in rejected:
+            photo.kept, photo.source = earlier[kind], "previous"
+        photos[kind] = photo
+    return SubmissionFormState(previous=previous, photos=photos)
+
+
+def draft_photo_for_owner(*, user, kind: str, now: datetime | None = None):
+    return DraftPhoto.objects.filter(user=user, kind=kind, expires_at__gt=now or timezone.now()).first()
+
+
+def submission_form_initial(*, user, previous: Submission | None) -> dict:
+    """What the verification form starts with: the rejected attempt's typing, else the account's phone."""
+    if previous is not None and previous.id_number_encrypted:
+        return {
+            "full_name": previous.full_name,
+            "id_number": pii.decrypt(previous.id_number_encrypted),
+            "contact_phone": phone_display(previous.contact_phone),
+        }
+    return {"contact_phone": phone_display(user.phone)} if user.phone else {}

@@ -27,3 +27,8 @@ def run_machine_check(check_id: int) -> str:
 def run_machine_checks() -> int:
     """Run what a lost task or a restart left pending."""
     return services.machine_checks_run_pending()
+
+
+@shared_task(name="reviews.tasks.purge_submission_drafts", ignore_result=True)
+def purge_submission_drafts() -> int:
+    return services.drafts_purge_expired()

@@ -9,6 +9,7 @@ urlpatterns = [
     path("verification/submit/", views.verification_submit, name="submit"),
     path("verification/precheck/", views.photo_precheck, name="precheck"),
     path("verification/photos/<int:photo_id>/<str:variant>/", views.photo_file, name="photo"),
+    path("verification/kept-photos/<str:kind>/", views.draft_photo_file, name="draft_photo"),
     path("staff/desk/", views_desk.desk, name="desk"),
     path("staff/desk/lookup/", views_desk.desk_lookup, name="desk_lookup"),
     path("staff/desk/verify/", views_desk.desk_verify, name="desk_verify"),

@@ -7,9 +7,11 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import RateLimitUnavailable, client_ip, client_ip_key, over_rate_limit
@@ -57,6 +59,9 @@ def verification_status(request):
         "current": current,
         "earlier": history[1:],
         "window": window,
+        # A date never breaks across lines on a phone ("2026-12-" / "03").
+        "window_start": format_html('<span class="text-nowrap">{}</span>', window[0].isoformat()) if window else "",
+        "window_end": format_html('<span class="text-nowrap">{}</span>', window[1].isoformat()) if window else "",
         "blocker": services.submission_blocker(user=request.user),
     }
     return render(request, "reviews/status.html", context)
@@ -64,11 +69,13 @@ def verification_status(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@never_cache  # a resubmission's form carries the customer's full ID number
 def verification_submit(request):
     blocker = services.submission_blocker(user=request.user)
     if blocker:
         messages.warning(request, blocker)
         return redirect("reviews:status")
+    state = selectors.submission_form_state(user=request.user)
     if request.method == "POST" and _over_photo_limits(
         request,
         group="submission",
@@ -77,35 +84,64 @@ def verification_submit(request):
     ):
         # Refused before any photo is read; the typed fields come back, the photos are chosen again.
         messages.error(request, _("Too many submissions in a minute. Please wait a minute and submit again."))
-        form = SubmissionForm(initial={name: request.POST.get(name, "") for name in TYPED_FIELDS})
-        return render(request, "reviews/submit.html", {"form": form, "hint_messages": photos.HINT_MESSAGES}, status=429)
-    form = SubmissionForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.submission_create(
-                user=request.user,
-                full_name=data["full_name"],
-                id_number=data["id_number"],
-                contact_phone=data["contact_phone"].as_e164,
-                photos=services.PhotoSet(
-                    id_front=data["id_front"], id_back=data["id_back"], id_handheld=data["id_handheld"]
-                ),
-                actor=request.user,
-            )
-        except services.PhotoStorageUnavailable as error:
-            # Nothing was recorded: show the form again (the photos must be chosen again).
-            form.add_error(None, str(error))
-            context = {"form": form, "hint_messages": photos.HINT_MESSAGES}
-            return render(request, "reviews/submit.html", context, status=503)
-        except services.ReviewError as error:
-            messages.error(request, str(error))
-            return redirect("reviews:status")
-        messages.success(request, _("Thank you! Your photos are submitted for review."))
+        form = SubmissionForm(
+            initial={name: request.POST.get(name, "") for name in TYPED_FIELDS}, kept=state.kept_kinds
+        )
+        return _submission_page(request, form, state, status=429)
+    form = SubmissionForm(request.POST or None, request.FILES or None, kept=state.kept_kinds)
+    if request.method == "GET":
+        form.initial.update(selectors.submission_form_initial(user=request.user, previous=state.previous))
+        return _submission_page(request, form, state)
+    valid = form.is_valid()
+    try:
+        # Every photo that decoded is kept, whatever else is wrong: the customer fixes the
+        # typing and sends the form again without choosing the photos again.
+        for kind, photo in form.decoded_photos().items():
+            services.draft_photo_keep(user=request.user, kind=kind, photo=photo)
+    except services.PhotoStorageUnavailable as error:
+        form.add_error(None, str(error))
+        return _submission_page(request, form, selectors.submission_form_state(user=request.user), status=503)
+    state = selectors.submission_form_state(user=request.user)
+    for name in SubmissionForm.PHOTO_FIELDS:
+        # A kept photo that expired while the form was open must be chosen again.
+        if valid and form.fields[name].kind not in state.kept_kinds:
+            form.add_error(name, form.fields[name].error_messages["required"])
+            valid = False
+    if not valid:
+        return _submission_page(request, form, state)
+    data = form.cleaned_data
+    try:
+        services.submission_create(
+            user=request.user,
+            full_name=data["full_name"],
+            id_number=data["id_number"],
+            contact_phone=data["contact_phone"].as_e164,
+            photos=services.PhotoSet(
+                **{kind: photos.StoredPhoto.of(photo.kept) for kind, photo in state.photos.items() if photo.kept}
+            ),
+            actor=request.user,
+        )
+    except services.ReviewError as error:
+        messages.error(request, str(error))
         return redirect("reviews:status")
-    if request.method == "GET" and request.user.phone:
-        form.initial["contact_phone"] = request.user.phone
-    return render(request, "reviews/submit.html", {"form": form, "hint_messages": photos.HINT_MESSAGES})
+    messages.success(request, _("Thank you! Your photos are submitted for review."))
+    return redirect("reviews:status")
+
+
+def _submission_page(request, form, state, *, status=200):
+    rows = [(form[name], state.photos[form.fields[name].kind]) for name in SubmissionForm.PHOTO_FIELDS]
+    context = {"form": form, "state": state, "photo_rows": rows, "hint_messages": photos.HINT_MESSAGES}
+    return render(request, "reviews/submit.html", context, status=status)
+
+
+@login_required
+@require_GET
+def draft_photo_file(request, kind: str):
+    """The thumbnail of a photo the customer's form keeps: to its owner only."""
+    draft = selectors.draft_photo_for_owner(user=request.user, kind=kind)
+    if draft is None:
+        raise Http404
+    return pii.serve_private_file(draft.thumbnail, download_name=f"{kind}-thumb.jpg")
 
 
 @login_required
@@ -335,7 +371,7 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
         "id_number": id_number,
         "age": age,
         "photos": [
-            (kind, label, photo, photos.hint_messages(photo.hints) if photo else [])
+            (kind, label, photo, photos.staff_hint_messages(photo.hints) if photo else [])
             for kind, label, photo in ordered_photos
         ],
         "earlier": earlier,

@@ -35,6 +35,7 @@ from .lines import (
     lines_activation_allow,
     lines_expire_lapsed,
     lines_extend,
+    lines_first_activation_handler_add,
     user_mark_real_name_verified,
     user_revoke_real_name_verification,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "lines_activation_allow",
     "lines_expire_lapsed",
     "lines_extend",
+    "lines_first_activation_handler_add",
     "login_code_request",
     "login_code_sign_in",
     "login_code_verify",

@@ -1,6 +1,6 @@
 """eSIM lines: creation with an activation code, attaching to an account, activation."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -122,11 +122,13 @@ def line_create(
     activation_code: str | None = None,
     buyer_phone: str | None = None,
     buyer_email: str | None = None,
+    plan_code: str = "",
 ) -> tuple[Line, str]:
     """Create an unattached line and return it with its activation code (shown once).
 
     The code is the supplier's when given, else a new random one. When the buyer's
     phone or email is known the code is sent to them through the outbox, as at purchase.
+    ``plan_code`` is the plan it was sold with (empty: the default plan, at activation).
     """
     code = normalize_activation_code(activation_code) if activation_code else None
     if code is not None and len(code) < 12:
@@ -137,7 +139,11 @@ def line_create(
         if quarantine is not None:
             raise LineError(ERR_NUMBER_QUARANTINED % {"until": timezone.localtime(quarantine.until).date()})
         line = Line(
-            msisdn=msisdn, iccid=iccid, activation_code_hash=activation_code_hash(code), activation_code_hint=code[-4:]
+            msisdn=msisdn,
+            iccid=iccid,
+            activation_code_hash=activation_code_hash(code),
+            activation_code_hint=code[-4:],
+            plan_code=plan_code,
         )
         line.full_clean()
         line.save()
@@ -212,6 +218,18 @@ def customer_for_desk(*, phone, actor: User) -> User:
     return user
 
 
+# What a higher app does when lines start their first year, in the same transaction: billing
+# registers its service at start-up (BillingConfig.ready) and gives each line its plan and
+# allowances. accounts cannot import billing (layers), so billing hands its service in.
+_first_activation_handlers: list[Callable[..., None]] = []
+
+
+def lines_first_activation_handler_add(handler: Callable[..., None]) -> None:
+    """Call ``handler(lines=[...], now=...)`` whenever never-activated lines become active."""
+    if handler not in _first_activation_handlers:
+        _first_activation_handlers.append(handler)
+
+
 def lines_activate_waiting(*, user: User, actor) -> list[Line]:
     """Activate every line of the user that waits for real-name verification.
 
@@ -265,6 +283,13 @@ def _activate_waiting(*, user: User, actor) -> tuple[list[Line], list]:
         )
     if len(new) < len(waiting):
         Line.objects.filter(pk__in=[line.pk for line in waiting if line not in new]).update(status=Line.Status.ACTIVE)
+    if new:
+        for line in new:
+            line.activated_at, line.validity_end = now, now + LINE_VALIDITY
+        # Every path that activates a new line (approval online, at a desk, adding a line
+        # when already verified) comes here: the plan and its allowances start with the year.
+        for handler in _first_activation_handlers:
+            handler(lines=new, now=now)
     events = []
     for line in waiting:
         from_status = line.status

@@ -19,7 +19,7 @@ from .payments import (
     payment_settle_by_query,
     payments_settle,
 )
-from .plans import plan_version_create
+from .plans import line_services_start, plan_version_create
 from .store import store_renewal
 from .usage import ImportReport, usage_import, usage_import_stored
 from .usage_partitions import usage_partitions_drop_expired, usage_partitions_ensure, usage_partitions_maintain
@@ -37,6 +37,7 @@ __all__ = [
     "expiry_warnings_send",
     "ledger_append",
     "line_billing_close",
+    "line_services_start",
     "order_mark_paid",
     "order_pay",
     "orders_expire_stale",

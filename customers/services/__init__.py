@@ -4,9 +4,11 @@ Import from here (``from customers import services``); the submodules group them
 """
 
 from .cancellation import (
+    CHECKLIST_CODES,
     Blocker,
     CancellationError,
     cancellation_blockers,
+    cancellation_identity_problems,
     cancellation_request_approve,
     cancellation_request_reject,
     cancellation_request_submit,
@@ -23,10 +25,12 @@ from .support import (
 )
 
 __all__ = [
+    "CHECKLIST_CODES",
     "Blocker",
     "CancellationError",
     "SupportError",
     "cancellation_blockers",
+    "cancellation_identity_problems",
     "cancellation_request_approve",
     "cancellation_request_reject",
     "cancellation_request_submit",

@@ -32,14 +32,21 @@ ERR_NOT_OPEN = gettext_lazy("This request is no longer open (it was withdrawn or
 ERR_REASON_REQUIRED = gettext_lazy("Give the customer a reason for the rejection.")
 
 
-class CancellationError(Exception):
-    pass
-
-
 @dataclass
 class Blocker:
+    """One thing in the way; ``field`` names the form field it is about, if any."""
+
     code: str
     message: str
+    field: str | None = None
+
+
+class CancellationError(Exception):
+    """A cancellation action was refused. ``problems`` holds every reason at once, each with its field."""
+
+    def __init__(self, message=None, *, problems: list[Blocker] | None = None):
+        self.problems = problems or [Blocker("refused", str(message))]
+        super().__init__(" ".join(problem.message for problem in self.problems))
 
 
 def cancellation_blockers(*, user: User, line: Line, include_balance: bool = True) -> list[Blocker]:
@@ -56,13 +63,20 @@ def cancellation_blockers(*, user: User, line: Line, include_balance: bool = Tru
     return blockers
 
 
-def _check_identity(*, user: User, line: Line, full_name: str, phone) -> None:
-    verified = review_selectors.verified_full_name(user=user)
+# What billing holds open: the page lists these in its checklist, where each is shown once.
+CHECKLIST_CODES = frozenset({"balance", "open_orders", "unsettled_payments"})
+
+
+def cancellation_identity_problems(*, user: User, line: Line, full_name: str | None, phone) -> list[Blocker]:
+    """Whether the typed name and number are the customer's; a value left out (None) is not checked."""
+    problems = []
+    verified = review_selectors.verified_full_name(user=user) if full_name is not None else None
     if verified and "".join(verified.split()) != "".join(full_name.split()):
-        raise CancellationError(ERR_NAME_MISMATCH)
+        problems.append(Blocker("name_mismatch", str(ERR_NAME_MISMATCH), field="full_name"))
     allowed = {str(line.msisdn)} | ({str(user.phone)} if user.phone else set())
-    if str(phone) not in allowed:
-        raise CancellationError(ERR_PHONE_MISMATCH)
+    if phone is not None and str(phone) not in allowed:
+        problems.append(Blocker("phone_mismatch", str(ERR_PHONE_MISMATCH), field="phone"))
+    return problems
 
 
 def cancellation_request_submit(
@@ -83,12 +97,13 @@ def cancellation_request_submit(
             return existing, False
         if line.status == Line.Status.CANCELLED:
             raise CancellationError(ERR_ALREADY_CANCELLED)
-        _check_identity(user=user, line=line, full_name=full_name, phone=phone)
+        # Every problem at once, so that one submit tells the customer all there is to fix.
+        problems = cancellation_identity_problems(user=user, line=line, full_name=full_name, phone=phone)
         if any(not binding.get("unbound") for binding in bindings):
-            raise CancellationError(ERR_BINDINGS)
-        blockers = cancellation_blockers(user=user, line=line)
-        if blockers:
-            raise CancellationError(" ".join(blocker.message for blocker in blockers))
+            problems.append(Blocker("bindings", str(ERR_BINDINGS), field="bindings"))
+        problems.extend(cancellation_blockers(user=user, line=line))
+        if problems:
+            raise CancellationError(problems=problems)
         try:
             with transaction.atomic():
                 request = CancellationRequest.objects.create(
@@ -137,7 +152,7 @@ def cancellation_request_approve(*, request_id: int, actor: User, note: str = ""
         line = request.line
         blockers = cancellation_blockers(user=user, line=line, include_balance=False)
         if blockers:
-            raise CancellationError(" ".join(blocker.message for blocker in blockers))
+            raise CancellationError(problems=blockers)
         refunded = billing_services.wallet_refund_balance(
             user=user, actor=actor, reference=f"cancellation:{request.pk}"
         )

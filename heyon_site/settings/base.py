@@ -310,6 +310,8 @@ AUTORENEW_WINDOW_DAYS = env.int("AUTORENEW_WINDOW_DAYS", default=3)
 LINE_EXPIRY_GRACE_DAYS = env.int("LINE_EXPIRY_GRACE_DAYS", default=15)
 EXPIRY_WARNING_DAYS = (7, 1)
 TOP_UP_MAX = 5000
+# The plan (code) a new line runs on from activation when its supplier's import names none.
+DEFAULT_LINE_PLAN = env("DEFAULT_LINE_PLAN", default="basic")
 
 # Cancellation and personal data.
 NUMBER_QUARANTINE_DAYS = env.int("NUMBER_QUARANTINE_DAYS", default=90)
@@ -324,6 +326,8 @@ PHOTO_PRECHECK_RATE_PER_MINUTE = env.int("PHOTO_PRECHECK_RATE_PER_MINUTE", defau
 # address limit is higher: many customers share one carrier NAT address.
 SUBMISSION_RATE_PER_MINUTE = env.int("SUBMISSION_RATE_PER_MINUTE", default=5)
 SUBMISSION_RATE_PER_ADDRESS_PER_MINUTE = env.int("SUBMISSION_RATE_PER_ADDRESS_PER_MINUTE", default=30)
+# Photos kept for a verification form not submitted yet are erased after this many hours.
+SUBMISSION_DRAFT_HOURS = env.int("SUBMISSION_DRAFT_HOURS", default=24)
 PHOTO_PRECHECK_RATE_PER_ADDRESS_PER_MINUTE = env.int("PHOTO_PRECHECK_RATE_PER_ADDRESS_PER_MINUTE", default=120)
 
 HEYON_REQUIRE_STAFF_2FA = env.bool("HEYON_REQUIRE_STAFF_2FA", default=False)
@@ -414,6 +418,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviews.tasks.release_expired_claims",
         "schedule": 300.0,
         "options": {"expires": 280},
+    },
+    "purge-submission-drafts": {
+        "task": "reviews.tasks.purge_submission_drafts",
+        "schedule": 3600.0,
+        "options": {"expires": 3300},
     },
     "purge-personal-data": {
         "task": "customers.tasks.purge_personal_data",

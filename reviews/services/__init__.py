@@ -26,6 +26,7 @@ from .decisions import (
     submission_revoke_approval,
 )
 from .desk import submission_verify_in_person
+from .drafts import draft_photo_keep, drafts_erase, drafts_purge_expired
 from .errors import (
     ERR_ALREADY_DECIDED,
     ERR_ALREADY_ESCALATED,
@@ -97,6 +98,9 @@ __all__ = [
     "PhotoSet",
     "PhotoStorageUnavailable",
     "ReviewError",
+    "draft_photo_keep",
+    "drafts_erase",
+    "drafts_purge_expired",
     "machine_check_queue",
     "machine_check_run",
     "machine_checks_run_pending",

@@ -12,6 +12,7 @@ from reviews.models import (
     private_storage,
 )
 
+from .drafts import drafts_erase
 from .history import submission_audit_record
 
 FULL_ID_NUMBER_PERMISSION = "reviews.view_full_id_number"
@@ -63,6 +64,7 @@ def submissions_erase_personal_data(*, user_id: int) -> dict:
     # What the machine checks read (name, address, birth date) and derived (age): gone
     # with the photos. A run still working finds its row gone and writes nothing.
     machine_checks, _ = MachineCheck.objects.filter(submission__user_id=user_id).delete()
+    drafts_erase(user_id=user_id)  # photos kept for a form never submitted
     submissions = Submission.objects.filter(user_id=user_id).update(
         full_name="",
         full_name_index="",

@@ -13,9 +13,10 @@ from accounts.models import User
 from reviews import pii, selectors
 from reviews.business_days import add_business_days
 from reviews.models import ReasonCode, Submission, SubmissionPhoto, private_storage
-from reviews.photos import ProcessedPhoto, dhash_bands, hamming
+from reviews.photos import ProcessedPhoto, StoredPhoto, dhash_bands, hamming, signed_hash
 
 from .checks import machine_check_queue
+from .drafts import drafts_take_over
 from .errors import (
     ERR_ALREADY_OPEN,
     ERR_ALREADY_VERIFIED,
@@ -32,11 +33,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PhotoSet:
-    """The three photos of an online submission; at a desk any of them may be missing."""
+    """The three photos of an online submission; at a desk any of them may be missing.
 
-    id_front: ProcessedPhoto | None = None
-    id_back: ProcessedPhoto | None = None
-    id_handheld: ProcessedPhoto | None = None
+    Each is a new upload (``ProcessedPhoto``, written for the submission) or a photo
+    already stored (``StoredPhoto``: the customer's draft, or an earlier attempt's photo a
+    resubmission keeps), which the submission refers to without copying its bytes.
+    """
+
+    id_front: ProcessedPhoto | StoredPhoto | None = None
+    id_back: ProcessedPhoto | StoredPhoto | None = None
+    id_handheld: ProcessedPhoto | StoredPhoto | None = None
 
     def items(self):
         pairs = (
@@ -173,6 +179,8 @@ def submission_create(
             submission.save()
             for kind, photo in photos.items() if photos else ():
                 stored_names.extend(_store_photo(submission, kind, photo))
+            if channel == Submission.Channel.ONLINE:
+                drafts_take_over(user=user, used_names=_referenced_names(photos))
             submission_event_record(submission, actor=actor, verb="submitted", to_status=Submission.Status.PENDING)
             if photos:
                 machine_check_queue(submission=submission, id_number=pii.normalize_id_number(id_number))
@@ -186,7 +194,17 @@ def submission_create(
     return submission
 
 
-def _store_photo(submission, kind, photo: ProcessedPhoto) -> list[str]:
+def _referenced_names(photos: PhotoSet | None) -> set[str]:
+    return {
+        name
+        for _kind, photo in (photos.items() if photos else ())
+        if isinstance(photo, StoredPhoto)
+        for name in (photo.image_name, photo.thumbnail_name)
+    }
+
+
+def _store_photo(submission, kind, photo: ProcessedPhoto | StoredPhoto) -> list[str]:
+    """Record one photo of the submission; return the names of the files written for it (to undo)."""
     bands = dhash_bands(photo.dhash)
     record = SubmissionPhoto(
         submission=submission,
@@ -195,13 +213,19 @@ def _store_photo(submission, kind, photo: ProcessedPhoto) -> list[str]:
         height=photo.height,
         original_format=photo.original_format,
         original_sha256=photo.original_sha256,
-        dhash=photo.dhash - (1 << 64) if photo.dhash >= (1 << 63) else photo.dhash,  # fit a signed bigint
+        dhash=signed_hash(photo.dhash),
         dhash_band0=bands[0],
         dhash_band1=bands[1],
         dhash_band2=bands[2],
         dhash_band3=bands[3],
         hints=photo.hints,
     )
+    if isinstance(photo, StoredPhoto):
+        # The customer's own stored photo: referred to, not copied. Nothing is written, so a
+        # failure leaves nothing to delete (the draft or the earlier submission keeps it).
+        record.image.name, record.thumbnail.name = photo.image_name, photo.thumbnail_name
+        record.save()
+        return []
     folder = f"submissions/{submission.user_id}/{submission.pk}"
     names = []
     try:

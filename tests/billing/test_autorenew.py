@@ -78,7 +78,7 @@ def test_auto_renew_cannot_be_switched_on_for_another_customers_line(customer_li
         services.autorenew_set(actor=stranger, line_id=line.pk, enabled=True, method="wallet")
 
     assert str(refused.value) == str(ERR_LINE_NOT_YOURS)
-    assert not LineService.objects.exists()
+    assert not LineService.objects.filter(auto_renew=True).exists()
 
 
 def test_auto_renew_page_switches_it_on_for_the_customers_line(english, customer_line):
@@ -108,7 +108,7 @@ def test_auto_renew_page_refuses_another_customers_line(english, customer_line):
     # Another customer's line answers exactly like a missing one, so line ids cannot be probed.
     assert response.status_code == 404
     assert missing.status_code == 404
-    assert not LineService.objects.exists()
+    assert not LineService.objects.filter(auto_renew=True).exists()
 
 
 def test_auto_renew_page_needs_a_login_and_a_post(client, customer_line):
@@ -121,7 +121,7 @@ def test_auto_renew_page_needs_a_login_and_a_post(client, customer_line):
 
     assert anonymous.status_code == 302
     assert get.status_code == 405
-    assert not LineService.objects.exists()
+    assert not LineService.objects.filter(auto_renew=True).exists()
 
 
 # --- the job ----------------------------------------------------------------------------
@@ -147,10 +147,11 @@ def test_the_job_renews_a_due_line_from_the_wallet(plans, sent):
     line.refresh_from_db()
     assert line.validity_end == add_months(old_end, 1) == order.new_validity_end
     service = LineService.objects.get(line=line)
+    # The month the line started with at activation, and the month renewed.
     assert (service.data_left_mb, service.voice_left_minutes, service.sms_left) == (
-        plans["basic"].data_mb,
-        plans["basic"].voice_minutes,
-        plans["basic"].sms_count,
+        2 * plans["basic"].data_mb,
+        2 * plans["basic"].voice_minutes,
+        2 * plans["basic"].sms_count,
     )
     assert Notification.objects.filter(user=user, link=f"/billing/orders/{order.number}/").count() == 1
     # Queued for the dispatcher, not sent by the job itself.

@@ -75,9 +75,10 @@ def test_a_wallet_payment_charges_once_and_renews_the_line_at_once(customer_line
     assert line.validity_end == Order.objects.get(pk=order.pk).new_validity_end
     service = LineService.objects.get(line=line)
     assert service.plan == plans["standard"]
-    assert service.data_left_mb == 3 * plans["standard"].data_mb
-    assert service.voice_left_minutes == 3 * plans["standard"].voice_minutes
-    assert service.sms_left == 3 * plans["standard"].sms_count
+    # The month the line started with on its first plan (basic), and the renewal's three.
+    assert service.data_left_mb == plans["basic"].data_mb + 3 * plans["standard"].data_mb
+    assert service.voice_left_minutes == plans["basic"].voice_minutes + 3 * plans["standard"].voice_minutes
+    assert service.sms_left == plans["basic"].sms_count + 3 * plans["standard"].sms_count
     assert Receipt.objects.get(order=order).amount == Decimal("180.00")
     assert Notification.objects.filter(user=user, link=f"/billing/orders/{order.number}/").count() == 1
 
@@ -102,6 +103,7 @@ def test_a_wallet_payment_is_all_or_nothing(customer_line, plans, monkeypatch):
     user, line = customer_line
     fund(user, "100")
     old_end = line.validity_end
+    started = LineService.objects.filter(line=line).values_list("data_left_mb", "voice_left_minutes").get()
     order = renewal_order(user, line, plans["basic"])
 
     def fail(**kwargs):
@@ -117,7 +119,8 @@ def test_a_wallet_payment_is_all_or_nothing(customer_line, plans, monkeypatch):
     assert Order.objects.get(pk=order.pk).status == Order.Status.OPEN
     line.refresh_from_db()
     assert line.validity_end == old_end
-    assert not LineService.objects.filter(line=line).exists()
+    # What the line started with at activation, nothing of the renewal.
+    assert LineService.objects.filter(line=line).values_list("data_left_mb", "voice_left_minutes").get() == started
 
 
 def test_a_wallet_too_small_is_refused_and_the_order_stays_open(customer_line, plans):

@@ -43,8 +43,8 @@ def test_the_account_centre_shows_balance_plan_allowances_auto_renew_orders_and_
     assert service == LineService.objects.get(line=line)
     line_html = html.split(f'data-testid="line-{line.pk}"')[1].split("</li>")[0]
     assert "Standard" in line_html
-    assert "Data left 40 GB" in line_html
-    assert f"Minutes left {plans['standard'].voice_minutes}" in line_html
+    assert "Data left 50 GB" in line_html  # the month of basic it started with (10 GB) and standard's 40
+    assert f"Minutes left {plans['basic'].voice_minutes + plans['standard'].voice_minutes}" in line_html
     assert f'id="ar-{line.pk}" checked' in line_html
     assert '<option value="wallet_then_card" selected>' in line_html
     orders_html = html.split('data-testid="orders"')[1].split("</section>")[0]

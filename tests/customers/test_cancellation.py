@@ -238,7 +238,7 @@ def test_posting_a_bound_service_not_confirmed_unbound_is_refused(customer_clien
     response = customer_client.post("/account/cancel/", data)
 
     assert response.status_code == 400
-    assert shows(response, english_message(ERR_BINDINGS))
+    assert shows(response, "Unbind 支付宝 from this number first, then tick this box.")
     assert not CancellationRequest.objects.exists()
 
 
@@ -247,7 +247,9 @@ def test_refunding_the_balance_empties_the_wallet_through_the_ledger_then_the_re
     fund(user, 20)
     cancel_page = f"/account/cancel/?line={line.pk}"
 
-    response = customer_client.post("/account/refund-balance/", {"next": cancel_page})
+    response = customer_client.post(
+        "/account/refund-balance/", {"next": cancel_page, "amount": "20.00", "confirm": "yes"}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == cancel_page
@@ -275,7 +277,9 @@ def test_refund_with_an_empty_wallet_writes_no_ledger_entry(customer_client):
 def test_refund_does_not_redirect_to_another_site(customer_client):
     fund(customer_client.user, 5)
 
-    response = customer_client.post("/account/refund-balance/", {"next": "https://evil.example/steal"})
+    response = customer_client.post(
+        "/account/refund-balance/", {"next": "https://evil.example/steal", "amount": "5.00", "confirm": "yes"}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == "/account/cancel/"

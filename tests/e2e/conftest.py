@@ -18,6 +18,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 
+def screenshot(page, name: str) -> Path:
+    """Save the whole page as var/screenshots/<name>.png, for a person to look through after `make test`."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):
@@ -74,9 +82,3 @@ def new_page(browser, live_server):
     yield open_page
     for context in contexts:
         context.close()
-
-
-def screenshot(page, name: str) -> None:
-    """Keep a picture of a journey's key screen in var/screenshots/ for a person to look through."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

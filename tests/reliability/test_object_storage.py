@@ -28,7 +28,7 @@ from billing.models import Plan
 from customers import services as customer_services
 from heyon_site.storage import s3_storages
 from reviews import services as review_services
-from reviews.models import Submission, SubmissionPhoto
+from reviews.models import DraftPhoto, Submission, SubmissionPhoto
 from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
 from tests.security.forms import SUBMIT_URL, fresh_id_number, submission_form
 
@@ -87,8 +87,9 @@ def bucket(s3_endpoint, settings, monkeypatch):
     # FileField resolves its storage callable once, when the model class is built: point the
     # photo fields at the S3 storage the settings now name, as they would be in production.
     private = storages["private"]
-    for name in ("image", "thumbnail"):
-        monkeypatch.setattr(SubmissionPhoto._meta.get_field(name), "storage", private)
+    for model in (SubmissionPhoto, DraftPhoto):
+        for name in ("image", "thumbnail"):
+            monkeypatch.setattr(model._meta.get_field(name), "storage", private)
     return bucket
 
 
@@ -125,7 +126,8 @@ def test_submission_stores_its_photos_as_private_objects_in_the_bucket(client, b
     assert len(keys) == 6
     assert bucket.keys() == keys
     for key in keys:
-        assert key.startswith(f"private/submissions/{customer.pk}/{submission.pk}/")
+        # Written when the form kept them (a draft) and taken over by the submission as they are.
+        assert key.startswith(f"private/drafts/{customer.pk}/")
         assert bucket.read(key)[:3] == b"\xff\xd8\xff"  # re-encoded JPEG
         grants = bucket.client.get_object_acl(Bucket=bucket.name, Key=key)["Grants"]
         assert all("URI" not in grant["Grantee"] for grant in grants), grants  # no AllUsers / AuthenticatedUsers
@@ -188,7 +190,11 @@ def test_export_carries_the_photos_from_the_bucket(client, bucket):
 
 
 def test_a_failure_after_the_upload_leaves_no_object_behind(client, bucket, monkeypatch):
-    """Photos are uploaded before the row commits; when the transaction fails they are deleted again."""
+    """Photos are kept for the form before the submission's transaction; when it fails they stay kept, nothing else.
+
+    Every object left is one of the customer's kept photos (a draft row names it, and the
+    drafts expire); the failed submission wrote none of its own.
+    """
     customer = CustomerFactory()
     client.force_login(customer)
     uploaded = []
@@ -204,7 +210,13 @@ def test_a_failure_after_the_upload_leaves_no_object_behind(client, bucket, monk
     assert len(uploaded) == 6
 
     assert not Submission.objects.exists()
-    assert bucket.keys() == set()
+    kept = {
+        f"private/{name}"
+        for draft in DraftPhoto.objects.filter(user=customer)
+        for name in (draft.image.name, draft.thumbnail.name)
+    }
+    assert len(kept) == 6
+    assert bucket.keys() == kept
 
 
 def test_purge_deletes_the_objects(client, bucket):

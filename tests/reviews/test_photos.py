@@ -183,15 +183,22 @@ def test_sharp_bright_card_has_no_quality_warnings():
     assert processed.hints["faces"] == 0
 
 
+def _with_reflection(image):
+    """A burnt-out patch over a tenth of the card: a lamp reflected in its surface."""
+    image.paste((255, 255, 255), (100, 100, 220, 240))
+    return image
+
+
 @pytest.mark.parametrize(
     ("image", "warning"),
     [
         (card_image(480, 360, brightness=40), "too_dark"),
         (card_image(480, 360).filter(ImageFilter.GaussianBlur(6)), "blurry"),
         (card_image(480, 360).convert("L"), "black_and_white"),
-        (Image.new("RGB", (480, 360), (255, 255, 255)), "glare"),
+        (_with_reflection(card_image(480, 360)), "glare"),
+        (Image.new("RGB", (480, 360), (255, 255, 255)), "too_bright"),
     ],
-    ids=["dark", "blurry", "photocopy", "glare"],
+    ids=["dark", "blurry", "photocopy", "glare", "burnt-out"],
 )
 def test_poor_photo_gets_the_matching_hint(image, warning):
     processed = process(encode(image, "PNG"), "poor.png")

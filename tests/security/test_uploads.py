@@ -6,9 +6,10 @@ accepted and re-encoded into a plain JPEG that carries nothing of the original f
 The same corpus goes through the customer's submission, the instant pre-check and the
 clerk's desk photo capture.
 
-What one upload may cost is bounded too: photos are decoded only once the typed fields
-are valid, an image whose decoded pixels would not fit PHOTO_MAX_DECODE_BYTES is refused
-from its header, and submissions and pre-checks are counted per customer and per address.
+What one upload may cost is bounded too: the desk decodes photos only once the typed
+fields are valid (the customer's form decodes them anyway, once, to keep them for the next
+try), an image whose decoded pixels would not fit PHOTO_MAX_DECODE_BYTES is refused from its
+header, and submissions and pre-checks are counted per customer and per address.
 """
 
 import io
@@ -24,7 +25,7 @@ from PIL import Image, ImageFile
 
 from accounts.models import Line
 from reviews import photos
-from reviews.models import Certificate, Submission, SubmissionEvent, SubmissionPhoto
+from reviews.models import Certificate, DraftPhoto, Submission, SubmissionEvent, SubmissionPhoto
 from reviews.photos import (
     ERR_DAMAGED,
     ERR_EMPTY,
@@ -151,7 +152,11 @@ def test_bad_photo_in_a_submission_is_refused_with_its_reason_and_nothing_is_sto
     assert not Submission.objects.exists()
     assert not SubmissionPhoto.objects.exists()
     assert not SubmissionEvent.objects.exists()
-    assert private_files() == before
+    # Nothing of the refused file; the two good photos are kept for the next try.
+    kept = {"id_front", "id_back", "id_handheld"} - {field}
+    assert set(DraftPhoto.objects.filter(user=customer).values_list("kind", flat=True)) == kept
+    added = private_files() - before
+    assert len(added) == 4 and all(f"/{field}-" not in name for name in added)
 
 
 @pytest.mark.parametrize(("case", "make", "name", "content_type", "original_format"), ACCEPTED, ids=ids(ACCEPTED))
@@ -339,22 +344,25 @@ def wrong_checksum(number: str) -> str:
     return number[:-1] + ("0" if number[-1] != "0" else "1")
 
 
-def test_a_submission_with_a_mistyped_field_decodes_none_of_its_photos(client, decodes):
+def test_a_submission_with_a_mistyped_field_decodes_its_photos_once_and_keeps_them(client, decodes):
     customer = CustomerFactory()
     client.force_login(customer)
     form = submission_form(customer)
-    form["id_number"] = wrong_checksum(form["id_number"])
+    correct_id = form["id_number"]
+    form["id_number"] = wrong_checksum(correct_id)
 
     response = client.post(SUBMIT_URL, form)
 
     assert response.status_code == 200
     assert shows(response, ERR_ID_CHECKSUM)
-    assert decodes == []
+    assert decodes == ["id_front", "id_back", "id_handheld"]
     assert not Submission.objects.exists()
 
-    client.post(SUBMIT_URL, submission_form(customer))
+    # Sent again without the photos: the kept ones are used, nothing is decoded again.
+    typed = {key: value for key, value in form.items() if key not in ("id_front", "id_back", "id_handheld")}
+    client.post(SUBMIT_URL, {**typed, "id_number": correct_id})
     assert decodes == ["id_front", "id_back", "id_handheld"]
-    assert Submission.objects.filter(user=customer).exists()
+    assert Submission.objects.get(user=customer).photos.count() == 3
 
 
 @pytest.mark.parametrize("mistake", ["id_number", "card_checked"])
@@ -443,12 +451,13 @@ def test_submissions_are_limited_per_customer_before_any_photo_is_read(client, s
         return form
 
     answers = [client.post(SUBMIT_URL, mistyped()) for _ in range(2)]
+    decoded_before = len(decodes)
     refused = client.post(SUBMIT_URL, submission_form(customer))
 
     assert [answer.status_code for answer in answers] == [200, 200]
     assert refused.status_code == 429
     assert "Too many submissions in a minute" in refused.content.decode()
-    assert decodes == []
+    assert len(decodes) == decoded_before  # the refused one read no photo
     assert not Submission.objects.exists()
     client.force_login(CustomerFactory())  # another customer has their own allowance
     assert client.post(SUBMIT_URL, mistyped()).status_code == 200

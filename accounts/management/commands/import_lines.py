@@ -18,7 +18,8 @@ COLUMNS = {"msisdn", "iccid"}
 class Command(BaseCommand):
     help = (
         "Import lines from a CSV with columns msisdn, iccid and optionally activation_code, buyer_phone, "
-        "buyer_email. Lines already present (same number) are skipped, so a batch can be imported twice. "
+        "buyer_email and plan (the code of the plan the line was sold with; empty: DEFAULT_LINE_PLAN). "
+        "Lines already present (same number) are skipped, so a batch can be imported twice. "
         "The whole file is refused if any row is invalid."
     )
 
@@ -60,6 +61,7 @@ class Command(BaseCommand):
                         activation_code=(row.get("activation_code") or "").strip() or None,
                         buyer_phone=buyer_phone,
                         buyer_email=buyer_email,
+                        plan_code=(row.get("plan") or "").strip(),
                     )
                 except (ValidationError, services.LineError) as error:
                     errors.append(f"line {number}: {'; '.join(getattr(error, 'messages', [str(error)]))}")

@@ -17,6 +17,39 @@
     });
   }
 
+  // The Resident ID number's check digit (GB 11643), checked as the customer types, before
+  // any photo is sent: the server checks it again, with the birth date and region.
+  var WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  var CHECK = "10X98765432";
+  function idProblem(value) {
+    var number = value.replace(/\s+/g, "").toUpperCase();
+    if (!number) return "";
+    if (!/^\d{17}[\dX]$/.test(number)) return number.length >= 18 ? texts.idLength : null;
+    var sum = 0;
+    for (var i = 0; i < 17; i++) sum += parseInt(number.charAt(i), 10) * WEIGHTS[i];
+    return CHECK.charAt(sum % 11) === number.charAt(17) ? "" : texts.idChecksum;
+  }
+  var idInput = form.querySelector("input[data-resident-id]");
+  if (idInput) {
+    var idFeedback = document.createElement("div");
+    idFeedback.className = "invalid-feedback";
+    idFeedback.setAttribute("data-testid", "id-number-live-check");
+    idInput.insertAdjacentElement("afterend", idFeedback);
+    var checkId = function (final) {
+      var problem = idProblem(idInput.value);
+      if (problem === null) problem = final ? texts.idLength : "";  // still typing
+      idFeedback.textContent = problem;
+      idInput.classList.toggle("is-invalid", Boolean(problem));
+      idInput.setCustomValidity(problem);
+    };
+    idInput.addEventListener("input", function () { checkId(false); });
+    idInput.addEventListener("blur", function () { checkId(true); });
+    form.addEventListener("submit", function (event) {
+      checkId(true);
+      if (idInput.validationMessage) { event.preventDefault(); idInput.focus(); }
+    });
+  }
+
   form.querySelectorAll("input[type=file][data-photo-kind]").forEach(function (input) {
     input.addEventListener("change", function () {
       var file = input.files[0];
