@@ -9,21 +9,29 @@ from accounts import services as account_services
 from accounts.models import Line, User
 from billing.models import LineService, Wallet
 
+from .refunds import refunds_request_for_balance
 from .wallet import ledger_append
 
 
 def wallet_refund_balance(*, user: User, actor: User | None, reference: str) -> Decimal:
-    """Return the whole wallet balance to the customer through a 'refund' ledger entry.
+    """Return the spendable wallet balance to the customer's original payment methods.
 
-    The money goes back to the customer's original payment method (outside this system,
-    by finance); the wallet ends at zero. Returns the amount refunded (0 if empty).
+    The balance is matched to the customer's top-ups paid through a provider, newest first,
+    each up to what is left of it, and a refund is requested from that provider for each:
+    its amount is held at once and leaves the balance when the provider confirms
+    (services.refunds). What no such payment covers (a staff adjustment, a top-up older than
+    REFUND_WITHIN_DAYS) is refunded as before: a 'refund' ledger entry now, paid out by
+    finance. Returns the amount refunded or on its way (0 if nothing was spendable).
     """
     with transaction.atomic():
-        wallet = Wallet.objects.select_for_update().filter(user=user).first()
-        if wallet is None or wallet.balance == 0:
+        wallet = Wallet.objects.select_for_update().select_related("user").filter(user=user).first()
+        if wallet is None or wallet.available <= 0:
             return Decimal("0.00")
-        amount = wallet.balance
-        ledger_append(user=user, kind="refund", amount=-amount, reference=reference, actor=actor)
+        amount = wallet.available
+        refunds = refunds_request_for_balance(wallet=wallet, amount=amount, actor=actor, reference=reference)
+        by_hand = amount - sum((refund.amount for refund in refunds), Decimal("0.00"))
+        if by_hand:
+            ledger_append(user=user, kind="refund", amount=-by_hand, reference=reference, actor=actor)
         account_services.notify(
             user=user,
             subject=_("Balance refunded"),
