@@ -111,12 +111,12 @@ class Wallet(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.user} ¥{self.balance}"
+
     @property
     def available(self):
         return self.balance - self.held
-
-    def __str__(self):
-        return f"{self.user} ¥{self.balance}"
 
 
 class LedgerEntry(models.Model):
@@ -326,7 +326,9 @@ class Refund(models.Model):
     amount = models.DecimalField(_("amount"), **MONEY)
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED)
-    reference = models.CharField(_("reference"), max_length=64, help_text=_("What asked for it (a cancellation, the customer)"))
+    reference = models.CharField(
+        _("reference"), max_length=64, help_text=_("What asked for it (a cancellation, the customer)")
+    )
     provider_refund_id = models.CharField(_("provider refund id"), max_length=64, blank=True)
     failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
     actor = models.ForeignKey(
@@ -404,7 +406,9 @@ class Discrepancy(models.Model):
     class Meta:
         verbose_name = _("discrepancy")
         verbose_name_plural = _("discrepancies")
-        indexes = [models.Index(fields=["reconciliation"], condition=Q(resolved_at__isnull=True), name="discrepancy_open")]
+        indexes = [
+            models.Index(fields=["reconciliation"], condition=Q(resolved_at__isnull=True), name="discrepancy_open")
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.out_refund_no or self.out_trade_no}"

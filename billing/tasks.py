@@ -15,7 +15,8 @@ def run_autorenew() -> dict:
 
 @shared_task(name="billing.tasks.settle_payments", ignore_result=True)
 def settle_payments() -> dict:
-    return services.payments_settle()
+    # Refunds whose answer was lost or that the provider is still processing are asked about too.
+    return {**services.payments_settle(), "refunds": services.refunds_settle()}
 
 
 @shared_task(name="billing.tasks.expire_lines", ignore_result=True)

@@ -5,7 +5,6 @@ import io
 import logging
 
 import segno
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest

@@ -32,7 +32,9 @@ def handle_provider_notification(*, provider: str, headers: dict, body: bytes) -
     gateway = gateway_named(provider)
     event = gateway.verify_notification(headers=headers, body=body)
     if event.kind == "refund":
-        if not Refund.objects.filter(out_refund_no=event.out_refund_no, payment__out_trade_no=event.out_trade_no).exists():
+        if not Refund.objects.filter(
+            out_refund_no=event.out_refund_no, payment__out_trade_no=event.out_trade_no
+        ).exists():
             raise UnknownPayment(event.out_refund_no)
     elif not Payment.objects.filter(out_trade_no=event.out_trade_no).exists():
         raise UnknownPayment(event.out_trade_no)

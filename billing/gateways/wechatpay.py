@@ -191,7 +191,11 @@ class WeChatPayGateway(PaymentGateway):
         code, message = self._client().refund(
             out_refund_no=out_refund_no,
             out_trade_no=out_trade_no,
-            amount={"refund": to_fen(amount), "total": to_fen(total if total is not None else amount), "currency": CURRENCY},
+            amount={
+                "refund": to_fen(amount),
+                "total": to_fen(total if total is not None else amount),
+                "currency": CURRENCY,
+            },
         )
         return self._refund_result(code, message)
 

@@ -20,6 +20,7 @@ from .payments import (
     payments_settle,
 )
 from .plans import plan_version_create
+from .refunds import refund_record_result, refund_settle_by_query, refund_submit, refunds_settle
 from .store import store_renewal
 from .usage import usage_import
 from .wallet import DuplicateLedgerEntry, ledger_append, wallet_get_or_create
@@ -43,6 +44,10 @@ __all__ = [
     "payment_settle_by_query",
     "payments_settle",
     "plan_version_create",
+    "refund_record_result",
+    "refund_settle_by_query",
+    "refund_submit",
+    "refunds_settle",
     "renewal_order_create",
     "store_renewal",
     "topup_order_create",

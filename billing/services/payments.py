@@ -33,8 +33,8 @@ from .errors import (
     BillingError,
     PaymentAmountMismatch,
 )
-from .refunds import refund_request_for_duplicate
 from .orders import check_order_renewable, new_out_trade_no, order_mark_paid, orders_expire_stale
+from .refunds import refund_request_for_duplicate
 from .wallet import DuplicateLedgerEntry, ledger_append
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,13 @@ def _no_attempt_in_flight(order: Order) -> None:
 
 
 def order_pay(
-    *, order_id: int, method: str, actor: User | None, card: dict | None = None, device: str = "web", client_ip: str = ""
+    *,
+    order_id: int,
+    method: str,
+    actor: User | None,
+    card: dict | None = None,
+    device: str = "web",
+    client_ip: str = "",
 ) -> PayOutcome:
     """Pay an open order with one method. Returns the outcome; raises BillingError when refused.
 
@@ -111,7 +117,8 @@ def order_pay(
             method=method,
             description=order.number,
             card=card,
-            return_url=f"/billing/orders/{order.number}/",
+            # Back from the cashier, the order page asks the provider about this attempt.
+            return_url=f"/billing/orders/{order.number}/?out_trade_no={payment.out_trade_no}",
             device=device,
             expires_at=order.expires_at,
             client_ip=client_ip,

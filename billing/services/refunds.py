@@ -165,7 +165,9 @@ def refund_record_result(
     with transaction.atomic():
         refund = Refund.objects.select_for_update().select_related("payment__order").get(out_refund_no=out_refund_no)
         if amount is not None and amount != refund.amount:
-            logger.error("Provider reported refund %s of %s, which is %s: refused", out_refund_no, amount, refund.amount)
+            logger.error(
+                "Provider reported refund %s of %s, which is %s: refused", out_refund_no, amount, refund.amount
+            )
             raise PaymentAmountMismatch(out_refund_no)
         if refund.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED):
             return refund
