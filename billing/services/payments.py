@@ -290,9 +290,11 @@ def payment_settle_by_query(*, payment_id: int, now: datetime | None = None) -> 
     in_flight = payment.status == Payment.Status.CREATED and payment.created_at > call_over
     if in_flight and result.status != "succeeded":
         return payment
-    if result.status == "pending" and payment.order.expires_at <= now:
-        # The order's time is over and the customer never paid at the cashier: close the
-        # trade so that it can no longer be paid, then believe only the provider's next word.
+    never_sent_to_cashier = payment.status == Payment.Status.UNKNOWN
+    if result.status == "pending" and (payment.order.expires_at <= now or never_sent_to_cashier):
+        # The order's time is over and the customer never paid at the cashier (or never got
+        # there: the create's answer was lost): close the trade so that it can no longer be
+        # paid, then believe only the provider's next word.
         try:
             closed = gateway_for(payment.method).close(out_trade_no=payment.out_trade_no)
             result = gateway_for(payment.method).query(out_trade_no=payment.out_trade_no)

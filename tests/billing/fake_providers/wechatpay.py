@@ -283,13 +283,13 @@ class FakeWeChatPay:
         event_type = "TRANSACTION.SUCCESS" if resource["trade_state"] == "SUCCESS" else "TRANSACTION.CLOSED"
         return self.send(trade["notify_url"], event_type, "transaction", resource)
 
-    def notify_refund(self, out_refund_no: str, **changes):
-        refund = self.refunds[out_refund_no]
+    def notify_refund(self, refund_no: str, **changes):
+        refund = self.refunds[refund_no]
         resource = {
             "mchid": self.mchid,
             "out_trade_no": refund["out_trade_no"],
             "transaction_id": refund["transaction_id"],
-            "out_refund_no": out_refund_no,
+            "out_refund_no": refund_no,
             "refund_id": refund["refund_id"],
             "refund_status": refund["status"],
             "success_time": rfc3339(),
