@@ -127,7 +127,7 @@ def resource_of(fake, payment, **changes):
 
 
 def test_forged_tampered_undecryptable_or_stale_notifications_are_refused(paid, wechat_fake, client):
-    order, payment, headers, body = paid
+    _order, payment, headers, body = paid
     resource = resource_of(wechat_fake, payment)
     forged = wechat_fake.notification("TRANSACTION.SUCCESS", "transaction", resource, keys=key_pair("someone-else"))
     wrong_key = wechat_fake.notification(
@@ -145,7 +145,7 @@ def test_forged_tampered_undecryptable_or_stale_notifications_are_refused(paid, 
 
 
 def test_a_signed_notification_for_another_amount_or_merchant_is_refused(paid, wechat_fake, client):
-    order, payment, _headers, _body = paid
+    _order, payment, _headers, _body = paid
     cheaper = resource_of(wechat_fake, payment, amount={"total": 1, "currency": "CNY"})
     other_merchant = resource_of(wechat_fake, payment, mchid="1900000999")
     for resource in (cheaper, other_merchant):
