@@ -12,7 +12,18 @@ from django.utils import timezone
 
 from accounts.models import Line
 from accounts.services.lines import RENEWABLE_STATUSES, add_months
-from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, UsageImport, UsageRecord, Wallet
+from billing.models import (
+    Discrepancy,
+    LedgerEntry,
+    LineService,
+    Order,
+    Payment,
+    Plan,
+    Receipt,
+    UsageImport,
+    UsageRecord,
+    Wallet,
+)
 from heyon_site.security import is_store_staff
 
 # An auto-renew that failed this many times for one period is given up (the customer was told each time).
@@ -207,3 +218,12 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
         (f"SELECT 'usage', CAST(max(id) AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL FROM {usage_import}",  # noqa: S608
          []),
     ]  # fmt: skip
+
+
+def open_discrepancies(*, limit: int = 10) -> dict:
+    """For the staff dashboard: how many reconciliation discrepancies are open, and the newest few."""
+    rows = Discrepancy.objects.filter(resolved_at__isnull=True)
+    return {
+        "count": rows.count(),
+        "newest": list(rows.select_related("reconciliation").order_by("-reconciliation__day", "-pk")[:limit]),
+    }

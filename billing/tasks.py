@@ -22,3 +22,8 @@ def settle_payments() -> dict:
 @shared_task(name="billing.tasks.expire_lines", ignore_result=True)
 def expire_lines() -> dict:
     return services.expire_lines_run()
+
+
+@shared_task(name="billing.tasks.reconcile_payments", ignore_result=True)
+def reconcile_payments() -> dict:
+    return services.reconcile_yesterday()

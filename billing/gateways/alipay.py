@@ -186,6 +186,9 @@ class AlipayGateway(PaymentGateway):
         # A trade never opened cannot be closed, and cannot be paid after its time_expire either.
         return answer.get("code") == SUCCESS or answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST"
 
+    def parse_statement(self, content):
+        return parse_statement(content)
+
     def statement(self, *, day):
         answer = self._call(
             self._client().server_api,

@@ -107,5 +107,9 @@ class PaymentGateway:
         raise NotImplementedError
 
     def statement(self, *, day: date) -> list[StatementLine]:
-        """The provider's statement of one day (payments and refunds)."""
+        """The provider's statement of one day (payments and refunds), downloaded."""
+        raise NotImplementedError
+
+    def parse_statement(self, content: bytes) -> list[StatementLine]:
+        """A statement file as the provider publishes it (for a file downloaded by hand)."""
         raise NotImplementedError

@@ -222,6 +222,9 @@ class WeChatPayGateway(PaymentGateway):
         code, _message = self._client().close(out_trade_no=out_trade_no)
         return code in (200, 204)
 
+    def parse_statement(self, content):
+        return parse_statement(content)
+
     def statement(self, *, day):
         client = self._client()
         code, message = client.trade_bill(bill_date=day.isoformat(), tar_type="GZIP")
@@ -231,11 +234,13 @@ class WeChatPayGateway(PaymentGateway):
         code, content = client.download_bill(answer["download_url"])
         if code != 200:
             raise WeChatPayError(f"WeChat Pay statement download for {day}: HTTP {code}")
-        return parse_statement(gzip.decompress(content if isinstance(content, bytes) else content.encode("latin-1")))
+        return parse_statement(content if isinstance(content, bytes) else content.encode("latin-1"))
 
 
 def parse_statement(content: bytes) -> list[StatementLine]:
-    """WeChat Pay's trade bill (ALL): a CSV whose values start with a backquote, then a summary block."""
+    """WeChat Pay's trade bill (ALL), gzipped or not: a CSV whose values start with a backquote, then a summary."""
+    if content[:2] == b"\x1f\x8b":
+        content = gzip.decompress(content)
     text = content.decode("utf-8-sig")
     rows = []
     for line in text.splitlines():

@@ -20,6 +20,7 @@ from .payments import (
     payments_settle,
 )
 from .plans import plan_version_create
+from .reconciliation import discrepancy_resolve, reconcile, reconcile_yesterday
 from .refunds import refund_record_result, refund_settle_by_query, refund_submit, refunds_settle
 from .store import store_renewal
 from .usage import usage_import
@@ -32,6 +33,7 @@ __all__ = [
     "autorenew_run",
     "autorenew_set",
     "check_renewable",
+    "discrepancy_resolve",
     "expire_lines_run",
     "expiry_warnings_send",
     "ledger_append",
@@ -44,6 +46,8 @@ __all__ = [
     "payment_settle_by_query",
     "payments_settle",
     "plan_version_create",
+    "reconcile",
+    "reconcile_yesterday",
     "refund_record_result",
     "refund_settle_by_query",
     "refund_submit",
