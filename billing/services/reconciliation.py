@@ -60,24 +60,48 @@ def _findings(*, provider: str, day: date, lines: list[StatementLine]) -> tuple[
     for line in payment_lines:
         payment = payments.get(line.out_trade_no)
         if payment is None:
-            found.append(Discrepancy(kind=Discrepancy.Kind.UNKNOWN_TRADE, out_trade_no=line.out_trade_no,
-                                     transaction_id=line.transaction_id, provider_amount=line.amount))  # fmt: skip
+            found.append(
+                Discrepancy(
+                    kind=Discrepancy.Kind.UNKNOWN_TRADE,
+                    out_trade_no=line.out_trade_no,
+                    transaction_id=line.transaction_id,
+                    provider_amount=line.amount,
+                )
+            )
         elif payment.amount != line.amount:
-            found.append(Discrepancy(kind=Discrepancy.Kind.AMOUNT_MISMATCH, out_trade_no=line.out_trade_no,
-                                     transaction_id=line.transaction_id, our_amount=payment.amount,
-                                     provider_amount=line.amount))  # fmt: skip
+            found.append(
+                Discrepancy(
+                    kind=Discrepancy.Kind.AMOUNT_MISMATCH,
+                    out_trade_no=line.out_trade_no,
+                    transaction_id=line.transaction_id,
+                    our_amount=payment.amount,
+                    provider_amount=line.amount,
+                )
+            )
         else:
             matched += 1
     for line in refund_lines:
         refund = refunds.get(line.out_refund_no)
         if refund is None:
-            found.append(Discrepancy(kind=Discrepancy.Kind.UNKNOWN_TRADE, out_trade_no=line.out_trade_no,
-                                     out_refund_no=line.out_refund_no, transaction_id=line.transaction_id,
-                                     provider_amount=line.amount))  # fmt: skip
+            found.append(
+                Discrepancy(
+                    kind=Discrepancy.Kind.UNKNOWN_TRADE,
+                    out_trade_no=line.out_trade_no,
+                    out_refund_no=line.out_refund_no,
+                    transaction_id=line.transaction_id,
+                    provider_amount=line.amount,
+                )
+            )
         elif refund.amount != abs(line.amount):
-            found.append(Discrepancy(kind=Discrepancy.Kind.AMOUNT_MISMATCH, out_trade_no=line.out_trade_no,
-                                     out_refund_no=line.out_refund_no, our_amount=-refund.amount,
-                                     provider_amount=line.amount))  # fmt: skip
+            found.append(
+                Discrepancy(
+                    kind=Discrepancy.Kind.AMOUNT_MISMATCH,
+                    out_trade_no=line.out_trade_no,
+                    out_refund_no=line.out_refund_no,
+                    our_amount=-refund.amount,
+                    provider_amount=line.amount,
+                )
+            )
         else:
             matched += 1
 
@@ -86,14 +110,26 @@ def _findings(*, provider: str, day: date, lines: list[StatementLine]) -> tuple[
     listed_refunds = {line.out_refund_no for line in refund_lines}
     ours = Payment.objects.filter(method__in=methods, status__in=TAKEN, updated_at__gte=start, updated_at__lt=end)
     for payment in ours.exclude(out_trade_no__in=listed_trades).order_by("pk"):
-        found.append(Discrepancy(kind=Discrepancy.Kind.MISSING_AT_PROVIDER, out_trade_no=payment.out_trade_no,
-                                 transaction_id=payment.provider_transaction_id, our_amount=payment.amount))  # fmt: skip
+        found.append(
+            Discrepancy(
+                kind=Discrepancy.Kind.MISSING_AT_PROVIDER,
+                out_trade_no=payment.out_trade_no,
+                transaction_id=payment.provider_transaction_id,
+                our_amount=payment.amount,
+            )
+        )
     confirmed = Refund.objects.filter(
         payment__method__in=methods, status=Refund.Status.SUCCEEDED, confirmed_at__gte=start, confirmed_at__lt=end
     ).select_related("payment")
     for refund in confirmed.exclude(out_refund_no__in=listed_refunds).order_by("pk"):
-        found.append(Discrepancy(kind=Discrepancy.Kind.MISSING_AT_PROVIDER, out_trade_no=refund.payment.out_trade_no,
-                                 out_refund_no=refund.out_refund_no, our_amount=-refund.amount))  # fmt: skip
+        found.append(
+            Discrepancy(
+                kind=Discrepancy.Kind.MISSING_AT_PROVIDER,
+                out_trade_no=refund.payment.out_trade_no,
+                out_refund_no=refund.out_refund_no,
+                our_amount=-refund.amount,
+            )
+        )
     return found, matched
 
 

@@ -36,7 +36,7 @@ def run(**options) -> str:
 @pytest.fixture
 def three_problems(alipay_fake, plans):
     """Four Alipay payments today; Alipay's statement lacks one, has one of another amount, and one we never made."""
-    missing, mismatched, fine, _also_fine = (paid_by_alipay(alipay_fake, plans) for _ in range(4))
+    missing, mismatched, _fine, _also_fine = (paid_by_alipay(alipay_fake, plans) for _ in range(4))
     del alipay_fake.trades[missing.out_trade_no]["gmt_payment"]  # not on Alipay's statement
     alipay_fake.statement_amounts[mismatched.out_trade_no] = "0.30"
     alipay_fake.statement_extra.append({"trade_no": "2026UNKNOWN", "out_trade_no": "P-NOT-OURS", "amount": "9.90"})
