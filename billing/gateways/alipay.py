@@ -28,7 +28,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from .base import GatewayResult, InvalidNotification, PaymentGateway, ProviderEvent, RefundResult, StatementLine
-from .secrets import callback_url, from_file, origin_of
+from .secrets import callback_url, from_file, missing, origin_of
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,12 @@ TRADE_STATUS = {
 
 class AlipayGateway(PaymentGateway):
     name = "alipay"
+    address_settings = ("ALIPAY_GATEWAY_URL", "PAYMENT_CALLBACK_BASE_URL")
+
+    @classmethod
+    def configuration_problems(cls):
+        return missing("ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY_FILE", "ALIPAY_PUBLIC_KEY_FILE",
+                       "ALIPAY_GATEWAY_URL", "PAYMENT_CALLBACK_BASE_URL")  # fmt: skip
 
     @classmethod
     def cashier_origins(cls):

@@ -69,6 +69,13 @@ class StatementLine:
 
 class PaymentGateway:
     name = "base"
+    # Settings holding addresses this gateway talks to or gives out; production wants https.
+    address_settings: tuple[str, ...] = ()
+
+    @classmethod
+    def configuration_problems(cls) -> list[str]:
+        """What is missing or unreadable in this gateway's settings (the system checks report it)."""
+        return []
 
     @classmethod
     def cashier_origins(cls) -> list[str]:

@@ -36,3 +36,15 @@ def callback_url(path: str) -> str:
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def missing(*names: str) -> list[str]:
+    """Problems with the named settings: unset, or a *_FILE that cannot be read."""
+    problems = []
+    for name in names:
+        value = getattr(settings, name, "")
+        if not value:
+            problems.append(f"{name} is not set")
+        elif name.endswith("_FILE") and not Path(value).is_file():
+            problems.append(f"{name} names {value}, which is not a readable file")
+    return problems

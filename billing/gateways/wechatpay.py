@@ -21,11 +21,12 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.core import Core
 
 from .base import GatewayResult, InvalidNotification, PaymentGateway, ProviderEvent, RefundResult, StatementLine
-from .secrets import callback_url, from_env_or_file, from_file, origin_of
+from .secrets import callback_url, from_env_or_file, from_file, missing, origin_of
 
 logger = logging.getLogger(__name__)
 
 CURRENCY = "CNY"
+APIV3_KEY_BYTES = 32  # AES-256-GCM
 TRADE_STATE = {
     "SUCCESS": "succeeded",
     "REFUND": "succeeded",  # paid, then (partly) refunded: the payment itself went through
@@ -84,6 +85,18 @@ class WeChatPayError(Exception):
 
 class WeChatPayGateway(PaymentGateway):
     name = "wechat"
+    address_settings = ("WECHATPAY_API_BASE_URL", "PAYMENT_CALLBACK_BASE_URL")
+
+    @classmethod
+    def configuration_problems(cls):
+        problems = missing("WECHATPAY_MCH_ID", "WECHATPAY_APP_ID", "WECHATPAY_PRIVATE_KEY_FILE",
+                           "WECHATPAY_CERT_SERIAL_NO", "WECHATPAY_PLATFORM_CERT_DIR", "WECHATPAY_API_BASE_URL",
+                           "PAYMENT_CALLBACK_BASE_URL")  # fmt: skip
+        if not settings.WECHATPAY_APIV3_KEY:
+            problems += missing("WECHATPAY_APIV3_KEY_FILE")
+        if not problems and len(from_env_or_file("WECHATPAY_APIV3_KEY").encode()) != APIV3_KEY_BYTES:
+            problems.append(f"the APIv3 key is not {APIV3_KEY_BYTES} bytes long")
+        return problems
 
     @classmethod
     def cashier_origins(cls):

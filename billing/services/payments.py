@@ -98,7 +98,7 @@ def order_pay(
 
     if method == Payment.Method.WALLET:
         return _pay_from_wallet(order_id=order.pk, actor=actor)
-    if method not in PROVIDER_METHODS:
+    if method not in PROVIDER_METHODS or method not in settings.PAYMENT_METHOD_GATEWAYS:
         raise BillingError(ERR_METHOD_NOT_ALLOWED)
 
     with transaction.atomic():
