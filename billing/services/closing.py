@@ -24,7 +24,7 @@ def wallet_refund_balance(*, user: User, actor: User | None, reference: str) -> 
     finance. Returns the amount refunded or on its way (0 if nothing was spendable).
     """
     with transaction.atomic():
-        wallet = Wallet.objects.select_for_update().select_related("user").filter(user=user).first()
+        wallet = Wallet.objects.select_for_update().filter(user=user).first()
         if wallet is None or wallet.available <= 0:
             return Decimal("0.00")
         amount = wallet.available
