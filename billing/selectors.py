@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Line
 from accounts.services.lines import RENEWABLE_STATUSES, add_months
 from billing.models import (
+    ZERO,
     Discrepancy,
     LedgerEntry,
     LineService,
@@ -182,7 +183,13 @@ def open_items_before_cancellation(*, user, line) -> dict:
         .order_by("created_at")
     )
     unsettled = Payment.objects.filter(order__user=user, status__in=Payment.UNSETTLED).count()
-    return {"balance": wallet_balance(user=user), "open_orders": open_orders, "unsettled_payments": unsettled}
+    balance, held = Wallet.objects.filter(user=user).values_list("balance", "held").first() or (ZERO, ZERO)
+    return {
+        "balance": balance - held,  # what is held is already on its way back through a provider
+        "refunding": held,
+        "open_orders": open_orders,
+        "unsettled_payments": unsettled,
+    }
 
 
 def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
