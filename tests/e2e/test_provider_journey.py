@@ -75,7 +75,7 @@ def test_a_renewal_paid_at_alipays_cashier_comes_back_paid_with_a_receipt(new_pa
 
 def test_a_balance_refunded_before_a_cancellation_goes_back_through_wechat_pay(new_page, wechat_fake, over_http):
     wechat_fake.deliver = post_over_http
-    customer, line = verified_customer()
+    customer, _line = verified_customer()
     top_up = billing_services.topup_order_create(user=customer, amount=Decimal("50.00"), idempotency_key="e2e-1")
     outcome = billing_services.order_pay(order_id=top_up.pk, method="wechat", actor=customer, device="phone")
     wechat_fake.pay(outcome.payment.out_trade_no)  # the callback credits the wallet over HTTP
