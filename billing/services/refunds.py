@@ -66,7 +66,8 @@ def _refundable_top_ups(*, user: User) -> list[tuple[Payment, Decimal]]:
             order__user=user,
             order__kind=Order.Kind.TOP_UP,
             status=Payment.Status.SUCCEEDED,
-            method__in=REFUNDABLE_METHODS,
+            # Only through a provider configured now (a method switched off cannot refund).
+            method__in=[method for method in REFUNDABLE_METHODS if method in settings.PAYMENT_METHOD_GATEWAYS],
             created_at__gte=oldest,
         )
         .annotate(refunded=Sum("refunds__amount", default=Decimal("0.00")))
