@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from celery.schedules import crontab
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -124,6 +125,7 @@ def settings_under(environment: dict) -> dict:
 BEAT_TASKS = [
     "accounts.tasks.dispatch_messages",
     "billing.tasks.expire_lines",
+    "billing.tasks.reconcile_payments",
     "billing.tasks.run_autorenew",
     "billing.tasks.settle_payments",
     "customers.tasks.purge_personal_data",
@@ -298,6 +300,7 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "run-autorenew": 3600.0,
         "expire-lines": 3600.0,
         "settle-payments": 300.0,
+        "reconcile-payments": crontab(hour=11, minute=0),
         "release-expired-claims": 300.0,
         "purge-personal-data": 86400.0,
         "refresh-dashboard": 300.0,
