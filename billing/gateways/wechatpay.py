@@ -13,9 +13,11 @@ import json
 import logging
 import time
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.core import Core
@@ -37,6 +39,16 @@ TRADE_STATE = {
     "USERPAYING": "pending",
 }
 REFUND_STATUS = {"SUCCESS": "succeeded", "PROCESSING": "pending", "CLOSED": "failed", "ABNORMAL": "failed"}
+
+
+CERTIFICATE_REFRESH_KEY = "wechatpay:certificate-refresh"
+CERTIFICATE_REFRESH_SECONDS = 300
+
+
+def _known_certificate(serial: str) -> bool:
+    """Whether a platform certificate of this serial is kept (the SDK saves each as <serial>.pem)."""
+    directory = settings.WECHATPAY_PLATFORM_CERT_DIR
+    return bool(serial) and serial.isalnum() and bool(directory) and (Path(directory) / f"{serial}.pem").is_file()
 
 
 def to_fen(amount: Decimal) -> int:
@@ -148,6 +160,11 @@ class WeChatPayGateway(PaymentGateway):
             raise InvalidNotification("missing timestamp") from error
         if abs(time.time() - timestamp) > settings.PAYMENT_NOTIFICATION_MAX_AGE_SECONDS:
             raise InvalidNotification("stale notification")
+        serial = headers.get("wechatpay-serial", "").upper()
+        if not _known_certificate(serial) and not cache.add(CERTIFICATE_REFRESH_KEY, 1, CERTIFICATE_REFRESH_SECONDS):
+            # An unknown serial makes the SDK download the certificates again: once in a while,
+            # not for every forged callback.
+            raise InvalidNotification("unknown platform certificate")
         try:
             data = self._client().callback(headers, body)
         except Exception as error:  # the SDK raises bare Exceptions for unsupported algorithms

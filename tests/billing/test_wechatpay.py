@@ -234,3 +234,13 @@ def test_a_refund_closed_by_wechat_pay_releases_the_hold(wechat_fake, sent):
     assert Refund.objects.get().status == Refund.Status.FAILED
     wallet = Wallet.objects.get(user=user)
     assert (wallet.balance, wallet.held) == (Decimal("30.00"), Decimal("0.00"))
+
+
+def test_notifications_naming_unknown_certificates_refresh_them_once_in_a_while(paid, wechat_fake, client):
+    _order, payment, headers, body = paid
+    downloads = wechat_fake.requests.count("GET /v3/certificates")
+    for serial in ("ABC123", "DEF456", "0123FF"):
+        assert post(client, {**headers, "Wechatpay-Serial": serial}, body).status_code == 400
+    # The first unknown serial made the SDK ask for the certificates; the next ones were refused outright.
+    assert wechat_fake.requests.count("GET /v3/certificates") == downloads + 1
+    assert post(client, headers, body).status_code == 200
