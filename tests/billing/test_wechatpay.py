@@ -237,7 +237,7 @@ def test_a_refund_closed_by_wechat_pay_releases_the_hold(wechat_fake, sent):
 
 
 def test_notifications_naming_unknown_certificates_refresh_them_once_in_a_while(paid, wechat_fake, client):
-    _order, payment, headers, body = paid
+    _order, _payment, headers, body = paid
     downloads = wechat_fake.requests.count("GET /v3/certificates")
     for serial in ("ABC123", "DEF456", "0123FF"):
         assert post(client, {**headers, "Wechatpay-Serial": serial}, body).status_code == 400
