@@ -25,14 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench")]
 
-LOAD_USER = """
-INSERT INTO accounts_user (id, password, is_superuser, phone, display_name, is_staff, is_active, date_joined)
-VALUES (1, '!', false, '+8613900000001', '', false, true, now())
-"""
 LOAD_ORDERS = """
 INSERT INTO billing_order (id, number, user_id, kind, channel, status, amount, currency, idempotency_key,
                            request_fingerprint, created_at, expires_at, paid_at, last_failure)
-SELECT g, 'T' || lpad(g::text, 12, '0'), 1, 'topup', 'online', 'paid', 50.00, 'CNY', 'bench-' || g, '',
+SELECT g, 'T' || lpad(g::text, 12, '0'), %(user)s, 'topup', 'online', 'paid', 50.00, 'CNY', 'bench-' || g, '',
        now(), now() + interval '30 minutes', now(), ''
 FROM generate_series(1, %(n)s) AS g
 """
@@ -69,11 +65,14 @@ def load(n: int):
     from django.core.management import call_command
     from django.db import connection
 
+    from accounts.models import User
+
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE accounts_user RESTART IDENTITY CASCADE")
-        cursor.execute(LOAD_USER)
-        cursor.execute(LOAD_ORDERS, {"n": n})
+    user = User.objects.create_user(phone="+8613900000001", password=None)
+    with connection.cursor() as cursor:
+        cursor.execute(LOAD_ORDERS, {"n": n, "user": user.pk})
         cursor.execute(LOAD_PAYMENTS, {"n": n})
         cursor.execute("VACUUM ANALYZE billing_payment")
 
