@@ -322,6 +322,25 @@ BALANCE_REFUNDED = register(
         sms_params=("amount",),
     )
 )
+REFUND_FAILED_WALLET = register(
+    MessageKind(
+        key="refund.failed.wallet",
+        subject=_("Refund not completed"),
+        body=_(
+            "The provider could not return ¥%(amount)s to your original payment method. "
+            "The amount stays in your wallet; our staff will contact you."
+        ),
+        sms_params=("amount",),
+    )
+)
+REFUND_FAILED_ORDER = register(
+    MessageKind(
+        key="refund.failed.order",
+        subject=_("Refund not completed"),
+        body=_("The provider could not return ¥%(amount)s for order %(number)s; our staff will contact you."),
+        sms_params=("amount", "number"),
+    )
+)
 AUTORENEW_FAILED = register(
     MessageKind(
         key="autorenew.failed",

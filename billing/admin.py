@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin import ReadOnlyAdmin
 from billing import services
 from billing.models import (
+    Discrepancy,
     LedgerEntry,
     LineService,
     Order,
@@ -14,6 +15,8 @@ from billing.models import (
     Plan,
     ProviderNotification,
     Receipt,
+    Reconciliation,
+    Refund,
     UsageImport,
     UsageRecord,
     Wallet,
@@ -194,3 +197,57 @@ class UsageRecordAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
 
 admin.site.site_header = _("Heyon back-office")
 admin.site.site_title = _("Heyon back-office")
+
+
+@admin.register(Refund)
+class RefundAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
+    service_point_path = "payment__order__service_point"
+    list_display = ["out_refund_no", "payment", "reason", "status", "amount", "created_at", "confirmed_at"]
+    list_filter = ["status", "reason"]
+    list_select_related = ["payment"]
+    search_fields = ["=out_refund_no", "=payment__out_trade_no", "=provider_refund_id", "=reference"]
+
+
+class DiscrepancyInline(admin.TabularInline):
+    model = Discrepancy
+    fields = ["kind", "out_trade_no", "out_refund_no", "our_amount", "provider_amount", "resolved_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Reconciliation)
+class ReconciliationAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
+    list_display = ["provider", "day", "line_count", "matched_count", "ran_at"]
+    list_filter = ["provider"]
+    date_hierarchy = "day"
+    inlines = [DiscrepancyInline]
+
+
+@admin.action(description=_("Mark as resolved (checked with the provider's statement)"))
+def resolve_discrepancies(modeladmin, request, queryset):
+    for discrepancy_id in queryset.filter(resolved_at__isnull=True).values_list("pk", flat=True):
+        services.discrepancy_resolve(
+            discrepancy_id=discrepancy_id, actor=request.user, note=str(_("Resolved in admin after checking."))
+        )
+
+
+@admin.register(Discrepancy)
+class DiscrepancyAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
+    """Open discrepancies first; staff resolve them with the action, which records who and when."""
+
+    list_display = ["kind", "reconciliation", "out_trade_no", "out_refund_no", "our_amount", "provider_amount",
+                    "resolved_at"]  # fmt: skip
+    list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter), "reconciliation__provider"]
+    list_select_related = ["reconciliation"]
+    search_fields = ["=out_trade_no", "=out_refund_no", "=transaction_id"]
+    actions = [resolve_discrepancies]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("billing.change_discrepancy"):
+            actions.pop("resolve_discrepancies", None)
+        return actions

@@ -1,4 +1,5 @@
-"""System checks: production must not take money through the sandbox provider.
+"""System checks: production must not take money through the sandbox provider, and a real
+provider must be configured completely (billing.E004–E006).
 
 The sandbox pays with any made-up card, so a site configured with it refuses to start
 (``migrate``, ``runserver`` and ``check`` fail) unless the settings allow it:
@@ -71,3 +72,57 @@ def sandbox_secret_deploy_check(app_configs, **kwargs):
             )
         ]
     return []
+
+
+def _configured_gateways() -> dict[str, list[str]]:
+    """Each gateway name that takes a payment method, with the methods it takes."""
+    taken: dict[str, list[str]] = {}
+    for method, name in sorted(settings.PAYMENT_METHOD_GATEWAYS.items()):
+        taken.setdefault(name, []).append(method)
+    return taken
+
+
+@register(Tags.security)
+def provider_configuration_check(app_configs, **kwargs):
+    problems = []
+    for name, methods in _configured_gateways().items():
+        path = settings.PAYMENT_GATEWAYS.get(name)
+        if path is None:
+            problems.append(
+                Error(
+                    f"PAYMENT_METHOD_GATEWAYS sends {', '.join(methods)} to {name!r}, "
+                    "which PAYMENT_GATEWAYS does not name.",
+                    id="billing.E004",
+                )
+            )
+            continue
+        missing = import_string(path).configuration_problems()
+        if missing:
+            problems.append(
+                Error(
+                    f"The {name} payment provider takes {', '.join(methods)} but is not configured: "
+                    f"{'; '.join(missing)}.",
+                    hint="docs/DEPLOY.md, section Payments, lists each provider's settings and keys.",
+                    id="billing.E005",
+                )
+            )
+    return problems
+
+
+@register(Tags.security, deploy=True)
+def provider_addresses_deploy_check(app_configs, **kwargs):
+    names = set()
+    for name in _configured_gateways():
+        path = settings.PAYMENT_GATEWAYS.get(name)
+        if path:
+            names.update(import_string(path).address_settings)
+    plain = sorted(name for name in names if not str(getattr(settings, name, "")).startswith("https://"))
+    if not plain:
+        return []
+    return [
+        Error(
+            f"{', '.join(plain)} is not an https:// address: callbacks, keys and amounts would travel in clear.",
+            hint="Use the providers' https hosts and the site's public https address.",
+            id="billing.E006",
+        )
+    ]

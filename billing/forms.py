@@ -60,7 +60,12 @@ class PayForm(forms.Form):
 
     def __init__(self, *args, allow_wallet: bool, wallet_covers: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        methods = [Payment.Method.ALIPAY, Payment.Method.WECHAT, Payment.Method.CARD]
+        # Only the methods a provider takes here (card payments wait for an acquirer in production).
+        methods = [
+            method
+            for method in (Payment.Method.ALIPAY, Payment.Method.WECHAT, Payment.Method.CARD)
+            if method in settings.PAYMENT_METHOD_GATEWAYS
+        ]
         if allow_wallet:
             methods.insert(0, Payment.Method.WALLET)
         self.fields["method"].choices = [(m.value, m.label) for m in methods]

@@ -95,16 +95,28 @@ class Wallet(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet", verbose_name=_("user")
     )
     balance = models.DecimalField(_("balance"), default=ZERO, **MONEY)
+    # Part of the balance on its way back through a provider (refunds not confirmed yet): it
+    # cannot be spent, and leaves the balance only when the provider confirms the refund.
+    held = models.DecimalField(_("held for refunds"), default=ZERO, **MONEY)
     currency = models.CharField(max_length=3, default="CNY", editable=False, verbose_name=_("currency"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("wallet")
         verbose_name_plural = _("wallets")
-        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_never_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_never_negative"),
+            models.CheckConstraint(
+                condition=Q(held__gte=0) & Q(held__lte=models.F("balance")), name="wallet_held_within_balance"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.user} ¥{self.balance}"
+
+    @property
+    def available(self):
+        return self.balance - self.held
 
 
 class LedgerEntry(models.Model):
@@ -285,6 +297,121 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"{self.out_trade_no} {self.get_method_display()} {self.get_status_display()}"
+
+
+class Refund(models.Model):
+    """Money sent back through the provider that took it, under our refund number.
+
+    The ledger entry of a wallet refund is written only when the provider confirms (until
+    then its amount is held in the wallet); a refund of a late duplicate payment has none.
+    """
+
+    class Reason(models.TextChoices):
+        WALLET_BALANCE = "wallet_balance", _("Wallet balance to the original method")
+        DUPLICATE_PAYMENT = "duplicate_payment", _("Payment for an order already paid or closed")
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested (not yet accepted by the provider)")
+        PENDING = "pending", _("Accepted by the provider, not yet confirmed")
+        SUCCEEDED = "succeeded", _("Confirmed by the provider")
+        FAILED = "failed", _("Refused by the provider")
+
+    OPEN = (Status.REQUESTED, Status.PENDING)
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("user")
+    )
+    out_refund_no = models.CharField(_("refund number"), max_length=64, unique=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    reference = models.CharField(
+        _("reference"), max_length=64, help_text=_("What asked for it (a cancellation, the customer)")
+    )
+    provider_refund_id = models.CharField(_("provider refund id"), max_length=64, blank=True)
+    failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("actor"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("confirmed at"))
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="succeeded") | Q(confirmed_at__isnull=False), name="refund_succeeded_has_time"
+            ),
+            # A late duplicate payment is refunded once, in full.
+            models.UniqueConstraint(
+                fields=["payment"], condition=Q(reason="duplicate_payment"), name="one_duplicate_refund_per_payment"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status"], condition=Q(status__in=["requested", "pending"]), name="refund_open"),
+        ]
+
+    def __str__(self):
+        return f"{self.out_refund_no} ¥{self.amount} {self.get_status_display()}"
+
+
+class Reconciliation(models.Model):
+    """One provider's statement of one day, matched against our payments and refunds."""
+
+    provider = models.CharField(_("provider"), max_length=20)
+    day = models.DateField(_("day"))
+    source = models.CharField(_("source"), max_length=255, help_text=_("Downloaded from the provider, or a file name"))
+    line_count = models.PositiveIntegerField(_("statement lines"), default=0)
+    matched_count = models.PositiveIntegerField(_("matched"), default=0)
+    ran_at = models.DateTimeField(_("ran at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+        constraints = [models.UniqueConstraint(fields=["provider", "day"], name="one_reconciliation_per_provider_day")]
+
+    def __str__(self):
+        return f"{self.provider} {self.day}"
+
+
+class Discrepancy(models.Model):
+    """A statement line and our records disagree; open until staff resolve it."""
+
+    class Kind(models.TextChoices):
+        MISSING_AT_PROVIDER = "missing_at_provider", _("We recorded it; the provider's statement does not have it")
+        UNKNOWN_TRADE = "unknown_trade", _("On the provider's statement; we have no record of it")
+        AMOUNT_MISMATCH = "amount_mismatch", _("Amounts differ")
+
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.CASCADE, related_name="discrepancies", verbose_name=_("reconciliation")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    out_trade_no = models.CharField(_("out-trade number"), max_length=64, blank=True)
+    out_refund_no = models.CharField(_("refund number"), max_length=64, blank=True)
+    transaction_id = models.CharField(_("provider transaction id"), max_length=64, blank=True)
+    our_amount = models.DecimalField(_("our amount"), null=True, blank=True, **MONEY)
+    provider_amount = models.DecimalField(_("provider's amount"), null=True, blank=True, **MONEY)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("resolved by"),
+    )  # fmt: skip
+    resolution_note = models.CharField(_("resolution note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("discrepancy")
+        verbose_name_plural = _("discrepancies")
+        indexes = [
+            models.Index(fields=["reconciliation"], condition=Q(resolved_at__isnull=True), name="discrepancy_open")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.out_refund_no or self.out_trade_no}"
 
 
 class SavedCard(models.Model):

@@ -12,7 +12,19 @@ from django.utils import timezone
 
 from accounts.models import Line
 from accounts.services.lines import RENEWABLE_STATUSES, add_months
-from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, UsageDaily, UsageImport, Wallet
+from billing.models import (
+    ZERO,
+    Discrepancy,
+    LedgerEntry,
+    LineService,
+    Order,
+    Payment,
+    Plan,
+    Receipt,
+    UsageDaily,
+    UsageImport,
+    Wallet,
+)
 from heyon_site.security import is_store_staff
 
 # An auto-renew that failed this many times for one period is given up (the customer was told each time).
@@ -188,7 +200,13 @@ def open_items_before_cancellation(*, user, line) -> dict:
         .order_by("created_at")
     )
     unsettled = Payment.objects.filter(order__user=user, status__in=Payment.UNSETTLED).count()
-    return {"balance": wallet_balance(user=user), "open_orders": open_orders, "unsettled_payments": unsettled}
+    balance, held = Wallet.objects.filter(user=user).values_list("balance", "held").first() or (ZERO, ZERO)
+    return {
+        "balance": balance - held,  # what is held is already on its way back through a provider
+        "refunding": held,
+        "open_orders": open_orders,
+        "unsettled_payments": unsettled,
+    }
 
 
 def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
@@ -224,3 +242,12 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
         (f"SELECT 'usage', CAST(max(id) AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL FROM {usage_import}",  # noqa: S608
          []),
     ]  # fmt: skip
+
+
+def open_discrepancies(*, limit: int = 10) -> dict:
+    """For the staff dashboard: how many reconciliation discrepancies are open, and the newest few."""
+    rows = Discrepancy.objects.filter(resolved_at__isnull=True)
+    return {
+        "count": rows.count(),
+        "newest": list(rows.select_related("reconciliation").order_by("-reconciliation__day", "-pk")[:limit]),
+    }

@@ -15,7 +15,8 @@ def run_autorenew() -> dict:
 
 @shared_task(name="billing.tasks.settle_payments", ignore_result=True)
 def settle_payments() -> dict:
-    return services.payments_settle()
+    # Refunds whose answer was lost or that the provider is still processing are asked about too.
+    return {**services.payments_settle(), "refunds": services.refunds_settle()}
 
 
 @shared_task(name="billing.tasks.expire_lines", ignore_result=True)
@@ -44,3 +45,8 @@ def import_usage_file(name: str) -> dict:
         "skipped": report.bad_row_count,
         "already_imported": report.already_imported,
     }
+
+
+@shared_task(name="billing.tasks.reconcile_payments", ignore_result=True)
+def reconcile_payments() -> dict:
+    return services.reconcile_yesterday()

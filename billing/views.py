@@ -1,7 +1,10 @@
 """Billing pages: renew, pay, top up, receipts, auto-renew; the provider webhook; the store desk."""
 
+import base64
+import io
 import logging
 
+import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -14,7 +17,7 @@ from accounts.models import Line
 from accounts.permissions import staff_permission_required
 from billing import receipts, selectors, services
 from billing.forms import AutoRenewForm, PayForm, RenewalForm, StoreLookupForm, StoreRenewalForm, TopUpForm
-from billing.gateways import gateway_named
+from billing.gateways import cashier_origins, gateway_named
 from billing.models import Order, Payment, SandboxCharge
 from billing.webhooks import NOTIFICATION_REFUSED, handle_provider_notification
 
@@ -80,6 +83,14 @@ def _owned_order(request, number):
 @require_GET
 def order_detail(request, number: str):
     order = _owned_order(request, number)
+    returned = request.GET.get("out_trade_no", "")
+    if returned and order.status == Order.Status.OPEN:
+        # Back from the provider's cashier: ask how that attempt ended rather than wait for
+        # the callback (which may be late or lost). Only this order's own pending attempt.
+        payment = order.payments.filter(out_trade_no=returned, status=Payment.Status.PENDING).first()
+        if payment is not None:
+            services.payment_settle_by_query(payment_id=payment.pk)
+            order = _owned_order(request, number)
     quote = None
     if order.kind == Order.Kind.RENEWAL and order.status == Order.Status.OPEN:
         quote = selectors.renewal_quote(line=order.line, plan=order.plan, term_months=order.term_months)
@@ -93,7 +104,10 @@ def order_detail(request, number: str):
         "last_failed": failed[-1] if failed else None,
         "in_flight": any(p.status in Payment.UNSETTLED for p in order.payments.all()),
     }
-    return render(request, "billing/order.html", context)
+    response = render(request, "billing/order.html", context)
+    # The pay form may send the customer on to a provider's cashier.
+    response._csp_update = {"form-action": cashier_origins()}
+    return response
 
 
 @login_required
@@ -108,7 +122,12 @@ def order_pay(request, number: str):
         return redirect("billing:order", number=order.number)
     try:
         outcome = services.order_pay(
-            order_id=order.pk, method=form.cleaned_data["method"], actor=request.user, card=form.card()
+            order_id=order.pk,
+            method=form.cleaned_data["method"],
+            actor=request.user,
+            card=form.card(),
+            device="phone" if "Mobi" in request.headers.get("User-Agent", "") else "web",
+            client_ip=request.META.get("REMOTE_ADDR", ""),
         )
     except services.BillingError as error:
         messages.error(request, str(error))
@@ -137,6 +156,22 @@ def sandbox_cashier(request, out_trade_no: str):
         gateway_named("sandbox").complete_at_cashier(out_trade_no=out_trade_no, outcome=outcome)
         return redirect("billing:order", number=payment.order.number)
     return render(request, "billing/sandbox_cashier.html", {"payment": payment, "charge": charge})
+
+
+@login_required
+@require_GET
+def wechat_qr(request, out_trade_no: str):
+    """WeChat Pay Native: the QR code the customer scans with WeChat, for their own pending attempt."""
+    payment = Payment.objects.select_related("order").filter(out_trade_no=out_trade_no).first()
+    if payment is None or payment.order.user_id != request.user.pk:
+        raise Http404
+    code_url = request.GET.get("code_url", "")
+    if not code_url.startswith("weixin://"):
+        return HttpResponseBadRequest()
+    buffer = io.BytesIO()
+    segno.make(code_url, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True)
+    qr = "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return render(request, "billing/wechat_qr.html", {"payment": payment, "qr": qr})
 
 
 @csrf_exempt  # a signed provider callback: the signature, not a cookie, proves who sent it

@@ -6,9 +6,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.gateways import InvalidNotification, gateway_named
-from billing.models import Payment, ProviderNotification
+from billing.models import Payment, ProviderNotification, Refund
 from billing.services.errors import PaymentAmountMismatch
 from billing.services.payments import payment_record_result
+from billing.services.refunds import refund_record_result
 
 logger = logging.getLogger(__name__)
 
@@ -30,20 +31,33 @@ def handle_provider_notification(*, provider: str, headers: dict, body: bytes) -
     """
     gateway = gateway_named(provider)
     event = gateway.verify_notification(headers=headers, body=body)
-    if not Payment.objects.filter(out_trade_no=event.out_trade_no).exists():
+    if event.kind == "refund":
+        if not Refund.objects.filter(
+            out_refund_no=event.out_refund_no, payment__out_trade_no=event.out_trade_no
+        ).exists():
+            raise UnknownPayment(event.out_refund_no)
+    elif not Payment.objects.filter(out_trade_no=event.out_trade_no).exists():
         raise UnknownPayment(event.out_trade_no)
     try:
         with transaction.atomic():
             record = ProviderNotification.objects.create(
                 provider=provider, event_id=event.event_id, out_trade_no=event.out_trade_no, payload=event.payload
             )
-            payment_record_result(
-                out_trade_no=event.out_trade_no,
-                status=event.status,
-                transaction_id=event.transaction_id,
-                amount=event.amount,
-                currency=event.currency,
-            )
+            if event.kind == "refund":
+                refund_record_result(
+                    out_refund_no=event.out_refund_no,
+                    status=event.status,
+                    provider_refund_id=event.transaction_id,
+                    amount=event.amount,
+                )
+            else:
+                payment_record_result(
+                    out_trade_no=event.out_trade_no,
+                    status=event.status,
+                    transaction_id=event.transaction_id,
+                    amount=event.amount,
+                    currency=event.currency,
+                )
             record.processed_at = timezone.now()
             record.save(update_fields=["processed_at"])
     except IntegrityError:

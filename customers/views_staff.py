@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from accounts import selectors as account_selectors
 from accounts.permissions import staff_permission_required
+from billing import selectors as billing_selectors
 from customers import charts, selectors, services
 from customers.forms import AuditFilterForm, CustomerSearchForm
 from customers.paging import keyset_before
@@ -28,6 +29,9 @@ def staff_home(request):
         "figures": review_selectors.dashboard_figures(user=user) if can_review else None,
         "workload": selectors.staff_workload(user=user),
         "team": _reviewer_figures(user) if can_review else None,
+        "discrepancies": (
+            billing_selectors.open_discrepancies() if user.has_perm("billing.view_discrepancy") else None
+        ),
     }
     return render(request, "customers/staff_home.html", context)
 

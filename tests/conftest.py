@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from accounts import sms
+from tests.billing.fake_providers.fixtures import alipay_fake, fake_providers, wechat_fake  # noqa: F401 - fixtures
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,7 @@ from django.utils import timezone
 from billing.models import SandboxCharge
 from billing.webhooks import NOTIFICATION_REFUSED, handle_provider_notification
 
-from .base import GatewayResult, InvalidNotification, PaymentGateway, ProviderEvent
+from .base import GatewayResult, InvalidNotification, PaymentGateway, ProviderEvent, RefundResult
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
@@ -77,7 +77,8 @@ def signed_notification(charge) -> tuple[dict, bytes]:
 class SandboxGateway(PaymentGateway):
     name = "sandbox"
 
-    def create(self, *, out_trade_no, amount, method, description, card, return_url):
+    def create(self, *, out_trade_no, amount, method, description, card, return_url, device="web", expires_at=None,
+               client_ip=""):  # fmt: skip
         if method in ("alipay", "wechat"):
             SandboxCharge.objects.get_or_create(
                 out_trade_no=out_trade_no,
@@ -164,9 +165,22 @@ class SandboxGateway(PaymentGateway):
             currency=CURRENCY,
         )
 
-    def refund(self, *, out_trade_no, amount):
+    def refund(self, *, out_trade_no, amount, out_refund_no="", total=None):
+        """The sandbox refunds at once, in full or in part."""
+        if not SandboxCharge.objects.filter(out_trade_no=out_trade_no, status__in=["succeeded", "refunded"]).exists():
+            return RefundResult(status="failed", failure_reason="trade_not_paid")
         SandboxCharge.objects.filter(out_trade_no=out_trade_no).update(status="refunded")
-        return GatewayResult(status="succeeded")
+        return RefundResult(status="succeeded", provider_refund_id=f"SBXR{out_refund_no}", amount=amount)
+
+    def refund_query(self, *, out_trade_no, out_refund_no):
+        if SandboxCharge.objects.filter(out_trade_no=out_trade_no, status="refunded").exists():
+            return RefundResult(status="succeeded", provider_refund_id=f"SBXR{out_refund_no}")
+        return RefundResult(status="not_found")
+
+    def close(self, *, out_trade_no):
+        """Like its query, the sandbox closes a cashier trade only once its own window is over
+        (it is not told the order's pay-before time)."""
+        return self.query(out_trade_no=out_trade_no).status == "failed"
 
     def _record(self, out_trade_no, amount, status):
         charge, _created = SandboxCharge.objects.update_or_create(

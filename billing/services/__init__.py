@@ -20,6 +20,8 @@ from .payments import (
     payments_settle,
 )
 from .plans import line_services_start, plan_version_create
+from .reconciliation import discrepancy_resolve, reconcile, reconcile_yesterday
+from .refunds import refund_record_result, refund_settle_by_query, refund_submit, refunds_settle
 from .store import store_renewal
 from .usage import ImportReport, usage_import, usage_import_stored
 from .usage_partitions import usage_partitions_drop_expired, usage_partitions_ensure, usage_partitions_maintain
@@ -33,6 +35,7 @@ __all__ = [
     "autorenew_run",
     "autorenew_set",
     "check_renewable",
+    "discrepancy_resolve",
     "expire_lines_run",
     "expiry_warnings_send",
     "ledger_append",
@@ -46,6 +49,12 @@ __all__ = [
     "payment_settle_by_query",
     "payments_settle",
     "plan_version_create",
+    "reconcile",
+    "reconcile_yesterday",
+    "refund_record_result",
+    "refund_settle_by_query",
+    "refund_submit",
+    "refunds_settle",
     "renewal_order_create",
     "store_renewal",
     "topup_order_create",

@@ -10,28 +10,36 @@ from accounts.models import Line, User
 from billing.models import LineService, Wallet
 
 from .errors import ERR_BALANCE_CHANGED, BillingError
+from .refunds import refunds_request_for_balance
 from .wallet import ledger_append
 
 
 def wallet_refund_balance(
     *, user: User, actor: User | None, reference: str, confirmed_amount: Decimal | None = None
 ) -> Decimal:
-    """Return the whole wallet balance to the customer through a 'refund' ledger entry.
+    """Return the spendable wallet balance to the customer's original payment methods.
 
-    The money goes back to the customer's original payment method (outside this system,
-    by finance); the wallet ends at zero. Returns the amount refunded (0 if empty).
+    The balance is matched to the customer's top-ups paid through a provider, newest first,
+    each up to what is left of it, and a refund is requested from that provider for each:
+    its amount is held at once and leaves the balance when the provider confirms
+    (services.refunds). What no such payment covers (a staff adjustment, a top-up older than
+    REFUND_WITHIN_DAYS) is refunded as before: a 'refund' ledger entry now, paid out by
+    finance. Returns the amount refunded or on its way (0 if nothing was spendable).
     ``confirmed_amount`` is the balance the customer was shown and confirmed: if the
-    balance is another amount by now (a top-up credited, a renewal paid meanwhile) the
-    refund is refused with ERR_BALANCE_CHANGED, under the wallet's lock.
+    spendable balance is another amount by now (a top-up credited, a renewal paid
+    meanwhile) the refund is refused with ERR_BALANCE_CHANGED, under the wallet's lock.
     """
     with transaction.atomic():
         wallet = Wallet.objects.select_for_update().filter(user=user).first()
-        if wallet is None or wallet.balance == 0:
+        if wallet is None or wallet.available <= 0:
             return Decimal("0.00")
-        amount = wallet.balance
+        amount = wallet.available
         if confirmed_amount is not None and Decimal(confirmed_amount).quantize(Decimal("0.01")) != amount:
             raise BillingError(ERR_BALANCE_CHANGED % {"amount": amount})
-        ledger_append(user=user, kind="refund", amount=-amount, reference=reference, actor=actor)
+        refunds = refunds_request_for_balance(wallet=wallet, amount=amount, actor=actor, reference=reference)
+        by_hand = amount - sum((refund.amount for refund in refunds), Decimal("0.00"))
+        if by_hand:
+            ledger_append(user=user, kind="refund", amount=-by_hand, reference=reference, actor=actor)
         account_services.notify(user=user, kind=message_kinds.BALANCE_REFUNDED, params={"amount": amount})
     return amount
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts import message_kinds
 from accounts import services as account_services
 from accounts.models import User
-from billing.gateways import gateway_for
+from billing.gateways import GatewayResult, gateway_for
 from billing.models import Order, Payment, SavedCard
 
 from .errors import (
@@ -34,6 +34,7 @@ from .errors import (
     PaymentAmountMismatch,
 )
 from .orders import check_order_renewable, new_out_trade_no, order_mark_paid, orders_expire_stale
+from .refunds import refund_request_for_duplicate
 from .wallet import DuplicateLedgerEntry, ledger_append
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,15 @@ def _no_attempt_in_flight(order: Order) -> None:
         raise BillingError(ERR_PAYMENT_IN_FLIGHT)
 
 
-def order_pay(*, order_id: int, method: str, actor: User | None, card: dict | None = None) -> PayOutcome:
+def order_pay(
+    *,
+    order_id: int,
+    method: str,
+    actor: User | None,
+    card: dict | None = None,
+    device: str = "web",
+    client_ip: str = "",
+) -> PayOutcome:
     """Pay an open order with one method. Returns the outcome; raises BillingError when refused.
 
     Before a new attempt, every attempt that may have reached the provider is settled by
@@ -89,7 +98,7 @@ def order_pay(*, order_id: int, method: str, actor: User | None, card: dict | No
 
     if method == Payment.Method.WALLET:
         return _pay_from_wallet(order_id=order.pk, actor=actor)
-    if method not in PROVIDER_METHODS:
+    if method not in PROVIDER_METHODS or method not in settings.PAYMENT_METHOD_GATEWAYS:
         raise BillingError(ERR_METHOD_NOT_ALLOWED)
 
     with transaction.atomic():
@@ -108,7 +117,11 @@ def order_pay(*, order_id: int, method: str, actor: User | None, card: dict | No
             method=method,
             description=order.number,
             card=card,
-            return_url=f"/billing/orders/{order.number}/",
+            # Back from the cashier, the order page asks the provider about this attempt.
+            return_url=f"/billing/orders/{order.number}/?out_trade_no={payment.out_trade_no}",
+            device=device,
+            expires_at=order.expires_at,
+            client_ip=client_ip,
         )
     except Exception:
         logger.exception("Payment provider failed for %s", payment.out_trade_no)
@@ -222,6 +235,9 @@ def payment_record_result(
                     "order_already_closed" if order.status != Order.Status.OPEN else "line_not_renewable"
                 )
                 payment.save(update_fields=["status", "provider_transaction_id", "failure_reason", "updated_at"])
+                # Sent after the commit: a callback's transaction that rolls back is retried
+                # by the provider, and the refund must not have left already.
+                refund_request_for_duplicate(payment=payment)
                 refund_needed = True
         elif status == "failed":
             payment.status = Payment.Status.FAILED
@@ -237,10 +253,6 @@ def payment_record_result(
                 payment.status = Payment.Status.PENDING
                 payment.save(update_fields=["status", "updated_at"])
     if refund_needed:
-        # After the commit: a callback's transaction that rolls back is retried by the
-        # provider, and the refund must not have left already.
-        refund = gateway_for(payment.method).refund
-        transaction.on_commit(lambda: refund(out_trade_no=payment.out_trade_no, amount=payment.amount))
         account_services.notify(
             user=payment.order.user,
             kind=(
@@ -274,6 +286,20 @@ def payment_settle_by_query(*, payment_id: int, now: datetime | None = None) -> 
     in_flight = payment.status == Payment.Status.CREATED and payment.created_at > call_over
     if in_flight and result.status != "succeeded":
         return payment
+    never_sent_to_cashier = payment.status == Payment.Status.UNKNOWN
+    if result.status == "pending" and (payment.order.expires_at <= now or never_sent_to_cashier):
+        # The order's time is over and the customer never paid at the cashier (or never got
+        # there: the create's answer was lost): close the trade so that it can no longer be
+        # paid, then believe only the provider's next word.
+        try:
+            closed = gateway_for(payment.method).close(out_trade_no=payment.out_trade_no)
+            result = gateway_for(payment.method).query(out_trade_no=payment.out_trade_no)
+        except Exception:
+            logger.exception("Closing the unpaid trade %s failed", payment.out_trade_no)
+            return payment
+        if closed and result.status == "pending":
+            # Closed but not yet visible as closed (or never opened at the cashier, past its time_expire).
+            result = GatewayResult(status="failed", failure_reason="closed")
     try:
         return payment_record_result(
             out_trade_no=payment.out_trade_no,

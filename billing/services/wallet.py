@@ -34,7 +34,8 @@ def ledger_append(
     with transaction.atomic():
         wallet = Wallet.objects.select_for_update().get(user=user)
         new_balance = wallet.balance + amount
-        if new_balance < 0:
+        # What is held for refunds on their way back cannot be spent (it leaves through its own entry).
+        if new_balance < 0 or (amount < 0 and new_balance < wallet.held):
             raise BillingError(ERR_INSUFFICIENT_BALANCE)
         try:
             with transaction.atomic():

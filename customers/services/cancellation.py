@@ -28,6 +28,9 @@ ERR_BINDINGS = gettext_lazy("Confirm that you have unbound every listed service 
 ERR_BALANCE = gettext_lazy("Your wallet still holds ¥%(amount)s. Ask for a refund of the balance, or spend it, first.")
 ERR_OPEN_ORDERS = gettext_lazy("You have an unpaid order (%(numbers)s). Pay it or let it expire first.")
 ERR_UNSETTLED = gettext_lazy("A payment is still being confirmed by the provider. Try again in a few minutes.")
+ERR_REFUND_PENDING = gettext_lazy(
+    "¥%(amount)s is on its way back to your original payment method. You can cancel once the provider confirms it."
+)
 ERR_NOT_OPEN = gettext_lazy("This request is no longer open (it was withdrawn or already decided).")
 ERR_REASON_REQUIRED = gettext_lazy("Give the customer a reason for the rejection.")
 
@@ -60,6 +63,8 @@ def cancellation_blockers(*, user: User, line: Line, include_balance: bool = Tru
         blockers.append(Blocker("open_orders", str(ERR_OPEN_ORDERS) % {"numbers": numbers}))
     if open_items["unsettled_payments"]:
         blockers.append(Blocker("unsettled_payments", str(ERR_UNSETTLED)))
+    if open_items["refunding"]:
+        blockers.append(Blocker("refund_pending", str(ERR_REFUND_PENDING) % {"amount": open_items["refunding"]}))
     return blockers
 
 

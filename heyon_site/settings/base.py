@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -291,8 +292,15 @@ MACHINE_CHECK_LEASE_SECONDS = env.int("MACHINE_CHECK_LEASE_SECONDS", default=300
 MACHINE_CHECK_MAX_RUNS = env.int("MACHINE_CHECK_MAX_RUNS", default=3)
 
 # Billing. Real providers replace the sandbox by naming their gateway class here.
-PAYMENT_GATEWAYS = {"sandbox": "billing.gateways.sandbox.SandboxGateway"}
-PAYMENT_METHOD_GATEWAYS = {"alipay": "sandbox", "wechat": "sandbox", "card": "sandbox"}
+PAYMENT_GATEWAYS = {
+    "sandbox": "billing.gateways.sandbox.SandboxGateway",
+    "alipay": "billing.gateways.alipay.AlipayGateway",
+    "wechat": "billing.gateways.wechatpay.WeChatPayGateway",
+}
+# Which gateway takes each method: e.g. PAYMENT_METHOD_GATEWAYS=alipay=alipay,wechat=wechat,card=sandbox
+PAYMENT_METHOD_GATEWAYS = env.dict(
+    "PAYMENT_METHOD_GATEWAYS", default={"alipay": "sandbox", "wechat": "sandbox", "card": "sandbox"}
+)
 # The sandbox signs its callbacks with a secret of its own, never SECRET_KEY: empty here (the
 # sandbox then signs and believes nothing); the local and test settings use the development
 # one, which `check --deploy` refuses (billing/checks.py).
@@ -305,6 +313,28 @@ PAYMENT_NOTIFICATION_MAX_AGE_SECONDS = 300
 # (the gateways' own timeouts are far shorter): the settle job asks the provider about it.
 PAYMENT_SETTLE_AFTER_SECONDS = env.int("PAYMENT_SETTLE_AFTER_SECONDS", default=60)
 ORDER_PAY_WITHIN_MINUTES = env.int("ORDER_PAY_WITHIN_MINUTES", default=30)
+# A wallet balance goes back through the provider of a top-up made within this many days
+# (both providers refund for a year); older money is paid out by finance.
+REFUND_WITHIN_DAYS = env.int("REFUND_WITHIN_DAYS", default=360)
+# The site's public address, for the return and callback URLs sent to a provider.
+PAYMENT_CALLBACK_BASE_URL = env("PAYMENT_CALLBACK_BASE_URL", default="")
+# Real providers (docs/DEPLOY.md "Payments"). Secrets come from the environment or from files
+# it names (*_FILE): keys are PEM files, never settings literals.
+ALIPAY_APP_ID = env("ALIPAY_APP_ID", default="")
+ALIPAY_APP_PRIVATE_KEY_FILE = env("ALIPAY_APP_PRIVATE_KEY_FILE", default="")
+ALIPAY_PUBLIC_KEY_FILE = env("ALIPAY_PUBLIC_KEY_FILE", default="")
+ALIPAY_GATEWAY_URL = env("ALIPAY_GATEWAY_URL", default="https://openapi.alipay.com/gateway.do")
+ALIPAY_TIMEOUT_SECONDS = env.int("ALIPAY_TIMEOUT_SECONDS", default=10)
+WECHATPAY_MCH_ID = env("WECHATPAY_MCH_ID", default="")
+WECHATPAY_APP_ID = env("WECHATPAY_APP_ID", default="")
+WECHATPAY_PRIVATE_KEY_FILE = env("WECHATPAY_PRIVATE_KEY_FILE", default="")
+WECHATPAY_CERT_SERIAL_NO = env("WECHATPAY_CERT_SERIAL_NO", default="")
+WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY", default="")
+WECHATPAY_APIV3_KEY_FILE = env("WECHATPAY_APIV3_KEY_FILE", default="")
+# Where the platform certificates are kept (downloaded and refreshed by the SDK).
+WECHATPAY_PLATFORM_CERT_DIR = env("WECHATPAY_PLATFORM_CERT_DIR", default="")
+WECHATPAY_API_BASE_URL = env("WECHATPAY_API_BASE_URL", default="https://api.mch.weixin.qq.com")
+WECHATPAY_TIMEOUT_SECONDS = env.int("WECHATPAY_TIMEOUT_SECONDS", default=10)
 RENEWAL_TERMS_MONTHS = (1, 3, 6, 12)
 AUTORENEW_WINDOW_DAYS = env.int("AUTORENEW_WINDOW_DAYS", default=3)
 LINE_EXPIRY_GRACE_DAYS = env.int("LINE_EXPIRY_GRACE_DAYS", default=15)
@@ -414,6 +444,12 @@ CELERY_BEAT_SCHEDULE = {
     # Payments whose outcome is not recorded (timeouts, a worker killed mid-payment): their
     # orders can neither be paid again nor close until this asks the provider.
     "settle-payments": {"task": "billing.tasks.settle_payments", "schedule": 300.0, "options": {"expires": 280}},
+    # Yesterday's statements, once the providers have published them (Alipay and WeChat Pay after 09:00/10:00).
+    "reconcile-payments": {
+        "task": "billing.tasks.reconcile_payments",
+        "schedule": crontab(hour=11, minute=0),
+        "options": {"expires": 3600},
+    },
     "release-expired-claims": {
         "task": "reviews.tasks.release_expired_claims",
         "schedule": 300.0,

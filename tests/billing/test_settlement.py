@@ -138,7 +138,7 @@ def test_an_attempt_the_provider_never_saw_is_settled_as_failed_and_then_the_ord
 
     call_command("settle_payments", stdout=out)
 
-    assert out.getvalue().strip() == "checked=1 settled=1"
+    assert out.getvalue().strip() == "checked=1 settled=1 refunds_checked=0 refunds_settled=0"
     payment.refresh_from_db()
     assert payment.status == Payment.Status.FAILED
     assert services.orders_expire_stale(now=later) == 1

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from celery.schedules import crontab
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -127,6 +128,7 @@ BEAT_TASKS = [
     "accounts.tasks.poll_sms_receipts",
     "billing.tasks.expire_lines",
     "billing.tasks.maintain_usage_partitions",
+    "billing.tasks.reconcile_payments",
     "billing.tasks.run_autorenew",
     "billing.tasks.settle_payments",
     "customers.tasks.purge_personal_data",
@@ -305,6 +307,7 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "run-autorenew": 3600.0,
         "expire-lines": 3600.0,
         "settle-payments": 300.0,
+        "reconcile-payments": crontab(hour=11, minute=0),
         "release-expired-claims": 300.0,
         "purge-personal-data": 86400.0,
         "refresh-dashboard": 300.0,

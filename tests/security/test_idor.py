@@ -167,6 +167,11 @@ CUSTOMER = {
         f"/billing/sandbox/cashier/{w.pending_payment.out_trade_no}/",
         missing_url="/billing/sandbox/cashier/NOPE/",
     ),
+    "billing:wechat_qr": lambda w: Case(
+        "get",
+        f"/billing/wechat/{w.pending_payment.out_trade_no}/?code_url=weixin://wxpay/bizpayurl?pr=abc",
+        missing_url="/billing/wechat/NOPE/?code_url=weixin://wxpay/bizpayurl?pr=abc",
+    ),
     "billing:auto_renew": lambda w: Case(
         "post",
         f"/billing/lines/{w.line.pk}/auto-renew/",

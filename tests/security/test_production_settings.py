@@ -156,3 +156,63 @@ def test_a_weak_sandbox_secret_fails_the_deploy_check(settings, secret):
     settings.PAYMENT_SANDBOX_SECRET = settings.SECRET_KEY if secret == "SECRET_KEY" else secret
     assert ids() == []
     assert ids(deploy=True) == ["billing.E003"]
+
+
+# Real providers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_providers(settings, tmp_path):
+    """Alipay and WeChat Pay configured as production would be (keys in files), card not offered."""
+    for name in ("alipay-app.pem", "alipay-public.pem", "wechat.pem"):
+        (tmp_path / name).write_text("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n")
+    settings.PAYMENT_SANDBOX_ALLOWED = False
+    settings.PAYMENT_SANDBOX_SECRET = ""
+    settings.PAYMENT_METHOD_GATEWAYS = {"alipay": "alipay", "wechat": "wechat"}
+    settings.PAYMENT_CALLBACK_BASE_URL = "https://heyon.example"
+    settings.ALIPAY_APP_ID = "2021000000000001"
+    settings.ALIPAY_APP_PRIVATE_KEY_FILE = str(tmp_path / "alipay-app.pem")
+    settings.ALIPAY_PUBLIC_KEY_FILE = str(tmp_path / "alipay-public.pem")
+    settings.WECHATPAY_MCH_ID = "1900000109"
+    settings.WECHATPAY_APP_ID = "wxd678efh567hg6787"
+    settings.WECHATPAY_PRIVATE_KEY_FILE = str(tmp_path / "wechat.pem")
+    settings.WECHATPAY_CERT_SERIAL_NO = "444F4864EA9B34415"
+    settings.WECHATPAY_APIV3_KEY = "a" * 32
+    settings.WECHATPAY_PLATFORM_CERT_DIR = str(tmp_path)
+    return settings
+
+
+def test_alipay_and_wechat_pay_fully_configured_pass_every_check(live_providers):
+    assert ids(deploy=True) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("ALIPAY_APP_ID", ""),
+        ("ALIPAY_APP_PRIVATE_KEY_FILE", "/nonexistent/key.pem"),
+        ("WECHATPAY_APIV3_KEY", "too-short"),
+        ("WECHATPAY_PLATFORM_CERT_DIR", ""),
+        ("PAYMENT_CALLBACK_BASE_URL", ""),
+    ],
+)
+def test_a_real_provider_missing_a_setting_or_key_refuses_to_start(live_providers, setting, value):
+    setattr(live_providers, setting, value)
+    assert "billing.E005" in ids()
+
+
+def test_a_method_sent_to_an_unnamed_gateway_is_an_error(live_providers):
+    live_providers.PAYMENT_METHOD_GATEWAYS = {"alipay": "alipay", "card": "acquirer"}
+    assert ids() == ["billing.E004"]
+
+
+@pytest.mark.parametrize("setting", ["ALIPAY_GATEWAY_URL", "WECHATPAY_API_BASE_URL", "PAYMENT_CALLBACK_BASE_URL"])
+def test_a_plain_http_provider_or_callback_address_fails_the_deploy_check(live_providers, setting):
+    setattr(live_providers, setting, "http://127.0.0.1:9999")
+    assert ids() == []
+    assert ids(deploy=True) == ["billing.E006"]
+
+
+def test_the_sandbox_for_cards_beside_real_providers_is_still_refused(live_providers):
+    live_providers.PAYMENT_METHOD_GATEWAYS = {"alipay": "alipay", "wechat": "wechat", "card": "sandbox"}
+    assert "billing.E001" in ids()

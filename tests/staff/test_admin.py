@@ -263,7 +263,8 @@ def test_only_roles_allowed_to_lift_a_final_rejection_see_the_action(client, wor
 
 
 def test_every_admin_action_is_export_delete_or_a_service_call():
-    """Status changes in admin go through services: the only custom action is the audited lift."""
+    """Status changes in admin go through services: the only custom actions are the audited lift and the
+    audited resolution of reconciliation discrepancies (billing.services.discrepancy_resolve)."""
     request = RequestFactory().get("/admin/")
     request.user = User(is_superuser=True, is_staff=True, is_active=True)
     custom = set()
@@ -273,7 +274,7 @@ def test_every_admin_action_is_export_delete_or_a_service_call():
                 continue
             custom.add(f"{model._meta.label}.{name}")
 
-    assert custom == {"reviews.Submission.lift_final_rejection"}
+    assert custom == {"reviews.Submission.lift_final_rejection", "billing.Discrepancy.resolve_discrepancies"}
 
 
 # CSV export ------------------------------------------------------------------------------
