@@ -250,13 +250,15 @@ def queue_query_from(request) -> dict:
 
 
 def _review_url(submission_id: int, query: dict) -> str:
-    url = reverse("reviews:review", args=[submission_id])
+    return _with_query(reverse("reviews:review", args=[submission_id]), query)
+
+
+def _with_query(url: str, query: dict) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
 def _queue_url(query: dict) -> str:
-    url = reverse("reviews:queue")
-    return f"{url}?{urlencode(query)}" if query else url
+    return _with_query(reverse("reviews:queue"), query)
 
 
 @staff_permission_required(REVIEW)
@@ -384,7 +386,9 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
         ),
         # A decision the server refused (the claim was lost) stays on screen with what was typed.
         "kept_decision": form.is_bound and not claimed_by_me and submission.is_open,
-        "decide_url": reverse("reviews:decide", args=[submission.pk]),
+        # The query string as well as the form's hidden fields: a reload of the refused
+        # decision's page keeps the queue's filters too.
+        "decide_url": _with_query(reverse("reviews:decide", args=[submission.pk]), query),
         "queue_query": query,
         "queue_url": _queue_url(query),
         "escalation_form": escalation_form or EscalationForm(),

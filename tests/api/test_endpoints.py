@@ -110,7 +110,7 @@ class TestAccount:
     def test_notifications_page_by_cursor_and_mark_read(self, app, django_assert_max_num_queries):
         customer = CustomerFactory()
         Notification.objects.bulk_create(
-            [Notification(user=customer, subject=f"message {n}", body="…") for n in range(25)]
+            [Notification(user=customer, legacy_subject=f"message {n}", legacy_body="…") for n in range(25)]
         )
         app.sign_in_as(customer)
         with django_assert_max_num_queries(4):
