@@ -109,8 +109,9 @@ class TestAccount:
 
     def test_notifications_page_by_cursor_and_mark_read(self, app, django_assert_max_num_queries):
         customer = CustomerFactory()
+        # Messages are stored by kind and parameters and rendered when read.
         Notification.objects.bulk_create(
-            [Notification(user=customer, legacy_subject=f"message {n}", legacy_body="…") for n in range(25)]
+            [Notification(user=customer, kind="line.added", params={"number": f"170{n:08d}"}) for n in range(25)]
         )
         app.sign_in_as(customer)
         with django_assert_max_num_queries(4):
@@ -119,7 +120,8 @@ class TestAccount:
         assert len(first["results"]) == 20
         assert len(second["results"]) == 5
         assert second["next"] is None
-        assert first["results"][0]["subject"] == "message 24"
+        newest = first["results"][0]
+        assert "17000000024" in newest["subject"] and newest["body"]
         assert app.post(f"{API}notifications/read/").status_code == 204
         assert not Notification.objects.filter(user=customer, read_at__isnull=True).exists()
 

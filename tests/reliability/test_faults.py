@@ -32,7 +32,7 @@ from billing import tasks as billing_tasks
 from billing.gateways.sandbox import SandboxGateway
 from billing.models import LedgerEntry, Order, Payment, Plan, Receipt, SandboxCharge, SavedCard
 from billing.services.errors import ERR_PROVIDER_TIMEOUT
-from reviews.models import Submission, SubmissionPhoto, private_storage
+from reviews.models import DraftPhoto, Submission, SubmissionPhoto, private_storage
 from reviews.services import ERR_PHOTO_STORAGE
 from tests.billing.conftest import fund, ledger_problems, renewal_order, verified_customer, wallet_balance
 from tests.conftest import last_code_sent_to
@@ -226,15 +226,32 @@ def photo_form(customer) -> dict:
     }
 
 
-# A submission writes six files: each photo, then its thumbnail.
+def kept_files(customer) -> set[str]:
+    """The files of the photos the customer's form keeps (drafts), named by their rows."""
+    return {
+        name for draft in DraftPhoto.objects.filter(user=customer) for name in (draft.image.name, draft.thumbnail.name)
+    }
+
+
+def submitted_files(submission) -> set[str]:
+    return {name for photo in submission.photos.all() for name in (photo.image.name, photo.thumbnail.name)}
+
+
+# The form writes six files as it keeps the photos: each photo, then its thumbnail.
 WRITES = ["front", "front-thumbnail", "back", "back-thumbnail", "handheld", "handheld-thumbnail"]
+KINDS = ["id_front", "id_back", "id_handheld"]
 
 
 @pytest.mark.parametrize("refused", range(len(WRITES)), ids=WRITES)
 @pytest.mark.django_db
-def test_a_refused_photo_write_shows_a_clear_error_stores_nothing_and_the_retry_submits_once(
-    english, monkeypatch, refused
+def test_a_refused_photo_write_shows_a_clear_error_submits_nothing_and_the_retry_submits_once(
+    english, monkeypatch, refused, django_capture_on_commit_callbacks
 ):
+    """The refused photo leaves no file; the photos kept before it stay kept (drafts) for the retry.
+
+    The submission itself leaves nothing: no row, no photo row, no audit event, and no
+    file that a kept photo's row does not name.
+    """
     customer = CustomerFactory()
     english.force_login(customer)
     storage = private_storage()
@@ -257,15 +274,24 @@ def test_a_refused_photo_write_shows_a_clear_error_stores_nothing_and_the_retry_
     assert not Submission.objects.filter(user=customer).exists()
     assert not SubmissionPhoto.objects.exists()
     assert not AuditEvent.objects.filter(subject_user=customer).exists()
-    assert private_files() == before  # the files written before the refusal were deleted
+    # The photos whose two files were written before the refusal are kept; the refused one's
+    # first file (if written) was deleted: every file left is named by a kept photo's row.
+    assert sorted(DraftPhoto.objects.filter(user=customer).values_list("kind", flat=True)) == sorted(
+        KINDS[: refused // 2]
+    )
+    assert private_files() - before == kept_files(customer)
+    assert len(kept_files(customer)) == 2 * (refused // 2)
 
     monkeypatch.setattr(storage, "_save", lambda name, content: real_save(storage, name, content))
-    retry = english.post(SUBMIT_URL, photo_form(customer))
+    with django_capture_on_commit_callbacks(execute=True):  # the replaced kept photos are deleted after the commit
+        retry = english.post(SUBMIT_URL, photo_form(customer))
 
     assert retry.status_code == 302
     submission = Submission.objects.get(user=customer)
     assert submission.photos.count() == 3
-    assert len(private_files() - before) == 6
+    assert not DraftPhoto.objects.filter(user=customer).exists()  # the submission took them over
+    assert private_files() - before == submitted_files(submission)
+    assert len(submitted_files(submission)) == 6
 
 
 # --- the database connection drops in the middle of a request ------------------------------
@@ -394,7 +420,11 @@ def test_a_postgresql_backend_killed_halfway_through_a_wallet_payment_rolls_it_b
 
 
 @db_drop
-def test_a_connection_lost_while_a_submission_is_saved_leaves_no_row_and_no_file():
+def test_a_connection_lost_while_a_submission_is_saved_leaves_no_row_and_no_file_but_the_kept_photos():
+    """The photos were kept (committed drafts) before the submission's transaction, which leaves nothing.
+
+    The kept photos are what lets the customer send the form again without choosing them again.
+    """
     customer = CustomerFactory()
     client = unraised_client(customer)
     client.cookies["django_language"] = "en"
@@ -408,10 +438,17 @@ def test_a_connection_lost_while_a_submission_is_saved_leaves_no_row_and_no_file
     assert response.status_code == 503
     assert "briefly unavailable" in response.content.decode()
     assert not Submission.objects.exists() and not SubmissionPhoto.objects.exists()
-    assert private_files() == before
+    kept = kept_files(customer)
+    assert len(kept) == 6 and private_files() - before == kept  # no file of the submission's own
 
-    assert client.post(SUBMIT_URL, photo_form(customer)).status_code == 302
-    assert Submission.objects.get(user=customer).photos.count() == 3
+    # The retry sends the typed fields only: the submission takes the kept photos over as they are.
+    typed = {name: value for name, value in photo_form(customer).items() if name not in KINDS}
+    assert client.post(SUBMIT_URL, typed).status_code == 302
+    submission = Submission.objects.get(user=customer)
+    assert submission.photos.count() == 3
+    assert submitted_files(submission) == kept
+    assert not DraftPhoto.objects.filter(user=customer).exists()
+    assert private_files() - before == kept
 
 
 @db_drop

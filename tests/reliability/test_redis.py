@@ -122,16 +122,18 @@ def settings_under(environment: dict) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+# Sorted: both tests compare it with the sorted task names of the schedule.
 BEAT_TASKS = [
     "accounts.tasks.dispatch_messages",
-    "api.tasks.purge_api_records",
     "accounts.tasks.poll_sms_receipts",
+    "api.tasks.purge_api_records",
     "billing.tasks.expire_lines",
     "billing.tasks.maintain_usage_partitions",
     "billing.tasks.reconcile_payments",
     "billing.tasks.run_autorenew",
     "billing.tasks.settle_payments",
     "customers.tasks.purge_personal_data",
+    "reviews.tasks.purge_submission_drafts",
     "reviews.tasks.refresh_dashboard",
     "reviews.tasks.release_expired_claims",
     "reviews.tasks.run_machine_checks",
@@ -309,6 +311,7 @@ def test_every_scheduled_task_is_registered_with_the_worker():
         "settle-payments": 300.0,
         "reconcile-payments": crontab(hour=11, minute=0),
         "release-expired-claims": 300.0,
+        "purge-submission-drafts": 3600.0,
         "purge-personal-data": 86400.0,
         "refresh-dashboard": 300.0,
         "run-machine-checks": 300.0,

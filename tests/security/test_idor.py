@@ -32,7 +32,7 @@ from customers import services as customer_services
 from customers.models import CancellationRequest, SupportMessage, SupportThread
 from reviews import services as review_services
 from reviews.demo import demo_photo_set
-from reviews.models import Certificate, SubmissionPhoto
+from reviews.models import Certificate, DraftPhoto, SubmissionPhoto
 from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
 from tests.reviews.conftest import unique_id_number, unique_photos
 from tests.security.urls import project_routes
@@ -56,6 +56,7 @@ class World:
     cancellation: CancellationRequest
     certificate: Certificate
     clerk: User
+    draft: DraftPhoto
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,9 @@ def world(photo_set) -> World:
         customer_phone="+8613711113333",
         photos=None,
     )
+    # A photo the owner's verification form keeps (a resubmission in progress): its thumbnail
+    # URL names only the kind, the owner is the signed-in customer.
+    draft = review_services.draft_photo_keep(user=owner, kind="id_back", photo=photo_set.id_back)
     return World(
         owner=owner,
         line=line,
@@ -128,6 +132,7 @@ def world(photo_set) -> World:
         cancellation=cancellation,
         certificate=certificate,
         clerk=clerk,
+        draft=draft,
     )
 
 
@@ -148,6 +153,9 @@ def _auto_renew_data():
 CUSTOMER = {
     "reviews:photo": lambda w: Case(
         "get", f"/verification/photos/{w.photo.pk}/full/", missing_url="/verification/photos/999999/full/"
+    ),
+    "reviews:draft_photo": lambda w: Case(
+        "get", f"/verification/kept-photos/{w.draft.kind}/", missing_url="/verification/kept-photos/nope/"
     ),
     "billing:order": lambda w: Case(
         "get", f"/billing/orders/{w.open_order.number}/", missing_url="/billing/orders/HY-NOPE/"

@@ -173,8 +173,10 @@ def test_tricky_photo_in_a_submission_is_re_encoded_into_a_plain_jpeg(
     assert response.status_code == 302, case
     photo = Submission.objects.get(user=customer).photos.get(kind="id_back")
     assert photo.original_format == original_format
-    # Our own name (plus the suffix storage adds to avoid a clash), never the uploaded one.
-    assert re.fullmatch(r"submissions/\d+/\d+/id_back(_[A-Za-z0-9]{7})?\.jpg", photo.image.name), photo.image.name
+    # Our own name (plus the suffix storage adds to avoid a clash), never the uploaded one: the
+    # form keeps the photo as the customer's draft and the submission takes that file over.
+    own_name = rf"drafts/{customer.pk}/id_back-[0-9a-f]{{16}}(_[A-Za-z0-9]{{7}})?\.jpg"
+    assert re.fullmatch(own_name, photo.image.name), photo.image.name
     for field in (photo.image, photo.thumbnail):
         with field.open("rb") as handle:
             assert_clean_jpeg(handle.read(), original)
