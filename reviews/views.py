@@ -254,6 +254,11 @@ def _review_url(submission_id: int, query: dict) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
+def _decide_url(submission_id: int, query: dict) -> str:
+    url = reverse("reviews:decide", args=[submission_id])
+    return f"{url}?{urlencode(query)}" if query else url
+
+
 def _queue_url(query: dict) -> str:
     url = reverse("reviews:queue")
     return f"{url}?{urlencode(query)}" if query else url
@@ -384,7 +389,8 @@ def _render_review(request, submission, form, status=200, escalation_form=None, 
         ),
         # A decision the server refused (the claim was lost) stays on screen with what was typed.
         "kept_decision": form.is_bound and not claimed_by_me and submission.is_open,
-        "decide_url": reverse("reviews:decide", args=[submission.pk]),
+        # The queue's filters ride in the action's query string too (read first by _queue_filters).
+        "decide_url": _decide_url(submission.pk, query),
         "queue_query": query,
         "queue_url": _queue_url(query),
         "escalation_form": escalation_form or EscalationForm(),
