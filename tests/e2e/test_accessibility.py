@@ -161,9 +161,12 @@ def test_a_customer_signs_in_reads_messages_and_signs_out_by_keyboard_on_a_phone
     page.wait_for_url("**/notifications/")
     assert page.locator(".notification-unread").count() > 0
     tab_to(page, "form[action$='/notifications/read/'] button")
-    with page.expect_navigation():  # the form posts, then the inbox comes back
+    # The form posts and is sent back to the same URL: wait for that navigation itself (the
+    # page already loaded at /notifications/ would satisfy a wait for the URL or load state).
+    with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.get_by_test_id("unread-count-phone").count() == 0
+    assert page.locator(".notification-unread").count() == 0
 
     tab_to(page, ".navbar-toggler")
     page.keyboard.press("Enter")
