@@ -35,6 +35,12 @@ def wallet_balance(*, user) -> Decimal:
     return Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0.00")
 
 
+def wallet_available(*, user) -> Decimal:
+    """The balance less what is held for refunds the provider has not confirmed: what can be spent or refunded."""
+    amounts = Wallet.objects.filter(user=user).values_list("balance", "held").first()
+    return amounts[0] - amounts[1] if amounts else Decimal("0.00")
+
+
 def plans_on_sale():
     return Plan.objects.filter(is_current=True, is_active=True).order_by("sort_order", "monthly_price")
 

@@ -133,8 +133,8 @@ def cancel_withdraw(request, request_id: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def refund_balance(request):
-    """Refund the whole wallet balance, after the customer confirmed the amount on this page."""
-    balance = billing_selectors.wallet_balance(user=request.user)
+    """Refund the spendable wallet balance, after the customer confirmed the amount on this page."""
+    balance = billing_selectors.wallet_available(user=request.user)
     target = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
     form = RefundConfirmForm(
         request.POST if request.method == "POST" else None, initial={"amount": balance, "next": target}

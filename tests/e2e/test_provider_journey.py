@@ -86,6 +86,8 @@ def test_a_balance_refunded_before_a_cancellation_goes_back_through_wechat_pay(n
     page.get_by_test_id("cancel-link").click()
     page.wait_for_url("**/account/cancel/**")
     page.get_by_test_id("refund-balance").click()
+    page.wait_for_url("**/account/refund-balance/**")
+    page.get_by_test_id("refund-confirm-button").click()
     page.wait_for_url("**/account/cancel/**")
 
     # WeChat Pay accepted the refund and is processing it: no ledger entry yet, the line not cancellable yet.
