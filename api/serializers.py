@@ -58,6 +58,10 @@ class PlanSerializer(serializers.ModelSerializer):
     class Meta:
         model = Plan
         fields = ["id", "code", "name", "monthly_price", "data_mb", "voice_minutes", "sms_count"]
+        # Responses only: read-only fields carry no model limits, which depend on the database
+        # (a positive integer's maximum on PostgreSQL is not SQLite's) and would make the
+        # committed schema differ between them.
+        read_only_fields = fields
 
 
 class LineServiceSerializer(serializers.ModelSerializer):
@@ -74,6 +78,7 @@ class LineServiceSerializer(serializers.ModelSerializer):
             "auto_renew_method",
             "auto_renew_term_months",
         ]
+        read_only_fields = fields  # a response only (see PlanSerializer)
 
 
 class LineSerializer(serializers.ModelSerializer):
@@ -117,6 +122,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "reasons",
             "photos",
         ]
+        read_only_fields = fields  # a response only (see PlanSerializer)
 
     def get_reasons(self, submission) -> ReasonSerializer(many=True):  # type: ignore[valid-type]
         return ReasonSerializer(submission.reasons.all(), many=True).data
@@ -176,6 +182,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "paid_at",
             "receipt_number",
         ]
+        read_only_fields = fields  # a response only (see PlanSerializer)
 
     def get_line(self, order) -> int | None:
         return order.line_id
@@ -190,6 +197,7 @@ class OrderDetailSerializer(OrderSerializer):
 
     class Meta(OrderSerializer.Meta):
         fields = [*OrderSerializer.Meta.fields, "payments"]
+        read_only_fields = fields
 
 
 class PayOutcomeSerializer(serializers.Serializer):
