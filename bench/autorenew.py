@@ -49,9 +49,9 @@ PRICE = Decimal("30.00")
 
 LOAD_USERS = """
 INSERT INTO accounts_user (id, password, is_superuser, phone, display_name, is_staff, is_active,
-                           date_joined, phone_verified_at, real_name_verified_at)
+                           date_joined, phone_verified_at, real_name_verified_at, language)
 SELECT g, '!', false, '+86137' || lpad(g::text, 8, '0'), '', false, true,
-       now() - interval '400 days', now() - interval '400 days', now() - interval '390 days'
+       now() - interval '400 days', now() - interval '400 days', now() - interval '390 days', ''
 FROM generate_series(1, %(n)s) AS g
 """
 
@@ -59,11 +59,11 @@ FROM generate_series(1, %(n)s) AS g
 LOAD_LINES = """
 INSERT INTO accounts_line (id, msisdn, iccid, activation_code_hash, activation_code_hint,
                            activation_code_used_at, status, attached_at, activated_at, validity_end,
-                           created_at, owner_id)
+                           created_at, owner_id, plan_code)
 SELECT g, '+86137' || lpad(g::text, 8, '0'), '8986' || lpad(g::text, 16, '0'), md5('bench-code-' || g),
        right(md5('bench-code-' || g), 4), now() - interval '390 days', 'active',
        now() - interval '390 days', now() - interval '390 days',
-       now() + interval '10 minutes' + random() * interval '2.9 days', now() - interval '400 days', g
+       now() + interval '10 minutes' + random() * interval '2.9 days', now() - interval '400 days', g, 'bench-basic'
 FROM generate_series(1, %(n)s) AS g
 """
 

@@ -50,9 +50,9 @@ TARGET_SPEEDUP = 10
 
 LOAD_CUSTOMERS = """
 INSERT INTO accounts_user (id, password, is_superuser, phone, display_name, is_staff, is_active,
-                           date_joined, phone_verified_at, identity_index)
+                           date_joined, phone_verified_at, identity_index, language)
 SELECT g, '!', false, '+86139' || lpad(g::text, 8, '0'), '', false, true,
-       now() - interval '90 days', now() - interval '90 days', ''
+       now() - interval '90 days', now() - interval '90 days', '', ''
 FROM generate_series(1, %(customers)s) AS g
 """
 

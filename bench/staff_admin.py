@@ -56,11 +56,11 @@ SECOND_ATTEMPT_EVERY = 4  # every fourth customer was rejected once and submitte
 
 LOAD_CUSTOMERS = """
 INSERT INTO accounts_user (id, password, is_superuser, phone, display_name, is_staff, is_active,
-                           date_joined, phone_verified_at, real_name_verified_at)
+                           date_joined, phone_verified_at, real_name_verified_at, language)
 SELECT g, '!', false, '+86139' || lpad(g::text, 8, '0'), '', false, true,
        now() - interval '366 days' + (g::float / %(customers)s) * interval '365 days',
        now() - interval '366 days' + (g::float / %(customers)s) * interval '365 days',
-       CASE WHEN mod(g, 7) <> 0 THEN now() - interval '360 days' + (g::float / %(customers)s) * interval '359 days' END
+       CASE WHEN mod(g, 7) <> 0 THEN now() - interval '360 days' + (g::float / %(customers)s) * interval '359 days' END, ''
 FROM generate_series(1, %(customers)s) AS g
 """
 
@@ -155,13 +155,13 @@ FROM generate_series(1, %(n)s) AS g
 
 LOAD_LINES = """
 INSERT INTO accounts_line (id, msisdn, iccid, activation_code_hash, activation_code_hint, activation_code_used_at,
-                           status, attached_at, activated_at, validity_end, created_at, owner_id)
+                           status, attached_at, activated_at, validity_end, created_at, owner_id, plan_code)
 SELECT g, '+86170' || lpad(g::text, 8, '0'), '8986' || lpad(g::text, 16, '0'), md5('bench-code-' || g),
        right(md5('bench-code-' || g), 4), now() - interval '300 days',
        (ARRAY['active', 'active', 'active', 'active', 'active', 'active', 'active', 'expired', 'suspended',
               'active'])[1 + mod(g, 10)],
        now() - interval '300 days', now() - interval '300 days', now() + mod(g, 60) * interval '1 day',
-       now() - interval '310 days', g
+       now() - interval '310 days', g, 'bench-basic'
 FROM generate_series(1, %(n)s) AS g
 """
 
