@@ -49,9 +49,9 @@ PRICE = Decimal("30.00")
 
 LOAD_USERS = """
 INSERT INTO accounts_user (id, password, is_superuser, phone, display_name, is_staff, is_active,
-                           date_joined, phone_verified_at, real_name_verified_at, language)
+                           date_joined, phone_verified_at, real_name_verified_at, language, identity_index)
 SELECT g, '!', false, '+86137' || lpad(g::text, 8, '0'), '', false, true,
-       now() - interval '400 days', now() - interval '400 days', now() - interval '390 days', ''
+       now() - interval '400 days', now() - interval '400 days', now() - interval '390 days', '', ''
 FROM generate_series(1, %(n)s) AS g
 """
 
@@ -77,8 +77,8 @@ FROM generate_series(1, %(n)s) AS g
 """
 
 LOAD_WALLETS = """
-INSERT INTO billing_wallet (id, user_id, balance, currency, updated_at)
-SELECT g, g, %(amount)s, 'CNY', now() - interval '40 days' FROM generate_series(1, %(n)s) AS g
+INSERT INTO billing_wallet (id, user_id, balance, held, currency, updated_at)
+SELECT g, g, %(amount)s, 0.00, 'CNY', now() - interval '40 days' FROM generate_series(1, %(n)s) AS g
 """
 
 LOAD_TOP_UPS = """

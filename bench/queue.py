@@ -65,7 +65,7 @@ INSERT INTO reviews_submission (
     user_id, channel, status, attempt_number, full_name, full_name_index, id_number_encrypted, id_number_masked,
     id_number_index, contact_phone, submitted_at, due_at, claimed_by_id, claim_expires_at,
     decided_by_id, decided_at, customer_message, internal_note, flags, is_flagged, escalation_note,
-    has_photo_hints)
+    has_photo_hints, final_rejection_proposal)
 SELECT
     s.customer,
     CASE WHEN s.r1 < 0.1 THEN 'offline' ELSE 'online' END,
@@ -87,7 +87,8 @@ SELECT
     CASE WHEN s.r3 < 0.01 THEN '{"duplicate_id": {"accounts": [1]}}'::jsonb ELSE '{}'::jsonb END,
     s.r3 < 0.01,
     '',
-    false
+    false,
+    '{}'::jsonb
 FROM (
     SELECT g,
            CASE WHEN g <= %(closed)s THEN g ELSE g - %(closed)s END AS customer,

@@ -56,11 +56,12 @@ SECOND_ATTEMPT_EVERY = 4  # every fourth customer was rejected once and submitte
 
 LOAD_CUSTOMERS = """
 INSERT INTO accounts_user (id, password, is_superuser, phone, display_name, is_staff, is_active,
-                           date_joined, phone_verified_at, real_name_verified_at, language)
+                           date_joined, phone_verified_at, real_name_verified_at, language, identity_index)
 SELECT g, '!', false, '+86139' || lpad(g::text, 8, '0'), '', false, true,
        now() - interval '366 days' + (g::float / %(customers)s) * interval '365 days',
        now() - interval '366 days' + (g::float / %(customers)s) * interval '365 days',
-       CASE WHEN mod(g, 7) <> 0 THEN now() - interval '360 days' + (g::float / %(customers)s) * interval '359 days' END, ''
+       CASE WHEN mod(g, 7) <> 0 THEN now() - interval '360 days' + (g::float / %(customers)s) * interval '359 days' END,
+       '', ''
 FROM generate_series(1, %(customers)s) AS g
 """
 
@@ -92,7 +93,8 @@ WITH attempts AS (
 INSERT INTO reviews_submission (
     user_id, channel, status, attempt_number, full_name, id_number_encrypted, id_number_masked,
     id_number_index, contact_phone, submitted_at, due_at, claimed_by_id, claim_expires_at,
-    decided_by_id, decided_at, customer_message, internal_note, flags, is_flagged, escalation_note)
+    decided_by_id, decided_at, customer_message, internal_note, flags, is_flagged, escalation_note,
+    full_name_index, has_photo_hints, final_rejection_proposal)
 SELECT customer,
        CASE WHEN r2 < 0.1 THEN 'offline' ELSE 'online' END,
        status, attempt, '测试用户' || customer, 'gAAAAABbenchdummyciphertext',
@@ -109,7 +111,7 @@ SELECT customer,
                                  END, now() - interval '1 minute') END,
        '', '',
        CASE WHEN r1 > 0.99 THEN '{"duplicate_id": {"accounts": [1]}}'::jsonb ELSE '{}'::jsonb END,
-       r1 > 0.99, ''
+       r1 > 0.99, '', '', false, '{}'::jsonb
 FROM decided
 ORDER BY submitted_at
 """
@@ -197,8 +199,8 @@ FROM billing_order ORDER BY id
 """
 
 LOAD_WALLETS = """
-INSERT INTO billing_wallet (id, user_id, balance, currency, updated_at)
-SELECT g, g, 50.00, 'CNY', now() - interval '40 days' FROM generate_series(1, %(n)s) AS g
+INSERT INTO billing_wallet (id, user_id, balance, held, currency, updated_at)
+SELECT g, g, 50.00, 0.00, 'CNY', now() - interval '40 days' FROM generate_series(1, %(n)s) AS g
 """
 
 LOAD_LEDGER = """
@@ -208,15 +210,24 @@ SELECT g, 'topup', 50.00, 50.00, 'BENCHTOPUP' || g, '',
 FROM generate_series(1, %(n)s) AS g
 """
 
+# Renewal receipts (kind order.renewal_paid, its parameters as billing.services.orders stores them: the line's
+# number in national format, the new validity end as a date parameter, the amount as a string).
 LOAD_OUTBOX = """
-INSERT INTO accounts_outboundmessage (channel, recipient, subject, body, status, attempts, next_attempt_at,
-                                      claimed_until, last_error, created_at, sent_at, redact_after_send)
+INSERT INTO accounts_outboundmessage (channel, recipient, kind, params, language, subject, body, status, attempts,
+                                      next_attempt_at, claimed_until, last_error, created_at, sent_at,
+                                      redact_after_send, provider_message_id, delivery, delivery_error)
 SELECT CASE WHEN mod(g, 10) < 7 THEN 'sms' ELSE 'email' END,
-       CASE WHEN mod(g, 10) < 7 THEN '+86139' || lpad((1 + mod(g, %(customers)s))::text, 8, '0')
-            ELSE 'customer' || g || '@example.com' END,
-       'Renewal paid', 'Line renewed. ¥30.00 paid.', s.status, 1, s.created_at, NULL, '', s.created_at,
-       CASE WHEN s.status = 'sent' THEN s.created_at + interval '2 seconds' END, false
+       CASE WHEN mod(g, 10) < 7 THEN '+86139' || s.customer ELSE 'customer' || g || '@example.com' END,
+       'order.renewal_paid',
+       jsonb_build_object('number', '139 ' || left(s.customer, 4) || ' ' || right(s.customer, 4),
+                          'end', jsonb_build_object('$date', to_char((s.created_at + interval '30 days')
+                                                                     AT TIME ZONE 'UTC',
+                                                                     'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')),
+                          'amount', '30.00'),
+       '', 'Renewal paid', 'Line renewed. ¥30.00 paid.', s.status, 1, s.created_at, NULL, '', s.created_at,
+       CASE WHEN s.status = 'sent' THEN s.created_at + interval '2 seconds' END, false, '', '', ''
 FROM (SELECT g, now() - interval '365 days' + (g::float / %(n)s) * interval '365 days' AS created_at,
+             lpad((1 + mod(g, %(customers)s))::text, 8, '0') AS customer,
              CASE WHEN mod(g, 100) = 0 THEN 'failed' WHEN g > %(n)s - 50 THEN 'pending' ELSE 'sent' END AS status
       FROM generate_series(1, %(n)s) AS g) AS s
 ORDER BY g
