@@ -1,7 +1,12 @@
-"""Sign-in by phone number, email or (staff) username with one password."""
+"""Sign-in by phone number, email or (staff) username with one password; permissions kept in the cache."""
+
+import logging
+import secrets
 
 import phonenumbers
 from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache
+from django.db import transaction
 
 from accounts.models import User
 
@@ -36,6 +41,40 @@ def find_user_by_identifier(identifier: str) -> User | None:
     return User.objects.filter(username=identifier, is_staff=True).first()
 
 
+logger = logging.getLogger(__name__)
+
+# A staff member's permission set is read on every staff request (two queries: their own
+# and their groups'). It changes only when someone edits users, groups or permissions, so
+# it is kept in the cache under the current permissions generation, and any such edit
+# starts a new generation (accounts.apps connects ``permissions_changed`` to the m2m and
+# delete signals): a withdrawn permission stops working on the next request. The timeout
+# bounds what no signal reports (a raw SQL edit). A cache outage costs the two queries.
+PERMISSIONS_GENERATION_KEY = "accounts:permissions:generation"
+PERMISSIONS_CACHE_SECONDS = 300
+
+
+def _permissions_key(user) -> str:
+    return f"accounts:permissions:{user.pk}:{int(user.is_superuser)}"
+
+
+def permissions_changed(**_signal):
+    """Start a new permissions generation now and again once the change commits: every cached set is read again.
+
+    Again after the commit: a request between the two would have stored the old set under
+    the first new generation.
+    """
+    _new_permissions_generation()
+    transaction.on_commit(_new_permissions_generation)
+
+
+def _new_permissions_generation():
+    try:
+        cache.set(PERMISSIONS_GENERATION_KEY, secrets.token_hex(8), timeout=None)
+    except Exception:
+        # The cached sets then outlive the change by up to PERMISSIONS_CACHE_SECONDS.
+        logger.exception("Permissions changed but the cache could not be told")
+
+
 def axes_identifier(request, credentials):
     return normalize_identifier((credentials or {}).get("username", ""))
 
@@ -52,3 +91,30 @@ class IdentifierBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_all_permissions(self, user_obj, obj=None):
+        """ModelBackend's permission set, read from the cache while the permissions generation stands."""
+        if obj is None and user_obj.is_active and not user_obj.is_anonymous and not hasattr(user_obj, "_perm_cache"):
+            user_obj._perm_cache = self._cached_permissions(user_obj)
+        return super().get_all_permissions(user_obj, obj)
+
+    def _cached_permissions(self, user) -> set[str]:
+        key = _permissions_key(user)
+        try:
+            found = cache.get_many([PERMISSIONS_GENERATION_KEY, key])
+            generation = found.get(PERMISSIONS_GENERATION_KEY)
+            if generation is None:
+                cache.add(PERMISSIONS_GENERATION_KEY, secrets.token_hex(8), timeout=None)
+                generation = cache.get(PERMISSIONS_GENERATION_KEY)
+        except Exception:
+            logger.warning("Permission cache unavailable; reading the database", exc_info=True)
+            return super().get_all_permissions(user)
+        cached = found.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        permissions = super().get_all_permissions(user)
+        try:
+            cache.set(key, (generation, permissions), PERMISSIONS_CACHE_SECONDS)
+        except Exception:
+            logger.warning("Permission cache unavailable; not keeping %s's permissions", user.pk, exc_info=True)
+        return permissions

@@ -8,8 +8,15 @@ class ReviewsConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
+        from django.db.models.signals import post_delete, post_save
         from PIL import Image
         from pillow_heif import register_heif_opener
+
+        from .models import ReasonCode
+        from .selectors import reason_codes_changed
+
+        for signal in (post_save, post_delete):
+            signal.connect(reason_codes_changed, sender=ReasonCode, dispatch_uid=f"reason-codes-{id(signal)}")
 
         register_heif_opener()  # iPhones take HEIC photos
         # A second line of defence behind the pipeline's own header check.

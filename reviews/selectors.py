@@ -1,11 +1,13 @@
 """Reads for the verification pages: the queue, the review screen, the customer's history."""
 
+import logging
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import (
     BooleanField,
     Count,
@@ -38,6 +40,8 @@ from reviews.models import (
     SubmissionEvent,
     SubmissionPhoto,
 )
+
+logger = logging.getLogger(__name__)
 
 QUEUE_PAGE_SIZE = 50
 # The queue's counts stop here: past it the page says "5000+" rather than count every row.
@@ -400,12 +404,20 @@ def submission_for_review(*, submission_id: int, viewer) -> Submission:
     return with_current_line_limit(submission)
 
 
-def submission_for_decision(*, submission_id: int, viewer) -> Submission:
+def submission_for_decision(*, submission_id: int, viewer, approving: bool = False) -> Submission:
     """What the decision form checks before the service decides: the flags as they stand today.
 
+    ``approving``: the 一证五号 count is left to the approval, which counts under the lock
+    on the ID (the only count that decides; a count here would be the same query again),
+    so the flag is dropped rather than counted. A rejection needs today's flag: over the
+    limit it may only give LINE_LIMIT, and LINE_LIMIT then needs no confirmation.
     DoesNotExist if ``viewer`` may not open it.
     """
     submission = submissions_openable_by(viewer=viewer).select_related("user").get(pk=submission_id)
+    if approving:
+        submission.flags = {key: value for key, value in (submission.flags or {}).items() if key != "line_limit"}
+        submission.is_flagged = bool(submission.flags)
+        return submission
     return with_current_line_limit(submission)
 
 
@@ -453,9 +465,44 @@ def suggested_reason_codes(*, submission: Submission, extra=()) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
+# Reason codes change only in the admin (and by migration) and are read by every review
+# screen and decision: kept in the cache, forgotten when one is saved or deleted
+# (reviews.apps), and at most REASON_CODES_CACHE_SECONDS old after a change no signal
+# reports (a migration, a queryset update).
+REASON_CODES_CACHE_KEY = "reviews:reason-codes"
+REASON_CODES_CACHE_SECONDS = 300
+
+
 def all_reason_codes() -> dict:
     """Every reason code, active or not, by code: the review screen names the reasons of old events too."""
-    return {reason.code: reason for reason in ReasonCode.objects.order_by("sort_order", "code")}
+    try:
+        reasons = cache.get(REASON_CODES_CACHE_KEY)
+    except Exception:  # noqa: BLE001 - a cache outage costs the query
+        reasons = None
+    if reasons is None:
+        reasons = {reason.code: reason for reason in ReasonCode.objects.order_by("sort_order", "code")}
+        try:
+            cache.set(REASON_CODES_CACHE_KEY, reasons, REASON_CODES_CACHE_SECONDS)
+        except Exception:  # noqa: BLE001, S110 - the next read asks the database again
+            pass
+    return reasons
+
+
+def reason_codes_changed(**_signal):
+    """Forget the cached reason codes now and again once the change commits.
+
+    Again after the commit: a review screen read between the two would have cached the
+    codes as they were before the change.
+    """
+    _reason_codes_forget()
+    transaction.on_commit(_reason_codes_forget)
+
+
+def _reason_codes_forget():
+    try:
+        cache.delete(REASON_CODES_CACHE_KEY)
+    except Exception:  # the cached codes then expire on their own
+        logger.exception("Reason codes changed but the cache could not be told")
 
 
 @dataclass

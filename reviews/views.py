@@ -442,7 +442,9 @@ def _outcome(event, reasons: dict) -> dict:
 @require_POST
 def decide(request, submission_id: int):
     try:
-        submission = selectors.submission_for_decision(submission_id=submission_id, viewer=request.user)
+        submission = selectors.submission_for_decision(
+            submission_id=submission_id, viewer=request.user, approving=request.POST.get("decision") == "approve"
+        )
     except Submission.DoesNotExist as error:
         raise Http404 from error
     reasons = selectors.all_reason_codes()

@@ -1,6 +1,6 @@
 """eSIM lines: creation with an activation code, attaching to an account, activation."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from accounts import message_kinds
 from accounts.hashing import keyed_hash
 from accounts.message_kinds import MessageKind
-from accounts.models import Identity, Line, NumberQuarantine, User
+from accounts.models import AuditEvent, Identity, Line, NumberQuarantine, User
 
 from .audit import audit_event, audit_record, audit_record_events, audit_record_many
 from .messages import notify, notify_many, outbox_queue
@@ -321,6 +321,7 @@ def user_mark_real_name_verified(
     identity_index: str = "",
     locked: bool = False,
     message: tuple[MessageKind, dict, str] | None = None,
+    audit: Sequence[AuditEvent] = (),
 ) -> User:
     """Record that the user's real name is verified with the ID ``identity_index`` and activate their waiting lines.
 
@@ -332,6 +333,8 @@ def user_mark_real_name_verified(
     transaction, so the row is not read again. ``message`` (kind, params, link) is a
     message to the customer about the verification, written and sent together with the
     "line active" one (two notifications and their SMS and email in one INSERT each).
+    ``audit``: the caller's own unsaved audit events of the same change (the decision),
+    written in the one INSERT of this change's events, before them.
     """
     # No savepoint: nobody catches an error from here and carries on in the same transaction.
     with transaction.atomic(savepoint=False):
@@ -358,7 +361,7 @@ def user_mark_real_name_verified(
                 )
             )
         waiting, line_events = _activate_waiting(user=user, actor=actor)
-        audit_record_events(events + line_events)
+        audit_record_events([*audit, *events, *line_events])
         messages = []
         if waiting:
             messages.append((user, message_kinds.LINES_ACTIVE, _lines_active_params(waiting), "/account/"))

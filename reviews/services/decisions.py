@@ -44,7 +44,8 @@ def _reasons(reason_codes) -> list[ReasonCode]:
     codes = sorted(set(reason_codes))
     if not codes:
         raise ReviewError(ERR_REASON_REQUIRED)
-    reasons = list(ReasonCode.objects.filter(code__in=codes, is_active=True))
+    known = selectors.all_reason_codes()
+    reasons = [known[code] for code in codes if code in known and known[code].is_active]
     if len(reasons) != len(codes):
         raise ReviewError(ERR_REASON_UNKNOWN)
     return reasons
@@ -76,6 +77,7 @@ def submission_approve_locked(
     link) with the "line active" message after commit.
     """
     from_status = _close(submission, Submission.Status.APPROVED, actor=actor, now=now, message=message, note=note)
+    audit = []  # the decision's audit event goes in with the verification's and the lines'
     submission_event_record(
         submission,
         actor=actor,
@@ -85,6 +87,7 @@ def submission_approve_locked(
         message=submission.customer_message,
         note=submission.internal_note,
         data={"channel": submission.channel, **(audit_data or {})},
+        audit_later=audit,
     )
     try:
         account_services.user_mark_real_name_verified(
@@ -94,6 +97,7 @@ def submission_approve_locked(
             identity_index=submission.id_number_index,
             locked=True,
             message=notification,
+            audit=audit,
         )
     except account_services.LineLimitExceeded as error:
         # The ID's lines would pass 一证五号 (counted under accounts' lock on the ID).
