@@ -35,6 +35,12 @@ def wallet_balance(*, user) -> Decimal:
     return Wallet.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0.00")
 
 
+def wallet_balance_and_held(*, user) -> tuple[Decimal, Decimal]:
+    """The balance and, of it, what is held for refunds the provider has not confirmed yet."""
+    amounts = Wallet.objects.filter(user=user).values_list("balance", "held").first()
+    return amounts if amounts else (Decimal("0.00"), Decimal("0.00"))
+
+
 def wallet_available(*, user) -> Decimal:
     """The balance less what is held for refunds the provider has not confirmed: what can be spent or refunded."""
     amounts = Wallet.objects.filter(user=user).values_list("balance", "held").first()
@@ -220,16 +226,17 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
 
     Each fragment is one ``SELECT tag, c1 … c7`` (text or NULL) for
     ``customers.selectors.account_centre_state``, which unites them in one query: the
-    wallet balance, each line's plan, allowances and auto-renew settings, the five latest
-    orders with their receipts, the paid orders behind "spent by month", and the newest
-    usage import behind the usage table. Anything that changes what the page shows changes a row.
+    wallet balance and what of it is held for refunds, each line's plan, allowances and
+    auto-renew settings, the five latest orders with their receipts, the paid orders behind
+    "spent by month", and the newest usage import behind the usage table. Anything that
+    changes what the page shows changes a row.
     """
     wallet, service, order = Wallet._meta.db_table, LineService._meta.db_table, Order._meta.db_table
     receipt, usage_import, line = Receipt._meta.db_table, UsageImport._meta.db_table, Line._meta.db_table
     paid = Order.Status.PAID
     # Table names come from the models' meta; every value is a parameter.
     return [
-        (f"SELECT 'wallet', CAST(balance AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL FROM {wallet} "  # noqa: S608
+        (f"SELECT 'wallet', CAST(balance AS TEXT), CAST(held AS TEXT), NULL, NULL, NULL, NULL, NULL FROM {wallet} "  # noqa: S608
          "WHERE user_id = %s", [user_id]),
         (f"SELECT 'service', CAST(s.line_id AS TEXT), CAST(s.plan_id AS TEXT), CAST(s.data_left_mb AS TEXT), "  # noqa: S608
          "CAST(s.voice_left_minutes AS TEXT), CAST(s.sms_left AS TEXT), "

@@ -95,12 +95,13 @@ def order_detail(request, number: str):
     if order.kind == Order.Kind.RENEWAL and order.status == Order.Status.OPEN:
         quote = selectors.renewal_quote(line=order.line, plan=order.plan, term_months=order.term_months)
     failed = [payment for payment in order.payments.all() if payment.status == Payment.Status.FAILED]
-    balance = selectors.wallet_balance(user=request.user)
+    # What the wallet can pay: its balance less what is held for refunds in progress.
+    spendable = selectors.wallet_available(user=request.user)
     context = {
         "order": order,
         "quote": quote,
-        "pay_form": PayForm(allow_wallet=order.kind == Order.Kind.RENEWAL, wallet_covers=balance >= order.amount),
-        "balance": balance,
+        "pay_form": PayForm(allow_wallet=order.kind == Order.Kind.RENEWAL, wallet_covers=spendable >= order.amount),
+        "spendable": spendable,
         "last_failed": failed[-1] if failed else None,
         "in_flight": any(p.status in Payment.UNSETTLED for p in order.payments.all()),
     }

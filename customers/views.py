@@ -103,7 +103,7 @@ def _account_centre_render(request):
         "lines": [(line, services_by_line.get(line.pk)) for line in lines],
         "recent_notifications": account_selectors.recent_notifications(user=user),
         "submission": review_selectors.latest_submission(user=user),
-        "balance": billing_selectors.wallet_balance(user=user),
+        "balance_and_held": billing_selectors.wallet_balance_and_held(user=user),
         "orders": billing_selectors.recent_orders(user=user, limit=5),
         "usage_months": billing_selectors.usage_by_month(user=user),
         "autorenew_methods": LineService.AutoRenewMethod.choices,

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import Order
+from billing.models import Order, Wallet
 from tests.billing.conftest import fund, key, renewal_order, verified_customer
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +54,19 @@ def test_a_renewal_the_wallet_cannot_cover_has_alipay_chosen(signed_in, plans):
     content = client.get(f"/billing/orders/{order.number}/").content.decode()
 
     assert checked_method(content) == ["alipay"]
+
+
+def test_money_held_for_a_refund_does_not_count_towards_the_wallet_choice(signed_in, plans):
+    client, user, line = signed_in
+    fund(user, 100)
+    # A wallet refund waiting for the provider's confirmation holds the money (billing.services.refunds).
+    Wallet.objects.filter(user=user).update(held=Decimal("90.00"))
+    order = renewal_order(user, line, plans["basic"])
+
+    content = client.get(f"/billing/orders/{order.number}/").content.decode()
+
+    assert checked_method(content) == ["alipay"]
+    assert "Available in your wallet: ¥10.00" in content
 
 
 def test_the_card_fields_are_marked_for_the_script_and_the_summary_keeps_inside_the_card(signed_in, plans):

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing import services
-from billing.models import LineService, Order, Receipt
+from billing.models import LineService, Order, Receipt, Wallet
 from tests.billing.conftest import fund, renewal_order, verified_customer
 from tests.factories import make_line
 
@@ -36,7 +36,8 @@ def test_the_account_centre_shows_balance_plan_allowances_auto_renew_orders_and_
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert response.context["balance"] == Decimal("15.00")
+    assert response.context["balance_and_held"] == (Decimal("15.00"), Decimal("0.00"))
+    assert 'data-testid="wallet-held"' not in html
     assert 'data-testid="wallet-balance">¥15.00<' in html
     [(shown_line, service)] = response.context["lines"]
     assert shown_line == line
@@ -51,6 +52,19 @@ def test_the_account_centre_shows_balance_plan_allowances_auto_renew_orders_and_
     assert f"/billing/orders/{order.number}/" in orders_html
     assert order.receipt.number in orders_html
     assert f"/billing/receipts/{order.receipt.number}/pdf/" in orders_html
+
+
+def test_money_held_for_a_refund_in_progress_is_shown_as_soon_as_it_is_held(english, plans):
+    user, _lines = customer_with(1, plans)
+    english.force_login(user)
+    assert 'data-testid="wallet-held"' not in english.get("/account/").content.decode()  # now cached
+
+    # As a wallet refund does while the provider has not confirmed it (billing.services.refunds).
+    Wallet.objects.filter(user=user).update(held=Decimal("10.00"))
+
+    html = english.get("/account/").content.decode()
+    assert 'data-testid="wallet-balance">¥15.00<' in html
+    assert "of which ¥10.00 is held for a refund in progress" in html
 
 
 def test_the_account_centre_shows_auto_renew_off_by_default(english, customer_line):

@@ -143,9 +143,7 @@ def test_line_limit_case_offers_only_the_line_limit_rejection(client, reviewer, 
         ({"decision": "reject", "reason_codes": ["LINE_LIMIT", "IMG_BLURRY"]}, 400),
     ],
 )
-def test_line_limit_case_refuses_anything_but_the_line_limit_rejection(
-    client, reviewer, over_line_limit, data, status
-):
+def test_line_limit_case_refuses_anything_but_the_line_limit_rejection(client, reviewer, over_line_limit, data, status):
     submission = claim(over_line_limit, reviewer)
     client.force_login(reviewer)
 
