@@ -15,8 +15,9 @@ class ReviewsConfig(AppConfig):
         from .models import ReasonCode
         from .selectors import reason_codes_changed
 
-        for signal in (post_save, post_delete):
-            signal.connect(reason_codes_changed, sender=ReasonCode, dispatch_uid=f"reason-codes-{id(signal)}")
+        # An edited or deleted reason code is read afresh by the next review screen.
+        post_save.connect(reason_codes_changed, sender=ReasonCode, dispatch_uid="reason-codes-saved")
+        post_delete.connect(reason_codes_changed, sender=ReasonCode, dispatch_uid="reason-codes-deleted")
 
         register_heif_opener()  # iPhones take HEIC photos
         # A second line of defence behind the pipeline's own header check.
