@@ -6,7 +6,9 @@ The responses that start a customer journey carry OpenAPI links to its next step
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -28,6 +30,15 @@ class ProblemSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.JSONField(), required=False, help_text="Field errors: field name → messages."
     )
+
+
+class TermMonthsFieldExtension(OpenApiSerializerFieldExtension):
+    """The terms on sale, read when the schema is made (not at import)."""
+
+    target_class = "api.serializers.TermMonthsField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "integer", "enum": list(settings.RENEWAL_TERMS_MONTHS)}
 
 
 class ProblemAwareAutoSchema(AutoSchema):
