@@ -35,6 +35,10 @@ class FormSerializer(serializers.Serializer):
         return form.cleaned_data
 
 
+class TermMonthsField(serializers.IntegerField):
+    """A renewal term in months: the schema lists RENEWAL_TERMS_MONTHS (api.schema), the form checks it."""
+
+
 # --- responses ----------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from api.serializers import (
     LineSerializer,
     LineServiceSerializer,
     NotificationSerializer,
+    TermMonthsField,
     UsageMonthSerializer,
 )
 from api.views.base import ApiView
@@ -112,7 +113,7 @@ class AutoRenewSerializer(FormSerializer):
     form_class = AutoRenewForm
     enabled = serializers.BooleanField()
     method = serializers.ChoiceField(choices=LineService.AutoRenewMethod.choices)
-    term_months = serializers.IntegerField()
+    term_months = TermMonthsField()
 
 
 class AutoRenewView(ApiView):

@@ -21,6 +21,7 @@ from api.serializers import (
     PayOutcomeSerializer,
     PlanSerializer,
     QuoteSerializer,
+    TermMonthsField,
 )
 from api.views.base import ApiView
 from billing import receipts
@@ -51,7 +52,7 @@ class QuoteQuerySerializer(FormSerializer):
     form_class = RenewalForm
     line = serializers.IntegerField(min_value=1)
     plan = serializers.IntegerField(min_value=1)
-    term_months = serializers.IntegerField()
+    term_months = TermMonthsField()
 
     def form_data(self, attrs):
         return {**attrs, "idempotency_key": "quote"}

@@ -534,6 +534,8 @@ SPECTACULAR_SETTINGS = {
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # drf-spectacular's own enum hook first, then the customer journeys' OpenAPI links.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_journey_links"],
 }
 # Idempotency-Key records are kept this long (as payment APIs do); a request still running
 # after API_IDEMPOTENCY_STALE_SECONDS (a crashed process) no longer holds its key.
