@@ -7,7 +7,7 @@ from django.utils import translation
 from accounts.models import Line
 from reviews.models import Certificate, DraftPhoto, Submission
 from reviews.validators import ERR_ID_CHECKSUM
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import key_screen, serious_violations
 from tests.factories import PASSWORD, CustomerFactory, ServicePointFactory, make_line, make_staff
 from tests.images import jpeg_bytes, resident_id
 
@@ -89,6 +89,7 @@ def test_clerk_fixes_a_wrong_check_digit_and_completes_with_the_photos_kept(new_
     clerk.fill("input[name=activation_code]", code)
     clerk.locator("[data-testid=desk-lookup] button[type=submit]").click()
     clerk.wait_for_url("**/staff/desk/lookup/")
+    assert not serious_violations(clerk)
     clerk.fill("input[name=full_name]", "李晓华")
     clerk.fill("input[name=id_number]", wrong)
     for offset, kind in enumerate(("id_front", "id_back", "id_handheld")):
@@ -109,7 +110,7 @@ def test_clerk_fixes_a_wrong_check_digit_and_completes_with_the_photos_kept(new_
         assert kept.is_visible()
         assert kept.locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
         assert clerk.locator(f"input[name={kind}]").evaluate("input => input.files.length") == 0
-    screenshot(clerk, "desk-photos-kept")
+    key_screen(clerk, "desk-photos-kept")
     assert not Submission.objects.exists()
     kept_files = {draft.kind: draft.image.name for draft in DraftPhoto.objects.filter(line=line)}
     assert len(kept_files) == 3
@@ -119,6 +120,7 @@ def test_clerk_fixes_a_wrong_check_digit_and_completes_with_the_photos_kept(new_
     clerk.get_by_test_id("desk-complete").click()
     clerk.wait_for_url("**/staff/desk/certificates/*/")
     assert clerk.get_by_test_id("certificate-number").inner_text().strip().startswith("BJ-CHAOYANGMEN-000001-")
+    assert not serious_violations(clerk)
 
     customer.refresh_from_db()
     assert customer.is_real_name_verified
