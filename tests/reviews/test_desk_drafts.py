@@ -228,6 +228,7 @@ def test_a_kept_photo_is_served_to_the_clerk_who_took_it_only(desk, clerk, point
     assert own["Cache-Control"] == "private, no-store"
     assert own["Content-Type"] == "image/jpeg"
     viewed = AuditEvent.objects.get(verb="desk_draft_photo.viewed")
+    assert viewed.verb_label != viewed.verb  # named on the staff audit page
     assert (viewed.actor, viewed.subject_user, viewed.data) == (clerk, owner, {"line": attached.pk, "kind": "id_front"})
     assert desk.get(kept_url(attached, "nonsense")).status_code == 404
     assert desk.get(kept_url(line, "id_front")).status_code == 404
