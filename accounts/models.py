@@ -349,6 +349,7 @@ class AuditEvent(models.Model):
         "submission.verified_in_person": pgettext_lazy("audit event", "Verified in person at a service point"),
         "submission.photo_viewed": pgettext_lazy("audit event", "ID photo viewed"),
         "submission.id_number_viewed": pgettext_lazy("audit event", "Full ID number viewed"),
+        "desk_draft_photo.viewed": pgettext_lazy("audit event", "ID photo kept on a desk form viewed"),
         "customer.id_numbers_viewed": pgettext_lazy("audit event", "Customer's full ID numbers viewed"),
     }
 

@@ -203,10 +203,10 @@ class QualitySampleAdmin(ReadOnlyAdmin):
 class DraftPhotoAdmin(ReadOnlyAdmin):
     """Photos kept for forms not submitted yet: who and when only; the photos are never shown here."""
 
-    list_display = ["created_at", "user_id", "kind", "expires_at"]
-    fields = ["user_id", "kind", "created_at", "expires_at"]
+    list_display = ["created_at", "user_id", "clerk_id", "line_id", "kind", "expires_at"]
+    fields = ["user_id", "clerk_id", "line_id", "kind", "created_at", "expires_at"]
     readonly_fields = fields
-    search_fields = ["=user__id"]
+    search_fields = ["=user__id", "=clerk__username", "=line__msisdn"]
     ordering = ["-pk"]
 
 

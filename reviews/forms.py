@@ -16,8 +16,8 @@ PHOTO_ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.hei
 class PhotoField(forms.FileField):
     """A photo upload run through the pipeline; cleaned value is a ProcessedPhoto.
 
-    The field itself only checks that a file came; the form decodes it (``decode``)
-    once every typed field is valid (``PhotosLastForm``).
+    The field itself only checks that a file came; the form decodes it (``decode``,
+    ``KeepsPhotosForm``).
     """
 
     def __init__(self, *, kind, **kwargs):
@@ -35,38 +35,55 @@ class PhotoField(forms.FileField):
             raise ValidationError(str(error), code="photo") from error
 
 
-class PhotosLastForm(forms.Form):
-    """Decode the photos only once every other field is valid.
+class KeepsPhotosForm(forms.Form):
+    """A verification form whose photos are kept server-side between a send-back and the submission.
 
-    Decoding is the expensive part of a submission (up to a second and
-    ``PHOTO_MAX_DECODE_BYTES`` of memory per photo, then face detection): a mistyped ID
-    number is answered without it, and the customer fixes the typing first.
+    Every photo chosen is decoded even when a typed field is wrong: the view keeps the
+    decoded photos (``draft_photo_keep`` online, ``desk_draft_photo_keep`` at a desk), so a
+    mistyped ID number never costs the photos. ``kept`` names the kinds the form already
+    keeps: those need no new upload, and a new one replaces them.
     """
+
+    PHOTO_FIELDS = ("id_front", "id_back", "id_handheld")
+
+    def __init__(self, *args, kept=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mark_kept(kept)
+
+    def mark_kept(self, kinds) -> None:
+        """The photos of ``kinds`` are kept: each needs no upload, and one chosen replaces it.
+
+        Called again once the photos of a sent-back form are kept, so that the page shows them so.
+        """
+        for name in self.PHOTO_FIELDS:
+            field = self.fields[name]
+            if field.kind in kinds:
+                field.required = False
+                field.label = _("Replace it with a new photo (optional)")
+                self[name].label = field.label  # a bound field, once made, keeps the label it was made with
 
     def clean(self):
         cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        for name, field in self.fields.items():
-            if isinstance(field, PhotoField) and cleaned.get(name) is not None:
+        for name in self.PHOTO_FIELDS:
+            if cleaned.get(name) is not None:
                 try:
-                    cleaned[name] = field.decode(cleaned[name])
+                    cleaned[name] = self.fields[name].decode(cleaned[name])
                 except ValidationError as error:
                     self.add_error(name, error)
         return cleaned
 
+    def decoded_photos(self) -> dict:
+        """The photos chosen on this request that decoded well, by kind (even if the form is invalid)."""
+        data = getattr(self, "cleaned_data", {})
+        return {
+            self.fields[name].kind: data[name]
+            for name in self.PHOTO_FIELDS
+            if isinstance(data.get(name), photos.ProcessedPhoto)
+        }
 
-class SubmissionForm(forms.Form):
-    """The online verification form.
 
-    Unlike the desk's form, every photo chosen is decoded even when a typed field is
-    wrong: the view keeps the decoded photos for the customer (``draft_photo_keep``), so a
-    mistyped ID number never costs them their photos. ``kept`` names the kinds the form
-    already keeps (from this form, or from a rejected attempt): those need no new upload,
-    and a new one replaces them.
-    """
-
-    PHOTO_FIELDS = ("id_front", "id_back", "id_handheld")
+class SubmissionForm(KeepsPhotosForm):
+    """The online verification form; its kept photos are the customer's drafts or a rejected attempt's."""
 
     full_name = forms.CharField(label=_("Full name (as on the ID card)"), max_length=60)
     id_number = forms.CharField(
@@ -90,13 +107,9 @@ class SubmissionForm(forms.Form):
     )
 
     def __init__(self, *args, kept=(), **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, kept=kept, **kwargs)
         for name in self.PHOTO_FIELDS:
-            field = self.fields[name]
-            field.error_messages["required"] = _("Choose a photo for this one.")
-            if name in kept:
-                field.required = False
-                field.label = _("Replace it with a new photo (optional)")
+            self.fields[name].error_messages["required"] = _("Choose a photo for this one.")
 
     def clean_full_name(self):
         return clean_full_name(self.cleaned_data["full_name"])
@@ -106,25 +119,6 @@ class SubmissionForm(forms.Form):
         # Online self-registration only; at a desk a clerk sees the person (InPersonVerificationForm).
         check_self_registration_age(number, minimum=settings.MIN_SELF_REGISTRATION_AGE)
         return number
-
-    def clean(self):
-        cleaned = super().clean()
-        for name in self.PHOTO_FIELDS:
-            if cleaned.get(name) is not None:
-                try:
-                    cleaned[name] = self.fields[name].decode(cleaned[name])
-                except ValidationError as error:
-                    self.add_error(name, error)
-        return cleaned
-
-    def decoded_photos(self) -> dict:
-        """The photos chosen on this request that decoded well, by kind (even if the form is invalid)."""
-        data = getattr(self, "cleaned_data", {})
-        return {
-            self.fields[name].kind: data[name]
-            for name in self.PHOTO_FIELDS
-            if isinstance(data.get(name), photos.ProcessedPhoto)
-        }
 
 
 class PrecheckForm(forms.Form):
@@ -309,7 +303,16 @@ class DeskLookupForm(forms.Form):
     )
 
 
-class InPersonVerificationForm(PhotosLastForm):
+class InPersonVerificationForm(KeepsPhotosForm):
+    """The clerk's form at a desk; its kept photos are this clerk's drafts for this line (all optional)."""
+
+    # What the kept photo is, as a clerk says it (the customer-facing names speak to the customer).
+    KEPT_NAMES = {
+        SubmissionPhoto.Kind.ID_FRONT: _("ID card, front (photo side)"),
+        SubmissionPhoto.Kind.ID_BACK: _("ID card, back (emblem side)"),
+        SubmissionPhoto.Kind.ID_HANDHELD: _("Photo of the customer"),
+    }
+
     activation_code = forms.CharField(widget=forms.HiddenInput, max_length=32)
     full_name = forms.CharField(label=_("Full name (from the ID card)"), max_length=60)
     id_number = forms.CharField(label=_("Resident ID number (from the ID card)"), max_length=22)

@@ -305,17 +305,35 @@ class SubmissionPhoto(models.Model):
 
 
 class DraftPhoto(models.Model):
-    """A photo kept for the customer's verification form while it is not submitted yet.
+    """A photo kept for a verification form while it is not submitted yet.
 
-    One per customer and kind. A form sent back for a mistyped field keeps its photos here
-    (re-encoded, in private storage, as a submission's), so that they are not chosen
-    again; the submission takes the stored files over. Drafts expire after
+    A form is a customer's own online form (``user``), or a clerk's in-person form at a
+    desk for one line (``clerk`` and ``line``: the customer being verified may have no
+    account yet). One photo per form and kind. A form sent back for a mistyped field keeps
+    its photos here (re-encoded, in private storage, as a submission's), so that they are
+    not chosen again; the submission takes the stored files over. Drafts expire after
     ``SUBMISSION_DRAFT_HOURS`` (``purge_submission_drafts``) and are erased with the
     customer's personal data.
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("customer"),
+    )
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("clerk"),
+    )
+    line = models.ForeignKey(
+        "accounts.Line", on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("line")
     )
     kind = models.CharField(_("kind"), max_length=12, choices=SubmissionPhoto.Kind.choices)
     image = models.FileField(storage=private_storage, max_length=200, verbose_name=_("image"))
@@ -332,9 +350,20 @@ class DraftPhoto(models.Model):
     class Meta:
         verbose_name = _("draft ID photo")
         verbose_name_plural = _("draft ID photos")
-        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_draft_photo_per_kind")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="one_draft_photo_per_kind"),
+            models.UniqueConstraint(fields=["clerk", "line", "kind"], name="one_desk_draft_photo_per_kind"),
+            # A draft belongs to exactly one form: the customer's, or one clerk's for one line.
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, clerk__isnull=True, line__isnull=True)
+                | Q(user__isnull=True, clerk__isnull=False, line__isnull=False),
+                name="draft_photo_belongs_to_one_form",
+            ),
+        ]
 
     def __str__(self):
+        if self.user_id is None:
+            return f"{self.get_kind_display()} kept by clerk #{self.clerk_id} for line #{self.line_id}"
         return f"{self.get_kind_display()} kept for customer #{self.user_id}"
 
 

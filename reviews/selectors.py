@@ -1069,6 +1069,30 @@ def draft_photo_for_owner(*, user, kind: str, now: datetime | None = None):
     return DraftPhoto.objects.filter(user=user, kind=kind, expires_at__gt=now or timezone.now()).first()
 
 
+def desk_form_state(*, clerk, line, now: datetime | None = None) -> SubmissionFormState:
+    """Which photo of each kind the clerk's desk form for ``line`` keeps: this clerk's drafts for this line only."""
+    drafts = {
+        draft.kind: draft
+        for draft in DraftPhoto.objects.filter(clerk=clerk, line=line, expires_at__gt=now or timezone.now())
+    }
+    photos = {}
+    for kind, label in SubmissionPhoto.Kind.choices:
+        photo = FormPhoto(kind=kind, label=label)
+        if kind in drafts:
+            photo.kept, photo.source = drafts[kind], "draft"
+        photos[kind] = photo
+    return SubmissionFormState(previous=None, photos=photos)
+
+
+def desk_draft_photo_for_clerk(*, clerk, line_id: int, kind: str, now: datetime | None = None):
+    """The photo ``clerk`` keeps for ``line_id``'s in-person form, or None: another clerk's is never found."""
+    return (
+        DraftPhoto.objects.select_related("line")
+        .filter(clerk=clerk, line_id=line_id, kind=kind, expires_at__gt=now or timezone.now())
+        .first()
+    )
+
+
 def submission_form_initial(*, user, previous: Submission | None) -> dict:
     """What the verification form starts with: the rejected attempt's typing, else the account's phone."""
     if previous is not None and previous.id_number_encrypted:

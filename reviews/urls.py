@@ -13,6 +13,7 @@ urlpatterns = [
     path("staff/desk/", views_desk.desk, name="desk"),
     path("staff/desk/lookup/", views_desk.desk_lookup, name="desk_lookup"),
     path("staff/desk/verify/", views_desk.desk_verify, name="desk_verify"),
+    path("staff/desk/kept-photos/<int:line_id>/<str:kind>/", views_desk.desk_draft_photo_file, name="desk_draft_photo"),
     path("staff/desk/certificates/<str:number>/", views_desk.desk_certificate, name="desk_certificate"),
     path("staff/desk/certificates/<str:number>/pdf/", views_desk.desk_certificate_pdf, name="desk_certificate_pdf"),
     path("certificates/verify/", views_desk.certificate_verify, name="certificate_verify"),

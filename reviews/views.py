@@ -102,6 +102,7 @@ def verification_submit(request):
         form.add_error(None, str(error))
         return _submission_page(request, form, selectors.submission_form_state(user=request.user), status=503)
     state = selectors.submission_form_state(user=request.user)
+    form.mark_kept(state.kept_kinds)
     for name in SubmissionForm.PHOTO_FIELDS:
         # A kept photo that expired while the form was open must be chosen again.
         if valid and form.fields[name].kind not in state.kept_kinds:

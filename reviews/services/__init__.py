@@ -26,7 +26,7 @@ from .decisions import (
     submission_revoke_approval,
 )
 from .desk import submission_verify_in_person
-from .drafts import draft_photo_keep, drafts_erase, drafts_purge_expired
+from .drafts import desk_draft_photo_keep, draft_photo_keep, drafts_erase, drafts_purge_expired
 from .errors import (
     ERR_ALREADY_DECIDED,
     ERR_ALREADY_ESCALATED,
@@ -58,7 +58,12 @@ from .errors import (
     PhotoStorageUnavailable,
     ReviewError,
 )
-from .privacy import photo_access_record, submission_id_number_reveal, submissions_erase_personal_data
+from .privacy import (
+    desk_draft_photo_access_record,
+    photo_access_record,
+    submission_id_number_reveal,
+    submissions_erase_personal_data,
+)
 from .quality import CHECK_PERMISSION, quality_sample_confirm, quality_sample_overturn
 from .sampling import submission_sample_for_quality_check
 from .submissions import PhotoSet, submission_blocker, submission_create, submission_withdraw_open
@@ -98,6 +103,8 @@ __all__ = [
     "PhotoSet",
     "PhotoStorageUnavailable",
     "ReviewError",
+    "desk_draft_photo_access_record",
+    "desk_draft_photo_keep",
     "draft_photo_keep",
     "drafts_erase",
     "drafts_purge_expired",

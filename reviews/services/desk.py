@@ -15,6 +15,7 @@ from reviews.certificates import make_number
 from reviews.models import Certificate, Submission
 
 from .decisions import VERIFICATION_LINK, submission_approve_locked
+from .drafts import desk_drafts_take_over
 from .errors import (
     ERR_CODE_ALREADY_VERIFIED,
     ERR_CUSTOMER_ALREADY_VERIFIED,
@@ -23,7 +24,7 @@ from .errors import (
     LineLimitReached,
     ReviewError,
 )
-from .submissions import PhotoSet, delete_files, submission_create, submission_withdraw_open
+from .submissions import PhotoSet, delete_files, referenced_names, submission_create, submission_withdraw_open
 
 
 def _certificate_issue(*, submission: Submission, line: Line, point: ServicePoint, actor: User, now) -> Certificate:
@@ -57,6 +58,9 @@ def submission_verify_in_person(
     audit, message), with the clerk as decider and their service point recorded; a numbered
     certificate is issued. Everything happens in one transaction: a refusal leaves no
     account, line attachment or submission behind.
+
+    ``photos`` may refer to the clerk's desk drafts for this line (``StoredPhoto``): the
+    submission takes their files over, and every clerk's drafts for the line go.
     """
     point = actor.service_point
     if point is None or not point.is_active or point.kind == ServicePoint.Kind.STORE:
@@ -89,8 +93,15 @@ def submission_verify_in_person(
             channel=Submission.Channel.OFFLINE,
             service_point=point,
         )
-        # Known before approving: after a refusal the transaction takes no more queries.
-        stored = [name for photo in submission.photos.all() for name in (photo.image.name, photo.thumbnail.name)]
+        # Known before approving: after a refusal the transaction takes no more queries. Files
+        # the submission only refers to (the clerk's drafts) are not its own to delete.
+        used = referenced_names(photos)
+        stored = [
+            name
+            for photo in submission.photos.all()
+            for name in (photo.image.name, photo.thumbnail.name)
+            if name not in used
+        ]
         now = timezone.now()
         certificate = _certificate_issue(submission=submission, line=line, point=point, actor=actor, now=now)
         try:
@@ -110,4 +121,5 @@ def submission_verify_in_person(
             # The rollback removes the photo rows, not the files just written for them.
             delete_files(stored)
             raise ReviewError(ERR_LINE_LIMIT_IN_PERSON) from error
+        desk_drafts_take_over(line=line, used_names=used)
     return certificate

@@ -1,4 +1,4 @@
-"""Photos kept for a customer's verification form between a send-back and the submission."""
+"""Photos kept for a verification form (a customer's, or a clerk's at a desk) between a send-back and the submission."""
 
 import logging
 import secrets
@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Line, User
 from reviews.models import DraftPhoto, private_storage
 from reviews.photos import ProcessedPhoto, signed_hash
 
@@ -36,8 +37,30 @@ def draft_photo_keep(*, user: User, kind: str, photo: ProcessedPhoto, now: datet
     the customer's lock (two uploads at once keep the later one, and neither leaves a
     stray row), and the replaced files are deleted after the commit.
     """
+    return _keep(form={"user": user}, lock=user, folder=f"drafts/{user.pk}", kind=kind, photo=photo, now=now)
+
+
+def desk_draft_photo_keep(
+    *, clerk: User, line: Line, kind: str, photo: ProcessedPhoto, now: datetime | None = None
+) -> DraftPhoto:
+    """Keep ``photo`` for ``clerk``'s in-person form for ``line``, replacing the one kept before.
+
+    Keyed by the clerk and the line (the customer being verified may have no account
+    yet): another clerk, or the same clerk with another customer's line, never sees it.
+    Written as the customer's own drafts are, under the clerk's lock.
+    """
+    return _keep(
+        form={"clerk": clerk, "line": line},
+        lock=clerk,
+        folder=f"drafts/desk/{clerk.pk}/{line.pk}",
+        kind=kind,
+        photo=photo,
+        now=now,
+    )
+
+
+def _keep(*, form: dict, lock: User, folder: str, kind: str, photo: ProcessedPhoto, now) -> DraftPhoto:
     now = now or timezone.now()
-    folder = f"drafts/{user.pk}"
     token = secrets.token_hex(8)
     storage = private_storage()
     names = []
@@ -48,18 +71,18 @@ def draft_photo_keep(*, user: User, kind: str, photo: ProcessedPhoto, now: datet
         ):
             names.append(storage.save(name, ContentFile(content)))
     except Exception as error:
-        logger.warning("Keeping the %s draft photo of customer %s failed: %r", kind, user.pk, error)
+        logger.warning("Keeping the %s draft photo in %s failed: %r", kind, folder, error)
         _delete_quietly(names)
         raise PhotoStorageUnavailable(ERR_PHOTO_STORAGE) from error
     try:
         with transaction.atomic():
-            User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
-            replaced = DraftPhoto.objects.filter(user=user, kind=kind).first()
+            User.objects.select_for_update().filter(pk=lock.pk).values_list("pk").first()
+            replaced = DraftPhoto.objects.filter(**form, kind=kind).first()
             old_names = (replaced.image.name, replaced.thumbnail.name) if replaced else ()
             if replaced is not None:
                 replaced.delete()
             draft = DraftPhoto.objects.create(
-                user=user,
+                **form,
                 kind=kind,
                 image=names[0],
                 thumbnail=names[1],
@@ -85,7 +108,20 @@ def drafts_take_over(*, user: User, used_names: set[str]) -> None:
     Files the submission now refers to (``used_names``) stay; any other draft file is
     deleted after the commit.
     """
-    drafts = list(DraftPhoto.objects.filter(user=user))
+    _remove(DraftPhoto.objects.filter(user=user), used_names=used_names)
+
+
+def desk_drafts_take_over(*, line: Line, used_names: set[str]) -> None:
+    """Remove every clerk's desk drafts for ``line``, in the caller's transaction: the line is verified.
+
+    The verifying clerk's own drafts were taken over (``used_names`` stay); another clerk's,
+    for a customer now verified, can never be used, so they go too, files after the commit.
+    """
+    _remove(DraftPhoto.objects.filter(line=line), used_names=used_names)
+
+
+def _remove(drafts, *, used_names: set[str]) -> None:
+    drafts = list(drafts)
     if not drafts:
         return
     leftover = [
@@ -97,8 +133,11 @@ def drafts_take_over(*, user: User, used_names: set[str]) -> None:
 
 
 def drafts_erase(*, user_id: int) -> int:
-    """Delete a customer's draft photos, files first (the erasure of personal data). Returns how many."""
-    drafts = list(DraftPhoto.objects.filter(user_id=user_id))
+    """Delete a customer's draft photos, files first (the erasure of personal data). Returns how many.
+
+    Their own form's, and those a clerk keeps at a desk for one of their lines.
+    """
+    drafts = list(DraftPhoto.objects.filter(Q(user_id=user_id) | Q(line__owner_id=user_id)))
     _delete_quietly([name for draft in drafts for name in (draft.image.name, draft.thumbnail.name)])
     DraftPhoto.objects.filter(pk__in=[draft.pk for draft in drafts]).delete()
     return len(drafts)

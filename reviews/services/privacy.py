@@ -1,9 +1,11 @@
 """Personal data in submissions: who saw it (photo views, full ID numbers) and its erasure."""
 
 from accounts.models import User
+from accounts.services.audit import audit_record
 from reviews import pii
 from reviews.models import (
     Certificate,
+    DraftPhoto,
     MachineCheck,
     PhotoAccess,
     Submission,
@@ -38,6 +40,21 @@ def photo_access_record(*, photo: SubmissionPhoto, actor: User, variant: str, ip
         data={"photo": photo.pk, "kind": photo.kind, "variant": variant},
     )
     return access
+
+
+def desk_draft_photo_access_record(*, draft: DraftPhoto, actor: User) -> None:
+    """Log that a clerk is shown a photo their desk form keeps (no submission yet): in the audit trail.
+
+    Only the clerk who took it can see it (``desk_draft_photo_for_clerk``); it is logged all
+    the same, as every staff view of an ID photo is.
+    """
+    audit_record(
+        actor=actor,
+        verb="desk_draft_photo.viewed",
+        target=draft,
+        subject_user=draft.line.owner if draft.line.owner_id else None,
+        data={"line": draft.line_id, "kind": draft.kind},
+    )
 
 
 def submission_id_number_reveal(*, submission: Submission, actor: User) -> str | None:

@@ -180,7 +180,7 @@ def submission_create(
             for kind, photo in photos.items() if photos else ():
                 stored_names.extend(_store_photo(submission, kind, photo))
             if channel == Submission.Channel.ONLINE:
-                drafts_take_over(user=user, used_names=_referenced_names(photos))
+                drafts_take_over(user=user, used_names=referenced_names(photos))
             submission_event_record(submission, actor=actor, verb="submitted", to_status=Submission.Status.PENDING)
             if photos:
                 machine_check_queue(submission=submission, id_number=pii.normalize_id_number(id_number))
@@ -194,7 +194,8 @@ def submission_create(
     return submission
 
 
-def _referenced_names(photos: PhotoSet | None) -> set[str]:
+def referenced_names(photos: PhotoSet | None) -> set[str]:
+    """The stored files ``photos`` refer to (drafts, an earlier attempt's): not written for the submission."""
     return {
         name
         for _kind, photo in (photos.items() if photos else ())

@@ -26,6 +26,66 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+# axe-core, run in the page by axe-playwright-python. A serious or critical violation fails
+# the journey that meets it, with the rule, the page and the elements named.
+BLOCKING_IMPACTS = {"serious", "critical"}
+_axe = None
+
+
+def serious_violations(page, where: str = "") -> list[str]:
+    """axe-core's serious and critical violations of the page as it is now, one line each."""
+    global _axe
+    if _axe is None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        _axe = Axe()
+    where = where or page.url
+    found = []
+    for violation in _axe.run(page).response["violations"]:
+        if violation["impact"] in BLOCKING_IMPACTS:
+            targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+            found.append(f"{where}: {violation['id']} ({violation['impact']}): {violation['help']} — {targets}")
+    return found
+
+
+def key_screen(page, name: str) -> None:
+    """Save the screen for people to look at (``screenshot``), and fail on a serious axe-core violation on it."""
+    screenshot(page, name)
+    serious = serious_violations(page, name)
+    assert not serious, "axe-core found serious violations:\n" + "\n".join(serious)
+
+
+# Whether the focused element shows it: the product's own :focus-visible outline (heyon.css),
+# not Chromium's thin default ring nor a faint box-shadow.
+FOCUS_SCRIPT = """
+(selector) => {
+  const element = document.activeElement;
+  const style = getComputedStyle(element);
+  const visible = element !== document.body && style.outlineStyle !== "none" && style.outlineStyle !== "auto"
+    && parseFloat(style.outlineWidth) >= 2;
+  return {matches: element.matches(selector), visible, html: element.outerHTML.slice(0, 120)};
+}
+"""
+
+
+def tab_to(page, selector: str, *, limit: int = 40, backwards: bool = False) -> None:
+    """Press Tab (Shift+Tab ``backwards``) until the focused element matches ``selector``, as a keyboard user would.
+
+    Every control the focus stops at on the way must show that it has the focus.
+    """
+    key = "Shift+Tab" if backwards else "Tab"
+    unseen = []
+    for _ in range(limit):
+        page.keyboard.press(key)
+        focus = page.evaluate(FOCUS_SCRIPT, selector)
+        if not focus["visible"] and not focus["html"].startswith("<body"):
+            unseen.append(focus["html"])
+        if focus["matches"]:
+            assert not unseen, f"no visible focus on the way to {selector}:\n" + "\n".join(unseen)
+            return
+    raise AssertionError(f"{selector} was not reached in {limit} presses of {key}")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):

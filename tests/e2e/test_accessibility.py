@@ -8,16 +8,15 @@ every control must also be at least 44 px tall; staff pages at a desk's 1280×90
 from io import StringIO
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 
 from accounts.models import Notification
 from customers.management.commands.seed_demo import DEMO_PASSWORD
 from reviews.models import Submission
+from tests.e2e.conftest import serious_violations, tab_to
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-BLOCKING_IMPACTS = {"serious", "critical"}
 MIN_TOUCH_TARGET_PX = 44
 DESK_VIEWPORT = {"width": 1280, "height": 900}
 
@@ -74,8 +73,6 @@ TOUCH_TARGETS_SCRIPT = """
 }
 """
 
-axe = Axe()
-
 
 def sign_in(page, login):
     page.goto("/accounts/login/")
@@ -88,13 +85,7 @@ def sign_in(page, login):
 def blocking_violations(page, path):
     response = page.goto(path)
     assert response.status == 200, f"{path} answered {response.status}"
-    results = axe.run(page)
-    found = []
-    for violation in results.response["violations"]:
-        if violation["impact"] in BLOCKING_IMPACTS:
-            targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
-            found.append(f"{path}: {violation['id']} ({violation['impact']}): {violation['help']} — {targets}")
-    return found
+    return serious_violations(page, path)
 
 
 def small_touch_targets(page, path):
@@ -129,15 +120,6 @@ def test_staff_pages_have_no_serious_violations(new_page, demo_data, login):
     for path in STAFF_PAGES[login]:
         problems += blocking_violations(page, path.format(submission=submission.pk, customer=submission.user_id))
     assert not problems, "axe-core found serious violations:\n" + "\n".join(problems)
-
-
-def tab_to(page, selector, *, limit=40):
-    """Press Tab until the focused element matches ``selector``, as a keyboard user would."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("(selector) => document.activeElement.matches(selector)", selector):
-            return
-    raise AssertionError(f"{selector} was not reached in {limit} presses of Tab")
 
 
 def test_a_customer_signs_in_reads_messages_and_signs_out_by_keyboard_on_a_phone(new_page, demo_data):

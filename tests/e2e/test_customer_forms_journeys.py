@@ -9,7 +9,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from accounts import services as account_services
 from billing import services as billing_services
@@ -18,7 +17,7 @@ from customers.models import CancellationRequest
 from reviews import services as review_services
 from reviews.demo import demo_photo_set
 from reviews.models import Submission
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import key_screen
 from tests.factories import PASSWORD, CustomerFactory, make_line, make_staff
 from tests.images import jpeg_bytes, resident_id
 
@@ -33,21 +32,6 @@ TEXT = {
         "checksum": "last character",
     },
 }
-
-
-axe = Axe()
-
-
-def key_screen(page, name):
-    """Save the screen for people to look at, and fail on a serious or critical axe-core violation on it."""
-    screenshot(page, name)
-    serious = [
-        f"{violation['id']}: {violation['help']} — "
-        + ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
-        for violation in axe.run(page).response["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-    assert not serious, f"{name}: axe-core found serious violations:\n" + "\n".join(serious)
 
 
 @pytest.fixture

@@ -2,11 +2,14 @@ import cv2
 import numpy as np
 import pypdfium2
 import pytest
+from django.utils import translation
 
 from accounts.models import Line
-from reviews.models import Certificate, Submission
+from reviews.models import Certificate, DraftPhoto, Submission
+from reviews.validators import ERR_ID_CHECKSUM
+from tests.e2e.conftest import key_screen, serious_violations
 from tests.factories import PASSWORD, CustomerFactory, ServicePointFactory, make_line, make_staff
-from tests.images import resident_id
+from tests.images import jpeg_bytes, resident_id
 
 # serialized_rollback: the data migrations (roles, reason codes) survive the flush between tests.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -67,3 +70,63 @@ def test_clerk_verifies_in_person_prints_certificate_and_public_page_confirms_it
     submission = Submission.objects.get(user=customer)
     assert submission.channel == "offline" and submission.service_point == point
     assert Certificate.objects.get().issued_by.username == "clerk1"
+
+
+def test_clerk_fixes_a_wrong_check_digit_and_completes_with_the_photos_kept(new_page, tmp_path):
+    point = ServicePointFactory(code="bj-chaoyangmen", name="朝阳门营业厅")
+    make_staff("clerk", login="clerk1", service_point=point)
+    customer = CustomerFactory()
+    line, code = make_line(owner=customer)
+    good = resident_id(birth="19850214", sequence="357")
+    wrong = good[:-1] + ("0" if good[-1] != "0" else "1")
+    with translation.override("zh-hans"):  # the desk reads the default language
+        checksum_error = str(ERR_ID_CHECKSUM)
+
+    clerk = new_page({"width": 1280, "height": 900})
+    sign_in(clerk, "clerk1")
+    clerk.goto("/staff/")
+    clerk.get_by_test_id("nav-desk").click()
+    clerk.fill("input[name=activation_code]", code)
+    clerk.locator("[data-testid=desk-lookup] button[type=submit]").click()
+    clerk.wait_for_url("**/staff/desk/lookup/")
+    assert not serious_violations(clerk)
+    clerk.fill("input[name=full_name]", "李晓华")
+    clerk.fill("input[name=id_number]", wrong)
+    for offset, kind in enumerate(("id_front", "id_back", "id_handheld")):
+        path = tmp_path / f"{kind}.jpg"
+        path.write_bytes(jpeg_bytes(seed=80 + offset))
+        clerk.set_input_files(f"input[name={kind}]", str(path))
+    clerk.check("input[name=card_checked]")
+    clerk.get_by_test_id("desk-complete").click()
+    clerk.wait_for_url("**/staff/desk/verify/")
+
+    # The error is beside the ID number; the typing and the three photos are kept.
+    assert clerk.locator("#id_id_number_error").inner_text().strip() == checksum_error
+    assert clerk.get_by_test_id("photos-kept-note").is_visible()
+    assert clerk.locator("input[name=full_name]").input_value() == "李晓华"
+    assert clerk.locator("input[name=card_checked]").is_checked()
+    for kind in ("id_front", "id_back", "id_handheld"):
+        kept = clerk.get_by_test_id(f"kept-{kind}")
+        assert kept.is_visible()
+        assert kept.locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
+        assert clerk.locator(f"input[name={kind}]").evaluate("input => input.files.length") == 0
+    key_screen(clerk, "desk-photos-kept")
+    assert not Submission.objects.exists()
+    kept_files = {draft.kind: draft.image.name for draft in DraftPhoto.objects.filter(line=line)}
+    assert len(kept_files) == 3
+
+    # Fixed, and completed without choosing the photos again.
+    clerk.fill("input[name=id_number]", good)
+    clerk.get_by_test_id("desk-complete").click()
+    clerk.wait_for_url("**/staff/desk/certificates/*/")
+    assert clerk.get_by_test_id("certificate-number").inner_text().strip().startswith("BJ-CHAOYANGMEN-000001-")
+    assert not serious_violations(clerk)
+
+    customer.refresh_from_db()
+    assert customer.is_real_name_verified
+    line.refresh_from_db()
+    assert line.status == Line.Status.ACTIVE
+    submission = Submission.objects.get(user=customer)
+    assert submission.status == Submission.Status.APPROVED and submission.channel == "offline"
+    assert {photo.kind: photo.image.name for photo in submission.photos.all()} == kept_files
+    assert not DraftPhoto.objects.exists()

@@ -57,6 +57,7 @@ def test_a_wrong_id_number_keeps_the_three_photos_and_shows_them_kept(english, c
         assert f'data-testid="kept-{kind}" data-source="draft"' in content
         assert f"/verification/kept-photos/{kind}/" in content
     assert 'data-testid="photos-kept-note"' in content
+    assert content.count("Replace it with a new photo (optional)") == 3  # each kept one can be replaced
     assert f'value="{WRONG_REGION}"' in content  # the typing comes back too
 
 

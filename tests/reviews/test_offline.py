@@ -16,7 +16,7 @@ from django.utils.html import escape
 from accounts.models import AuditEvent, Line, Notification, ServicePoint, User
 from accounts.services import lines as line_services
 from reviews import certificates, services
-from reviews.models import Certificate, Submission, SubmissionEvent, private_storage
+from reviews.models import Certificate, DraftPhoto, Submission, SubmissionEvent, private_storage
 from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
 from tests.images import jpeg_bytes, resident_id
 
@@ -477,7 +477,7 @@ def test_line_limit_refusal_keeps_the_customers_open_online_submission(clerk, id
     assert not Certificate.objects.exists()
 
 
-def test_line_limit_at_the_desk_shows_the_error_and_stores_no_photo(client, clerk, id_at_limit):
+def test_line_limit_at_the_desk_shows_the_error_and_stores_no_submission_photo(client, clerk, id_at_limit):
     line, code = make_line()
     users = User.objects.count()
     files = private_files()
@@ -490,7 +490,9 @@ def test_line_limit_at_the_desk_shows_the_error_and_stores_no_photo(client, cler
     assert response.status_code == 400
     assert response.context["form"].non_field_errors() == [en(services.ERR_LINE_LIMIT_IN_PERSON)]
     assert_nothing_created(line, users_before=users)
-    assert private_files() == files
+    # Only the clerk's draft of the photo is left (kept for the form, expiring), no submission's file.
+    [draft] = DraftPhoto.objects.filter(clerk=clerk, line=line)
+    assert private_files() - files == {draft.image.name, draft.thumbnail.name}
 
 
 def test_below_the_line_limit_the_same_id_is_verified(clerk, id_at_limit, settings):

@@ -6,10 +6,10 @@ accepted and re-encoded into a plain JPEG that carries nothing of the original f
 The same corpus goes through the customer's submission, the instant pre-check and the
 clerk's desk photo capture.
 
-What one upload may cost is bounded too: the desk decodes photos only once the typed
-fields are valid (the customer's form decodes them anyway, once, to keep them for the next
-try), an image whose decoded pixels would not fit PHOTO_MAX_DECODE_BYTES is refused from its
-header, and submissions and pre-checks are counted per customer and per address.
+What one upload may cost is bounded too: a form with a typing mistake decodes its photos
+once, to keep them for the next try (the customer's and the clerk's alike), an image whose
+decoded pixels would not fit PHOTO_MAX_DECODE_BYTES is refused from its header, and
+submissions and pre-checks are counted per customer and per address.
 """
 
 import io
@@ -295,7 +295,10 @@ def test_bad_photo_at_the_desk_is_refused_and_nothing_is_issued(client, clerk, c
     assert not Certificate.objects.exists()
     line.refresh_from_db()
     assert line.status == Line.Status.INACTIVE and line.owner is None
-    assert private_files() == before
+    # Nothing of the refused file; the good photo is kept for the clerk's next try.
+    [kept] = DraftPhoto.objects.filter(clerk=clerk, line=line)
+    assert kept.kind == "id_front"
+    assert private_files() - before == {kept.image.name, kept.thumbnail.name}
 
 
 def test_tricky_photo_at_the_desk_is_stored_re_encoded(client, clerk):
@@ -368,10 +371,13 @@ def test_a_submission_with_a_mistyped_field_decodes_its_photos_once_and_keeps_th
 
 
 @pytest.mark.parametrize("mistake", ["id_number", "card_checked"])
-def test_the_desk_decodes_no_photo_of_a_form_with_a_typing_mistake(client, clerk, decodes, mistake):
-    _line, code = make_line()
+def test_the_desk_decodes_the_photos_of_a_form_with_a_typing_mistake_once_and_keeps_them(
+    client, clerk, decodes, mistake
+):
+    line, code = make_line()
     client.force_login(clerk)
     form = desk_form(code, id_front=upload(payloads.small_jpeg(seed=43), "front.jpg"))
+    fixed = dict(form, id_front=None)
     if mistake == "id_number":
         form["id_number"] = wrong_checksum(form["id_number"])
     else:
@@ -380,8 +386,15 @@ def test_the_desk_decodes_no_photo_of_a_form_with_a_typing_mistake(client, clerk
     response = client.post("/staff/desk/verify/", form)
 
     assert response.status_code == 400
-    assert decodes == []
+    assert decodes == ["id_front"]
     assert not Certificate.objects.exists()
+
+    # Completed again without the photo: the kept one is used, nothing is decoded again.
+    del fixed["id_front"]
+    assert client.post("/staff/desk/verify/", fixed).status_code == 302
+    assert decodes == ["id_front"]
+    assert Certificate.objects.get().submission.photos.get().kind == "id_front"
+    assert not DraftPhoto.objects.filter(line=line).exists()
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from reviews import photos
 from reviews import services as review_services
 from reviews.models import QualitySample, Submission
 from tests.factories import CustomerFactory, make_line, make_staff
+from tests.reviews.payloads import small_jpeg
 from tests.staff.conftest import ROLES, World, pending_submission
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +78,15 @@ def _approved(world, user):
     return [submission.pk]
 
 
+def _kept_at_the_desk(world, user):
+    """A new line with a photo ``user``'s desk form keeps for it (the thumbnail is theirs to see, if anyone's)."""
+    line, _code = make_line()
+    if user is not None and user.is_staff:
+        photo = photos.process_photo(SimpleUploadedFile("front.jpg", small_jpeg(seed=5)), kind="id_front")
+        review_services.desk_draft_photo_keep(clerk=user, line=line, kind="id_front", photo=photo)
+    return [line.pk, "id_front"]
+
+
 def _sampled(world, user):
     """A quality sample of a fresh rejection by a reviewer of its own (the one to check)."""
     submission = pending_submission()
@@ -108,6 +120,7 @@ MATRIX = [
     Row("reviews:desk", DESK),
     Row("reviews:desk_lookup", DESK, method="post", data=lambda world, user: {"activation_code": make_line()[1]}),
     Row("reviews:desk_verify", DESK, method="post", data=lambda world, user: {"activation_code": "NOT-A-REAL-CODE"}),
+    Row("reviews:desk_draft_photo", DESK, args=_kept_at_the_desk),
     Row("reviews:desk_certificate", CERTIFICATES, args=lambda world, user: [world.certificate.number]),
     Row("reviews:desk_certificate_pdf", CERTIFICATES, args=lambda world, user: [world.certificate.number]),
     Row("billing:store_renew", DESK),
