@@ -184,6 +184,10 @@ def parse_rows(stream: BinaryIO, report: ImportReport) -> Iterator[ParsedRow]:
     width = max(at.values()) + 1
     zone = ZoneInfo(settings.TIME_ZONE)
     latest = timezone.now() + timedelta(days=1)
+    # A time in the usual spelling whose text sorts before this day (so written on the day
+    # before yesterday or earlier) cannot be later than ``latest``, whatever its offset: only
+    # the others need the comparison of two datetimes in different zones, which is slow.
+    surely_past = (latest - timedelta(days=2)).date().isoformat()
     normalise = NumberNormaliser()
     usual_number, usual_time = _MAINLAND_MOBILE.fullmatch, _USUAL_TIME.fullmatch
     usual_quantity, usual_record_id = _USUAL_QUANTITY.fullmatch, _USUAL_RECORD_ID.fullmatch
@@ -207,7 +211,7 @@ def parse_rows(stream: BinaryIO, report: ImportReport) -> Iterator[ParsedRow]:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
             time = moment.isoformat()
-        if moment > latest:
+        if time >= surely_past and moment > latest:
             return None
         msisdn = "+86" + number[1]
         return (

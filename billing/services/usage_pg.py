@@ -35,8 +35,6 @@ from accounts.models import Line
 from billing.models import LineService, UsageDaily, UsageRecord
 from billing.services.usage_partitions import partition_bounds, partitions, usage_partitions_ensure
 
-COPY_ROWS = 5000
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # The sorts and hashes of one import's statements (a file's rows) stay in memory.
 WORK_MEM = "64MB"
 
@@ -150,12 +148,10 @@ def merge(*, batch_id: int, rows: Iterator, report, max_unknown: int) -> list[tu
 
 
 def _copy(cursor, rows: Iterator) -> int:
-    """COPY the rows into usage_staging; return how many."""
-    staged = 0
+    """COPY the rows into usage_staging (psycopg formats and escapes each one); return how many."""
     with cursor.copy(
         "COPY usage_staging (line_number, msisdn, occurred_at, kind, quantity, record_key) FROM STDIN"
     ) as copy:
         for row in rows:
             copy.write_row(row)
-            staged += 1
-    return staged
+    return cursor.rowcount

@@ -3,6 +3,7 @@
 import io
 import random
 from datetime import UTC, date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
@@ -139,6 +140,13 @@ def test_rows_in_the_usual_spelling_parse_as_the_exact_checks_parse_them():
     """A space before each value sends every row through the exact checks: same rows, same reasons."""
     rng = random.Random(20261203)
     rows = [_random_row(rng, n) for n in range(2000)]
+    # Times around the limit for the future (a day from now), in offsets far apart.
+    now = timezone.now()
+    for hours in (-60, -49, -47, -25, -1, 0, 23, 24, 25, 47):
+        for minutes in (-15 * 60 - 30, 0, 14 * 60):
+            moment = now + timedelta(hours=hours)
+            written = moment.astimezone(dt_timezone(timedelta(minutes=minutes))).replace(microsecond=0)
+            rows.append(f"+8613800138000,{written.isoformat()},sms,1,h{hours}m{minutes}")
     padded = [",".join(" " + value for value in row.split(",")) for row in rows]
 
     usual, usual_reasons = _parsed(csv_bytes(*rows))
@@ -147,6 +155,7 @@ def test_rows_in_the_usual_spelling_parse_as_the_exact_checks_parse_them():
     assert usual == exact
     assert usual_reasons == exact_reasons
     assert 500 < len(usual) < 1500  # both good and bad rows were drawn
+    assert sum(reason.endswith("in the future") for reason in usual_reasons) > 10
 
 
 def test_a_bad_value_in_the_usual_spelling_gets_the_usual_reason(served):
