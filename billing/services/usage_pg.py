@@ -62,7 +62,7 @@ def merge(*, batch_id: int, rows: Iterator, report, max_unknown: int) -> list[tu
             "record_key text NOT NULL) ON COMMIT DROP"
         )
         staged = _copy(cursor, rows)
-        cursor.execute("ANALYZE usage_staging")
+        cursor.execute("ANALYZE usage_staging (msisdn)")
         cursor.execute(
             "SELECT DISTINCT CAST(date_trunc('month', occurred_at AT TIME ZONE %s) AS date) FROM usage_staging",
             [zone],
