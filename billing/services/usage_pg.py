@@ -94,10 +94,13 @@ def merge(*, batch_id: int, rows: Iterator, report, max_unknown: int) -> list[tu
             "data_mb numeric NOT NULL, voice_minutes numeric NOT NULL, sms_count numeric NOT NULL, "
             "record_count integer NOT NULL) ON COMMIT DROP"
         )
+        # A partition has no default for ``id``: it is drawn from the parent's identity sequence.
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [record])
         sequence = cursor.fetchone()[0]
         names = partitions(record)
         for month in months:
+            # The month's rows: between the partition's bounds, the local midnights that the months
+            # above were told apart by, so each row is taken by exactly one of these statements.
             lower, upper = partition_bounds(month)
             cursor.execute(
                 f"WITH inserted AS (INSERT INTO {names[month]} "  # noqa: S608
