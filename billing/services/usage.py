@@ -1,10 +1,14 @@
 """Usage records from the network's CSV files: imported once per file and per record.
 
 A file is read as a stream, twice: once for its digest (the same file again stops there),
-once to parse it row by row in Python, with no ORM work per row. On PostgreSQL the parsed
-rows go by COPY into a temporary staging table and one INSERT … SELECT … ON CONFLICT DO
-NOTHING moves the new ones into the partitioned records table; what it RETURNs, summed per
-line and day, is what the daily totals and the lines' allowances are changed by
+once to parse it row by row in Python, with no ORM work per row. A row whose fields are all
+in their usual spelling (a mainland mobile number, an ISO 8601 time, a plain decimal
+quantity…) is checked by precompiled patterns and passed on as text; any other row goes
+through the exact checks (phonenumbers, datetime, Decimal), which also say why a bad row is
+bad. On PostgreSQL the parsed rows go by COPY into a temporary staging table, and
+PostgreSQL parses the times and quantities; one INSERT … SELECT … ON CONFLICT DO NOTHING per
+month moves the new ones into the records' partitions, and what it RETURNs, summed per line
+and day, is what the daily totals and the lines' allowances are changed by
 (billing.services.usage_pg). SQLite takes the rows in chunks through the ORM with the same
 results. Memory stays bounded whatever the file's size: one chunk of rows, and at most
 MAX_REPORTED_BAD_ROWS bad-row messages (the rest are counted).
@@ -72,14 +76,11 @@ class ImportReport:
             self.bad_rows.append(f"line {line_number}: {reason}")
 
 
-@dataclass(slots=True)
-class ParsedRow:
-    line_number: int
-    msisdn: str
-    occurred_at: datetime
-    kind: str
-    quantity: Decimal
-    record_key: str
+# A parsed row, as parse_rows yields it: (line number, E.164 number, time, kind, quantity,
+# record key). The time is ISO 8601 text with its UTC offset (a time written without one is
+# given the local one); the quantity is decimal text. Both are text so that PostgreSQL's COPY
+# parses them itself; the SQLite path makes datetime and Decimal of them.
+ParsedRow = tuple[int, str, str, str, str, str]
 
 
 # --- Phone numbers: mainland mobiles in their two usual spellings are checked against
@@ -91,6 +92,15 @@ _MAINLAND_MOBILE = re.compile(
     rf"(?:\+86)?(?=1\d{{10}}\Z)(?=(?:{_CN_METADATA.general_desc.national_number_pattern})\Z)"
     rf"((?:{_CN_METADATA.mobile.national_number_pattern}))"
 )
+
+# --- The usual spellings of the other fields, taken as written when they match (the fast path
+# of parse_rows). Anything else goes through the exact checks below, which give the reasons.
+# ISO 8601 date and time, seconds at most to the microsecond, an offset PostgreSQL accepts or none.
+_USUAL_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)?")
+# Digits, at most nine before the point and three after, not all of them zero.
+_USUAL_QUANTITY = re.compile(r"(?=[.\d]*[1-9])\d{1,9}(?:\.\d{1,3})?")
+# At most 64 characters, none of them a space or a NUL.
+_USUAL_RECORD_ID = re.compile(r"[^\s\x00]{1,64}")
 
 
 class NumberNormaliser:
@@ -119,7 +129,10 @@ def _parse_time(text: str, zone: ZoneInfo) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        moment = parse_datetime(text)  # the other spellings Django accepts
+        try:
+            moment = parse_datetime(text)  # the other spellings Django accepts
+        except ValueError:  # well formed, but no such day or hour (30 February)
+            return None
         if moment is None:
             return None
     if moment.tzinfo is None:
@@ -143,15 +156,18 @@ def _parse_quantity(text: str) -> Decimal | None:
     return quantity if precise else None
 
 
-def _record_key(record_id: str, msisdn: str, moment: datetime, kind: str, quantity: Decimal) -> str:
-    if record_id:
-        return record_id[:64]
-    # Records without an id are recognised by their content.
+def _content_key(msisdn: str, moment: datetime, kind: str, quantity: Decimal) -> str:
+    """The key of a record without an id: a digest of what it says."""
     return hashlib.sha256(f"{msisdn}|{moment.isoformat()}|{kind}|{quantity}".encode()).hexdigest()[:40]
 
 
 def parse_rows(stream: BinaryIO, report: ImportReport) -> Iterator[ParsedRow]:
-    """The file's good rows, one at a time; each bad row goes to ``report`` with its line number.
+    """The file's good rows (ParsedRow), one at a time; each bad row goes to ``report`` with its line number.
+
+    A row whose fields are all in their usual spelling (see _USUAL_TIME and the others) is
+    checked by those patterns and one datetime.fromisoformat, and its time and quantity are
+    passed on as written. Any other row, a bad one included, is checked field by field with
+    datetime, Decimal and phonenumbers, which also give the reason a row is bad.
 
     Raises ValueError (before yielding anything) if a required column is missing, and
     UnicodeDecodeError if the file is not UTF-8.
@@ -168,41 +184,84 @@ def parse_rows(stream: BinaryIO, report: ImportReport) -> Iterator[ParsedRow]:
     width = max(at.values()) + 1
     zone = ZoneInfo(settings.TIME_ZONE)
     latest = timezone.now() + timedelta(days=1)
+    # A time in the usual spelling whose text sorts before this day (so written on the day
+    # before yesterday or earlier) cannot be later than ``latest``, whatever its offset: only
+    # the others need the comparison of two datetimes in different zones, which is slow.
+    surely_past = (latest - timedelta(days=2)).date().isoformat()
     normalise = NumberNormaliser()
-    for row in reader:
-        # The line the row ends on (a quoted value may span lines), as a text editor counts.
-        line_number = reader.line_num
-        if not row:
-            continue
+    usual_number, usual_time = _MAINLAND_MOBILE.fullmatch, _USUAL_TIME.fullmatch
+    usual_quantity, usual_record_id = _USUAL_QUANTITY.fullmatch, _USUAL_RECORD_ID.fullmatch
+
+    def usual(row: list[str], line_number: int) -> ParsedRow | None:
+        """The row if every field is in its usual spelling and good, else None (for the exact checks)."""
+        number, time, kind, quantity = usual_number(row[i_msisdn]), row[i_time], KINDS.get(row[i_type]), row[i_quantity]
+        record_id = row[i_record] if i_record is not None else ""
+        if (
+            number is None
+            or kind is None
+            or usual_time(time) is None
+            or usual_quantity(quantity) is None
+            or (record_id and usual_record_id(record_id) is None)
+        ):
+            return None
+        try:
+            moment = datetime.fromisoformat(time)  # the date itself checked: no 30 February
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+            time = moment.isoformat()
+        if time >= surely_past and moment > latest:
+            return None
+        msisdn = "+86" + number[1]
+        return (
+            line_number,
+            msisdn,
+            time,
+            kind,
+            quantity,
+            record_id or _content_key(msisdn, moment, kind, Decimal(quantity)),
+        )
+
+    def exact(row: list[str], line_number: int) -> ParsedRow | None:
+        """The row checked field by field; None if it is bad (reported)."""
         if len(row) < width:
             row = row + [""] * (width - len(row))
         raw_number = row[i_msisdn]
         msisdn = normalise(raw_number.strip())
         if msisdn is None:
             report.bad_row(line_number, f"invalid number {raw_number!r}")
-            continue
+            return None
         moment = _parse_time(row[i_time].strip(), zone)
         if moment is None:
             report.bad_row(line_number, f"invalid time {row[i_time]!r}")
-            continue
+            return None
         if moment > latest:
             report.bad_row(line_number, f"time in the future {row[i_time]!r}")
-            continue
+            return None
         kind = KINDS.get(row[i_type].strip().lower())
         if kind is None:
             report.bad_row(line_number, f"invalid type {row[i_type]!r} (data, voice or sms)")
-            continue
+            return None
         quantity = _parse_quantity(row[i_quantity].strip())
         if quantity is None:
             report.bad_row(line_number, f"invalid quantity {row[i_quantity]!r}")
-            continue
+            return None
         record_id = row[i_record].strip() if i_record is not None else ""
         if "\x00" in record_id:
             report.bad_row(line_number, f"invalid record id {record_id!r}")
+            return None
+        key = record_id[:64] if record_id else _content_key(msisdn, moment, kind, quantity)
+        return (line_number, msisdn, moment.isoformat(), kind, f"{quantity:f}", key)
+
+    for row in reader:
+        # The line the row ends on (a quoted value may span lines), as a text editor counts.
+        line_number = reader.line_num
+        if not row:
             continue
-        yield ParsedRow(
-            line_number, msisdn, moment, kind, quantity, _record_key(record_id, msisdn, moment, kind, quantity)
-        )
+        parsed = (usual(row, line_number) if len(row) >= width else None) or exact(row, line_number)
+        if parsed is not None:
+            yield parsed
 
 
 def file_digest(stream: BinaryIO) -> str:
@@ -291,42 +350,43 @@ def _merge_in_chunks(*, batch_id: int, rows: Iterator[ParsedRow], report: Import
     chunk: list[ParsedRow] = []
 
     def flush():
-        lines = lines_by_number({row.msisdn for row in chunk})
+        lines = lines_by_number({msisdn for _line_number, msisdn, *_rest in chunk})
         matched = []
-        for row in chunk:
-            line_id = lines.get(row.msisdn)
+        for line_number, msisdn, *rest in chunk:
+            line_id = lines.get(msisdn)
             if line_id is None:
                 if len(unknown) < MAX_REPORTED_BAD_ROWS:
-                    unknown.append((row.line_number, row.msisdn))
+                    unknown.append((line_number, msisdn))
                 else:
                     report.bad_row_count += 1
             else:
-                matched.append((line_id, row))
+                matched.append((line_id, *rest))
         existing = set(
             UsageRecord.objects.filter(
-                line_id__in={line_id for line_id, _row in matched},
-                record_key__in={row.record_key for _line_id, row in matched},
+                line_id__in={line_id for line_id, *_rest in matched},
+                record_key__in={record_key for *_rest, record_key in matched},
             ).values_list("line_id", "record_key")
         )
         fresh = []
-        for line_id, row in matched:
-            identity = (line_id, row.record_key)
+        for line_id, time, kind, quantity_text, record_key in matched:
+            identity = (line_id, record_key)
             if identity in existing:
                 report.duplicates += 1
                 continue
             existing.add(identity)
+            occurred_at, quantity = datetime.fromisoformat(time), Decimal(quantity_text)
             fresh.append(
                 UsageRecord(
                     line_id=line_id,
-                    kind=row.kind,
-                    quantity=row.quantity,
-                    occurred_at=row.occurred_at,
-                    record_key=row.record_key,
+                    kind=kind,
+                    quantity=quantity,
+                    occurred_at=occurred_at,
+                    record_key=record_key,
                     source_id=batch_id,
                 )
             )
-            totals = daily.setdefault((line_id, row.occurred_at.astimezone(zone).date()), {"record_count": 0})
-            totals[DAILY_FIELD[row.kind]] = totals.get(DAILY_FIELD[row.kind], Decimal(0)) + row.quantity
+            totals = daily.setdefault((line_id, occurred_at.astimezone(zone).date()), {"record_count": 0})
+            totals[DAILY_FIELD[kind]] = totals.get(DAILY_FIELD[kind], Decimal(0)) + quantity
             totals["record_count"] += 1
         UsageRecord.objects.bulk_create(fresh, batch_size=1000)
         report.imported += len(fresh)

@@ -59,8 +59,17 @@ def partition_name(table: str, month: date) -> str:
 def _bound(column: str, month: date) -> str:
     if column == "day":
         return month.isoformat()
-    # A record partition starts at local midnight of the month's first day.
-    return datetime(month.year, month.month, 1, tzinfo=ZoneInfo(settings.TIME_ZONE)).isoformat()
+    return partition_bounds(month)[0].isoformat()
+
+
+def partition_bounds(month: date) -> tuple[datetime, datetime]:
+    """The times a record partition holds: from local midnight of the month's first day to the next month's."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    following = add_months(month, 1)
+    return (
+        datetime(month.year, month.month, 1, tzinfo=zone),
+        datetime(following.year, following.month, 1, tzinfo=zone),
+    )
 
 
 def partitions(table: str) -> dict[date, str]:

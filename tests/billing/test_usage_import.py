@@ -2,7 +2,8 @@
 
 import io
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,7 @@ from django.utils import timezone
 from accounts.backends import parse_phone
 from billing import selectors, services, tasks
 from billing.models import LineService, Plan, UsageDaily, UsageImport, UsageRecord
-from billing.services.usage import MAX_REPORTED_BAD_ROWS, NumberNormaliser
+from billing.services.usage import MAX_REPORTED_BAD_ROWS, ImportReport, NumberNormaliser, parse_rows
 from tests.billing.conftest import fund, renewal_order, verified_customer
 from tests.factories import make_staff
 
@@ -110,6 +111,134 @@ def test_the_fast_path_for_numbers_answers_as_phonenumbers_does():
     samples += ["13800138000", "+8613800138000", "12345", "10086", "+8617099999999", "19999999999", "14012345678"]
 
     assert [normalise(sample) for sample in samples] == [parse_phone(sample) for sample in samples]
+
+
+def _random_row(rng: random.Random, n: int) -> str:
+    """A row in the usual spelling, sometimes with a value that is wrong in a way only the value shows."""
+    number = rng.choice(["+86", ""]) + rng.choice(["13800138000", "19999999999", "10000000000", "14012345678"])
+    year, month, day = rng.choice([2024, 2025, 2026]), rng.randint(1, 12), rng.randint(1, 31)
+    time = f"{year}-{month:02d}-{day:02d}{rng.choice('T ')}{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00"
+    time += rng.choice(["", ".5", "Z", "+08:00", "-05:30", "+14:00"])
+    kind = rng.choice(["data", "voice", "sms"])
+    quantity = rng.choice(["1", "0", "0.000", "12.5", "007.250", "999999999.999", "3.14159", "0.001"])
+    record_id = rng.choice(["", f"r{n}", f"r{n}\\x", "r" * 64])
+    return f"{number},{time},{kind},{quantity},{record_id}"
+
+
+def _parsed(content: bytes):
+    report = ImportReport(file_name="x.csv")
+    rows = [
+        (line_number, msisdn, datetime.fromisoformat(time), kind, Decimal(quantity), key)
+        for line_number, msisdn, time, kind, quantity, key in parse_rows(io.BytesIO(content), report)
+    ]
+    # The reason without the value it quotes (the value is quoted as written).
+    reasons = [problem.split(" '")[0] for problem in report.bad_rows]
+    return rows, reasons
+
+
+def test_rows_in_the_usual_spelling_parse_as_the_exact_checks_parse_them():
+    """A space before each value sends every row through the exact checks: same rows, same reasons."""
+    rng = random.Random(20261203)
+    rows = [_random_row(rng, n) for n in range(2000)]
+    # Times around the limit for the future (a day from now), in offsets far apart.
+    now = timezone.now()
+    for hours in (-60, -49, -47, -25, -1, 0, 23, 24, 25, 47):
+        for minutes in (-15 * 60 - 30, 0, 14 * 60):
+            moment = now + timedelta(hours=hours)
+            written = moment.astimezone(dt_timezone(timedelta(minutes=minutes))).replace(microsecond=0)
+            rows.append(f"+8613800138000,{written.isoformat()},sms,1,h{hours}m{minutes}")
+    padded = [",".join(" " + value for value in row.split(",")) for row in rows]
+
+    usual, usual_reasons = _parsed(csv_bytes(*rows))
+    exact, exact_reasons = _parsed(csv_bytes(*padded))
+
+    assert usual == exact
+    assert usual_reasons == exact_reasons
+    assert 500 < len(usual) < 1500  # both good and bad rows were drawn
+    assert sum(reason.endswith("in the future") for reason in usual_reasons) > 10
+
+
+def test_a_bad_value_in_the_usual_spelling_gets_the_usual_reason(served):
+    _user, line = served
+    number = line.msisdn.as_e164
+    future = (timezone.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
+
+    report = services.usage_import(
+        file_name="usual-but-bad.csv",
+        content=csv_bytes(
+            f"{number},2026-02-29T10:00:00+08:00,data,1,b1",
+            f"{number},{future},data,1,b2",
+            f"{number},2026-11-01T10:00:00+08:00,data,0.000,b3",
+            "+8610000000000,2026-11-01T10:00:00+08:00,data,1,b4",
+            f"{number},2026-11-01T10:00:00+08:00,data,1,{'x' * 64}",
+        ),
+    )
+
+    assert report.bad_rows == [
+        "line 2: invalid time '2026-02-29T10:00:00+08:00'",
+        f"line 3: time in the future '{future}'",
+        "line 4: invalid quantity '0.000'",
+        "line 5: invalid number '+8610000000000'",
+    ]
+    assert report.imported == 1
+
+
+def test_unusual_spellings_of_a_time_and_a_quantity_import_as_the_usual_ones(served):
+    _user, line = served
+    number = line.msisdn.as_e164
+    before = allowances(line)
+
+    report = services.usage_import(
+        file_name="unusual.csv",
+        content=csv_bytes(
+            f"{number},2026-11-01T10:00:00+08:00,data,100,usual",
+            f"{number},20261101T100000+0800,data,1e2,basic-format",
+            f"{number},2026-11-01T10:00+08:00,data, 100.0 ,no-seconds",
+            f"{number},2026-11-01T02:00:00Z,DATA,100,zulu",
+            f"{number},2026-11-01T10:00:00+08:00,data,100,\ttab and space\\ ",
+        ),
+    )
+
+    assert (report.imported, report.bad_rows) == (5, [])
+    records = UsageRecord.objects.order_by("record_key")
+    assert {record.occurred_at for record in records} == {datetime(2026, 11, 1, 2, 0, tzinfo=UTC)}
+    assert {record.quantity for record in records} == {Decimal("100")}
+    assert "tab and space\\" in {record.record_key for record in records}
+    assert allowances(line)[0] == before[0] - 500
+
+
+def test_a_time_without_a_zone_is_local_time_in_either_spelling(served):
+    _user, line = served
+    number = line.msisdn.as_e164
+
+    report = services.usage_import(
+        file_name="local.csv",
+        content=csv_bytes(
+            f"{number},2026-11-02 09:00:00,voice,1,usual",  # the usual spelling, no zone
+            f"{number},2026-11-02T09:00,voice,1,unusual",  # no seconds: the exact checks
+            f"{number},2026-11-01T23:30:00.25,voice,1,late",
+        ),
+    )
+
+    assert report.imported == 3
+    moments = dict(UsageRecord.objects.values_list("record_key", "occurred_at"))
+    assert moments["usual"] == moments["unusual"] == datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    assert moments["late"] == datetime(2026, 11, 1, 15, 30, 0, 250000, tzinfo=UTC)
+    assert set(daily(line)) == {date(2026, 11, 1), date(2026, 11, 2)}
+
+
+def test_a_record_without_an_id_is_the_same_record_in_either_spelling(served):
+    _user, line = served
+    number = line.msisdn.as_e164
+    services.usage_import(file_name="1.csv", content=csv_bytes(f"{number},2026-11-01T10:00:00+08:00,sms,2,"))
+
+    report = services.usage_import(
+        file_name="2.csv", content=csv_bytes(f" {number} ,2026-11-01T10:00+08:00,sms,2.0,", header=HEADER)
+    )
+
+    assert (report.imported, report.duplicates) == (1, 0)
+    report = services.usage_import(file_name="3.csv", content=csv_bytes(f" {number} ,2026-11-01T10:00+08:00,sms,2,"))
+    assert (report.imported, report.duplicates) == (0, 1)
 
 
 def test_a_time_in_the_future_and_an_oversized_quantity_are_bad_rows(served):
