@@ -11,12 +11,15 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-# Memory and time grow with the pixels OCR is given: a 1024-pixel copy of a card photo
-# keeps text lines about 25 pixels high, which PP-OCRv4 reads, and text is looked for on
-# an 800-pixel copy of that (the detector's activations are most of the memory). The
-# bench (bench/machine_checks.py) measured accuracy, time and peak memory at these sizes.
+from . import native_memory
+
+# Text is looked for and read on a copy of the photo this long (its long side, in pixels),
+# where a card filling three quarters of the photo has its text about 25 pixels high. The
+# text detector's memory and time grow with the pixels it is given: on the bench's corpus
+# (bench/machine_checks.py) an 800-pixel copy read as many fields exactly and cost a
+# quarter less, but once the card filled only half the photo it missed 2 of 80 ID
+# numbers, where 1024 pixels missed none (and misread the sex 4 times, 800 never).
 OCR_LONG_SIDE = 1024
-DETECT_LONG_SIDE = 800
 
 _engine = None
 _engine_lock = threading.Lock()
@@ -32,14 +35,25 @@ def engine():
                 # which every web process would pay although only the process running checks uses it.
                 from rapidocr_onnxruntime import RapidOCR
 
-                # One thread per model: the checks run beside web requests or other tasks
-                # on a few cores, where onnxruntime's default (a thread per core) was
-                # several times slower on a busy two-core machine (docs/PERFORMANCE.md).
+                native_memory.fix_mmap_threshold()
                 _engine = RapidOCR(
+                    # One thread per model: the checks run beside web requests or other tasks
+                    # on a few cores, where onnxruntime's default (a thread per core) was
+                    # several times slower on a busy two-core machine (docs/PERFORMANCE.md).
                     intra_op_num_threads=1,
                     inter_op_num_threads=1,
-                    det_limit_type="max",
-                    det_limit_side_len=DETECT_LONG_SIDE,
+                    # The detector takes the copy as it is. rapidocr 1.4.4's "max" limit type
+                    # replaces a limit under 960 with 960, 1500 or 2000 by the image's size,
+                    # so a smaller limit never applied; "min" only enlarges an image whose
+                    # short side is under the limit, which no card photo's is.
+                    det_limit_type="min",
+                    det_limit_side_len=32,
+                    # One text line at a time: a batch is padded to its widest line, and the
+                    # ID number's and the address's lines are several times the others'.
+                    rec_batch_num=1,
+                    # The angle classifier stays (its model is 0.6 MB, 0.01 s a side): it turns
+                    # upside-down lines round, so the number of a card photographed upside
+                    # down is still read.
                 )
     return _engine
 

@@ -98,13 +98,15 @@ def _take(check_id: int, *, now) -> bool:
 
 
 def _open_image(photo: SubmissionPhoto | None) -> Image.Image | None:
-    """The stored photo, read through its private storage as the review screen's photo view reads it."""
+    """The stored photo, read through its private storage as the review screen's photo view reads it.
+
+    Its bytes are read here and its pixels left undecoded: the runner decodes each photo
+    once, at the size the checks work on (``runner.working_copy``).
+    """
     if photo is None or not photo.image:
         return None
     with photo.image.storage.open(photo.image.name, "rb") as handle:
-        image = Image.open(io.BytesIO(handle.read()))
-        image.load()
-    return image
+        return Image.open(io.BytesIO(handle.read()))
 
 
 def machine_check_run(*, check_id: int) -> MachineCheck | None:
