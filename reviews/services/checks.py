@@ -178,6 +178,7 @@ def _finish(check_id: int, *, started_at, outcome: runner.Outcome | None = None,
             submission = check.submission
             check.status = MachineCheck.Status.DONE
             check.fields = _stored_fields(outcome.fields, pii.decrypt(submission.id_number_encrypted))
+            check.mismatch_count = sum(1 for result in check.fields.values() if result.get("outcome") == "mismatch")
             check.sides = outcome.sides
             check.face_distance = outcome.face_distance
             check.face_band = outcome.face_band
@@ -188,6 +189,7 @@ def _finish(check_id: int, *, started_at, outcome: runner.Outcome | None = None,
             check.timings = outcome.timings
             update += [
                 "fields",
+                "mismatch_count",
                 "sides",
                 "face_distance",
                 "face_band",
