@@ -13,13 +13,14 @@ from PIL import Image
 
 from . import native_memory
 
-# Text is looked for and read on a copy of the photo this long (its long side, in pixels),
-# where a card filling three quarters of the photo has its text about 25 pixels high. The
-# text detector's memory and time grow with the pixels it is given: on the bench's corpus
-# (bench/machine_checks.py) an 800-pixel copy read as many fields exactly and cost a
-# quarter less, but once the card filled only half the photo it missed 2 of 80 ID
-# numbers, where 1024 pixels missed none (and misread the sex 4 times, 800 never).
-OCR_LONG_SIDE = 1024
+# Text is looked for and read on a copy of the photo OCR_LONG_SIDE long (its long side, in
+# pixels), and on one CLOSER_LONG_SIDE long when what matters was not read there (see
+# ``runner.read_front``). The text detector's memory and time grow with the pixels it is
+# given. On the bench's corpus (bench/machine_checks.py) 800 pixels read every ID number
+# and as many fields as 1024 for a quarter less CPU; once the card filled only half the
+# photo, 800 pixels misread 2 ID numbers of 80 and 1024 none.
+OCR_LONG_SIDE = 800
+CLOSER_LONG_SIDE = 1024
 
 _engine = None
 _engine_lock = threading.Lock()
@@ -75,12 +76,12 @@ class TextBox:
         return self.bottom - self.top
 
 
-def read_boxes(image: Image.Image) -> list[TextBox]:
-    """Every piece of text OCR finds in ``image``, with its position."""
+def read_boxes(image: Image.Image, long_side: int = OCR_LONG_SIDE) -> list[TextBox]:
+    """Every piece of text OCR finds in a copy of ``image`` at most ``long_side`` long, with its position."""
     image = image.convert("RGB")
-    if max(image.size) > OCR_LONG_SIDE:
+    if max(image.size) > long_side:
         image = image.copy()
-        image.thumbnail((OCR_LONG_SIDE, OCR_LONG_SIDE), Image.Resampling.BILINEAR)
+        image.thumbnail((long_side, long_side), Image.Resampling.BILINEAR)
     result, _elapsed = engine()(np.asarray(image)[:, :, ::-1])  # the engine takes OpenCV's BGR
     boxes = []
     for corners, text, score in result or ():
@@ -108,5 +109,5 @@ def group_lines(boxes: list[TextBox]) -> list[str]:
     return ["".join(b.text for b in sorted(line, key=lambda b: b.left)) for line in lines]
 
 
-def read_lines(image: Image.Image) -> list[str]:
-    return group_lines(read_boxes(image))
+def read_lines(image: Image.Image, long_side: int = OCR_LONG_SIDE) -> list[str]:
+    return group_lines(read_boxes(image, long_side))

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from reviews import selectors, services, tasks
-from reviews.checks import identity, runner
+from reviews.checks import identity, ocr, runner
 from reviews.checks.ocr import TextBox, group_lines
 from reviews.models import MachineCheck, Submission
 from reviews.services import checks as check_services
@@ -148,6 +148,32 @@ def test_lines_are_grouped_by_height_and_read_left_to_right():
         TextBox("性别男", 0.99, left=60, top=158, bottom=196),
     ]
     assert group_lines(boxes) == ["姓名张伟明", "性别男民族汉"]
+
+
+def test_a_side_is_read_again_closer_only_when_its_number_or_validity_was_not_read(monkeypatch):
+    misread = [line.replace(NUMBER, NUMBER[:-2] + "00") for line in FRONT_LINES]  # a smaller copy's misreading
+    reads = []
+
+    def read_lines(image, long_side=ocr.OCR_LONG_SIDE):
+        reads.append((image, long_side))
+        return pages[long_side]
+
+    monkeypatch.setattr(ocr, "read_lines", read_lines)
+    pages = {ocr.OCR_LONG_SIDE: misread, ocr.CLOSER_LONG_SIDE: FRONT_LINES}
+    assert runner.read_front("front", typed_id_number=NUMBER) == FRONT_LINES
+    assert reads == [("front", ocr.OCR_LONG_SIDE), ("front", ocr.CLOSER_LONG_SIDE)]
+
+    reads.clear()
+    pages = {ocr.OCR_LONG_SIDE: FRONT_LINES}
+    assert runner.read_front("front", typed_id_number=NUMBER) == FRONT_LINES
+    assert reads == [("front", ocr.OCR_LONG_SIDE)]  # read right: no second look
+
+    reads.clear()
+    pages = {ocr.OCR_LONG_SIDE: BACK_LINES[:3], ocr.CLOSER_LONG_SIDE: BACK_LINES}
+    assert runner.read_back("back") == BACK_LINES
+    pages = {ocr.OCR_LONG_SIDE: BACK_LINES}
+    assert runner.read_back("back") == BACK_LINES
+    assert [size for _image, size in reads] == [ocr.OCR_LONG_SIDE, ocr.CLOSER_LONG_SIDE, ocr.OCR_LONG_SIDE]
 
 
 # --- the row: created with the submission, age at once ----------------------------------
