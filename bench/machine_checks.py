@@ -3,26 +3,33 @@
     .venv/bin/python bench/machine_checks.py [--cards 200] [--runs 8] [--requests 30] [--out FILE]
 
 Needs the test-only requirements (requirements-test-images.txt: the insightface wheel's
-real face photographs). Three parts, each beside a baseline measured in the same run:
+real face photographs). Three parts, each beside a baseline measured in the same run; the
+two timed ones first, one process at a time, then the corpus, so that the bench's own
+processes never share the cores with what it times:
 
-1. **OCR accuracy** on a generated corpus of ``--cards`` ID cards (``reviews.checks.specimen``):
-   varied names (two to four characters, some minority names with ·), sexes,
-   ethnicities, birth dates, regions and addresses, each card photographed turned
-   −5…5°, blurred 0…2 px, a third with glare, JPEG quality 50…90. The front of every card
-   and the back of every tenth are read as the checks read them (``reviews.checks.ocr``:
-   a 1280-pixel copy, one thread per model). A field counts when it is read exactly.
-   Baseline: rapidocr's defaults (full-size photo, a thread per core) on every tenth card.
-2. **Per submission**, in a fresh process: the three photos of a submission decoded from
-   JPEG bytes (as read from storage) and ``runner.run`` on them, ``--runs`` times after a
-   first run that loads the models. Memory is the process's peak resident set (VmHWM).
-   Baseline: the same with the models loaded again for every submission.
-3. **The review page** with the results, in a fresh process on a database of its own
+1. **Per submission**, in a fresh process set up as a worker is (Django and the checks'
+   service imported): the three photos of a submission (JPEG bytes, as read from storage,
+   made beforehand by this process) and ``runner.run`` on them, ``--runs`` times after a
+   first run that loads the models. Memory is the process's resident set: after the
+   imports, after the first run, and its peak (VmHWM). Baseline: the same with the models
+   loaded again for every submission.
+2. **The review page** with the results, in a fresh process on a database of its own
    (``DATABASE_URL``, default a temporary SQLite file; migrated here): the median of
    ``--requests`` GETs of ``/staff/reviews/<id>/`` by a reviewer, in-process through the test
-   client. Baseline: the same page of a submission without machine checks.
+   client. Baseline: the same page of a submission without machine checks (its photos
+   given hashes of their own, so that it is not flagged as a duplicate of the first).
+3. **OCR accuracy** on a generated corpus of ``--cards`` ID cards (``reviews.checks.specimen``),
+   read in ``--shards`` processes: varied names (two to four characters, some minority
+   names with ·), sexes, ethnicities, birth dates, regions and addresses, each card
+   photographed turned −5…5°, blurred 0…2 px, a third with glare, JPEG quality 50…90. The
+   front of every card and the back of every tenth are read as the checks read them
+   (``runner.working_copy``, then ``runner.read_front`` / ``read_back``: the smaller copy,
+   and a closer look where the number or validity was not read). A field counts when it
+   is read exactly. Baseline: rapidocr's defaults (full-size photo, a thread per core) on every
+   tenth card.
 
-The host's speed (a plain Python loop of 10 million additions) is printed at the start
-and the end: the machine is shared, and every figure scales with it.
+The host's speed (a plain Python loop of 10 million additions) and the load average are
+printed at the start and the end: the machine is shared, and every figure scales with it.
 """
 
 import sys
@@ -34,16 +41,20 @@ ROOT = BENCH_DIR.parent
 sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR)]
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import datetime  # noqa: E402
+import hashlib  # noqa: E402
 import importlib.util  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from functools import partial  # noqa: E402
 
 TARGET_SECONDS = 2.0
 TARGET_MB = 500
@@ -85,6 +96,11 @@ def host_speed() -> float:
     for number in range(10_000_000):
         total += number
     return time.perf_counter() - started
+
+
+def p90(values: list[float]) -> float:
+    """The 90th percentile by nearest rank (the largest of fewer than ten values)."""
+    return sorted(values)[math.ceil(len(values) * 0.9) - 1]
 
 
 def load_average() -> float:
@@ -205,7 +221,31 @@ def accuracy(start: int, stop: int, seed: int = 2026) -> dict:
     """Read cards ``start`` … ``stop - 1`` of the corpus (each card's randomness is its own)."""
     from rapidocr_onnxruntime import RapidOCR
 
-    from reviews.checks import identity, ocr, specimen
+    from reviews.checks import identity, ocr, runner, specimen
+
+    # The checks read a side as ``runner.run`` does: its working copy, OCR on the smaller
+    # copy, and a second, closer look when the number (front) or validity (back) was not read.
+    second_looks = {"front": 0, "back": 0}
+    sizes = []
+    read_lines = ocr.read_lines
+
+    def counted_read_lines(image, long_side=ocr.OCR_LONG_SIDE):
+        sizes.append(long_side)
+        return read_lines(image, long_side)
+
+    ocr.read_lines = counted_read_lines  # the runner's calls, counted
+
+    def checks_front(image, typed_id_number):
+        sizes.clear()
+        read = identity.parse_front(runner.read_front(runner.working_copy(image), typed_id_number=typed_id_number))
+        second_looks["front"] += ocr.CLOSER_LONG_SIDE in sizes
+        return read
+
+    def checks_back(image):
+        sizes.clear()
+        read = identity.parse_back(runner.read_back(runner.working_copy(image)))
+        second_looks["back"] += ocr.CLOSER_LONG_SIDE in sizes
+        return read
 
     faces = portraits()
     ocr.engine()
@@ -242,7 +282,7 @@ def accuracy(start: int, stop: int, seed: int = 2026) -> dict:
             "address": data["address"],
         }
         started = time.perf_counter()
-        read = read_front(ocr.read_boxes, front)
+        read = checks_front(front, data["id_number"])  # the customer typed the card's number
         seconds["checks"].append(time.perf_counter() - started)
         for key in fields:
             hit = (
@@ -281,8 +321,8 @@ def accuracy(start: int, stop: int, seed: int = 2026) -> dict:
                 **distortion(rng),
             )
             until = data["valid_until"].isoformat() if data["valid_until"] else ""
-            for variant, call in (("checks", ocr.read_boxes), ("baseline", default_engine)):
-                back_read = read_back(call, back)
+            for variant, reader in (("checks", checks_back), ("baseline", partial(read_back, default_engine))):
+                back_read = reader(back)
                 back_counts[variant]["validity"] += (
                     back_read.get("valid_from") == data["valid_from"].isoformat()
                     and back_read.get("valid_until") == until
@@ -314,6 +354,7 @@ def accuracy(start: int, stop: int, seed: int = 2026) -> dict:
         "back": back_counts,
         "seconds": seconds,
         "misses": misses,
+        "second_looks": second_looks,
     }
 
 
@@ -327,6 +368,7 @@ def merged(parts: list[dict]) -> dict:
             for key in ("checks", "baseline")
         },
         "misses": [miss for part in parts for miss in part["misses"]][:12],
+        "second_looks": {side: sum(part["second_looks"][side] for part in parts) for side in ("front", "back")},
     }
     for name in ("counts", "back"):
         total[name] = {
@@ -342,12 +384,17 @@ def merged(parts: list[dict]) -> dict:
 # --- 2. per submission, in a fresh process -------------------------------------------------
 
 
-def peak_rss_mb() -> float:
+def status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status: VmRSS (now) or VmHWM (peak)."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return status_mb("VmHWM")
 
 
 def submission_photos() -> dict[str, bytes]:
@@ -382,14 +429,23 @@ def submission_photos() -> dict[str, bytes]:
     return encoded
 
 
-def child_submission(runs: int, reload_models: bool) -> dict:
+def write_submission_photos(folder: Path) -> None:
+    for key, data in submission_photos().items():
+        (folder / f"{key}.jpg").write_bytes(data)
+
+
+def child_submission(runs: int, reload_models: bool, folder: str) -> dict:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heyon_site.settings.test")
+    import django
+
+    django.setup()
     from PIL import Image
 
+    import reviews.services  # noqa: F401  what a worker has imported: the models, the checks' service
     from reviews.checks import face, ocr, runner
 
-    photos = submission_photos()
-    face._models = None  # portraits() loaded them: start this measurement from nothing
-    rss_before = peak_rss_mb()
+    photos = {key: (Path(folder) / f"{key}.jpg").read_bytes() for key in ("front", "back", "handheld")}
+    imported_mb = status_mb("VmRSS")
 
     def one():
         images = {key: Image.open(io.BytesIO(data)) for key, data in photos.items()}
@@ -405,6 +461,7 @@ def child_submission(runs: int, reload_models: bool) -> dict:
     started = time.perf_counter()
     outcome = one()
     first = time.perf_counter() - started
+    after_first_mb = status_mb("VmRSS")
     times, cpu = [], []
     for _ in range(runs):
         if reload_models:
@@ -418,9 +475,11 @@ def child_submission(runs: int, reload_models: bool) -> dict:
         "first": first,
         "cpu": statistics.median(cpu),
         "median": statistics.median(times),
-        "p90": sorted(times)[max(0, int(len(times) * 0.9) - 1)],
+        "p90": p90(times),
         "peak_mb": peak_rss_mb(),
-        "before_mb": rss_before,
+        "imported_mb": imported_mb,
+        "after_first_mb": after_first_mb,
+        "resident_mb": status_mb("VmRSS"),
         "timings": outcome.timings,
         "face": [outcome.face_band, outcome.face_distance],
         "fields": {key: value["outcome"] for key, value in outcome.fields.items()},
@@ -430,7 +489,7 @@ def child_submission(runs: int, reload_models: bool) -> dict:
 # --- 3. the review page --------------------------------------------------------------------
 
 
-def child_page(requests: int) -> dict:
+def child_page(requests: int, folder: str) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heyon_site.settings.test")
     import django
 
@@ -453,15 +512,20 @@ def child_page(requests: int) -> dict:
     def customer(phone):
         return User.objects.create(phone=phone, is_active=True)
 
-    stored = submission_photos()
+    stored = {key: (Path(folder) / f"{key}.jpg").read_bytes() for key in ("front", "back", "handheld")}
 
-    def submit(phone, number):
-        photo_set = services.PhotoSet(
-            **{
-                f"id_{key}": photo_pipeline.process_photo(SimpleUploadedFile(f"{key}.jpg", data), kind=f"id_{key}")
-                for key, data in stored.items()
-            }
-        )
+    def submit(phone, number, *, own_hashes=False):
+        photos = {}
+        for key, data in stored.items():
+            photo = photo_pipeline.process_photo(SimpleUploadedFile(f"{key}.jpg", data), kind=f"id_{key}")
+            if own_hashes:
+                # Not the first submission's photos to the duplicate check: no flag, no other account shown.
+                digest = hashlib.sha256(f"{phone}-{key}".encode()).digest()
+                photo = dataclasses.replace(
+                    photo, dhash=int.from_bytes(digest[:8], "big"), original_sha256=digest.hex()
+                )
+            photos[f"id_{key}"] = photo
+        photo_set = services.PhotoSet(**photos)
         user = customer(phone)
         return services.submission_create(
             user=user, full_name="张伟明", id_number=number, contact_phone=phone, photos=photo_set, actor=user
@@ -470,8 +534,9 @@ def child_page(requests: int) -> dict:
     suffix = random.randrange(10**6)
     with_check = submit(f"+86138{suffix:06d}01", "110105199003071239")
     services.machine_check_run(check_id=with_check.machine_check.pk)
-    without_check = submit(f"+86138{suffix:06d}02", "110105199003072135")
+    without_check = submit(f"+86138{suffix:06d}02", "110105199003072135", own_hashes=True)
     without_check.machine_check.delete()
+    assert not with_check.is_flagged and not without_check.is_flagged, (with_check.flags, without_check.flags)
     reviewer = account_services.staff_user_create(
         login=f"bench-reviewer-{suffix}",
         role="reviewer",
@@ -493,7 +558,7 @@ def child_page(requests: int) -> dict:
             times.append((time.perf_counter() - started) * 1000)
         result[label] = {
             "median_ms": statistics.median(times),
-            "p90_ms": sorted(times)[max(0, int(len(times) * 0.9) - 1)],
+            "p90_ms": p90(times),
             "queries": len(queries),
         }
     result["database"] = connection.vendor
@@ -519,18 +584,30 @@ def main():
     if args.child:
         kind = args.child[0]
         if kind == "submission":
-            print(json.dumps(child_submission(int(args.child[1]), args.child[2] == "reload")))
+            print(json.dumps(child_submission(int(args.child[1]), args.child[2] == "reload", args.child[3])))
         elif kind == "accuracy":
             print(json.dumps(accuracy(int(args.child[1]), int(args.child[2]))))
         else:
-            print(json.dumps(child_page(int(args.child[1]))))
+            print(json.dumps(child_page(int(args.child[1]), args.child[2])))
         return
     if args.cards < 200:
         print(f"(--cards {args.cards}: fewer than the 200 the target asks for)", file=sys.stderr)
 
     lines = []
     speed_start, load_start = host_speed(), load_average()
-    # The corpus is read in --shards processes, started first; the rest runs beside them.
+    with tempfile.TemporaryDirectory() as folder:
+        write_submission_photos(Path(folder))
+        # The timed parts first, one process at a time: nothing of the bench's own runs beside them.
+        print("per submission (fresh processes)…", file=sys.stderr, flush=True)
+        once = run_child("submission", str(args.runs), "once", folder)
+        reload = run_child("submission", str(max(2, args.runs // 2)), "reload", folder)
+        print(json.dumps({"once": once, "reload": reload}), file=sys.stderr, flush=True)
+        print("review page…", file=sys.stderr, flush=True)
+        os.environ.setdefault("DATABASE_URL", f"sqlite:///{folder}/bench.sqlite3")
+        page = run_child("page", str(args.requests), folder)
+    print(json.dumps(page), file=sys.stderr, flush=True)
+    load_timed = load_average()
+    print("OCR accuracy…", file=sys.stderr, flush=True)
     bounds = [round(args.cards * k / args.shards) for k in range(args.shards + 1)]
     shards = [
         subprocess.Popen(
@@ -541,16 +618,6 @@ def main():
         )
         for k in range(args.shards)
     ]
-    print("per submission (fresh processes)…", file=sys.stderr, flush=True)
-    once = run_child("submission", str(args.runs), "once")
-    reload = run_child("submission", str(max(2, args.runs // 2)), "reload")
-    print(json.dumps({"once": once, "reload": reload}), file=sys.stderr, flush=True)
-    print("review page…", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ.setdefault("DATABASE_URL", f"sqlite:///{folder}/bench.sqlite3")
-        page = run_child("page", str(args.requests))
-    print(json.dumps(page), file=sys.stderr, flush=True)
-    print("OCR accuracy…", file=sys.stderr, flush=True)
     parts = []
     for shard in shards:
         output, _ = shard.communicate()
@@ -562,22 +629,37 @@ def main():
 
     lines.append(
         f"Host: {os.cpu_count()} CPUs; a plain Python loop of 10 million additions took {speed_start:.2f} s at the "
-        f"start and {speed_end:.2f} s at the end; load average {load_start:.1f} at the start, "
-        f"{load_end:.1f} at the end."
+        f"start and {speed_end:.2f} s at the end; load average {load_start:.1f} at the start, {load_timed:.1f} "
+        f"after the timed parts (1 and 2), {load_end:.1f} at the end."
     )
     lines.append("")
-    lines.append("1. Per submission (three photos from JPEG bytes → OCR front and back, face match), fresh process")
+    lines.append(
+        "1. Per submission (three photos from JPEG bytes → OCR front and back, face match), fresh process "
+        "with Django set up"
+    )
     lines.append(f"{'variant':<34}{'first s':>9}{'median s':>10}{'p90 s':>8}{'CPU s':>8}{'peak RSS MB':>13}")
     for label, row in (("models loaded once per process", once), ("baseline: models loaded each time", reload)):
         lines.append(
             f"{label:<34}{row['first']:>9.2f}{row['median']:>10.2f}{row['p90']:>8.2f}{row['cpu']:>8.2f}"
             f"{row['peak_mb']:>13.0f}"
         )
+    lines.append(
+        f"  resident MB (models once): {once['imported_mb']:.0f} after Django and the imports, "
+        f"{once['after_first_mb']:.0f} after the first run (models loaded), {once['resident_mb']:.0f} at the end, "
+        f"peak {once['peak_mb']:.0f}"
+    )
     lines.append(f"  stages of the last run (s): {once['timings']}; face {once['face']}; fields {once['fields']}")
+    lines.append("")
+    lines.append(f"2. Review page, {args.requests} GETs in-process ({page['database']})")
+    for label in ("with checks", "without (baseline)"):
+        row = page[label]
+        lines.append(
+            f"{label:<22}median {row['median_ms']:.1f} ms, p90 {row['p90_ms']:.1f} ms, {row['queries']} queries"
+        )
     lines.append("")
     subset = acc["subset"]
     lines.append(
-        f"2. OCR field accuracy, read exactly: {acc['cards']} generated cards (the checks, in {args.shards} "
+        f"3. OCR field accuracy, read exactly: {acc['cards']} generated cards (the checks, in {args.shards} "
         f"processes); rapidocr defaults on every tenth ({subset}) as the baseline"
     )
     lines.append(f"{'field':<12}{'checks, all':>14}{'checks, subset':>16}{'baseline, subset':>18}")
@@ -593,24 +675,23 @@ def main():
         )
     lines.append(
         f"median seconds per front: checks {acc['seconds']['checks']:.2f}, baseline {acc['seconds']['baseline']:.2f}"
+        f" (beside the other shard{'s' if args.shards > 2 else ''})"
+    )
+    lines.append(
+        f"read again closer (the number or the validity not read on the smaller copy): "
+        f"{acc['second_looks']['front']} fronts of {acc['cards']}, {acc['second_looks']['back']} backs of {subset}"
     )
     for miss in acc["misses"]:
         lines.append(f"  miss: {miss}")
     lines.append("")
-    lines.append(f"3. Review page, {args.requests} GETs in-process ({page['database']})")
-    for label in ("with checks", "without (baseline)"):
-        row = page[label]
-        lines.append(
-            f"{label:<22}median {row['median_ms']:.1f} ms, p90 {row['p90_ms']:.1f} ms, {row['queries']} queries"
-        )
-    lines.append("")
     id_rate = acc["counts"]["checks"]["id_number"] / acc["cards"]
     name_rate = acc["counts"]["checks"]["name"] / acc["cards"]
+    corpus = acc["cards"] >= 200
     for met, text in (
         (once["median"] < TARGET_SECONDS, f"per submission median < {TARGET_SECONDS:.0f} s"),
         (once["peak_mb"] < TARGET_MB, f"peak RSS < {TARGET_MB} MB with the models loaded"),
-        (id_rate >= TARGET_ID_NUMBER, f"ID number read exactly on ≥ {TARGET_ID_NUMBER:.0%} of cards"),
-        (name_rate >= TARGET_NAME, f"name read exactly on ≥ {TARGET_NAME:.0%} of cards"),
+        (corpus and id_rate >= TARGET_ID_NUMBER, f"ID number read exactly on ≥ {TARGET_ID_NUMBER:.0%} of 200+ cards"),
+        (corpus and name_rate >= TARGET_NAME, f"name read exactly on ≥ {TARGET_NAME:.0%} of 200+ cards"),
         (page["with checks"]["median_ms"] < TARGET_PAGE_MS, f"review page median < {TARGET_PAGE_MS} ms"),
     ):
         lines.append(f"[{'met' if met else 'MISSED'}] {text}")

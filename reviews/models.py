@@ -621,6 +621,9 @@ class MachineCheck(models.Model):
     age = models.PositiveSmallIntegerField(_("age at submission"), null=True, blank=True)
     is_underage = models.BooleanField(_("under the minimum age"), default=False)
     fields = models.JSONField(_("fields read"), default=dict, blank=True)
+    # How many of ``fields`` differ (outcome "mismatch"): the queue shows and filters on it
+    # without reading the fields themselves.
+    mismatch_count = models.PositiveSmallIntegerField(_("fields that differ"), default=0)
     sides = models.JSONField(_("sides"), default=dict, blank=True)
     face_distance = models.FloatField(_("face distance"), null=True, blank=True)
     face_band = models.CharField(_("face match"), max_length=10, choices=FaceBand.choices, blank=True)

@@ -100,6 +100,25 @@ def queue_search(term: str | None) -> QueueSearch | None:
     return QueueSearch("name", Q(full_name_index=pii.name_blind_index(term)))
 
 
+def machine_check_problem() -> Q:
+    """Submissions whose machine checks found something: the queue's "Found by machine checks" filter.
+
+    What ``machine_check_suggested_reasons`` suggests a reason for, and any field read
+    differently from what it is compared with (``mismatch_count``). Nothing the checks
+    could not read or run counts: that says nothing about the customer.
+    """
+    done = Q(machine_check__status=MachineCheck.Status.DONE)
+    found = (
+        Q(machine_check__mismatch_count__gt=0)
+        | Q(machine_check__face_band=MachineCheck.FaceBand.DIFFERENT)
+        | Q(machine_check__face_note="no_face_in_handheld")
+        | Q(machine_check__document_expiry=MachineCheck.DocumentExpiry.EXPIRED)
+        | Q(machine_check__sides__front="looks_like_other_side")
+        | Q(machine_check__sides__back="looks_like_other_side")
+    )
+    return Q(machine_check__is_underage=True) | (done & found)
+
+
 def queue_condition(filters: dict, *, now: datetime) -> Q:
     """The filters and search of the queue page as one condition on submissions."""
     condition = Q()
@@ -116,6 +135,8 @@ def queue_condition(filters: dict, *, now: datetime) -> Q:
         condition &= Q(has_photo_hints=True)
     if filters.get("escalated"):
         condition &= Q(escalated_at__isnull=False)
+    if filters.get("check_problem"):
+        condition &= machine_check_problem()
     if filters.get("hide_escalated"):
         # Reviewers who may not decide escalated submissions do not see them at all.
         condition &= Q(escalated_at__isnull=True)
@@ -188,7 +209,7 @@ def with_current_line_limit(submission: Submission) -> Submission:
 
 
 # The queue's state in a URL: the queue page, "Next", a row's "Open" and decide-and-next all read it.
-QUEUE_FLAGS = ("overdue", "resubmission", "flagged", "hinted", "escalated")
+QUEUE_FLAGS = ("overdue", "resubmission", "flagged", "hinted", "check_problem", "escalated")
 
 
 def queue_filters_from(params) -> dict:
@@ -283,6 +304,9 @@ def queue_urgency(submission, now: datetime) -> str:
 def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PAGE_SIZE) -> QueuePage:
     """Return one page of open submissions in the chosen order, in two queries (rows, their photos' hints).
 
+    Each row's machine check (``row.check``, None at a desk) comes in the rows' query, with
+    ``row.check_problem`` from ``machine_check_problem``.
+
     Keyset pagination: the page after a cursor starts after the cursor's sort key, which the
     sort's partial index (``queue_due``, ``queue_waiting``, ``queue_attempt``) answers
     directly, so page 4,000 costs what page 1 costs. There is no COUNT(*) and no OFFSET.
@@ -294,7 +318,8 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
     if position is not None:
         rows = rows.filter(_after(order, position))
     page = list(
-        rows.select_related("user", "claimed_by")
+        rows.select_related("user", "claimed_by", "machine_check")
+        .annotate(check_problem=ExpressionWrapper(machine_check_problem(), output_field=BooleanField()))
         .only(
             "pk",
             "status",
@@ -310,6 +335,13 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
             "claim_expires_at",
             "user__phone",
             "claimed_by__username",
+            "machine_check__status",
+            "machine_check__is_underage",
+            "machine_check__mismatch_count",
+            "machine_check__sides",
+            "machine_check__face_band",
+            "machine_check__face_note",
+            "machine_check__document_expiry",
         )
         .prefetch_related(Prefetch("photos", queryset=SubmissionPhoto.objects.only("pk", "submission_id", "hints")))
         .order_by(*order)[: size + 1]
@@ -320,6 +352,7 @@ def queue_page(*, filters: dict, cursor: str | None = None, size: int = QUEUE_PA
         row.urgency = queue_urgency(row, now)
         warnings = {code for photo in row.photos.all() for code in (photo.hints or {}).get("warnings", [])}
         row.hint_codes = sorted(warnings)
+        row.check = getattr(row, "machine_check", None)
     return QueuePage(rows=page, next_cursor=next_cursor, now=now, search=queue_search(filters.get("q")))
 
 
@@ -337,7 +370,9 @@ def queue_counts(*, filters: dict, now: datetime) -> dict:
     matches = ExpressionWrapper(condition, output_field=BooleanField()) if condition else Value(True)
     # Counted over the first QUEUE_COUNT_CAP rows as a subquery (SELECT COUNT … FROM (… LIMIT n)):
     # the database walks the queue index that far and no further.
-    bounded = visible.annotate(matches=matches).order_by("due_at", "pk")[:QUEUE_COUNT_CAP]
+    bounded = visible.annotate(
+        matches=matches, found_by_checks=ExpressionWrapper(machine_check_problem(), output_field=BooleanField())
+    ).order_by("due_at", "pk")[:QUEUE_COUNT_CAP]
     counts = bounded.aggregate(
         total=Count("pk"),
         matching=Count("pk", filter=Q(matches=True)),
@@ -346,6 +381,7 @@ def queue_counts(*, filters: dict, now: datetime) -> dict:
         flagged=Count("pk", filter=Q(is_flagged=True)),
         hinted=Count("pk", filter=Q(has_photo_hints=True)),
         escalated=Count("pk", filter=Q(escalated_at__isnull=False)),
+        check_problem=Count("pk", filter=Q(found_by_checks=True)),
         online=Count("pk", filter=Q(channel=Submission.Channel.ONLINE)),
         offline=Count("pk", filter=Q(channel=Submission.Channel.OFFLINE)),
     )

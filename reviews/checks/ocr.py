@@ -11,12 +11,16 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-# Memory and time grow with the pixels OCR is given: a 1024-pixel copy of a card photo
-# keeps text lines about 25 pixels high, which PP-OCRv4 reads, and text is looked for on
-# an 800-pixel copy of that (the detector's activations are most of the memory). The
-# bench (bench/machine_checks.py) measured accuracy, time and peak memory at these sizes.
-OCR_LONG_SIDE = 1024
-DETECT_LONG_SIDE = 800
+from . import native_memory
+
+# Text is looked for and read on a copy of the photo OCR_LONG_SIDE long (its long side, in
+# pixels), and on one CLOSER_LONG_SIDE long when what matters was not read there (see
+# ``runner.read_front``). The text detector's memory and time grow with the pixels it is
+# given. On the bench's corpus (bench/machine_checks.py) 800 pixels read every ID number
+# and as many fields as 1024 for a quarter less CPU; once the card filled only half the
+# photo, 800 pixels misread 2 ID numbers of 80 and 1024 none.
+OCR_LONG_SIDE = 800
+CLOSER_LONG_SIDE = 1024
 
 _engine = None
 _engine_lock = threading.Lock()
@@ -32,14 +36,25 @@ def engine():
                 # which every web process would pay although only the process running checks uses it.
                 from rapidocr_onnxruntime import RapidOCR
 
-                # One thread per model: the checks run beside web requests or other tasks
-                # on a few cores, where onnxruntime's default (a thread per core) was
-                # several times slower on a busy two-core machine (docs/PERFORMANCE.md).
+                native_memory.fix_mmap_threshold()
                 _engine = RapidOCR(
+                    # One thread per model: the checks run beside web requests or other tasks
+                    # on a few cores, where onnxruntime's default (a thread per core) was
+                    # several times slower on a busy two-core machine (docs/PERFORMANCE.md).
                     intra_op_num_threads=1,
                     inter_op_num_threads=1,
-                    det_limit_type="max",
-                    det_limit_side_len=DETECT_LONG_SIDE,
+                    # The detector takes the copy as it is. rapidocr 1.4.4's "max" limit type
+                    # replaces a limit under 960 with 960, 1500 or 2000 by the image's size,
+                    # so a smaller limit never applied; "min" only enlarges an image whose
+                    # short side is under the limit, which no card photo's is.
+                    det_limit_type="min",
+                    det_limit_side_len=32,
+                    # One text line at a time: a batch is padded to its widest line, and the
+                    # ID number's and the address's lines are several times the others'.
+                    rec_batch_num=1,
+                    # The angle classifier stays (its model is 0.6 MB, 0.01 s a side): it turns
+                    # upside-down lines round, so the number of a card photographed upside
+                    # down is still read.
                 )
     return _engine
 
@@ -61,12 +76,12 @@ class TextBox:
         return self.bottom - self.top
 
 
-def read_boxes(image: Image.Image) -> list[TextBox]:
-    """Every piece of text OCR finds in ``image``, with its position."""
+def read_boxes(image: Image.Image, long_side: int = OCR_LONG_SIDE) -> list[TextBox]:
+    """Every piece of text OCR finds in a copy of ``image`` at most ``long_side`` long, with its position."""
     image = image.convert("RGB")
-    if max(image.size) > OCR_LONG_SIDE:
+    if max(image.size) > long_side:
         image = image.copy()
-        image.thumbnail((OCR_LONG_SIDE, OCR_LONG_SIDE), Image.Resampling.BILINEAR)
+        image.thumbnail((long_side, long_side), Image.Resampling.BILINEAR)
     result, _elapsed = engine()(np.asarray(image)[:, :, ::-1])  # the engine takes OpenCV's BGR
     boxes = []
     for corners, text, score in result or ():
@@ -94,5 +109,5 @@ def group_lines(boxes: list[TextBox]) -> list[str]:
     return ["".join(b.text for b in sorted(line, key=lambda b: b.left)) for line in lines]
 
 
-def read_lines(image: Image.Image) -> list[str]:
-    return group_lines(read_boxes(image))
+def read_lines(image: Image.Image, long_side: int = OCR_LONG_SIDE) -> list[str]:
+    return group_lines(read_boxes(image, long_side))

@@ -98,13 +98,15 @@ def _take(check_id: int, *, now) -> bool:
 
 
 def _open_image(photo: SubmissionPhoto | None) -> Image.Image | None:
-    """The stored photo, read through its private storage as the review screen's photo view reads it."""
+    """The stored photo, read through its private storage as the review screen's photo view reads it.
+
+    Its bytes are read here and its pixels left undecoded: the runner decodes each photo
+    once, at the size the checks work on (``runner.working_copy``).
+    """
     if photo is None or not photo.image:
         return None
     with photo.image.storage.open(photo.image.name, "rb") as handle:
-        image = Image.open(io.BytesIO(handle.read()))
-        image.load()
-    return image
+        return Image.open(io.BytesIO(handle.read()))
 
 
 def machine_check_run(*, check_id: int) -> MachineCheck | None:
@@ -176,6 +178,7 @@ def _finish(check_id: int, *, started_at, outcome: runner.Outcome | None = None,
             submission = check.submission
             check.status = MachineCheck.Status.DONE
             check.fields = _stored_fields(outcome.fields, pii.decrypt(submission.id_number_encrypted))
+            check.mismatch_count = sum(1 for result in check.fields.values() if result.get("outcome") == "mismatch")
             check.sides = outcome.sides
             check.face_distance = outcome.face_distance
             check.face_band = outcome.face_band
@@ -186,6 +189,7 @@ def _finish(check_id: int, *, started_at, outcome: runner.Outcome | None = None,
             check.timings = outcome.timings
             update += [
                 "fields",
+                "mismatch_count",
                 "sides",
                 "face_distance",
                 "face_band",

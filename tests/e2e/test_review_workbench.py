@@ -1,12 +1,16 @@
 """The reviewer's workbench in Chromium at 1440×900: a flagged item with its confirmation, the
 ID portrait beside the handheld photo, rejecting with number keys, the queue filter held
-through decide-and-next, and a claim that runs out mid-decision keeping the decision."""
+through decide-and-next, a claim that runs out mid-decision keeping the decision, and the
+queue's machine-checks column and filter."""
 
 import pytest
+from django.utils import translation
 
 from reviews import services
+from reviews.checks import runner
 from reviews.demo import submit_demo
-from reviews.models import Submission
+from reviews.models import MachineCheck, Submission
+from tests.e2e.conftest import screenshot
 from tests.factories import PASSWORD, CustomerFactory, make_line, make_staff
 from tests.images import resident_id
 from tests.reviews.conftest import expire_claim
@@ -147,3 +151,28 @@ def test_a_claim_running_out_mid_decision_keeps_the_decision(new_page, live_serv
     assert submission.status == Submission.Status.REJECTED
     assert submission.customer_message == "请在光线均匀处重新拍摄"
     assert "IMG_DARK" in set(submission.reasons.values_list("code", flat=True))
+
+
+def test_the_queue_says_what_the_machine_checks_found_and_filters_on_it(new_page, live_server, monkeypatch):
+    same, other_person = customer_submits(seed=3, sequence="406"), customer_submits(seed=8, sequence="407")
+    for submission, band, distance in ((same, "same", 0.3), (other_person, "different", 0.8)):
+        outcome = runner.Outcome(face_band=band, face_distance=distance, sides={"front": "ok", "back": "ok"})
+        monkeypatch.setattr(runner, "run", lambda outcome=outcome, **photos_and_typing: outcome)
+        services.machine_check_run(check_id=submission.machine_check.pk)
+    page = signed_in_reviewer(new_page, "reviewer-checks")
+
+    page.goto("/staff/reviews/")
+    table = page.get_by_test_id("queue-table").bounding_box()
+    assert table["x"] + table["width"] <= WORKBENCH["width"]  # the new column keeps the queue on screen
+    found = page.locator("[data-testid=queue-checks][data-problem='1']")
+    with translation.override("zh-hans"):
+        assert found.inner_text().strip() == str(MachineCheck.FaceBand.DIFFERENT.label)  # in words, not colour
+    assert page.locator("[data-testid=queue-checks][data-problem='0']").count() == 1
+    screenshot(page, "review-queue-machine-checks")
+
+    page.locator("#f-check-problem").check()
+    page.get_by_test_id("queue-filters").locator("button[type=submit]").click()
+    page.wait_for_url("**/staff/reviews/?*check_problem=1*")
+    assert page.get_by_test_id("queue-checks").count() == 1
+    page.keyboard.press("n")
+    page.wait_for_url(f"**/staff/reviews/{other_person.pk}/?check_problem=1")

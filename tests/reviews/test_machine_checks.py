@@ -5,13 +5,16 @@ replaced where a test is about what the service records, not about what the mode
 """
 
 import datetime
+import importlib
 import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
@@ -21,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from reviews import selectors, services, tasks
-from reviews.checks import identity, runner
+from reviews.checks import identity, ocr, runner
 from reviews.checks.ocr import TextBox, group_lines
 from reviews.models import MachineCheck, Submission
 from reviews.services import checks as check_services
@@ -145,6 +148,32 @@ def test_lines_are_grouped_by_height_and_read_left_to_right():
         TextBox("性别男", 0.99, left=60, top=158, bottom=196),
     ]
     assert group_lines(boxes) == ["姓名张伟明", "性别男民族汉"]
+
+
+def test_a_side_is_read_again_closer_only_when_its_number_or_validity_was_not_read(monkeypatch):
+    misread = [line.replace(NUMBER, NUMBER[:-2] + "00") for line in FRONT_LINES]  # a smaller copy's misreading
+    reads = []
+
+    def read_lines(image, long_side=ocr.OCR_LONG_SIDE):
+        reads.append((image, long_side))
+        return pages[long_side]
+
+    monkeypatch.setattr(ocr, "read_lines", read_lines)
+    pages = {ocr.OCR_LONG_SIDE: misread, ocr.CLOSER_LONG_SIDE: FRONT_LINES}
+    assert runner.read_front("front", typed_id_number=NUMBER) == FRONT_LINES
+    assert reads == [("front", ocr.OCR_LONG_SIDE), ("front", ocr.CLOSER_LONG_SIDE)]
+
+    reads.clear()
+    pages = {ocr.OCR_LONG_SIDE: FRONT_LINES}
+    assert runner.read_front("front", typed_id_number=NUMBER) == FRONT_LINES
+    assert reads == [("front", ocr.OCR_LONG_SIDE)]  # read right: no second look
+
+    reads.clear()
+    pages = {ocr.OCR_LONG_SIDE: BACK_LINES[:3], ocr.CLOSER_LONG_SIDE: BACK_LINES}
+    assert runner.read_back("back") == BACK_LINES
+    pages = {ocr.OCR_LONG_SIDE: BACK_LINES}
+    assert runner.read_back("back") == BACK_LINES
+    assert [size for _image, size in reads] == [ocr.OCR_LONG_SIDE, ocr.CLOSER_LONG_SIDE, ocr.OCR_LONG_SIDE]
 
 
 # --- the row: created with the submission, age at once ----------------------------------
@@ -433,6 +462,148 @@ def test_the_partial_says_when_there_is_no_check_or_it_failed(client, submit, re
     services.machine_check_run(check_id=failed.machine_check.pk)
     page = client.get(reverse("reviews:review", args=[failed.pk])).content.decode()
     assert "could not run on these photos" in page
+
+
+# --- the queue: a column and a filter -----------------------------------------------------
+
+QUEUE_URL = "/staff/reviews/"
+
+
+def queue_cells(page: str) -> dict[int, str]:
+    """Each row's machine-checks cell on the queue page, by submission number."""
+    cells = {}
+    for row in page.split("<tr ")[1:]:
+        number = re.search(r"<td>(\d+)</td>", row)
+        cell = re.search(r'<td data-testid="queue-checks"[^>]*>(.*?)</td>', row, re.S)
+        if number and cell:
+            cells[int(number.group(1))] = " ".join(re.sub(r"<[^>]+>", " ", cell.group(1)).split())
+    return cells
+
+
+def checked(submit, fake_run, **changes) -> Submission:
+    """An online submission whose checks ran and found ``changes`` over a clean run."""
+    submission = submit()
+    fake_run.outcome = canned_outcome(**changes)
+    services.machine_check_run(check_id=submission.machine_check.pk)
+    return submission
+
+
+@pytest.fixture
+def checked_queue(submit, fake_run, settings):
+    """One submission for each thing the queue's column says."""
+    rows = {
+        "clean": checked(submit, fake_run),
+        "differ": checked(
+            submit,
+            fake_run,
+            fields={
+                "name": {"outcome": "mismatch", "read": "张伟明", "against": "typed"},
+                "sex": {"outcome": "match", "read": "男", "against": "id_number"},
+                "address": {"outcome": "mismatch", "read": "上海市浦东新区", "against": "id_number"},
+            },
+            document_expiry="expired",
+        ),
+        "other_person": checked(submit, fake_run, face_band="different", face_distance=0.74),
+        "no_face_on_card": checked(
+            submit, fake_run, face_band="not_found", face_distance=None, face_note="no_face_on_card"
+        ),
+        "wrong_side": checked(submit, fake_run, sides={"front": "looks_like_other_side", "back": "ok"}),
+        "running": submit(),
+        "desk": submit(photos=None),
+    }
+    failed = submit()
+    fake_run.error = OSError("storage down")
+    services.machine_check_run(check_id=failed.machine_check.pk)
+    rows["failed"] = failed
+    settings.MIN_SELF_REGISTRATION_AGE = 200  # everyone is under it: the flag is known before any run
+    rows["underage"] = submit()
+    return rows
+
+
+def test_the_queue_says_what_each_rows_checks_found_in_words(client, reviewer, checked_queue, english):
+    client.force_login(reviewer)
+    page = client.get(QUEUE_URL).content.decode()
+    cells = queue_cells(page)
+    said = {label: cells[submission.pk] for label, submission in checked_queue.items()}
+    assert said == {
+        "clean": "Same person",
+        "differ": "Same person 2 fields differ document expired",
+        "other_person": "Different people",
+        "no_face_on_card": "No face found",
+        "wrong_side": "Same person wrong side",
+        "running": "Running",
+        "desk": "— not checked",
+        "failed": "Could not run",
+        "underage": "Running Under the minimum age",
+    }
+    assert "<th>Machine checks</th>" in page
+    problems = {
+        label for label, submission in checked_queue.items() if 'data-problem="1"' in row_of(page, submission.pk)
+    }
+    assert problems == {"differ", "other_person", "wrong_side", "underage"}
+
+
+def row_of(page: str, number: int) -> str:
+    return next(row for row in page.split("<tr ")[1:] if f"<td>{number}</td>" in row)
+
+
+def test_the_machine_checks_filter_lists_and_counts_what_the_checks_found(client, reviewer, checked_queue, english):
+    found = {"differ", "other_person", "wrong_side", "underage"}
+    client.force_login(reviewer)
+    page = client.get(QUEUE_URL).content.decode()
+    assert f'data-testid="count-check_problem">{len(found)}</span>' in page
+
+    filtered = client.get(QUEUE_URL, {"check_problem": "1"}).content.decode()
+    listed = set(queue_cells(filtered))
+    assert listed == {checked_queue[label].pk for label in found}
+    assert 'name="check_problem" value="1" id="f-check-problem" checked' in filtered
+    assert f"{len(found)} submissions match." in filtered
+    # "Next" and a row's "Open" keep the filter.
+    assert '<input type="hidden" name="check_problem" value="1">' in filtered
+
+    # The filter finds what the review screen would preselect a reason for, and any field that differs.
+    for label, submission in checked_queue.items():
+        check = MachineCheck.objects.filter(submission=submission).first()
+        expected = bool(selectors.machine_check_suggested_reasons(check)) or bool(check and check.mismatch_count)
+        assert (label in found) == expected, label
+
+
+def test_the_queue_reads_the_checks_in_the_rows_query(client, submit, fake_run, reviewer):
+    for _ in range(3):
+        checked(submit, fake_run, face_band="different", face_distance=0.8)
+    client.force_login(reviewer)
+    client.get(QUEUE_URL)  # warm: sessions, permissions
+
+    def queries(url):
+        with CaptureQueriesContext(connection) as context:
+            assert client.get(url).status_code == 200
+        return len(context)
+
+    small = queries(QUEUE_URL)
+    for index in range(12):
+        checked(submit, fake_run, document_expiry="expired" if index % 2 else "valid")
+    submit()
+    submit(photos=None)
+    assert queries(QUEUE_URL) == small
+    assert queries(f"{QUEUE_URL}?check_problem=1") == small
+
+
+def test_the_migration_counts_what_differs_in_checks_run_before_it(submit, fake_run):
+    differ = checked(
+        submit,
+        fake_run,
+        fields={
+            "name": {"outcome": "mismatch", "read": "张伟明", "against": "typed"},
+            "id_number": {"outcome": "mismatch", "read": NUMBER, "against": "typed"},
+            "sex": {"outcome": "match", "read": "男", "against": "id_number"},
+        },
+    )
+    clean = checked(submit, fake_run)
+    MachineCheck.objects.update(mismatch_count=0)  # as the column was added
+    migration = importlib.import_module("reviews.migrations.0017_machine_check_mismatch_count")
+    migration.count_mismatches(django_apps, schema_editor=None)
+    assert MachineCheck.objects.get(submission=differ).mismatch_count == 2
+    assert MachineCheck.objects.get(submission=clean).mismatch_count == 0
 
 
 def test_the_runner_is_a_thread_by_default_and_the_worker_with_a_broker():

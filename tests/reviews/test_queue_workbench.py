@@ -132,6 +132,7 @@ def test_counts_per_filter_and_matching(submit, photo_set, senior_reviewer):
         "resubmission": 0,
         "flagged": 1,
         "hinted": 1,
+        "check_problem": 0,  # the checks are still running
         "escalated": 0,
         "online": 3,
         "offline": 0,

@@ -136,6 +136,7 @@ def test_filters_from_query_parameters_accept_only_known_values():
         "resubmission": False,
         "flagged": False,
         "hinted": False,
+        "check_problem": False,
         "escalated": True,
         "q": "",
         "sort": "",
