@@ -23,7 +23,7 @@ def count_mismatches(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviews", "0016_draft_photos_kept_for_the_form"),
+        ("reviews", "0017_desk_draft_photos"),
     ]
 
     operations = [
