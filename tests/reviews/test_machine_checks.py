@@ -600,7 +600,7 @@ def test_the_migration_counts_what_differs_in_checks_run_before_it(submit, fake_
     )
     clean = checked(submit, fake_run)
     MachineCheck.objects.update(mismatch_count=0)  # as the column was added
-    migration = importlib.import_module("reviews.migrations.0017_machine_check_mismatch_count")
+    migration = importlib.import_module("reviews.migrations.0018_machine_check_mismatch_count")
     migration.count_mismatches(django_apps, schema_editor=None)
     assert MachineCheck.objects.get(submission=differ).mismatch_count == 2
     assert MachineCheck.objects.get(submission=clean).mismatch_count == 0
