@@ -43,8 +43,8 @@ def wallet_balance_and_held(*, user) -> tuple[Decimal, Decimal]:
 
 def wallet_available(*, user) -> Decimal:
     """The balance less what is held for refunds the provider has not confirmed: what can be spent or refunded."""
-    amounts = Wallet.objects.filter(user=user).values_list("balance", "held").first()
-    return amounts[0] - amounts[1] if amounts else Decimal("0.00")
+    balance, held = wallet_balance_and_held(user=user)
+    return balance - held
 
 
 def plans_on_sale():

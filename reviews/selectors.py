@@ -199,10 +199,15 @@ def with_current_line_limit(submission: Submission) -> Submission:
     """
     if submission.status not in Submission.OPEN_STATUSES:
         return submission
-    flags = {key: value for key, value in (submission.flags or {}).items() if key != "line_limit"}
     current = line_limit_flag(user=submission.user, id_number_index=submission.id_number_index)
-    if current is not None:
-        flags["line_limit"] = current
+    return _with_line_limit_flag(submission, current)
+
+
+def _with_line_limit_flag(submission: Submission, flag: dict | None) -> Submission:
+    """The submission with its stored 一证五号 flag replaced by ``flag`` (dropped if None), in memory."""
+    flags = {key: value for key, value in (submission.flags or {}).items() if key != "line_limit"}
+    if flag is not None:
+        flags["line_limit"] = flag
     submission.flags = flags
     submission.is_flagged = bool(flags)
     return submission
@@ -451,9 +456,7 @@ def submission_for_decision(*, submission_id: int, viewer, approving: bool = Fal
     """
     submission = submissions_openable_by(viewer=viewer).select_related("user").get(pk=submission_id)
     if approving:
-        submission.flags = {key: value for key, value in (submission.flags or {}).items() if key != "line_limit"}
-        submission.is_flagged = bool(submission.flags)
-        return submission
+        return _with_line_limit_flag(submission, None)
     return with_current_line_limit(submission)
 
 
