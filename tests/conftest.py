@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from accounts import sms
 from tests.billing.fake_providers.fixtures import alipay_fake, fake_providers, wechat_fake  # noqa: F401 - fixtures
@@ -19,6 +20,14 @@ def _clean_outboxes():
     mail.outbox = []
     yield
     sms.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A request the test client made in English leaves English active in this thread (the
+    # locale middleware activates, nothing deactivates): the next test starts from the default.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

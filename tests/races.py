@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 NEEDS_POSTGRESQL = "races need PostgreSQL (set DATABASE_URL=postgres://…)"
 
@@ -25,11 +26,15 @@ def run_together(*calls, timeout=60):
     """Start every call at the same moment, each in its own thread; return ("ok", value) or ("error", exc)."""
     barrier = threading.Barrier(len(calls))
     results = [None] * len(calls)
+    # A new thread starts in the default language; the calls speak the caller's, as a
+    # request's would, so messages compare equal whatever the test activated.
+    language = translation.get_language()
 
     def worker(index, call):
         try:
             barrier.wait(timeout=timeout)
-            results[index] = ("ok", call())
+            with translation.override(language):
+                results[index] = ("ok", call())
         except Exception as error:  # noqa: BLE001 - reported back to the test
             results[index] = ("error", error)
         finally:
