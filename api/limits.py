@@ -25,11 +25,11 @@ def over_limits(
     *,
     group: str,
     per_account: int | None,
-    per_address: int,
+    per_address: int | None,
     address_group: str | None = None,
     fail_open: bool = True,
 ) -> bool:
-    """Count this request for ``group`` per account (when signed in) and per address.
+    """Count this request for ``group`` per account (when signed in) and per address (each unless None).
 
     The groups are the web's (``submission`` and ``submission-address``…), so one budget serves both.
     """
@@ -37,9 +37,11 @@ def over_limits(
         by_account = False
         if per_account is not None and request.user.is_authenticated:
             by_account = over_rate_limit(request, group=group, key="user", per_minute=per_account)
-        by_address = over_rate_limit(
-            request, group=address_group or f"{group}-address", key=client_ip_key, per_minute=per_address
-        )
+        by_address = False
+        if per_address is not None:
+            by_address = over_rate_limit(
+                request, group=address_group or f"{group}-address", key=client_ip_key, per_minute=per_address
+            )
     except RateLimitUnavailable:
         if fail_open:
             return False
@@ -47,15 +49,23 @@ def over_limits(
     return by_account or by_address
 
 
-class AccountAndAddressThrottle(BaseThrottle):
-    """Every API request: API_RATE_PER_TOKEN_PER_MINUTE per account, API_RATE_PER_ADDRESS_PER_MINUTE per address."""
+class AccountOrAddressThrottle(BaseThrottle):
+    """Every API request: a signed-in one per account, an anonymous one per client address.
+
+    A signed-in request is not counted per address as well: carrier NAT puts thousands of
+    phones behind one address, and their reads would use up one budget between them; the
+    account's own budget bounds each caller (an account takes a texted code to make). The
+    actions the web limits per address too (sign-in, codes, submissions, photo and
+    certificate checks) still are: ``over_limits`` in their views.
+    """
 
     def allow_request(self, request, view):
+        if request.user.is_authenticated:
+            return not over_limits(
+                request, group="api", per_account=settings.API_RATE_PER_TOKEN_PER_MINUTE, per_address=None
+            )
         return not over_limits(
-            request,
-            group="api",
-            per_account=settings.API_RATE_PER_TOKEN_PER_MINUTE,
-            per_address=settings.API_RATE_PER_ADDRESS_PER_MINUTE,
+            request, group="api", per_account=None, per_address=settings.API_RATE_PER_ADDRESS_PER_MINUTE
         )
 
     def wait(self):

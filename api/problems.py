@@ -192,5 +192,7 @@ def problem_exception_handler(exc, context):
         )
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else exc.default_code
+    if isinstance(exc, exceptions.Throttled):
+        code = "rate_limited"  # one code for every limit, the general one and the actions' own
     detail = exc.detail if isinstance(exc.detail, str) else exc.default_detail
     return problem_response(status_code=exc.status_code, code=code, detail=detail, headers=headers)

@@ -7,7 +7,7 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
-from api.limits import AccountAndAddressThrottle
+from api.limits import AccountOrAddressThrottle
 
 
 def language_from_header(header: str) -> str:
@@ -25,7 +25,7 @@ def language_from_header(header: str) -> str:
 class ApiView(APIView):
     """Base of the app's views. The app says its language in Accept-Language (the web uses a cookie)."""
 
-    throttle_classes = [AccountAndAddressThrottle]
+    throttle_classes = [AccountOrAddressThrottle]
 
     def initial(self, request, *args, **kwargs):
         language = language_from_header(request.headers.get("Accept-Language", ""))

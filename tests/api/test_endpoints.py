@@ -14,7 +14,7 @@ from billing.services.errors import ERR_INSUFFICIENT_BALANCE
 from customers.models import CancellationRequest, SupportMessage
 from reviews.demo import card_image, resident_id
 from reviews.models import Submission
-from tests.api.conftest import API, problem
+from tests.api.conftest import API, AppClient, problem
 from tests.billing.conftest import fund, renewal_order, verified_customer
 from tests.factories import CustomerFactory, ServicePointFactory, make_line
 
@@ -331,3 +331,31 @@ def test_summary_is_cached_and_shows_a_change_at_once(app, django_assert_max_num
     assert cached.json()["wallet_balance"] == "0.00"
     fund(customer, "8.00")
     assert app.get(f"{API}account/").json()["wallet_balance"] == "8.00"
+
+
+class TestRequestLimits:
+    """Every request counts: a signed-in one against its account, an anonymous one against its address."""
+
+    def test_a_signed_in_account_past_its_budget_gets_429(self, signed_in, settings):
+        settings.API_RATE_PER_TOKEN_PER_MINUTE = 2
+        assert [signed_in.get(f"{API}account/").status_code for _ in range(2)] == [200, 200]
+        response = signed_in.get(f"{API}account/")
+        assert response.status_code == 429
+        assert problem(response)["code"] == "rate_limited"
+        assert response["Retry-After"] == "60"
+
+    def test_anonymous_requests_from_one_address_past_its_budget_get_429(self, app, settings):
+        settings.API_RATE_PER_ADDRESS_PER_MINUTE = 2
+        assert [app.get(f"{API}service-points/").status_code for _ in range(2)] == [200, 200]
+        assert app.get(f"{API}service-points/").status_code == 429
+
+    def test_signed_in_customers_behind_one_address_do_not_share_a_budget(self, settings):
+        # Carrier NAT: many phones, one address. Each account keeps its own budget.
+        settings.API_RATE_PER_ADDRESS_PER_MINUTE = 2
+        settings.API_RATE_PER_TOKEN_PER_MINUTE = 3
+        phones = [AppClient(), AppClient()]
+        for phone in phones:
+            phone.sign_in_as(CustomerFactory())
+        answers = [phone.get(f"{API}account/").status_code for phone in phones for _ in range(3)]
+        assert answers == [200] * 6
+        assert phones[0].get(f"{API}account/").status_code == 429
