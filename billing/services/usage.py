@@ -95,6 +95,8 @@ _MAINLAND_MOBILE = re.compile(
 
 # --- The usual spellings of the other fields, taken as written when they match (the fast path
 # of parse_rows). Anything else goes through the exact checks below, which give the reasons.
+# PostgreSQL takes offsets up to 15:59:59 from UTC (real zones stay within 14 hours).
+MAX_UTC_OFFSET = timedelta(hours=16)
 # ISO 8601 date and time, seconds at most to the microsecond, an offset PostgreSQL accepts or none.
 _USUAL_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)?")
 # Digits, at most nine before the point and three after, not all of them zero.
@@ -137,6 +139,8 @@ def _parse_time(text: str, zone: ZoneInfo) -> datetime | None:
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
+    elif abs(moment.utcoffset()) >= MAX_UTC_OFFSET:
+        return None  # PostgreSQL refuses it, and no zone is that far from UTC
     return moment
 
 

@@ -183,6 +183,32 @@ def test_a_bad_value_in_the_usual_spelling_gets_the_usual_reason(served):
     assert report.imported == 1
 
 
+def test_a_time_offset_no_zone_has_is_a_bad_row_and_the_rest_of_the_file_goes_in(served):
+    # Python reads offsets up to 23:59; PostgreSQL refuses 16:00 and more, which failed the whole file.
+    _user, line = served
+    number = line.msisdn.as_e164
+
+    report = services.usage_import(
+        file_name="far-offsets.csv",
+        content=csv_bytes(
+            f"{number},2026-11-01T10:00:00+16:00,data,1,east",
+            f"{number},2026-11-01T10:00:00-23:59,data,1,west",
+            f"{number},2026-11-01T10:00:00+15:59,data,1,far-but-taken",
+            f"{number},2026-11-01T10:00:00+08:00,data,1,home",
+        ),
+    )
+
+    assert report.bad_rows == [
+        "line 2: invalid time '2026-11-01T10:00:00+16:00'",
+        "line 3: invalid time '2026-11-01T10:00:00-23:59'",
+    ]
+    assert report.imported == 2
+    assert sorted(UsageRecord.objects.filter(line=line).values_list("record_key", flat=True)) == [
+        "far-but-taken",
+        "home",
+    ]
+
+
 def test_unusual_spellings_of_a_time_and_a_quantity_import_as_the_usual_ones(served):
     _user, line = served
     number = line.msisdn.as_e164
