@@ -42,6 +42,22 @@ def _certificate_issue(*, submission: Submission, line: Line, point: ServicePoin
     )
 
 
+def _lock_owner_before_line(activation_code: str) -> None:
+    """Lock the line's owner's open submission and the owner, before the line is locked.
+
+    An approval locks the submission and its customer, then the customer's lines: the
+    desk takes them in the same order, so a clerk verifying a customer while a reviewer
+    approves their online submission waits for it (and is then told the line is in
+    service) instead of deadlocking with it. A line's owner never changes once set.
+    """
+    line = line_by_activation_code(activation_code=activation_code)
+    if line is None or line.owner_id is None:
+        return
+    open_submissions = Submission.objects.filter(user_id=line.owner_id, status__in=Submission.OPEN_STATUSES)
+    list(open_submissions.select_for_update().values_list("pk", flat=True))
+    User.objects.select_for_update().filter(pk=line.owner_id).values_list("pk", flat=True).first()
+
+
 def submission_verify_in_person(
     *,
     actor: User,
@@ -66,6 +82,7 @@ def submission_verify_in_person(
     if point is None or not point.is_active or point.kind == ServicePoint.Kind.STORE:
         raise ReviewError(ERR_NOT_A_VERIFICATION_POINT)
     with transaction.atomic():
+        _lock_owner_before_line(activation_code)
         line = line_by_activation_code(activation_code=activation_code, for_update=True)
         if line is None:
             raise ReviewError(ERR_CODE_UNKNOWN)
