@@ -187,7 +187,7 @@ def line_attach(*, actor: User, activation_code: str, owner: User | None = None)
         audit_record(actor=actor, verb="line.attached", target=line, subject_user=owner)
         # Whether the owner is verified is read under their lock: a revocation at this moment
         # either waits and then suspends this line with the others, or is seen here.
-        owner = User.objects.select_for_update().get(pk=owner.pk)
+        owner = User.objects.select_for_update(no_key=True).get(pk=owner.pk)
         if owner.is_real_name_verified:
             lines_activate_waiting(user=owner, actor=actor, locked=True)
         else:
@@ -243,7 +243,7 @@ def lines_activate_waiting(*, user: User, actor, locked: bool = False) -> list[L
     # No savepoint: nobody catches an error from here and carries on in the same transaction.
     with transaction.atomic(savepoint=False):
         if not locked:
-            user = User.objects.select_for_update().get(pk=user.pk)
+            user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         waiting, events = _activate_waiting(user=user, actor=actor)
         audit_record_events(events)
         if waiting:
@@ -345,7 +345,7 @@ def user_mark_real_name_verified(
     # No savepoint: nobody catches an error from here and carries on in the same transaction.
     with transaction.atomic(savepoint=False):
         if not locked:
-            user = User.objects.select_for_update().get(pk=user.pk)
+            user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         events = []
         changed = []
         if identity_index and user.identity_index != identity_index:

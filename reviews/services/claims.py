@@ -204,7 +204,9 @@ def submission_locked_for_decision(*, submission_id: int, actor: User, now, lock
     locking read is the existence check.
     """
     rows = Submission.objects.select_related("user")
-    rows = rows.select_for_update() if lock_customer else rows.select_for_update(of=("self",))
+    # NO KEY UPDATE: the customer is locked against other writers of their row, not against rows that
+    # merely refer to it (a renewal's audit row of a line this approval then waits for: a deadlock).
+    rows = rows.select_for_update(no_key=True) if lock_customer else rows.select_for_update(of=("self",))
     submission = rows.get(pk=submission_id)
     if not submission.is_open:
         raise ReviewError(ERR_ALREADY_DECIDED)

@@ -117,3 +117,31 @@ def test_a_line_in_service_renewed_while_the_verification_is_revoked_is_renewed_
     line.refresh_from_db()
     assert (line.status, line.validity_end) == (Line.Status.SUSPENDED, results[0][1][line.pk])
     assert_no_active_line_of_an_unverified_owner(user)
+
+
+def test_a_suspended_line_renewed_while_the_customer_is_verified_again_is_renewed_and_back_in_service(monkeypatch):
+    user, approved = verified_customer()
+    line = Line.objects.get(owner=user)
+    senior = make_staff("senior_reviewer")
+    review_services.submission_revoke_approval(submission_id=approved.pk, actor=senior, reason_codes=["IMG_BLURRY"])
+    resubmitted = review_services.submission_create(
+        user=user,
+        full_name="李晓华",
+        id_number=resident_id(birth="19850214", sequence="357"),
+        contact_phone=user.phone.as_e164,
+        photos=None,
+        actor=user,
+    )
+    review_services.submission_claim(submission_id=resubmitted.pk, actor=senior)
+    slow(monkeypatch, "lines_activation_allow")
+
+    def approve_a_moment_later():
+        time.sleep(0.3)  # the renewal holds the suspended line by now
+        return review_services.submission_approve(submission_id=resubmitted.pk, actor=senior)
+
+    results = run_together(lambda: services.lines_extend(extensions={line.pk: 1}, actor=user), approve_a_moment_later)
+
+    # Neither waits for the other in a circle (the renewal's audit row and the approval's lock on the customer).
+    assert [outcome for outcome, _value in results] == ["ok", "ok"], results
+    line.refresh_from_db()
+    assert (line.status, line.validity_end) == (Line.Status.ACTIVE, results[0][1][line.pk])
