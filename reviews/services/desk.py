@@ -21,6 +21,7 @@ from .errors import (
     ERR_CUSTOMER_ALREADY_VERIFIED,
     ERR_LINE_LIMIT_IN_PERSON,
     ERR_NOT_A_VERIFICATION_POINT,
+    ERR_OWN_VERIFICATION,
     LineLimitReached,
     ReviewError,
 )
@@ -89,6 +90,8 @@ def submission_verify_in_person(
         if line.status != Line.Status.INACTIVE:
             raise ReviewError(ERR_CODE_ALREADY_VERIFIED)
         customer = line.owner or account_services.customer_for_desk(phone=customer_phone, actor=actor)
+        if customer.pk == actor.pk:
+            raise ReviewError(ERR_OWN_VERIFICATION)
         # Refused before the line is attached: attaching to a verified customer would activate it.
         if customer.is_real_name_verified:
             raise ReviewError(ERR_CUSTOMER_ALREADY_VERIFIED)
