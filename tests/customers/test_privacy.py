@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts import services
 from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
 from billing import services as billing_services
@@ -411,3 +412,22 @@ def test_erasure_leaves_no_escalation_note_quality_note_support_message_or_admin
     )
     assert "李四" not in texts and phone not in texts
     assert set(LogEntry.objects.values_list("object_repr", flat=True)) == {f"erased-{user.pk}", f"#{submission.pk}"}
+
+
+def test_a_customer_who_came_back_after_the_purge_listed_them_is_not_erased(support):
+    user, _line, _order = customer_with_history(
+        full_name="王芳", id_number=resident_id(birth="19920202", sequence="444"), seed=9
+    )
+    cancel_every_line(user, support)
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
+    assert user.pk in account_selectors.customer_ids_due_for_erasure(now=timezone.now())
+    # Between the purge's list and its turn, the customer adds a line (still verified: it is in service).
+    new_line, _code = make_line(owner=user)
+    assert Line.objects.get(pk=new_line.pk).status == Line.Status.ACTIVE
+
+    assert customer_services.user_erase_personal_data(user_id=user.pk, now=timezone.now()) is None
+
+    user.refresh_from_db()
+    assert user.personal_data_erased_at is None and user.phone is not None and user.is_active
+    assert Submission.objects.get(user=user).full_name == "王芳"
+    assert SubmissionPhoto.objects.filter(submission__user=user).count() == 3
