@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -212,7 +212,13 @@ def customer_for_desk(*, phone, actor: User) -> User:
             user = User(phone=phone, is_active=True)
             user.set_unusable_password()
             user.full_clean(exclude=["password"])
-            user.save()
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError:
+                # Another desk created this number's account a moment ago (its insert went
+                # first and committed): it is the customer's, so use it.
+                return User.objects.select_for_update().get(phone=phone)
             audit_record(actor=actor, verb="user.created_at_desk", target=user, subject_user=user)
         elif not user.is_active:
             user.is_active = True

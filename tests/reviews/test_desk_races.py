@@ -6,7 +6,7 @@ Run with ``DATABASE_URL=postgres://… pytest -m postgres``; on SQLite these are
 import time
 
 from accounts import services as account_services
-from accounts.models import Line, ServicePoint
+from accounts.models import Line, ServicePoint, User
 from reviews import services
 from reviews.models import Submission
 from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
@@ -58,3 +58,25 @@ def test_a_desk_verification_while_a_reviewer_approves_the_online_submission_end
     assert results[1][0] == "error" and str(results[1][1]) == str(services.ERR_CODE_ALREADY_VERIFIED), results
     assert Line.objects.get(pk=line.pk).status == Line.Status.ACTIVE
     assert Submission.objects.filter(user=customer, status=Submission.Status.APPROVED).count() == 1
+
+
+def test_two_clerks_verifying_two_lines_for_one_new_number_at_once_make_one_account():
+    point = ServicePointFactory(kind=ServicePoint.Kind.VERIFICATION)
+    clerks = [make_staff("clerk", service_point=point) for _ in range(2)]
+    lines = [make_line() for _ in range(2)]
+    phone = "+8613755550000"
+
+    def verify(clerk, code):
+        return services.submission_verify_in_person(
+            actor=clerk, activation_code=code, full_name="李晓华", id_number=ID_NUMBER, customer_phone=phone
+        )
+
+    codes = [code for _line, code in lines]
+    results = run_together(*[lambda c=c, code=code: verify(c, code) for c, code in zip(clerks, codes, strict=True)])
+
+    # One verifies; the other waits for it and is told the number's account is verified now, not a crash.
+    outcomes = sorted(outcome for outcome, _value in results)
+    assert outcomes == ["error", "ok"], results
+    [refusal] = [value for outcome, value in results if outcome == "error"]
+    assert str(refusal) == str(services.ERR_CUSTOMER_ALREADY_VERIFIED), refusal
+    assert User.objects.filter(phone=phone).count() == 1
