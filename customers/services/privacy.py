@@ -24,7 +24,7 @@ def user_erase_personal_data(*, user_id: int, now: datetime) -> dict | None:
             return None
         report = review_services.submissions_erase_personal_data(user_id=user.pk)
         CancellationRequest.objects.filter(user=user).update(
-            full_name="", phone="", reason_detail="", third_party_bindings=[]
+            full_name="", phone="", reason_detail="", third_party_bindings=[], decision_note=""
         )
         # What the customer and support wrote to each other: the thread stays (dates, topic), its text goes.
         SupportMessage.objects.filter(thread__customer=user).update(body="")

@@ -379,6 +379,19 @@ def test_erasure_leaves_no_escalation_note_quality_note_support_message_or_admin
     )
     thread = customer_services.support_thread_open(actor=user, topic="verification", body=f"我是李四, 电话 {phone}")
     customer_services.support_message_add(thread_id=thread.pk, actor=support, body="李四您好, 已收到")
+    # A cancellation refused with a note to the customer, before the one that went through.
+    first_request, _created = customer_services.cancellation_request_submit(
+        actor=user,
+        line_id=Line.objects.get(owner=user).pk,
+        full_name="李四",
+        phone=user.phone,
+        reason="other",
+        reason_detail="",
+        bindings=[],
+    )
+    customer_services.cancellation_request_reject(
+        request_id=first_request.pk, actor=support, note="李四先生, 请先解绑微信再申请"
+    )
     # What the audited admin site writes when staff change the customer's account in admin.
     AuditEvent.objects.create(
         verb="admin.changed",
@@ -406,6 +419,7 @@ def test_erasure_leaves_no_escalation_note_quality_note_support_message_or_admin
     assert submission.escalation_note == ""
     assert submission.quality_sample.note == ""
     assert list(thread.messages.values_list("body", flat=True)) == ["", ""]
+    assert set(CancellationRequest.objects.filter(user=user).values_list("decision_note", flat=True)) == {""}
     assert not AuditEvent.objects.filter(subject_user=user, data__record=phone).exists()
     texts = json.dumps(
         list(AuditEvent.objects.filter(subject_user=user).values_list("data", flat=True)), ensure_ascii=False
