@@ -105,23 +105,29 @@ def audit_page(
     return page[:size], (page[size - 1].pk if len(page) > size else None)
 
 
+def _customers_out_of_service():
+    """Customers not erased yet with no line but cancelled ones."""
+    return User.objects.filter(is_staff=False, personal_data_erased_at__isnull=True).exclude(
+        lines__status__in=[s for s in Line.Status.values if s != Line.Status.CANCELLED]
+    )
+
+
 def customer_ids_due_for_erasure(*, now: datetime, limit: int = 200) -> list[int]:
     """Customers whose service ended more than PERSONAL_DATA_RETENTION_DAYS ago, not yet erased."""
     cutoff = now - timedelta(days=settings.PERSONAL_DATA_RETENTION_DAYS)
     return list(
-        User.objects.filter(
-            is_staff=False,
-            personal_data_erased_at__isnull=True,
-            service_ended_at__isnull=False,
-            service_ended_at__lt=cutoff,
-        )
-        .exclude(lines__status__in=[s for s in Line.Status.values if s != Line.Status.CANCELLED])
+        _customers_out_of_service()
+        .filter(service_ended_at__isnull=False, service_ended_at__lt=cutoff)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
 
 
 def customer_locked_for_erasure(*, user_id: int) -> User | None:
-    """Lock a customer not erased yet; None when done already or another worker holds them."""
+    """Lock a customer not erased yet and with no line in service; None otherwise, or when another worker holds them.
+
+    Checked again under the lock: the purge's list is read before, and a line added since
+    (the customer came back) puts them in service again.
+    """
     lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
-    return User.objects.select_for_update(**lock).filter(pk=user_id, personal_data_erased_at__isnull=True).first()
+    return _customers_out_of_service().select_for_update(**lock).filter(pk=user_id).first()

@@ -196,6 +196,11 @@ class Submission(models.Model):
                 | ~Q(decided_by=models.F("final_rejection_proposed_by")),
                 name="submission_proposer_does_not_decide",
             ),
+            # Staff may be customers too: nobody decides their own verification.
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("user")),
+                name="submission_not_decided_by_its_customer",
+            ),
         ]
         indexes = [
             # The queue: open submissions, oldest due first, walked by keyset (due_at, id).

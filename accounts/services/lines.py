@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, F
+from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext_lazy
@@ -185,9 +185,11 @@ def line_attach(*, actor: User, activation_code: str, owner: User | None = None)
         line.full_clean()
         line.save(update_fields=["owner", "attached_at", "activation_code_used_at"])
         audit_record(actor=actor, verb="line.attached", target=line, subject_user=owner)
-        owner = User.objects.get(pk=owner.pk)
+        # Whether the owner is verified is read under their lock: a revocation at this moment
+        # either waits and then suspends this line with the others, or is seen here.
+        owner = User.objects.select_for_update(no_key=True).get(pk=owner.pk)
         if owner.is_real_name_verified:
-            lines_activate_waiting(user=owner, actor=actor)
+            lines_activate_waiting(user=owner, actor=actor, locked=True)
         else:
             notify(
                 user=owner,
@@ -210,7 +212,13 @@ def customer_for_desk(*, phone, actor: User) -> User:
             user = User(phone=phone, is_active=True)
             user.set_unusable_password()
             user.full_clean(exclude=["password"])
-            user.save()
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError:
+                # Another desk created this number's account a moment ago (its insert went
+                # first and committed): it is the customer's, so use it.
+                return User.objects.select_for_update().get(phone=phone)
             audit_record(actor=actor, verb="user.created_at_desk", target=user, subject_user=user)
         elif not user.is_active:
             user.is_active = True
@@ -230,14 +238,18 @@ def lines_first_activation_handler_add(handler: Callable[..., None]) -> None:
         _first_activation_handlers.append(handler)
 
 
-def lines_activate_waiting(*, user: User, actor) -> list[Line]:
+def lines_activate_waiting(*, user: User, actor, locked: bool = False) -> list[Line]:
     """Activate every line of the user that waits for real-name verification.
 
     Lines suspended because an earlier verification was revoked come back into service
-    with the validity they had; lines never activated start their first year now.
+    with the validity they had; lines never activated start their first year now. The
+    user's row is locked first (``locked``: the caller already did, in this transaction), so
+    their verified status cannot be revoked between the check and the activation.
     """
     # No savepoint: nobody catches an error from here and carries on in the same transaction.
     with transaction.atomic(savepoint=False):
+        if not locked:
+            user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         waiting, events = _activate_waiting(user=user, actor=actor)
         audit_record_events(events)
         if waiting:
@@ -339,7 +351,7 @@ def user_mark_real_name_verified(
     # No savepoint: nobody catches an error from here and carries on in the same transaction.
     with transaction.atomic(savepoint=False):
         if not locked:
-            user = User.objects.select_for_update().get(pk=user.pk)
+            user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         events = []
         changed = []
         if identity_index and user.identity_index != identity_index:
@@ -379,13 +391,21 @@ def user_revoke_real_name_verification(*, user: User, actor, reason: str) -> lis
     cancelled lines stay as they are. Returns the suspended lines.
     """
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
+        # NO KEY UPDATE: it still waits for an activation holding the row, but not for the
+        # key-share locks a renewal's audit row takes on it while it holds a line this waits
+        # for below (that would be a deadlock).
+        user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         user.real_name_verified_at = None
         user.save(update_fields=["real_name_verified_at"])
         audit_record(
             actor=actor, verb="user.real_name_revoked", target=user, subject_user=user, data={"reason": reason}
         )
-        suspended = list(Line.objects.select_for_update().filter(owner=user, status=Line.Status.ACTIVE).order_by("pk"))
+        # Expired lines are locked too, though they stay expired: a renewal bringing one back
+        # at this moment then finishes first, and the line is suspended here with the others.
+        lines = Line.objects.select_for_update().filter(
+            owner=user, status__in=[Line.Status.ACTIVE, Line.Status.EXPIRED]
+        )
+        suspended = [line for line in lines.order_by("pk") if line.status == Line.Status.ACTIVE]
         for line in suspended:
             line.status = Line.Status.SUSPENDED
         Line.objects.bulk_update(suspended, ["status"])
@@ -429,9 +449,8 @@ def lines_extend(
     now = now or timezone.now()
     with transaction.atomic():
         lines = list(
-            Line.objects.select_for_update(of=("self",))
+            Line.objects.select_for_update()
             .filter(pk__in=list(extensions))
-            .annotate(owner_verified_at=F("owner__real_name_verified_at"))
             .only("pk", "owner_id", "status", "validity_end")
             .order_by("pk")
         )
@@ -441,9 +460,13 @@ def lines_extend(
         returning: dict[int, int] = {}
         for line in lines:
             if line.status == Line.Status.EXPIRED:
-                if line.owner_verified_at is None:
-                    raise LineError(ERR_OWNER_NOT_VERIFIED)
                 returning[line.owner_id] = returning.get(line.owner_id, 0) + 1
+        # Read after the lines are locked, in a statement of its own: a revocation locks its
+        # owner's expired lines too, so it has either committed (and is seen here) or waits
+        # for this transaction and then suspends the line made active here. A value joined
+        # into the locking read could be the one from before a revocation it waited for.
+        if returning and User.objects.filter(pk__in=list(returning), real_name_verified_at__isnull=True).exists():
+            raise LineError(ERR_OWNER_NOT_VERIFIED)
         lines_activation_allow(adding=returning)
         for line in lines:
             line.validity_end = add_months(max(line.validity_end or now, now), extensions[line.pk])

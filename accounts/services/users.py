@@ -1,8 +1,10 @@
 """Registration, sign-in by code, password reset and staff accounts."""
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -282,9 +284,9 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
 
     Inbox messages and one-time codes go; sent messages keep their dates without their
     text or recipient; the account row stays, anonymous and unusable; staff notes kept in
-    the customer's audit events (they may repeat a name or a number) are blanked, the
-    only change the append-only trail ever takes. ``report`` (what the other apps erased)
-    is completed and written into the audit event.
+    the customer's audit events (they may repeat a name or a number) and the admin's text
+    of their records are blanked, the only change the append-only trail ever takes.
+    ``report`` (what the other apps erased) is completed and written into the audit event.
     """
     contacts = [value for value in (str(user.phone) if user.phone else None, user.email) if value]
     report["notifications"] = Notification.objects.filter(user=user).delete()[0]
@@ -293,9 +295,17 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     report["outbound_messages"] = OutboundMessage.objects.filter(recipient__in=contacts).update(
         recipient="erased", body=REDACTED, subject="", pending_code="", params={}
     )
-    noted = list(AuditEvent.objects.filter(subject_user=user, data__has_key="note").exclude(data__note=""))
+    # The admin's text of a record ("record") is the customer's phone number for their account.
+    typed = ("note", "record")
+    noted = [
+        event
+        for event in AuditEvent.objects.filter(subject_user=user).filter(
+            Q(data__has_key="note") | Q(data__has_key="record")
+        )
+        if any(event.data.get(key) for key in typed)
+    ]
     for event in noted:
-        event.data["note"] = ""
+        event.data.update({key: "" for key in typed if key in event.data})
     AuditEvent.objects.bulk_update(noted, ["data"])
     report["audit_notes"] = len(noted)
     user.username = f"erased-{user.pk}"
@@ -307,5 +317,9 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     user.set_unusable_password()
     user.personal_data_erased_at = now
     user.save()
+    # Django's admin history names the account as the admin showed it: by its phone number.
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(User), object_id=str(user.pk)).update(
+        object_repr=str(user)
+    )
     audit_record(actor=None, verb="user.personal_data_erased", target=user, subject_user=user, data=report)
     return report

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from customers.models import CancellationRequest
+from customers.models import CancellationRequest, SupportMessage
 from reviews import services as review_services
 
 
@@ -15,7 +15,8 @@ def user_erase_personal_data(*, user_id: int, now: datetime) -> dict | None:
     """Erase one customer's personal data. None when another worker holds them or it is done already.
 
     Kept: the account row (anonymous), lines, orders, payments, receipts, ledger and usage
-    (amounts, dates, numbers), and the verification decisions without their content.
+    (amounts, dates, numbers), the verification decisions and support threads without
+    their content.
     """
     with transaction.atomic():
         user = account_selectors.customer_locked_for_erasure(user_id=user_id)
@@ -23,8 +24,10 @@ def user_erase_personal_data(*, user_id: int, now: datetime) -> dict | None:
             return None
         report = review_services.submissions_erase_personal_data(user_id=user.pk)
         CancellationRequest.objects.filter(user=user).update(
-            full_name="", phone="", reason_detail="", third_party_bindings=[]
+            full_name="", phone="", reason_detail="", third_party_bindings=[], decision_note=""
         )
+        # What the customer and support wrote to each other: the thread stays (dates, topic), its text goes.
+        SupportMessage.objects.filter(thread__customer=user).update(body="")
         return account_services.customer_erase_personal_data(user=user, now=now, report=report)
 
 

@@ -19,6 +19,7 @@ from .errors import (
     ERR_FOUR_EYES_SAME_PERSON,
     ERR_NOT_CLAIMED_BY_YOU,
     ERR_NOTHING_TO_RELEASE,
+    ERR_OWN_VERIFICATION,
     ReviewError,
 )
 from .history import submission_audit_record, submission_event_record
@@ -59,6 +60,8 @@ def submission_claim_next(*, actor: User, filters: dict | None = None) -> Submis
         candidates = selectors.claimable_submissions(filters=filters, now=now).exclude(Exists(held))
         # Four eyes: a proposed final rejection goes to another senior reviewer, never back to its proposer.
         candidates = candidates.exclude(final_rejection_proposed_by=actor)
+        # A member of staff who is a customer too never gets their own verification.
+        candidates = candidates.exclude(user=actor)
         submission = candidates.select_for_update(skip_locked=True).first()
         if submission is None:
             return held.first()
@@ -76,6 +79,8 @@ def submission_claim(*, submission_id: int, actor: User) -> Submission:
             return submission
         if not submission.is_open:
             raise ReviewError(ERR_ALREADY_DECIDED)
+        if submission.user_id == actor.pk:
+            raise ReviewError(ERR_OWN_VERIFICATION)
         if submission.is_escalated and not actor.has_perm(ESCALATED_PERMISSION):
             raise ReviewError(ERR_ESCALATED_SENIOR_ONLY)
         if submission.final_rejection_proposed_by_id == actor.pk:
@@ -147,8 +152,10 @@ def _hold_for(submission: Submission, *, actor: User, now) -> Submission:
     would name them). A claim of theirs that the lease job has put back in the queue is
     taken back, as long as nothing has happened to it since: the reviewer was still working
     on it. Anything else is refused: someone else holds it or held it after them, or the
-    reviewer gave it back themselves (put back, escalated).
+    reviewer gave it back themselves (put back, escalated). Nobody decides their own verification.
     """
+    if submission.user_id == actor.pk:
+        raise ReviewError(ERR_OWN_VERIFICATION)
     if submission.final_rejection_proposed_by_id == actor.pk:
         raise ReviewError(ERR_FOUR_EYES_SAME_PERSON)
     if submission.claimed_by_id == actor.pk and submission.status == Submission.Status.IN_REVIEW:
@@ -204,7 +211,9 @@ def submission_locked_for_decision(*, submission_id: int, actor: User, now, lock
     locking read is the existence check.
     """
     rows = Submission.objects.select_related("user")
-    rows = rows.select_for_update() if lock_customer else rows.select_for_update(of=("self",))
+    # NO KEY UPDATE: the customer is locked against other writers of their row, not against rows that
+    # merely refer to it (a renewal's audit row of a line this approval then waits for: a deadlock).
+    rows = rows.select_for_update(no_key=True) if lock_customer else rows.select_for_update(of=("self",))
     submission = rows.get(pk=submission_id)
     if not submission.is_open:
         raise ReviewError(ERR_ALREADY_DECIDED)

@@ -308,7 +308,8 @@ def submission_revoke_approval(
     reasons = _reasons(reason_codes)
     now = timezone.now()
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().select_related("user").get(pk=submission_id)
+        # The customer's row is locked by the revocation of their verification, which suspends their lines.
+        submission = Submission.objects.select_for_update(of=("self",)).select_related("user").get(pk=submission_id)
         latest = Submission.objects.filter(user_id=submission.user_id).aggregate(Max("attempt_number"))
         if (
             submission.status != Submission.Status.APPROVED

@@ -21,6 +21,7 @@ from .errors import (
     ERR_CUSTOMER_ALREADY_VERIFIED,
     ERR_LINE_LIMIT_IN_PERSON,
     ERR_NOT_A_VERIFICATION_POINT,
+    ERR_OWN_VERIFICATION,
     LineLimitReached,
     ReviewError,
 )
@@ -40,6 +41,22 @@ def _certificate_issue(*, submission: Submission, line: Line, point: ServicePoin
         issued_at=now,
         holder_name_masked=pii.mask_name(submission.full_name),
     )
+
+
+def _lock_owner_before_line(activation_code: str) -> None:
+    """Lock the line's owner's open submission and the owner, before the line is locked.
+
+    An approval locks the submission and its customer, then the customer's lines: the
+    desk takes them in the same order, so a clerk verifying a customer while a reviewer
+    approves their online submission waits for it (and is then told the line is in
+    service) instead of deadlocking with it. A line's owner never changes once set.
+    """
+    line = line_by_activation_code(activation_code=activation_code)
+    if line is None or line.owner_id is None:
+        return
+    open_submissions = Submission.objects.filter(user_id=line.owner_id, status__in=Submission.OPEN_STATUSES)
+    list(open_submissions.select_for_update().values_list("pk", flat=True))
+    User.objects.select_for_update().filter(pk=line.owner_id).values_list("pk", flat=True).first()
 
 
 def submission_verify_in_person(
@@ -66,12 +83,15 @@ def submission_verify_in_person(
     if point is None or not point.is_active or point.kind == ServicePoint.Kind.STORE:
         raise ReviewError(ERR_NOT_A_VERIFICATION_POINT)
     with transaction.atomic():
+        _lock_owner_before_line(activation_code)
         line = line_by_activation_code(activation_code=activation_code, for_update=True)
         if line is None:
             raise ReviewError(ERR_CODE_UNKNOWN)
         if line.status != Line.Status.INACTIVE:
             raise ReviewError(ERR_CODE_ALREADY_VERIFIED)
         customer = line.owner or account_services.customer_for_desk(phone=customer_phone, actor=actor)
+        if customer.pk == actor.pk:
+            raise ReviewError(ERR_OWN_VERIFICATION)
         # Refused before the line is attached: attaching to a verified customer would activate it.
         if customer.is_real_name_verified:
             raise ReviewError(ERR_CUSTOMER_ALREADY_VERIFIED)

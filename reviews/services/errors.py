@@ -35,6 +35,7 @@ ERR_CLAIM_TAKEN = gettext_lazy(
 ERR_FOUR_EYES_SAME_PERSON = gettext_lazy(
     "You proposed the final rejection of this submission: another senior reviewer must decide it."
 )
+ERR_OWN_VERIFICATION = gettext_lazy("This is your own real-name verification: another member of staff must decide it.")
 
 ERR_NOT_A_VERIFICATION_POINT = gettext_lazy(
     "Your account is not assigned to an active verification point, so you cannot verify customers."

@@ -1,5 +1,10 @@
 """Personal data in submissions: who saw it (photo views, full ID numbers) and its erasure."""
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Value
+from django.db.models.functions import Concat
+
 from accounts.models import User
 from accounts.services.audit import audit_record
 from reviews import pii
@@ -8,6 +13,7 @@ from reviews.models import (
     DraftPhoto,
     MachineCheck,
     PhotoAccess,
+    QualitySample,
     Submission,
     SubmissionEvent,
     SubmissionPhoto,
@@ -68,6 +74,9 @@ def submission_id_number_reveal(*, submission: Submission, actor: User) -> str |
 def submissions_erase_personal_data(*, user_id: int) -> dict:
     """Erase names, ID numbers, contact phones, notes, photos and machine checks of a customer's submissions.
 
+    Notes include the escalation's and the quality check's; the admin's history keeps a
+    submission's number only.
+
     Photo files are deleted from storage before the rows go; decisions (status, reason
     codes, dates) stay as anonymous history. Returns what was erased.
     """
@@ -93,7 +102,14 @@ def submissions_erase_personal_data(*, user_id: int) -> dict:
         internal_note="",
         flags={},
         final_rejection_proposal={},
+        escalation_note="",
     )
     SubmissionEvent.objects.filter(submission__user_id=user_id).update(customer_message="", internal_note="")
+    QualitySample.objects.filter(submission__user_id=user_id).update(note="")
+    # Django's admin history names a submission as the admin shows it (with the masked ID number).
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Submission),
+        object_id__in=[str(pk) for pk in Submission.objects.filter(user_id=user_id).values_list("pk", flat=True)],
+    ).update(object_repr=Concat(Value("#"), "object_id"))
     Certificate.objects.filter(submission__user_id=user_id).update(holder_name_masked="")
     return {"submissions": submissions, "photos": len(photos), "machine_checks": machine_checks}

@@ -148,7 +148,7 @@ def submission_create(
     stored_names = []
     try:
         with transaction.atomic():
-            user = User.objects.select_for_update().get(pk=user.pk)
+            user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
             blocker = _resubmission_blocker(user, online=channel == Submission.Channel.ONLINE)
             if blocker:
                 raise ReviewError(blocker)

@@ -12,10 +12,13 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts import services
 from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
 from billing import services as billing_services
@@ -354,3 +357,91 @@ def test_erasure_blanks_staff_notes_in_the_customers_audit_events_and_keeps_the_
     assert kept.data == {"note": "another customer's note"}
     assert report["audit_notes"] >= 1
     assert not AuditEvent.objects.filter(subject_user=user).exclude(data__note="").filter(data__has_key="note")
+
+
+def test_erasure_leaves_no_escalation_note_quality_note_support_message_or_admin_record_of_the_customer(
+    support, settings
+):
+    settings.QC_SAMPLE_SHARE = 1
+    user = CustomerFactory(display_name="李四")
+    make_line(owner=user)
+    phone = user.phone.as_e164
+    submission = submit_demo(user=user, full_name="李四", id_number="11010519491231002X", seed=8)
+    reviewer, senior, checker = make_staff("reviewer"), make_staff("senior_reviewer"), make_staff("senior_reviewer")
+    review_services.submission_claim(submission_id=submission.pk, actor=reviewer)
+    review_services.submission_escalate(
+        submission_id=submission.pk, actor=reviewer, note="李四 住朝阳区, 身份证 11010519491231002X?"
+    )
+    review_services.submission_claim(submission_id=submission.pk, actor=senior)
+    review_services.submission_approve(submission_id=submission.pk, actor=senior)
+    review_services.quality_sample_confirm(
+        sample_id=submission.quality_sample.pk, actor=checker, note="李四 的脸和证件一致"
+    )
+    thread = customer_services.support_thread_open(actor=user, topic="verification", body=f"我是李四, 电话 {phone}")
+    customer_services.support_message_add(thread_id=thread.pk, actor=support, body="李四您好, 已收到")
+    # A cancellation refused with a note to the customer, before the one that went through.
+    first_request, _created = customer_services.cancellation_request_submit(
+        actor=user,
+        line_id=Line.objects.get(owner=user).pk,
+        full_name="李四",
+        phone=user.phone,
+        reason="other",
+        reason_detail="",
+        bindings=[],
+    )
+    customer_services.cancellation_request_reject(
+        request_id=first_request.pk, actor=support, note="李四先生, 请先解绑微信再申请"
+    )
+    # What the audited admin site writes when staff change the customer's account in admin.
+    AuditEvent.objects.create(
+        verb="admin.changed",
+        target_type="accounts.user",
+        target_id=str(user.pk),
+        subject_user=user,
+        actor=support,
+        data={"record": phone, "change": [{"changed": {"fields": ["email"]}}]},
+    )
+    # And Django's own admin history beside it, which names the record as the admin shows it.
+    for record in (user, submission):
+        LogEntry.objects.create(
+            user=support,
+            content_type=ContentType.objects.get_for_model(record),
+            object_id=str(record.pk),
+            object_repr=str(record),
+            action_flag=CHANGE,
+            change_message="[]",
+        )
+    cancel_every_line(user, support)
+
+    customer_services.user_erase_personal_data(user_id=user.pk, now=timezone.now())
+
+    submission.refresh_from_db()
+    assert submission.escalation_note == ""
+    assert submission.quality_sample.note == ""
+    assert list(thread.messages.values_list("body", flat=True)) == ["", ""]
+    assert set(CancellationRequest.objects.filter(user=user).values_list("decision_note", flat=True)) == {""}
+    assert not AuditEvent.objects.filter(subject_user=user, data__record=phone).exists()
+    texts = json.dumps(
+        list(AuditEvent.objects.filter(subject_user=user).values_list("data", flat=True)), ensure_ascii=False
+    )
+    assert "李四" not in texts and phone not in texts
+    assert set(LogEntry.objects.values_list("object_repr", flat=True)) == {f"erased-{user.pk}", f"#{submission.pk}"}
+
+
+def test_a_customer_who_came_back_after_the_purge_listed_them_is_not_erased(support):
+    user, _line, _order = customer_with_history(
+        full_name="王芳", id_number=resident_id(birth="19920202", sequence="444"), seed=9
+    )
+    cancel_every_line(user, support)
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
+    assert user.pk in account_selectors.customer_ids_due_for_erasure(now=timezone.now())
+    # Between the purge's list and its turn, the customer adds a line (still verified: it is in service).
+    new_line, _code = make_line(owner=user)
+    assert Line.objects.get(pk=new_line.pk).status == Line.Status.ACTIVE
+
+    assert customer_services.user_erase_personal_data(user_id=user.pk, now=timezone.now()) is None
+
+    user.refresh_from_db()
+    assert user.personal_data_erased_at is None and user.phone is not None and user.is_active
+    assert Submission.objects.get(user=user).full_name == "王芳"
+    assert SubmissionPhoto.objects.filter(submission__user=user).count() == 3

@@ -1,0 +1,128 @@
+"""Staff never decide their own real-name verification, whatever path they take.
+
+A member of staff may be a customer too (the customer pages are open to any signed-in
+account): a reviewer who submitted a verification, or a clerk whose own number is typed
+at the desk, must leave the decision to someone else.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Line, ServicePoint, User
+from reviews import services
+from reviews.models import Submission
+from reviews.services import ERR_OWN_VERIFICATION
+from tests.factories import ServicePointFactory, make_line, make_staff
+from tests.images import resident_id
+from tests.reviews.conftest import page_shows
+
+pytestmark = pytest.mark.django_db
+
+
+def staff_with_a_line(role, **kwargs):
+    staff = make_staff(role, **kwargs)
+    User.objects.filter(pk=staff.pk).update(phone=f"+861391111{staff.pk:04d}")
+    staff.refresh_from_db()
+    line, code = make_line(owner=staff)
+    return staff, line, code
+
+
+@pytest.fixture
+def own(submit):
+    """A reviewer's own open submission, with a line of theirs waiting for it."""
+    reviewer, line, _code = staff_with_a_line("reviewer")
+    return reviewer, line, submit(user=reviewer, photos=None)
+
+
+def refused(call):
+    with pytest.raises(services.ReviewError) as caught:
+        call()
+    assert str(caught.value) == str(ERR_OWN_VERIFICATION)
+
+
+def test_a_reviewer_cannot_claim_their_own_submission(own):
+    reviewer, _line, submission = own
+
+    refused(lambda: services.submission_claim(submission_id=submission.pk, actor=reviewer))
+    assert services.submission_claim_next(actor=reviewer) is None
+
+    row = Submission.objects.get(pk=submission.pk)
+    assert (row.status, row.claimed_by_id) == (Submission.Status.PENDING, None)
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject", "escalate"])
+def test_a_reviewer_cannot_decide_their_own_submission_even_with_a_claim_on_record(own, decision):
+    reviewer, line, submission = own
+    # A claim written before the rule (or by a bare UPDATE): the decision itself refuses.
+    Submission.objects.filter(pk=submission.pk).update(
+        status="in_review", claimed_by=reviewer, claim_expires_at=timezone.now() + timedelta(minutes=15)
+    )
+    calls = {
+        "approve": lambda: services.submission_approve(submission_id=submission.pk, actor=reviewer),
+        "reject": lambda: services.submission_reject(
+            submission_id=submission.pk, actor=reviewer, reason_codes=["IMG_BLURRY"]
+        ),
+        "escalate": lambda: services.submission_escalate(submission_id=submission.pk, actor=reviewer, note="look"),
+    }
+
+    refused(calls[decision])
+
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.IN_REVIEW
+    line.refresh_from_db()
+    assert line.status == Line.Status.INACTIVE
+    assert not User.objects.get(pk=reviewer.pk).is_real_name_verified
+
+
+def test_the_review_page_shows_the_refusal_and_decides_nothing(client, english, own):
+    reviewer, _line, submission = own
+    client.force_login(reviewer)
+
+    response = client.post(reverse("reviews:claim", args=[submission.pk]), follow=True)
+
+    assert page_shows(response, ERR_OWN_VERIFICATION)
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.PENDING
+
+
+def test_a_clerk_cannot_verify_their_own_account_at_the_desk():
+    point = ServicePointFactory(kind=ServicePoint.Kind.VERIFICATION)
+    clerk, line, code = staff_with_a_line("clerk", service_point=point)
+
+    refused(
+        lambda: services.submission_verify_in_person(
+            actor=clerk,
+            activation_code=code,
+            full_name="张三",
+            id_number=resident_id(),
+            customer_phone=clerk.phone,
+        )
+    )
+
+    assert not Submission.objects.filter(user=clerk).exists()
+    line.refresh_from_db()
+    assert line.status == Line.Status.INACTIVE
+
+
+def test_a_clerk_typing_their_own_number_for_an_unattached_line_attaches_and_verifies_nothing():
+    point = ServicePointFactory(kind=ServicePoint.Kind.VERIFICATION)
+    clerk, _line, _code = staff_with_a_line("clerk", service_point=point)
+    line, code = make_line()
+
+    refused(
+        lambda: services.submission_verify_in_person(
+            actor=clerk, activation_code=code, full_name="张三", id_number=resident_id(), customer_phone=clerk.phone
+        )
+    )
+
+    line.refresh_from_db()
+    assert line.owner_id is None and line.status == Line.Status.INACTIVE
+
+
+def test_the_database_refuses_a_submission_decided_by_its_customer(own):
+    reviewer, _line, submission = own
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(status="rejected", decided_by=reviewer)
