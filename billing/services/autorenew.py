@@ -274,13 +274,14 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCha
             plan = plans.get(plan.code, plan)
             amount = (plan.monthly_price * line.term_months).quantize(Decimal("0.01"))
             wallet = wallets.get(line.owner_id)
-            if wallet is not None and wallet.balance >= amount:
+            # What is held for a refund on its way is not the customer's to spend (ledger_append's rule).
+            if wallet is not None and wallet.available >= amount:
                 wallet.balance -= amount
                 renewals.append(Renewal(line, plan, amount, wallet, wallet.balance, order))
             elif line.method == LineService.AutoRenewMethod.WALLET_THEN_CARD and line.owner_id in saved_cards:
                 card_charges.append(CardCharge(line.line_id, line.validity_end, plan.pk, amount))
             else:
-                balance = wallet.balance if wallet is not None else Decimal("0.00")
+                balance = wallet.available if wallet is not None else Decimal("0.00")
                 failed.append(
                     Failure(line.line_id, line.validity_end, line.failures, line.msisdn, line.owner, amount, balance)
                 )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Line, Notification, OutboundMessage, User
 from accounts.services import add_months
 from billing import services
-from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SandboxCharge, SavedCard
+from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SandboxCharge, SavedCard, Wallet
 from billing.selectors import MAX_AUTORENEW_FAILURES
 from billing.services.errors import ERR_LINE_NOT_YOURS, ERR_NOT_VERIFIED
 from tests.billing.conftest import charges_total, fund, page_shows, renewal_order, verified_customer, wallet_balance
@@ -407,3 +407,33 @@ def test_the_command_reports_its_counts():
     call_command("run_autorenew", "--chunk-size", "1", stdout=out)
 
     assert out.getvalue().strip() == "renewed=1 card_renewed=0 failed=1 skipped=0 settled_unknown_payments=0"
+
+
+def test_money_held_for_a_refund_is_not_spent_by_auto_renew_and_does_not_stop_the_run():
+    # The customer asked for their balance back (¥100 on its way through the provider) and left
+    # auto-renew on: the job must see ¥0 to spend, tell them, and renew everyone else's lines.
+    refunding, refunding_line = due_line(balance="100")
+    Wallet.objects.filter(user=refunding).update(held=Decimal("100.00"))
+    other, other_line = due_line(balance="100")
+
+    counts = services.autorenew_run()
+
+    assert (counts["renewed"], counts["failed"]) == (1, 1)
+    wallet = Wallet.objects.get(user=refunding)
+    assert (wallet.balance, wallet.held) == (Decimal("100.00"), Decimal("100.00"))
+    assert not auto_orders(refunding_line).exists()
+    assert "¥0.00" in Notification.objects.get(user=refunding, link="/billing/top-up/").body
+    assert auto_orders(other_line).get().status == Order.Status.PAID
+    assert wallet_balance(other) == Decimal("70.00")
+
+
+def test_auto_renew_counts_only_what_is_not_held():
+    user, line = due_line(balance="100")
+    Wallet.objects.filter(user=user).update(held=Decimal("80.00"))
+
+    assert services.autorenew_run()["failed"] == 1  # ¥20 spendable, ¥30 due
+
+    wallet = Wallet.objects.get(user=user)
+    assert (wallet.balance, wallet.held) == (Decimal("100.00"), Decimal("80.00"))
+    assert "¥20.00" in Notification.objects.get(user=user, link="/billing/top-up/").body
+    assert not auto_orders(line).exists()
