@@ -44,6 +44,7 @@ from .orders import (
     new_out_trade_no,
     paid_orders_settle,
     renewals_extend,
+    renewals_refused,
 )
 from .payments import payment_record_result
 
@@ -57,7 +58,7 @@ def autorenew_set(*, actor: User, line_id: int, enabled: bool, method: str, term
     """Switch auto-renew on or off for one of the actor's own lines."""
     with transaction.atomic():
         line = Line.objects.select_for_update(of=("self",)).select_related("owner").get(pk=line_id)
-        check_renewable(line=line, owner=actor)
+        check_renewable(line=line, owner=actor, refusals=enabled)
         service = LineService.objects.filter(line=line).first()
         if service is None:
             plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
@@ -244,6 +245,9 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCha
     """Renew the chunk's wallet-funded lines in bulk; return the lines to charge by saved card."""
     with transaction.atomic():
         due = [line for line in _lock_due_lines(ids) if _is_due(line, now=now)]
+        # A line whose cancellation is requested is not charged for (nor counted as a failure).
+        refused = renewals_refused([line.line_id for line in due]) if due else {}
+        due = [line for line in due if line.line_id not in refused]
         counts["skipped"] += len(ids) - len(due)
         if not due:
             return []
@@ -412,7 +416,7 @@ def _renew_by_saved_card(charge: CardCharge, *, now: datetime, counts: dict) -> 
             .filter(line_id=charge.line_id)
             .first()
         )
-        if service is None or service.line.validity_end != charge.period:
+        if service is None or service.line.validity_end != charge.period or renewals_refused([charge.line_id]):
             counts["skipped"] += 1
             return
         order = Order.objects.filter(

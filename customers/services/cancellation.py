@@ -5,6 +5,7 @@ Before a request can be made, what is still open must be cleared: a wallet balan
 services bound to the number. Approval checks again inside its transaction.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,6 +34,9 @@ ERR_REFUND_PENDING = gettext_lazy(
 )
 ERR_NOT_OPEN = gettext_lazy("This request is no longer open (it was withdrawn or already decided).")
 ERR_REASON_REQUIRED = gettext_lazy("Give the customer a reason for the rejection.")
+ERR_CANCELLATION_REQUESTED = gettext_lazy(
+    "You have asked for this line to be cancelled, so it is not renewed. To keep it, withdraw the request first."
+)
 
 
 @dataclass
@@ -70,6 +74,12 @@ def cancellation_blockers(*, user: User, line: Line, include_balance: bool = Tru
 
 # What billing holds open: the page lists these in its checklist, where each is shown once.
 CHECKLIST_CODES = frozenset({"balance", "open_orders", "unsettled_payments"})
+
+
+def lines_with_cancellation_requested(line_ids: Sequence[int]) -> dict[int, str]:
+    """The lines among ``line_ids`` with an open cancellation request: billing renews none of them."""
+    requested = CancellationRequest.objects.filter(line_id__in=list(line_ids), status=CancellationRequest.Status.OPEN)
+    return {line_id: str(ERR_CANCELLATION_REQUESTED) for line_id in requested.values_list("line_id", flat=True)}
 
 
 def cancellation_identity_problems(*, user: User, line: Line, full_name: str | None, phone) -> list[Blocker]:
