@@ -376,6 +376,18 @@ def _add_allowances(renewals: list[Order], *, now: datetime) -> None:
         )
 
 
+def renewal_service_lock(order: Order) -> None:
+    """Lock the renewed line's service row, before the wallet, the line or anything else a renewal writes.
+
+    The auto-renew job takes a line's service row first (then wallets, then lines); a
+    payment that took the wallet or the line first and the service row last (its
+    allowances) deadlocked with it. Taken first, the job skips the row (SKIP LOCKED) or
+    the payment waits for the job's chunk to commit.
+    """
+    if order.kind == Order.Kind.RENEWAL:
+        list(LineService.objects.select_for_update().filter(line_id=order.line_id).values_list("pk", flat=True))
+
+
 def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now: datetime | None = None) -> Order:
     """Mark an open order paid by this (succeeded) payment and apply its effects, once.
 
@@ -386,6 +398,7 @@ def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now:
         order = Order.objects.select_for_update(of=("self",)).select_related("line", "plan", "user").get(pk=order_id)
         if order.status == Order.Status.PAID:
             return order
+        renewal_service_lock(order)
         check_order_renewable(order)
         order.status = Order.Status.PAID
         order.paid_at = now
