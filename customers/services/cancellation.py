@@ -160,11 +160,19 @@ def cancellation_request_approve(*, request_id: int, actor: User, note: str = ""
     """Cancel the line: re-check, refund the balance, stop auto-renew, quarantine the number, tell the customer."""
     now = timezone.now()
     with transaction.atomic():
-        request = CancellationRequest.objects.select_for_update().select_related("line", "user").get(pk=request_id)
+        request = (
+            CancellationRequest.objects.select_for_update(of=("self",))
+            .select_related("line", "user")
+            .get(pk=request_id)
+        )
         if request.status != CancellationRequest.Status.OPEN:
             raise CancellationError(ERR_NOT_OPEN)
-        user = User.objects.select_for_update().get(pk=request.user_id)
         line = request.line
+        # Auto-renew off first: that locks the line's service row before the customer, the wallet
+        # and the line, the order the auto-renew job takes them in (its orders and messages
+        # reference the customer's row), so the two wait for each other instead of deadlocking.
+        billing_services.line_billing_close(line=line, actor=actor)
+        user = User.objects.select_for_update().get(pk=request.user_id)
         blockers = cancellation_blockers(user=user, line=line, include_balance=False)
         if blockers:
             raise CancellationError(problems=blockers)
@@ -172,7 +180,6 @@ def cancellation_request_approve(*, request_id: int, actor: User, note: str = ""
             user=user, actor=actor, reference=f"cancellation:{request.pk}"
         )
         line_cancel(line_id=line.pk, actor=actor, quarantine_days=settings.NUMBER_QUARANTINE_DAYS)
-        billing_services.line_billing_close(line=line, actor=actor)
         if not Line.objects.filter(owner=user).exclude(status=Line.Status.CANCELLED).exists():
             customer_mark_service_ended(user=user, at=now)
         request.status = CancellationRequest.Status.APPROVED
