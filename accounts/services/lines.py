@@ -379,7 +379,10 @@ def user_revoke_real_name_verification(*, user: User, actor, reason: str) -> lis
     cancelled lines stay as they are. Returns the suspended lines.
     """
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
+        # FOR NO KEY UPDATE: rows written meanwhile that only reference the customer (the
+        # auto-renew job's orders and audit events, after it locked this customer's lines)
+        # go ahead instead of deadlocking with the line locks taken below.
+        user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         user.real_name_verified_at = None
         user.save(update_fields=["real_name_verified_at"])
         audit_record(

@@ -57,9 +57,10 @@ CHUNK_ATTEMPTS = 3
 def autorenew_set(*, actor: User, line_id: int, enabled: bool, method: str, term_months: int = 1) -> LineService:
     """Switch auto-renew on or off for one of the actor's own lines."""
     with transaction.atomic():
+        # The service row before the line, in the order the job locks them: else the two deadlock.
+        service = LineService.objects.select_for_update().filter(line_id=line_id).first()
         line = Line.objects.select_for_update(of=("self",)).select_related("owner").get(pk=line_id)
         check_renewable(line=line, owner=actor, refusals=enabled)
-        service = LineService.objects.filter(line=line).first()
         if service is None:
             plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
             service = LineService.objects.create(line=line, plan=plan)

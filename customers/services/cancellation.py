@@ -172,7 +172,8 @@ def cancellation_request_approve(*, request_id: int, actor: User, note: str = ""
         # and the line, the order the auto-renew job takes them in (its orders and messages
         # reference the customer's row), so the two wait for each other instead of deadlocking.
         billing_services.line_billing_close(line=line, actor=actor)
-        user = User.objects.select_for_update().get(pk=request.user_id)
+        # No key update: the job's orders and messages, which only reference the customer, go ahead.
+        user = User.objects.select_for_update(no_key=True).get(pk=request.user_id)
         blockers = cancellation_blockers(user=user, line=line, include_balance=False)
         if blockers:
             raise CancellationError(problems=blockers)
