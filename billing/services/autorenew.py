@@ -116,11 +116,12 @@ class Renewal(NamedTuple):
 
 
 class CardCharge(NamedTuple):
-    """A due line to charge to its owner's saved card, outside the chunk's transaction."""
+    """A due line to charge to its owner's saved card, outside the chunk's transaction: what was priced."""
 
     line_id: int
     period: datetime
     plan_id: int
+    term_months: int
     amount: Decimal
 
 
@@ -284,7 +285,7 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCha
                 wallet.balance -= amount
                 renewals.append(Renewal(line, plan, amount, wallet, wallet.balance, order))
             elif line.method == LineService.AutoRenewMethod.WALLET_THEN_CARD and line.owner_id in saved_cards:
-                card_charges.append(CardCharge(line.line_id, line.validity_end, plan.pk, amount))
+                card_charges.append(CardCharge(line.line_id, line.validity_end, plan.pk, line.term_months, amount))
             else:
                 balance = wallet.available if wallet is not None else Decimal("0.00")
                 failed.append(
@@ -417,7 +418,15 @@ def _renew_by_saved_card(charge: CardCharge, *, now: datetime, counts: dict) -> 
             .filter(line_id=charge.line_id)
             .first()
         )
-        if service is None or service.line.validity_end != charge.period or renewals_refused([charge.line_id]):
+        # The customer may have switched auto-renew off or to the wallet alone since the chunk
+        # chose the card (its lock is gone): check again under this one.
+        if (
+            service is None
+            or not service.auto_renew
+            or service.auto_renew_method != LineService.AutoRenewMethod.WALLET_THEN_CARD
+            or service.line.validity_end != charge.period
+            or renewals_refused([charge.line_id])
+        ):
             counts["skipped"] += 1
             return
         order = Order.objects.filter(
@@ -433,7 +442,8 @@ def _renew_by_saved_card(charge: CardCharge, *, now: datetime, counts: dict) -> 
                 line_id=charge.line_id,
                 owner_id=service.line.owner_id,
                 period=charge.period,
-                term_months=service.auto_renew_term_months,
+                # The term that was priced: a term changed since then counts from the next renewal.
+                term_months=charge.term_months,
                 plan=Plan.objects.get(pk=charge.plan_id),
                 amount=charge.amount,
                 now=now,

@@ -13,6 +13,7 @@ from accounts.services import add_months
 from billing import services
 from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SandboxCharge, SavedCard, Wallet
 from billing.selectors import MAX_AUTORENEW_FAILURES
+from billing.services import autorenew
 from billing.services.errors import ERR_LINE_NOT_YOURS, ERR_NOT_VERIFIED
 from tests.billing.conftest import charges_total, fund, page_shows, renewal_order, verified_customer, wallet_balance
 from tests.factories import CustomerFactory, make_line
@@ -436,4 +437,53 @@ def test_auto_renew_counts_only_what_is_not_held():
     wallet = Wallet.objects.get(user=user)
     assert (wallet.balance, wallet.held) == (Decimal("100.00"), Decimal("80.00"))
     assert "¥20.00" in Notification.objects.get(user=user, link="/billing/top-up/").body
+    assert not auto_orders(line).exists()
+
+
+def _customer_acts_before_the_card_charge(monkeypatch, act):
+    """Run ``act`` after the job's chunk chose the saved card and before it charges it."""
+    charge_by_card = autorenew._renew_by_saved_card
+
+    def acting_first(charge, **kwargs):
+        act()
+        return charge_by_card(charge, **kwargs)
+
+    monkeypatch.setattr(autorenew, "_renew_by_saved_card", acting_first)
+
+
+def test_a_term_changed_before_the_card_charge_is_not_renewed_at_the_old_terms_price(plans, monkeypatch):
+    user, line = verified_customer()
+    saved_card_for(user, line, plans)
+    user, line = due_line(balance="0", method="wallet_then_card", customer=(user, line))
+    old_end = line.validity_end
+    _customer_acts_before_the_card_charge(
+        monkeypatch,
+        lambda: services.autorenew_set(
+            actor=user, line_id=line.pk, enabled=True, method="wallet_then_card", term_months=12
+        ),
+    )
+
+    services.autorenew_run()
+
+    order = auto_orders(line).get()
+    assert order.amount == order.plan.monthly_price * order.term_months
+    line.refresh_from_db()
+    assert line.validity_end == add_months(old_end, order.term_months)
+    assert SandboxCharge.objects.get(out_trade_no=order.payments.get().out_trade_no).amount == order.amount
+
+
+def test_auto_renew_switched_off_before_the_card_charge_charges_nothing(plans, monkeypatch):
+    user, line = verified_customer()
+    saved_card_for(user, line, plans)
+    user, line = due_line(balance="0", method="wallet_then_card", customer=(user, line))
+    charges_before = SandboxCharge.objects.count()
+    _customer_acts_before_the_card_charge(
+        monkeypatch,
+        lambda: services.autorenew_set(actor=user, line_id=line.pk, enabled=False, method="wallet_then_card"),
+    )
+
+    counts = services.autorenew_run()
+
+    assert counts["card_renewed"] == 0
+    assert SandboxCharge.objects.count() == charges_before
     assert not auto_orders(line).exists()
