@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from accounts import message_kinds
@@ -260,6 +260,12 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCha
             order.line_id: order
             for order in Order.objects.filter(
                 channel=Order.Channel.AUTO, line_id__in=periods, renews_from__in=set(periods.values())
+            ).annotate(
+                in_flight=Exists(
+                    Payment.objects.filter(
+                        order=OuterRef("pk"), status__in=[Payment.Status.CREATED, Payment.Status.UNKNOWN]
+                    )
+                )
             )
             if order.renews_from == periods[order.line_id]
         }
@@ -275,6 +281,10 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCha
             order = this_period.get(line.line_id)
             if order is not None and order.status != Order.Status.OPEN:
                 counts["skipped"] += 1  # this period is settled already
+                continue
+            if order is not None and order.in_flight:
+                # A card charge of it may have gone through: payments_settle asks the provider first.
+                counts["skipped"] += 1
                 continue
             plan = plans_by_id[line.plan_id]
             plan = plans.get(plan.code, plan)

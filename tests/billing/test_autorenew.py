@@ -487,3 +487,29 @@ def test_auto_renew_switched_off_before_the_card_charge_charges_nothing(plans, m
     assert counts["card_renewed"] == 0
     assert SandboxCharge.objects.count() == charges_before
     assert not auto_orders(line).exists()
+
+
+def test_a_card_charge_still_unknown_keeps_the_retry_from_paying_the_order_from_the_wallet(plans, monkeypatch):
+    # The first attempt's card charge got no answer (it may have gone through); the customer
+    # then tops up. The retry must not charge the wallet for the same order before the
+    # provider has said how the card charge ended.
+    user, line = verified_customer()
+    saved_card_for(user, line, plans)
+    user, line = due_line(balance="0", method="wallet_then_card", customer=(user, line))
+    end = line.validity_end
+
+    def no_answer(self, **kwargs):
+        raise Boom("timeout")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("billing.gateways.sandbox.SandboxGateway.charge_saved_card", no_answer)
+        services.autorenew_run()
+    order = auto_orders(line).get()
+    assert order.payments.get().status == Payment.Status.UNKNOWN
+    fund(user, "100")
+
+    services.autorenew_run(now=end - timedelta(days=1))
+
+    assert charges_total(user) == Decimal("0.00")
+    order.refresh_from_db()
+    assert order.status == Order.Status.OPEN
