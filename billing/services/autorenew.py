@@ -137,6 +137,22 @@ class Failure(NamedTuple):
     balance: Decimal
 
 
+def _record_refusal(line_id: int, *, now: datetime) -> None:
+    """Count a refused renewal (一证五号) as a failed attempt: it waits for the next slot, or is given up.
+
+    Left due, the line would be tried in every run, and its chunk redone one line at a time.
+    """
+    service = LineService.objects.select_related("line").filter(line_id=line_id).first()
+    if service is None:
+        return
+    end = service.line.validity_end
+    next_attempt = _next_attempt(end, now) if end is not None else None
+    failures = service.auto_renew_failures + 1 if next_attempt is not None else MAX_AUTORENEW_FAILURES
+    LineService.objects.filter(line_id=line_id).update(
+        auto_renew_failures=failures, auto_renew_next_attempt_at=next_attempt, updated_at=now
+    )
+
+
 def _next_attempt(validity_end: datetime, now: datetime) -> datetime | None:
     """Retry one day before the end and on the day; None when no try is left."""
     for slot in (validity_end - timedelta(days=1), validity_end - timedelta(hours=1)):
@@ -195,6 +211,7 @@ def _renew_one_by_one(ids: list[int], *, now: datetime, counts: dict) -> list[Ca
         except BillingError as error:
             logger.info("Auto-renew of line %s refused: %s", line_id, error)
             counts["skipped"] += 1
+            _record_refusal(line_id, now=now)
             continue
         for key, value in line_counts.items():
             counts[key] += value

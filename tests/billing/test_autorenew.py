@@ -12,7 +12,7 @@ from accounts.models import Line, Notification, OutboundMessage, User
 from accounts.services import add_months
 from billing import services
 from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SandboxCharge, SavedCard, Wallet
-from billing.selectors import MAX_AUTORENEW_FAILURES
+from billing.selectors import MAX_AUTORENEW_FAILURES, due_line_ids
 from billing.services import autorenew
 from billing.services.errors import ERR_LINE_NOT_YOURS, ERR_NOT_VERIFIED
 from tests.billing.conftest import charges_total, fund, page_shows, renewal_order, verified_customer, wallet_balance
@@ -513,3 +513,25 @@ def test_a_card_charge_still_unknown_keeps_the_retry_from_paying_the_order_from_
     assert charges_total(user) == Decimal("0.00")
     order.refresh_from_db()
     assert order.status == Order.Status.OPEN
+
+
+def test_an_expired_line_refused_by_the_line_limit_is_not_tried_again_every_run(settings):
+    # The line lapsed, and meanwhile its owner's ID reached the limit with another line: the
+    # job cannot bring it back (一证五号). It must not stay due for ever (each run then
+    # redoing its whole chunk one line at a time).
+    settings.MAX_LINES_PER_ID = 1
+    user, lapsed = due_line(balance="100", days_left=-40)
+    Line.objects.filter(pk=lapsed.pk).update(status=Line.Status.EXPIRED)
+    make_line(owner=user)  # activated at once: the owner is verified and the ID has room again
+    assert Line.objects.filter(owner=user, status=Line.Status.ACTIVE).count() == 1
+    other, other_line = due_line(balance="100")
+
+    first = services.autorenew_run()
+
+    assert first["renewed"] == 1
+    assert auto_orders(other_line).get().status == Order.Status.PAID
+    assert wallet_balance(other) == Decimal("70.00")
+    assert Line.objects.get(pk=lapsed.pk).status == Line.Status.EXPIRED
+    assert charges_total(user) == Decimal("0.00")
+    now = timezone.now() + timedelta(hours=1)
+    assert lapsed.pk not in due_line_ids(now=now, after_id=0, limit=100)
