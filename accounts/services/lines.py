@@ -392,8 +392,8 @@ def user_revoke_real_name_verification(*, user: User, actor, reason: str) -> lis
     """
     with transaction.atomic():
         # NO KEY UPDATE: it still waits for an activation holding the row, but not for the
-        # key-share locks a renewal's audit row takes on it while it holds a line this waits
-        # for below (that would be a deadlock).
+        # key-share locks that rows referring to the customer take (a renewal's orders and
+        # audit events, written while it holds a line this waits for below: a deadlock).
         user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         user.real_name_verified_at = None
         user.save(update_fields=["real_name_verified_at"])

@@ -9,6 +9,7 @@ from .orders import (
     order_mark_paid,
     orders_expire_stale,
     renewal_order_create,
+    renewal_refusal_add,
     topup_order_create,
 )
 from .payments import (
@@ -56,6 +57,7 @@ __all__ = [
     "refund_submit",
     "refunds_settle",
     "renewal_order_create",
+    "renewal_refusal_add",
     "store_renewal",
     "topup_order_create",
     "usage_import",

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from accounts import message_kinds
@@ -44,6 +44,7 @@ from .orders import (
     new_out_trade_no,
     paid_orders_settle,
     renewals_extend,
+    renewals_refused,
 )
 from .payments import payment_record_result
 
@@ -56,9 +57,10 @@ CHUNK_ATTEMPTS = 3
 def autorenew_set(*, actor: User, line_id: int, enabled: bool, method: str, term_months: int = 1) -> LineService:
     """Switch auto-renew on or off for one of the actor's own lines."""
     with transaction.atomic():
+        # The service row before the line, in the order the job locks them: else the two deadlock.
+        service = LineService.objects.select_for_update().filter(line_id=line_id).first()
         line = Line.objects.select_for_update(of=("self",)).select_related("owner").get(pk=line_id)
-        check_renewable(line=line, owner=actor)
-        service = LineService.objects.filter(line=line).first()
+        check_renewable(line=line, owner=actor, refusals=enabled)
         if service is None:
             plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
             service = LineService.objects.create(line=line, plan=plan)
@@ -114,11 +116,12 @@ class Renewal(NamedTuple):
 
 
 class CardCharge(NamedTuple):
-    """A due line to charge to its owner's saved card, outside the chunk's transaction."""
+    """A due line to charge to its owner's saved card, outside the chunk's transaction: what was priced."""
 
     line_id: int
     period: datetime
     plan_id: int
+    term_months: int
     amount: Decimal
 
 
@@ -132,6 +135,22 @@ class Failure(NamedTuple):
     owner: User
     amount: Decimal
     balance: Decimal
+
+
+def _record_refusal(line_id: int, *, now: datetime) -> None:
+    """Count a refused renewal (一证五号) as a failed attempt: it waits for the next slot, or is given up.
+
+    Left due, the line would be tried in every run, and its chunk redone one line at a time.
+    """
+    service = LineService.objects.select_related("line").filter(line_id=line_id).first()
+    if service is None:
+        return
+    end = service.line.validity_end
+    next_attempt = _next_attempt(end, now) if end is not None else None
+    failures = service.auto_renew_failures + 1 if next_attempt is not None else MAX_AUTORENEW_FAILURES
+    LineService.objects.filter(line_id=line_id).update(
+        auto_renew_failures=failures, auto_renew_next_attempt_at=next_attempt, updated_at=now
+    )
 
 
 def _next_attempt(validity_end: datetime, now: datetime) -> datetime | None:
@@ -192,6 +211,7 @@ def _renew_one_by_one(ids: list[int], *, now: datetime, counts: dict) -> list[Ca
         except BillingError as error:
             logger.info("Auto-renew of line %s refused: %s", line_id, error)
             counts["skipped"] += 1
+            _record_refusal(line_id, now=now)
             continue
         for key, value in line_counts.items():
             counts[key] += value
@@ -244,6 +264,9 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCha
     """Renew the chunk's wallet-funded lines in bulk; return the lines to charge by saved card."""
     with transaction.atomic():
         due = [line for line in _lock_due_lines(ids) if _is_due(line, now=now)]
+        # A line whose cancellation is requested is not charged for (nor counted as a failure).
+        refused = renewals_refused([line.line_id for line in due]) if due else {}
+        due = [line for line in due if line.line_id not in refused]
         counts["skipped"] += len(ids) - len(due)
         if not due:
             return []
@@ -254,6 +277,12 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCha
             order.line_id: order
             for order in Order.objects.filter(
                 channel=Order.Channel.AUTO, line_id__in=periods, renews_from__in=set(periods.values())
+            ).annotate(
+                in_flight=Exists(
+                    Payment.objects.filter(
+                        order=OuterRef("pk"), status__in=[Payment.Status.CREATED, Payment.Status.UNKNOWN]
+                    )
+                )
             )
             if order.renews_from == periods[order.line_id]
         }
@@ -270,17 +299,22 @@ def _renew_chunk(ids: list[int], *, now: datetime, counts: dict) -> list[CardCha
             if order is not None and order.status != Order.Status.OPEN:
                 counts["skipped"] += 1  # this period is settled already
                 continue
+            if order is not None and order.in_flight:
+                # A card charge of it may have gone through: payments_settle asks the provider first.
+                counts["skipped"] += 1
+                continue
             plan = plans_by_id[line.plan_id]
             plan = plans.get(plan.code, plan)
             amount = (plan.monthly_price * line.term_months).quantize(Decimal("0.01"))
             wallet = wallets.get(line.owner_id)
-            if wallet is not None and wallet.balance >= amount:
+            # What is held for a refund on its way is not the customer's to spend (ledger_append's rule).
+            if wallet is not None and wallet.available >= amount:
                 wallet.balance -= amount
                 renewals.append(Renewal(line, plan, amount, wallet, wallet.balance, order))
             elif line.method == LineService.AutoRenewMethod.WALLET_THEN_CARD and line.owner_id in saved_cards:
-                card_charges.append(CardCharge(line.line_id, line.validity_end, plan.pk, amount))
+                card_charges.append(CardCharge(line.line_id, line.validity_end, plan.pk, line.term_months, amount))
             else:
-                balance = wallet.balance if wallet is not None else Decimal("0.00")
+                balance = wallet.available if wallet is not None else Decimal("0.00")
                 failed.append(
                     Failure(line.line_id, line.validity_end, line.failures, line.msisdn, line.owner, amount, balance)
                 )
@@ -411,7 +445,15 @@ def _renew_by_saved_card(charge: CardCharge, *, now: datetime, counts: dict) -> 
             .filter(line_id=charge.line_id)
             .first()
         )
-        if service is None or service.line.validity_end != charge.period:
+        # The customer may have switched auto-renew off or to the wallet alone since the chunk
+        # chose the card (its lock is gone): check again under this one.
+        if (
+            service is None
+            or not service.auto_renew
+            or service.auto_renew_method != LineService.AutoRenewMethod.WALLET_THEN_CARD
+            or service.line.validity_end != charge.period
+            or renewals_refused([charge.line_id])
+        ):
             counts["skipped"] += 1
             return
         order = Order.objects.filter(
@@ -427,7 +469,8 @@ def _renew_by_saved_card(charge: CardCharge, *, now: datetime, counts: dict) -> 
                 line_id=charge.line_id,
                 owner_id=service.line.owner_id,
                 period=charge.period,
-                term_months=service.auto_renew_term_months,
+                # The term that was priced: a term changed since then counts from the next renewal.
+                term_months=charge.term_months,
                 plan=Plan.objects.get(pk=charge.plan_id),
                 amount=charge.amount,
                 now=now,

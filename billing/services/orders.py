@@ -3,6 +3,7 @@
 import hashlib
 import json
 import secrets
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -50,14 +51,40 @@ def fingerprint(**params) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def check_renewable(*, line: Line, owner: User | None = None) -> None:
-    """Raise BillingError unless the line can be renewed (and belongs to ``owner`` when given)."""
+# What a higher app says about lines that must not be renewed now (the portal: a cancellation
+# is requested). billing cannot import it (layers), so it hands its check in at start-up.
+_renewal_refusals: list[Callable[[Sequence[int]], Mapping[int, str]]] = []
+
+
+def renewal_refusal_add(check: Callable[[Sequence[int]], Mapping[int, str]]) -> None:
+    """Call ``check(line_ids)`` before any renewal; it returns the refused lines' ids with the message for each."""
+    if check not in _renewal_refusals:
+        _renewal_refusals.append(check)
+
+
+def renewals_refused(line_ids: Sequence[int]) -> dict[int, str]:
+    """The lines among ``line_ids`` that no path may renew now, each with why (one query per check)."""
+    refused: dict[int, str] = {}
+    for check in _renewal_refusals:
+        for line_id, message in check(line_ids).items():
+            refused.setdefault(line_id, message)
+    return refused
+
+
+def check_renewable(*, line: Line, owner: User | None = None, refusals: bool = True) -> None:
+    """Raise BillingError unless the line can be renewed (and belongs to ``owner`` when given).
+
+    ``refusals=False`` skips the higher apps' refusals (``renewals_refused``): for switching
+    auto-renew off, which renews nothing.
+    """
     if owner is not None and line.owner_id != owner.pk:
         raise BillingError(ERR_LINE_NOT_YOURS)
     if line.owner is None or not line.owner.is_real_name_verified:
         raise BillingError(ERR_NOT_VERIFIED)
     if line.status not in RENEWABLE_STATUSES:
         raise BillingError(ERR_LINE_NOT_RENEWABLE)
+    if refusals and (refused := renewals_refused([line.pk])):
+        raise BillingError(refused[line.pk])
 
 
 def check_order_renewable(order: Order) -> None:
@@ -349,6 +376,18 @@ def _add_allowances(renewals: list[Order], *, now: datetime) -> None:
         )
 
 
+def renewal_service_lock(order: Order) -> None:
+    """Lock the renewed line's service row, before the wallet, the line or anything else a renewal writes.
+
+    The auto-renew job takes a line's service row first (then wallets, then lines); a
+    payment that took the wallet or the line first and the service row last (its
+    allowances) deadlocked with it. Taken first, the job skips the row (SKIP LOCKED) or
+    the payment waits for the job's chunk to commit.
+    """
+    if order.kind == Order.Kind.RENEWAL:
+        list(LineService.objects.select_for_update().filter(line_id=order.line_id).values_list("pk", flat=True))
+
+
 def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now: datetime | None = None) -> Order:
     """Mark an open order paid by this (succeeded) payment and apply its effects, once.
 
@@ -359,6 +398,7 @@ def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now:
         order = Order.objects.select_for_update(of=("self",)).select_related("line", "plan", "user").get(pk=order_id)
         if order.status == Order.Status.PAID:
             return order
+        renewal_service_lock(order)
         check_order_renewable(order)
         order.status = Order.Status.PAID
         order.paid_at = now

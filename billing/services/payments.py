@@ -33,7 +33,7 @@ from .errors import (
     BillingError,
     PaymentAmountMismatch,
 )
-from .orders import check_order_renewable, new_out_trade_no, order_mark_paid, orders_expire_stale
+from .orders import check_order_renewable, new_out_trade_no, order_mark_paid, orders_expire_stale, renewal_service_lock
 from .refunds import refund_request_for_duplicate
 from .wallet import DuplicateLedgerEntry, ledger_append
 
@@ -153,6 +153,7 @@ def _pay_from_wallet(*, order_id: int, actor: User | None) -> PayOutcome:
         _no_attempt_in_flight(order)
         if order.kind != Order.Kind.RENEWAL:
             raise BillingError(ERR_METHOD_NOT_ALLOWED)
+        renewal_service_lock(order)  # before the wallet, in the auto-renew job's order
         try:
             ledger_append(user=order.user, kind="charge", amount=-order.amount, reference=order.number, actor=actor)
         except DuplicateLedgerEntry as error:  # a charge for this order exists: it is paid

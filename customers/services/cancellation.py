@@ -5,6 +5,7 @@ Before a request can be made, what is still open must be cleared: a wallet balan
 services bound to the number. Approval checks again inside its transaction.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,6 +34,9 @@ ERR_REFUND_PENDING = gettext_lazy(
 )
 ERR_NOT_OPEN = gettext_lazy("This request is no longer open (it was withdrawn or already decided).")
 ERR_REASON_REQUIRED = gettext_lazy("Give the customer a reason for the rejection.")
+ERR_CANCELLATION_REQUESTED = gettext_lazy(
+    "You have asked for this line to be cancelled, so it is not renewed. To keep it, withdraw the request first."
+)
 
 
 @dataclass
@@ -70,6 +74,12 @@ def cancellation_blockers(*, user: User, line: Line, include_balance: bool = Tru
 
 # What billing holds open: the page lists these in its checklist, where each is shown once.
 CHECKLIST_CODES = frozenset({"balance", "open_orders", "unsettled_payments"})
+
+
+def lines_with_cancellation_requested(line_ids: Sequence[int]) -> dict[int, str]:
+    """The lines among ``line_ids`` with an open cancellation request: billing renews none of them."""
+    requested = CancellationRequest.objects.filter(line_id__in=list(line_ids), status=CancellationRequest.Status.OPEN)
+    return {line_id: str(ERR_CANCELLATION_REQUESTED) for line_id in requested.values_list("line_id", flat=True)}
 
 
 def cancellation_identity_problems(*, user: User, line: Line, full_name: str | None, phone) -> list[Blocker]:
@@ -150,11 +160,20 @@ def cancellation_request_approve(*, request_id: int, actor: User, note: str = ""
     """Cancel the line: re-check, refund the balance, stop auto-renew, quarantine the number, tell the customer."""
     now = timezone.now()
     with transaction.atomic():
-        request = CancellationRequest.objects.select_for_update().select_related("line", "user").get(pk=request_id)
+        request = (
+            CancellationRequest.objects.select_for_update(of=("self",))
+            .select_related("line", "user")
+            .get(pk=request_id)
+        )
         if request.status != CancellationRequest.Status.OPEN:
             raise CancellationError(ERR_NOT_OPEN)
-        user = User.objects.select_for_update().get(pk=request.user_id)
         line = request.line
+        # Auto-renew off first: that locks the line's service row before the customer, the wallet
+        # and the line, the order the auto-renew job takes them in (its orders and messages
+        # reference the customer's row), so the two wait for each other instead of deadlocking.
+        billing_services.line_billing_close(line=line, actor=actor)
+        # No key update: the job's orders and messages, which only reference the customer, go ahead.
+        user = User.objects.select_for_update(no_key=True).get(pk=request.user_id)
         blockers = cancellation_blockers(user=user, line=line, include_balance=False)
         if blockers:
             raise CancellationError(problems=blockers)
@@ -162,7 +181,6 @@ def cancellation_request_approve(*, request_id: int, actor: User, note: str = ""
             user=user, actor=actor, reference=f"cancellation:{request.pk}"
         )
         line_cancel(line_id=line.pk, actor=actor, quarantine_days=settings.NUMBER_QUARANTINE_DAYS)
-        billing_services.line_billing_close(line=line, actor=actor)
         if not Line.objects.filter(owner=user).exclude(status=Line.Status.CANCELLED).exists():
             customer_mark_service_ended(user=user, at=now)
         request.status = CancellationRequest.Status.APPROVED

@@ -11,8 +11,9 @@ from django.utils import timezone
 from accounts.models import Line, Notification, OutboundMessage, User
 from accounts.services import add_months
 from billing import services
-from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SandboxCharge, SavedCard
-from billing.selectors import MAX_AUTORENEW_FAILURES
+from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Receipt, SandboxCharge, SavedCard, Wallet
+from billing.selectors import MAX_AUTORENEW_FAILURES, due_line_ids
+from billing.services import autorenew
 from billing.services.errors import ERR_LINE_NOT_YOURS, ERR_NOT_VERIFIED
 from tests.billing.conftest import charges_total, fund, page_shows, renewal_order, verified_customer, wallet_balance
 from tests.factories import CustomerFactory, make_line
@@ -407,3 +408,130 @@ def test_the_command_reports_its_counts():
     call_command("run_autorenew", "--chunk-size", "1", stdout=out)
 
     assert out.getvalue().strip() == "renewed=1 card_renewed=0 failed=1 skipped=0 settled_unknown_payments=0"
+
+
+def test_money_held_for_a_refund_is_not_spent_by_auto_renew_and_does_not_stop_the_run():
+    # The customer asked for their balance back (¥100 on its way through the provider) and left
+    # auto-renew on: the job must see ¥0 to spend, tell them, and renew everyone else's lines.
+    refunding, refunding_line = due_line(balance="100")
+    Wallet.objects.filter(user=refunding).update(held=Decimal("100.00"))
+    other, other_line = due_line(balance="100")
+
+    counts = services.autorenew_run()
+
+    assert (counts["renewed"], counts["failed"]) == (1, 1)
+    wallet = Wallet.objects.get(user=refunding)
+    assert (wallet.balance, wallet.held) == (Decimal("100.00"), Decimal("100.00"))
+    assert not auto_orders(refunding_line).exists()
+    assert "¥0.00" in Notification.objects.get(user=refunding, link="/billing/top-up/").body
+    assert auto_orders(other_line).get().status == Order.Status.PAID
+    assert wallet_balance(other) == Decimal("70.00")
+
+
+def test_auto_renew_counts_only_what_is_not_held():
+    user, line = due_line(balance="100")
+    Wallet.objects.filter(user=user).update(held=Decimal("80.00"))
+
+    assert services.autorenew_run()["failed"] == 1  # ¥20 spendable, ¥30 due
+
+    wallet = Wallet.objects.get(user=user)
+    assert (wallet.balance, wallet.held) == (Decimal("100.00"), Decimal("80.00"))
+    assert "¥20.00" in Notification.objects.get(user=user, link="/billing/top-up/").body
+    assert not auto_orders(line).exists()
+
+
+def _customer_acts_before_the_card_charge(monkeypatch, act):
+    """Run ``act`` after the job's chunk chose the saved card and before it charges it."""
+    charge_by_card = autorenew._renew_by_saved_card
+
+    def acting_first(charge, **kwargs):
+        act()
+        return charge_by_card(charge, **kwargs)
+
+    monkeypatch.setattr(autorenew, "_renew_by_saved_card", acting_first)
+
+
+def test_a_term_changed_before_the_card_charge_is_not_renewed_at_the_old_terms_price(plans, monkeypatch):
+    user, line = verified_customer()
+    saved_card_for(user, line, plans)
+    user, line = due_line(balance="0", method="wallet_then_card", customer=(user, line))
+    old_end = line.validity_end
+    _customer_acts_before_the_card_charge(
+        monkeypatch,
+        lambda: services.autorenew_set(
+            actor=user, line_id=line.pk, enabled=True, method="wallet_then_card", term_months=12
+        ),
+    )
+
+    services.autorenew_run()
+
+    order = auto_orders(line).get()
+    assert order.amount == order.plan.monthly_price * order.term_months
+    line.refresh_from_db()
+    assert line.validity_end == add_months(old_end, order.term_months)
+    assert SandboxCharge.objects.get(out_trade_no=order.payments.get().out_trade_no).amount == order.amount
+
+
+def test_auto_renew_switched_off_before_the_card_charge_charges_nothing(plans, monkeypatch):
+    user, line = verified_customer()
+    saved_card_for(user, line, plans)
+    user, line = due_line(balance="0", method="wallet_then_card", customer=(user, line))
+    charges_before = SandboxCharge.objects.count()
+    _customer_acts_before_the_card_charge(
+        monkeypatch,
+        lambda: services.autorenew_set(actor=user, line_id=line.pk, enabled=False, method="wallet_then_card"),
+    )
+
+    counts = services.autorenew_run()
+
+    assert counts["card_renewed"] == 0
+    assert SandboxCharge.objects.count() == charges_before
+    assert not auto_orders(line).exists()
+
+
+def test_a_card_charge_still_unknown_keeps_the_retry_from_paying_the_order_from_the_wallet(plans, monkeypatch):
+    # The first attempt's card charge got no answer (it may have gone through); the customer
+    # then tops up. The retry must not charge the wallet for the same order before the
+    # provider has said how the card charge ended.
+    user, line = verified_customer()
+    saved_card_for(user, line, plans)
+    user, line = due_line(balance="0", method="wallet_then_card", customer=(user, line))
+    end = line.validity_end
+
+    def no_answer(self, **kwargs):
+        raise Boom("timeout")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("billing.gateways.sandbox.SandboxGateway.charge_saved_card", no_answer)
+        services.autorenew_run()
+    order = auto_orders(line).get()
+    assert order.payments.get().status == Payment.Status.UNKNOWN
+    fund(user, "100")
+
+    services.autorenew_run(now=end - timedelta(days=1))
+
+    assert charges_total(user) == Decimal("0.00")
+    order.refresh_from_db()
+    assert order.status == Order.Status.OPEN
+
+
+def test_an_expired_line_refused_by_the_line_limit_is_not_tried_again_every_run(settings):
+    # The line lapsed, and meanwhile its owner's ID reached the limit with another line: the
+    # job cannot bring it back (一证五号). It must not stay due for ever (each run then
+    # redoing its whole chunk one line at a time).
+    settings.MAX_LINES_PER_ID = 1
+    user, lapsed = due_line(balance="100", days_left=-40)
+    Line.objects.filter(pk=lapsed.pk).update(status=Line.Status.EXPIRED)
+    make_line(owner=user)  # activated at once: the owner is verified and the ID has room again
+    assert Line.objects.filter(owner=user, status=Line.Status.ACTIVE).count() == 1
+    other, other_line = due_line(balance="100")
+
+    first = services.autorenew_run()
+
+    assert first["renewed"] == 1
+    assert auto_orders(other_line).get().status == Order.Status.PAID
+    assert wallet_balance(other) == Decimal("70.00")
+    assert Line.objects.get(pk=lapsed.pk).status == Line.Status.EXPIRED
+    assert charges_total(user) == Decimal("0.00")
+    now = timezone.now() + timedelta(hours=1)
+    assert lapsed.pk not in due_line_ids(now=now, after_id=0, limit=100)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import AuditEvent, Line, User
 from billing import services as billing_services
-from billing.models import LedgerEntry
+from billing.models import LedgerEntry, Wallet
 from customers import services as customer_services
 from customers.models import CancellationRequest
 from customers.services.cancellation import ERR_NOT_OPEN
@@ -120,3 +120,37 @@ def test_two_purges_at_once_erase_each_customer_once():
         user.refresh_from_db()
         assert user.personal_data_erased_at is not None
         assert user.phone is None
+
+
+def test_approvals_while_auto_renew_renews_the_customers_other_lines_neither_fails():
+    # Each customer cancels one of two lines with auto-renew on; the other is due and paid
+    # from money that arrived after the request. The job locks both lines' service rows and
+    # the wallet; the approval refunds the wallet and switches the cancelled line's auto-renew off.
+    support = make_staff("support")
+    cases = []
+    for _ in range(15):
+        user, leaving = verified_customer()
+        staying, _code = make_line(owner=user)
+        services.lines_activate_waiting(user=user, actor=None)
+        for line in (leaving, staying):
+            billing_services.autorenew_set(actor=user, line_id=line.pk, enabled=True, method="wallet")
+        request, _created = submit(user, leaving)
+        billing_services.ledger_append(user=user, kind="adjustment", amount=Decimal("100"), reference=f"a{user.pk}")
+        cases.append((user, leaving, staying, request))
+    Line.objects.filter(owner__in=[user for user, *_rest in cases]).update(
+        validity_end=timezone.now() + timedelta(days=2)
+    )
+
+    def approve_all():
+        for _user, _leaving, _staying, request in reversed(cases):  # crossing the job's path
+            customer_services.cancellation_request_approve(request_id=request.pk, actor=support)
+
+    results = run_together(lambda: billing_services.autorenew_run(chunk_size=2), approve_all)
+
+    assert [outcome for outcome, _value in results] == ["ok", "ok"], results
+    for user, leaving, _staying, request in cases:
+        request.refresh_from_db()
+        assert request.status == CancellationRequest.Status.APPROVED
+        assert Line.objects.get(pk=leaving.pk).status == Line.Status.CANCELLED
+        # Renewed before the approval (¥30 charged, ¥70 refunded) or after it (refused: nothing left).
+        assert Wallet.objects.get(user=user).balance == Decimal("0.00")
