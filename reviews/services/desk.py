@@ -4,6 +4,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from phonenumber_field.phonenumber import to_python
 
 from accounts import message_kinds
 from accounts import services as account_services
@@ -20,6 +21,7 @@ from .errors import (
     ERR_CODE_ALREADY_VERIFIED,
     ERR_CUSTOMER_ALREADY_VERIFIED,
     ERR_LINE_LIMIT_IN_PERSON,
+    ERR_LINE_OF_ANOTHER_NUMBER,
     ERR_NOT_A_VERIFICATION_POINT,
     ERR_OWN_VERIFICATION,
     LineLimitReached,
@@ -89,6 +91,11 @@ def submission_verify_in_person(
             raise ReviewError(ERR_CODE_UNKNOWN)
         if line.status != Line.Status.INACTIVE:
             raise ReviewError(ERR_CODE_ALREADY_VERIFIED)
+        # Whoever attached the line is the one verified: the person at the desk must be them.
+        # Otherwise someone who learnt a buyer's code and added the line first would get it
+        # verified with the buyer's ID card when the buyer comes in.
+        if line.owner is not None and line.owner.phone != to_python(customer_phone):
+            raise ReviewError(ERR_LINE_OF_ANOTHER_NUMBER % {"phone": pii.mask_phone(line.owner.phone)})
         customer = line.owner or account_services.customer_for_desk(phone=customer_phone, actor=actor)
         if customer.pk == actor.pk:
             raise ReviewError(ERR_OWN_VERIFICATION)

@@ -47,6 +47,10 @@ ERR_CUSTOMER_ALREADY_VERIFIED = gettext_lazy(
     "The account with this mobile number is already verified: the customer can add the line online "
     "with the activation code, and it activates at once."
 )
+ERR_LINE_OF_ANOTHER_NUMBER = gettext_lazy(
+    "This line is in the account of another mobile number (%(phone)s). Type that account's number: "
+    "only the account holder can be verified for it, with their own ID card."
+)
 ERR_LINE_LIMIT_IN_PERSON = gettext_lazy(
     "This ID already holds the maximum number of lines (一证五号). The customer must cancel a line first."
 )

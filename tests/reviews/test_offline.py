@@ -297,9 +297,9 @@ def test_verifying_an_attached_line_uses_its_owner(clerk, sms_outbox, sent):
     users = User.objects.count()
 
     with sent():
-        certificate = verify(clerk, code, phone="+8613700000001")
+        certificate = verify(clerk, code, phone=customer.phone.as_national)
 
-    assert User.objects.count() == users  # no account for the typed number
+    assert User.objects.count() == users
     assert certificate.submission.user == customer
     customer.refresh_from_db()
     assert customer.is_real_name_verified
@@ -308,6 +308,36 @@ def test_verifying_an_attached_line_uses_its_owner(clerk, sms_outbox, sent):
     assert any(
         certificate.number in message["text"] for message in sms_outbox if message["to"] == customer.phone.as_e164
     )
+
+
+def test_a_line_in_another_numbers_account_is_refused_and_nothing_changes(clerk, sms_outbox):
+    # Someone who learnt the buyer's code added the line to their own account first; the
+    # buyer comes to the desk with their own number and ID card.
+    taker = CustomerFactory(phone="+8613700000009")
+    line, code = make_line(owner=taker)
+
+    with pytest.raises(services.ReviewError) as refused:
+        verify(clerk, code, phone="+8613700000001")
+
+    assert str(refused.value) == str(services.ERR_LINE_OF_ANOTHER_NUMBER) % {"phone": "137****0009"}
+    taker.refresh_from_db()
+    assert not taker.is_real_name_verified
+    line.refresh_from_db()
+    assert line.owner == taker and line.status == Line.Status.INACTIVE
+    assert not Submission.objects.exists() and not Certificate.objects.exists()
+    assert not User.objects.filter(phone="+8613700000001").exists()
+    assert sms_outbox == []
+
+
+def test_the_desk_page_says_whose_account_the_line_is_in(client, clerk):
+    _line, code = make_line(owner=CustomerFactory(phone="+8613700000009"))
+    client.force_login(clerk)
+
+    response = client.post("/staff/desk/verify/", desk_form(code, customer_phone="13700000001"))
+
+    assert response.status_code == 400  # the form again, with the refusal
+    assert "137****0009" in response.content.decode()
+    assert not Submission.objects.exists()
 
 
 def test_an_existing_account_with_the_mobile_number_gets_the_line(clerk):
