@@ -288,6 +288,10 @@ class PasswordResetConfirmSerializer(FormSerializer):
     def form_data(self, attrs):
         return {"code": attrs["code"], "password1": attrs["new_password"], "password2": attrs["new_password"]}
 
+    def form_kwargs(self):
+        # The new password is compared with the identifier typed, as on the web.
+        return {"identifier": str(self.initial_data.get("identifier", ""))}
+
     def validate(self, attrs):
         cleaned = super().validate(attrs)
         return {**cleaned, "identifier": attrs["identifier"]}
