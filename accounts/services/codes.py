@@ -1,10 +1,11 @@
 """One-time 6-digit codes: issued by SMS or email, hashed, single-use, expiring, rate limited."""
 
+import hashlib
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, gettext_noop
 
@@ -42,7 +43,25 @@ def _hash(user_id, purpose, code):
     return keyed_hash(f"otp:{user_id}:{purpose}", code)
 
 
+def _take_turns(*names: str) -> None:
+    """Wait, until the transaction ends, for any other code request naming one of ``names``.
+
+    The limits are counts of committed rows, so two requests counting at once would both pass
+    the last slot; eight numbers asked for at once from one address all got their SMS with a
+    limit of three. A PostgreSQL transaction-level advisory lock per address and destination
+    makes them count in turn (always the address first, so two requests cannot wait for each
+    other). SQLite runs one writer at a time and has no such locks.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name in names:
+            digest = hashlib.sha256(f"one-time-code-limit:{name}".encode()).digest()
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
+
+
 def _check_limits(*, destination: str, ip: str | None, now) -> None:
+    _take_turns(*([f"ip:{ip}"] if ip else []), f"destination:{destination}")
     hour_ago = now - timedelta(hours=1)
     recent = OneTimeCode.objects.filter(destination=destination, created_at__gte=hour_ago)
     latest = recent.order_by("-created_at").values_list("created_at", flat=True).first()

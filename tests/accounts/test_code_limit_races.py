@@ -1,0 +1,54 @@
+"""The one-time code limits under requests counting at the same moment (real threads, PostgreSQL)."""
+
+from accounts import services
+from accounts.models import OneTimeCode
+from tests.factories import CustomerFactory
+from tests.races import RACE_MARKS, errors, run_together, values
+
+pytestmark = RACE_MARKS
+
+IP = "198.51.100.20"
+
+
+def test_codes_per_address_hold_when_many_numbers_ask_at_once(settings, sent):
+    settings.OTP_MAX_PER_IP_PER_HOUR = 3
+    customers = [CustomerFactory() for _ in range(8)]
+
+    with sent():
+        results = run_together(
+            *[(lambda c=customer: services.login_code_request(phone=c.phone, ip=IP)) for customer in customers]
+        )
+
+    assert len(values(results)) == 3
+    assert {str(error) for error in errors(results)} == {str(services.codes.ERR_TOO_MANY_FROM_IP)}
+    assert OneTimeCode.objects.filter(requested_from_ip=IP).count() == 3
+
+
+def test_registrations_of_many_new_numbers_at_once_from_one_address_hold_its_limit(settings, sent):
+    settings.OTP_MAX_PER_IP_PER_HOUR = 3
+    numbers = [f"+86138001380{index:02d}" for index in range(8)]
+
+    with sent():
+        results = run_together(
+            *[
+                (lambda n=number: services.customer_register(phone=n, email=None, password="x-Secret-42", ip=IP))
+                for number in numbers
+            ]
+        )
+
+    assert len(values(results)) == 3
+    assert {str(error) for error in errors(results)} == {str(services.codes.ERR_TOO_MANY_FROM_IP)}
+    assert OneTimeCode.objects.filter(requested_from_ip=IP).count() == 3
+
+
+def test_requests_for_unknown_destinations_at_once_count_against_the_address_alike(settings, sent):
+    settings.OTP_MAX_PER_IP_PER_HOUR = 3
+    emails = [f"nobody{index}@example.com" for index in range(8)]
+
+    results = run_together(
+        *[(lambda e=email: services.password_reset_request(identifier=e, ip=IP)) for email in emails]
+    )
+
+    assert len(values(results)) == 3
+    assert {str(error) for error in errors(results)} == {str(services.codes.ERR_TOO_MANY_FROM_IP)}
+
