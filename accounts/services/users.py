@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -59,16 +59,30 @@ def customer_register(*, phone, email: str | None, password: str, ip: str | None
             raise RegistrationError(ERR_PHONE_TAKEN, field="phone")
         if email and _email_taken(email, phone=phone):
             raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
-        user = User.objects.select_for_update().filter(phone=phone).first()
-        if user is None:
-            user = User(phone=phone, is_active=False, language=_supported_language(language))
-            user.set_unusable_password()
-            user.full_clean(exclude=["password"])
-            user.save()
-        elif language and user.language != _supported_language(language):
+        user = User.objects.select_for_update().filter(phone=phone).first() or _unconfirmed_account_create(
+            phone=phone, language=language
+        )
+        if language and user.language != _supported_language(language):
             user.language = _supported_language(language)
             user.save(update_fields=["language"])
         return registration_code_issue(user=user, password_hash=make_password(password), email=email, ip=ip)
+
+
+def _unconfirmed_account_create(*, phone, language: str) -> User:
+    """The number's inactive account, locked: made now, or by a registration of the number this moment.
+
+    Two first registrations of a number at once both find no account; the phone's unique
+    constraint lets one insert it, and the other then waits for that one and uses its row.
+    """
+    user = User(phone=phone, is_active=False, language=_supported_language(language))
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        return User.objects.select_for_update().get(phone=phone)
+    return user
 
 
 def _supported_language(language: str) -> str:

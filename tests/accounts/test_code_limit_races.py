@@ -1,13 +1,14 @@
 """The one-time code limits under requests counting at the same moment (real threads, PostgreSQL)."""
 
 from accounts import services
-from accounts.models import OneTimeCode
+from accounts.models import OneTimeCode, User
 from tests.factories import CustomerFactory
 from tests.races import RACE_MARKS, errors, run_together, values
 
 pytestmark = RACE_MARKS
 
 IP = "198.51.100.20"
+PHONE = "+8613800138077"
 
 
 def test_codes_per_address_hold_when_many_numbers_ask_at_once(settings, sent):
@@ -52,3 +53,17 @@ def test_requests_for_unknown_destinations_at_once_count_against_the_address_ali
     assert len(values(results)) == 3
     assert {str(error) for error in errors(results)} == {str(services.codes.ERR_TOO_MANY_FROM_IP)}
 
+
+def test_one_new_number_registered_twice_at_once_makes_one_account_and_one_refusal(sent):
+    with sent():
+        results = run_together(
+            *[
+                (lambda a=ip: services.customer_register(phone=PHONE, email=None, password="x-Secret-42", ip=a))
+                for ip in ("198.51.100.31", "198.51.100.32")
+            ]
+        )
+
+    # The second found the first's account (no crash on the phone's unique constraint) and
+    # the number's code of a moment ago.
+    assert [str(error) for error in errors(results)] == [str(services.codes.ERR_RESEND_TOO_SOON)]
+    assert [registration.user_id for registration in values(results)] == [User.objects.get(phone=PHONE).pk]
