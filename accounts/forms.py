@@ -1,12 +1,13 @@
 import phonenumbers
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from accounts.backends import normalize_identifier
+from accounts.backends import normalize_identifier, password_checks_in_turn
 from accounts.models import User
 from accounts.phones import can_receive_sms
 from accounts.services.codes import ERR_NOT_A_MOBILE_NUMBER
@@ -106,6 +107,18 @@ class LoginForm(AuthenticationForm):
         self.fields["username"].label = _("Phone number, email or staff username")
         self.fields["username"].widget.attrs.update({"autocomplete": "username"})
         self.fields["password"].label = _("Password")
+
+    def clean(self):
+        with password_checks_in_turn(self.cleaned_data.get("username") or ""):
+            return super().clean()
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """Django admin's sign-in form, checking one password at a time per identifier like ours."""
+
+    def clean(self):
+        with password_checks_in_turn(self.cleaned_data.get("username") or ""):
+            return super().clean()
 
 
 class LoginCodeRequestForm(forms.Form):
