@@ -37,7 +37,11 @@ def find_user_by_identifier(identifier: str) -> User | None:
     if not identifier:
         return None
     if "@" in identifier:
-        return User.objects.filter(email__iexact=identifier).first()
+        # Only the spelling the lockout counts reaches the account: PostgreSQL's case-insensitive
+        # match upper-cases "ſ" to "S" and "ı" to "I", which Python's lower() keeps apart, so
+        # "ſam@…" found sam@…'s account under a lockout count of its own.
+        matches = User.objects.filter(email__iexact=identifier)
+        return next((user for user in matches if normalize_identifier(user.email) == identifier), None)
     if identifier.startswith("+"):
         return User.objects.filter(phone=identifier).first()
     return User.objects.filter(username=identifier, is_staff=True).first()
