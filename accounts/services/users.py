@@ -171,7 +171,14 @@ def customer_confirm_registration(*, registration_id: int, code: str) -> User:
             user.email = email
         user.is_active = True
         user.phone_verified_at = timezone.now()
-        user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
+        try:
+            with transaction.atomic():
+                user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
+        except IntegrityError:
+            # Another registration confirmed with this email at the same moment (the unique
+            # constraint on the lower-cased email waited for it): it keeps the email.
+            user.email = None
+            user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
         # The other registrations of this number end: their codes stop working, their passwords go.
         OneTimeCode.objects.filter(user=user, purpose=OneTimeCode.Purpose.REGISTER).exclude(pk=record.pk).filter(
             used_at__isnull=True, expires_at__gt=user.phone_verified_at

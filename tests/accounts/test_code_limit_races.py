@@ -67,3 +67,25 @@ def test_one_new_number_registered_twice_at_once_makes_one_account_and_one_refus
     # the number's code of a moment ago.
     assert [str(error) for error in errors(results)] == [str(services.codes.ERR_RESEND_TOO_SOON)]
     assert [registration.user_id for registration in values(results)] == [User.objects.get(phone=PHONE).pk]
+
+
+def test_two_registrations_confirming_one_email_at_once_leave_it_to_one_account(monkeypatch):
+    monkeypatch.setattr(services.codes.secrets, "randbelow", lambda _limit: 123456)
+    first = services.customer_register(
+        phone="+8613800138061", email="same@example.com", password="x-Secret-42", ip="198.51.100.41"
+    )
+    second = services.customer_register(
+        phone="+8613800138062", email="Same@example.com", password="x-Secret-42", ip="198.51.100.42"
+    )
+
+    results = run_together(
+        *[
+            (lambda r=registration: services.customer_confirm_registration(registration_id=r.pk, code="123456"))
+            for registration in (first, second)
+        ]
+    )
+
+    assert not errors(results)
+    confirmed = User.objects.filter(phone__in=["+8613800138061", "+8613800138062"], is_active=True)
+    assert confirmed.count() == 2
+    assert sorted((user.email or "").lower() for user in confirmed) == ["", "same@example.com"]

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import services
@@ -616,3 +617,10 @@ def test_erasing_a_customer_removes_code_requests_for_their_number_and_any_code_
     assert report["codes"] == 2
     assert not OneTimeCode.objects.exists()
     assert OutboundMessage.objects.get().pending_code == ""
+
+
+def test_the_database_refuses_a_second_account_with_the_same_email_in_another_case():
+    CustomerFactory(email="li.lei@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CustomerFactory(email="Li.Lei@example.com")
+    assert User.objects.filter(email__iexact="li.lei@example.com").count() == 1
