@@ -55,7 +55,9 @@ def customer_register(*, phone, email: str | None, password: str, ip: str | None
     if not can_receive_sms(phone):
         raise RegistrationError(ERR_NOT_A_MOBILE_NUMBER, field="phone")
     with transaction.atomic():
-        if User.objects.filter(phone=phone, phone_verified_at__isnull=False).exists():
+        # A staff member's number is taken too, confirmed or not: a registration would
+        # otherwise be started on the staff account and, confirmed, replace its password.
+        if User.objects.filter(phone=phone).filter(Q(phone_verified_at__isnull=False) | Q(is_staff=True)).exists():
             raise RegistrationError(ERR_PHONE_TAKEN, field="phone")
         if email and _email_taken(email, phone=phone):
             raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
@@ -126,7 +128,7 @@ def _registration(registration_id) -> OneTimeCode:
     )
     if record is None:
         raise CodeError(ERR_CODE_WRONG)
-    if record.user.phone_verified_at is not None:
+    if record.user.phone_verified_at is not None or record.user.is_staff:
         raise CodeError(ERR_PHONE_TAKEN)
     return record
 
@@ -155,7 +157,7 @@ def customer_confirm_registration(*, registration_id: int, code: str) -> User:
     one_time_code_verify(user=record.user, purpose=OneTimeCode.Purpose.REGISTER, code=code, record_id=record.pk)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=record.user_id)
-        if user.phone_verified_at is not None:
+        if user.phone_verified_at is not None or user.is_staff:
             raise CodeError(ERR_PHONE_TAKEN)
         email = record.registration_email or None
         if email:
