@@ -20,6 +20,7 @@ from .codes import (
     ERR_CODE_WRONG,
     ERR_NOT_A_MOBILE_NUMBER,
     CodeError,
+    number_given_up,
     one_time_code_issue,
     one_time_code_issue_without_account,
     one_time_code_verify,
@@ -207,6 +208,8 @@ def login_code_request(*, phone, ip: str | None) -> User | None:
     """
     phone = to_python(phone)
     user = User.objects.filter(phone=phone, is_active=True).first()
+    if user is not None and number_given_up(user):
+        user = None  # the number may be someone else's now: answered as a number without an account
     if user is None:
         one_time_code_issue_without_account(
             destination=phone.as_e164, purpose=OneTimeCode.Purpose.LOGIN, channel=OneTimeCode.Channel.SMS, ip=ip
@@ -252,7 +255,9 @@ def password_reset_request(*, identifier: str, ip: str | None) -> User | None:
     by_email = "@" in identifier
     channel = OneTimeCode.Channel.EMAIL if by_email else OneTimeCode.Channel.SMS
     if user is not None and not (by_email and user.email):
-        channel = OneTimeCode.Channel.SMS if user.phone else OneTimeCode.Channel.EMAIL
+        # A number given up is no way to the account: its email, if it has one, still is.
+        by_sms = user.phone and not number_given_up(user)
+        channel = OneTimeCode.Channel.SMS if by_sms else OneTimeCode.Channel.EMAIL
     if user is None or (channel == OneTimeCode.Channel.EMAIL and not user.email):
         one_time_code_issue_without_account(
             destination=normalize_identifier(identifier),
