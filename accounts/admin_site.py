@@ -8,6 +8,7 @@ so a new admin cannot forget to.
 
 from django.contrib import admin
 
+from accounts.forms import AdminLoginForm
 from accounts.models import User
 from accounts.services.audit import audit_event, audit_record_events
 
@@ -52,6 +53,8 @@ def _admin_event(request, obj, verb: str, message):
 
 
 class AuditedAdminSite(admin.AdminSite):
+    login_form = AdminLoginForm
+
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin
         audited = type(admin_class.__name__, (AuditedAdminMixin, admin_class), {"__module__": admin_class.__module__})

@@ -1,12 +1,14 @@
 """Sign-in by phone number, email or (staff) username with one password; permissions kept in the cache."""
 
+import hashlib
 import logging
 import secrets
+from contextlib import contextmanager
 
 import phonenumbers
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 
 from accounts.models import User
 
@@ -35,7 +37,11 @@ def find_user_by_identifier(identifier: str) -> User | None:
     if not identifier:
         return None
     if "@" in identifier:
-        return User.objects.filter(email__iexact=identifier).first()
+        # Only the spelling the lockout counts reaches the account: PostgreSQL's case-insensitive
+        # match upper-cases "ſ" to "S" and "ı" to "I", which Python's lower() keeps apart, so
+        # "ſam@…" found sam@…'s account under a lockout count of its own.
+        matches = User.objects.filter(email__iexact=identifier)
+        return next((user for user in matches if normalize_identifier(user.email) == identifier), None)
     if identifier.startswith("+"):
         return User.objects.filter(phone=identifier).first()
     return User.objects.filter(username=identifier, is_staff=True).first()
@@ -77,6 +83,37 @@ def _new_permissions_generation():
 
 def axes_identifier(request, credentials):
     return normalize_identifier((credentials or {}).get("username", ""))
+
+
+@contextmanager
+def password_checks_in_turn(identifier: str):
+    """Check one password at a time for an identifier, from the lockout's check to its count of a failure.
+
+    django-axes asks whether the identifier is locked out, then the password is hashed and
+    compared, then a failure is counted: guesses sent at the same moment all passed the first
+    step before any was counted, so twelve at once were all checked (and a right one among
+    them signed in) with a limit of three. Every password sign-in (the web form, the app's
+    token) runs inside this: a PostgreSQL advisory lock on the normalised identifier, held
+    by the connection until the failure is written (axes writes it in autocommit, so no
+    transaction of ours can roll it back). Different identifiers do not wait for each
+    other; SQLite runs one writer at a time and has no such locks.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    digest = hashlib.sha256(f"password-sign-in:{normalize_identifier(identifier)}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        except DatabaseError:
+            # The connection is gone, and the lock with its session.
+            logger.warning("Sign-in lock not released: the connection was lost", exc_info=True)
 
 
 class IdentifierBackend(ModelBackend):

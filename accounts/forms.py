@@ -1,11 +1,13 @@
 import phonenumbers
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
+from accounts.backends import normalize_identifier, password_checks_in_turn
 from accounts.models import User
 from accounts.phones import can_receive_sms
 from accounts.services.codes import ERR_NOT_A_MOBILE_NUMBER
@@ -106,6 +108,18 @@ class LoginForm(AuthenticationForm):
         self.fields["username"].widget.attrs.update({"autocomplete": "username"})
         self.fields["password"].label = _("Password")
 
+    def clean(self):
+        with password_checks_in_turn(self.cleaned_data.get("username") or ""):
+            return super().clean()
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """Django admin's sign-in form, checking one password at a time per identifier like ours."""
+
+    def clean(self):
+        with password_checks_in_turn(self.cleaned_data.get("username") or ""):
+            return super().clean()
+
 
 class LoginCodeRequestForm(forms.Form):
     phone = SmsNumberField(label=_("Mobile number"))
@@ -131,12 +145,20 @@ class PasswordResetRequestForm(forms.Form):
 class PasswordResetConfirmForm(SetPasswordMixin, CodeForm):
     password1, password2 = _password_fields()
 
-    def __init__(self, *args, user=None, **kwargs):
-        self.user = user
+    def __init__(self, *args, identifier: str = "", **kwargs):
+        self.identifier = identifier
         super().__init__(*args, **kwargs)
 
     def password_user(self):
-        return self.user
+        # The new password is compared with what the person typed to find the account, never
+        # with the account found: "too similar to the email" (or a staff username) would
+        # otherwise come up only when that account exists, before any code is checked.
+        identifier = normalize_identifier(self.identifier)
+        if "@" in identifier:
+            return User(email=identifier)
+        if identifier.startswith("+"):
+            return User(phone=identifier)
+        return User(username=identifier)
 
 
 class LineAddForm(forms.Form):

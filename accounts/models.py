@@ -6,6 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -89,6 +90,13 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 condition=Q(phone__isnull=False) | Q(email__isnull=False) | Q(username__isnull=False),
                 name="user_has_a_login",
+            ),
+            # Sign-in finds an account by its email whatever its case: two accounts must never
+            # share one, not even when two registrations confirm it at the same moment.
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_unique_ignoring_case",
+                violation_error_message=_("This email is already used by another account."),
             ),
         ]
         # Admin's "staff status" filter: a handful of staff among a million customers.

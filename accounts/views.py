@@ -196,7 +196,7 @@ def password_reset_confirm(request):
     user = find_user_by_identifier(identifier)
     if user is not None and not user.is_active:
         user = None
-    form = PasswordResetConfirmForm(request.POST or None, user=user)
+    form = PasswordResetConfirmForm(request.POST or None, identifier=identifier)
     if request.method == "POST" and form.is_valid():
         try:
             if user is None:

@@ -76,20 +76,25 @@ def idempotency_key_claim(*, user, key: str, fingerprint: str) -> tuple[Idempote
     stale_before = now - timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS)
     with transaction.atomic():
         record = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
-        taken_over = record.created_at < expired_before or (
+        expired = record.created_at < expired_before
+        died = (
             record.status == IdempotencyKey.Status.IN_PROGRESS
             and record.locked_at < stale_before
             and record.request_fingerprint == fingerprint
         )
-        if taken_over:
-            # A key past its 24 hours starts afresh; a request that died mid-way (its process
-            # killed) is run again, which the services' own idempotency makes safe.
+        if expired or died:
+            # A key past its 24 hours starts afresh: a new use, so a new created_at and with it
+            # new order keys (api.views.billing.order_key). A request that died mid-way (its
+            # process killed) is run again as the same use: created_at stays, so the services'
+            # own idempotency finds what the first run already made instead of making it again.
             record.request_fingerprint = fingerprint
             record.status = IdempotencyKey.Status.IN_PROGRESS
             record.response_status = None
             record.response_body = b""
             record.response_content_type = ""
-            record.created_at = record.locked_at = now
+            if expired:
+                record.created_at = now
+            record.locked_at = now
             record.save()
             return record, True
     if record.request_fingerprint != fingerprint:
@@ -103,8 +108,15 @@ def idempotency_key_claim(*, user, key: str, fingerprint: str) -> tuple[Idempote
     return record, False
 
 
+def _still_held(record: IdempotencyKey):
+    """The record while this request still holds it: a request taken over after its lease holds it no more."""
+    return IdempotencyKey.objects.filter(
+        pk=record.pk, status=IdempotencyKey.Status.IN_PROGRESS, locked_at=record.locked_at
+    )
+
+
 def idempotency_key_complete(*, record: IdempotencyKey, status_code: int, body: bytes, content_type: str) -> None:
-    IdempotencyKey.objects.filter(pk=record.pk, status=IdempotencyKey.Status.IN_PROGRESS).update(
+    _still_held(record).update(
         status=IdempotencyKey.Status.DONE,
         response_status=status_code,
         response_body=body,
@@ -113,8 +125,12 @@ def idempotency_key_complete(*, record: IdempotencyKey, status_code: int, body: 
 
 
 def idempotency_key_release(*, record: IdempotencyKey) -> None:
-    """The request failed on our side (5xx, an exception): the key may be used again."""
-    IdempotencyKey.objects.filter(pk=record.pk, status=IdempotencyKey.Status.IN_PROGRESS).delete()
+    """The request failed on our side (5xx, an exception): the key may be used again.
+
+    Not when another request took the key over meanwhile (this one outlived its lease): deleting
+    the record would let a third request run beside the one now holding it.
+    """
+    _still_held(record).delete()
 
 
 def idempotency_keys_purge(*, now=None) -> int:

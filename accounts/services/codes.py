@@ -1,16 +1,17 @@
 """One-time 6-digit codes: issued by SMS or email, hashed, single-use, expiring, rate limited."""
 
+import hashlib
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from accounts import message_kinds
 from accounts.hashing import hashes_match, keyed_hash
-from accounts.models import OneTimeCode, User
+from accounts.models import NumberQuarantine, OneTimeCode, User
 from accounts.phones import can_receive_sms
 
 from .messages import outbox_queue
@@ -24,6 +25,10 @@ ERR_CODE_WRONG = gettext_lazy("The code is wrong or has expired. Check it, or as
 ERR_CODE_TOO_MANY_ATTEMPTS = gettext_lazy("Too many wrong codes were entered. Please ask for a new code.")
 ERR_NOT_A_MOBILE_NUMBER = gettext_lazy(
     "This number cannot receive text messages. Enter a mobile number, e.g. 138 0013 8000 or +852 6123 4567."
+)
+
+ERR_NUMBER_GIVEN_UP = gettext_lazy(
+    "Codes are no longer sent to this number: its line was cancelled. Sign in with your email or ask support."
 )
 
 # What a code is for, in its message (the purposes' labels, translated when the message is written).
@@ -42,7 +47,39 @@ def _hash(user_id, purpose, code):
     return keyed_hash(f"otp:{user_id}:{purpose}", code)
 
 
+def _take_turns(*names: str) -> None:
+    """Wait, until the transaction ends, for any other code request naming one of ``names``.
+
+    The limits are counts of committed rows, so two requests counting at once would both pass
+    the last slot; eight numbers asked for at once from one address all got their SMS with a
+    limit of three. A PostgreSQL transaction-level advisory lock per address and destination
+    makes them count in turn (always the address first, so two requests cannot wait for each
+    other). SQLite runs one writer at a time and has no such locks.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name in names:
+            digest = hashlib.sha256(f"one-time-code-limit:{name}".encode()).digest()
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
+
+
+def number_given_up(user: User) -> bool:
+    """Whether the line of the user's number was cancelled after they confirmed the number.
+
+    A cancelled number rests for NUMBER_QUARANTINE_DAYS and is then sold again, while the
+    account that signed in with it lives on (its other lines, or the years its records are
+    kept): a code texted to it would reach whoever holds the number now.
+    """
+    return bool(
+        user.phone
+        and user.phone_verified_at
+        and NumberQuarantine.objects.filter(msisdn=user.phone, created_at__gt=user.phone_verified_at).exists()
+    )
+
+
 def _check_limits(*, destination: str, ip: str | None, now) -> None:
+    _take_turns(*([f"ip:{ip}"] if ip else []), f"destination:{destination}")
     hour_ago = now - timedelta(hours=1)
     recent = OneTimeCode.objects.filter(destination=destination, created_at__gte=hour_ago)
     latest = recent.order_by("-created_at").values_list("created_at", flat=True).first()
@@ -62,6 +99,8 @@ def _issue(*, user: User, purpose: str, channel: str, ip: str | None, superseded
     destination = user.phone.as_e164 if channel == OneTimeCode.Channel.SMS else user.email
     if channel == OneTimeCode.Channel.SMS and not can_receive_sms(user.phone):
         raise CodeError(ERR_NOT_A_MOBILE_NUMBER)
+    if channel == OneTimeCode.Channel.SMS and number_given_up(user):
+        raise CodeError(ERR_NUMBER_GIVEN_UP)
     now = timezone.now()
     with transaction.atomic():
         # Lock the user so that two simultaneous requests cannot both pass the limits.

@@ -5,7 +5,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -22,6 +22,7 @@ from .codes import (
     ERR_CODE_WRONG,
     ERR_NOT_A_MOBILE_NUMBER,
     CodeError,
+    number_given_up,
     one_time_code_issue,
     one_time_code_issue_without_account,
     one_time_code_verify,
@@ -57,20 +58,36 @@ def customer_register(*, phone, email: str | None, password: str, ip: str | None
     if not can_receive_sms(phone):
         raise RegistrationError(ERR_NOT_A_MOBILE_NUMBER, field="phone")
     with transaction.atomic():
-        if User.objects.filter(phone=phone, phone_verified_at__isnull=False).exists():
+        # A staff member's number is taken too, confirmed or not: a registration would
+        # otherwise be started on the staff account and, confirmed, replace its password.
+        if User.objects.filter(phone=phone).filter(Q(phone_verified_at__isnull=False) | Q(is_staff=True)).exists():
             raise RegistrationError(ERR_PHONE_TAKEN, field="phone")
         if email and _email_taken(email, phone=phone):
             raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
-        user = User.objects.select_for_update().filter(phone=phone).first()
-        if user is None:
-            user = User(phone=phone, is_active=False, language=_supported_language(language))
-            user.set_unusable_password()
-            user.full_clean(exclude=["password"])
-            user.save()
-        elif language and user.language != _supported_language(language):
+        user = User.objects.select_for_update().filter(phone=phone).first() or _unconfirmed_account_create(
+            phone=phone, language=language
+        )
+        if language and user.language != _supported_language(language):
             user.language = _supported_language(language)
             user.save(update_fields=["language"])
         return registration_code_issue(user=user, password_hash=make_password(password), email=email, ip=ip)
+
+
+def _unconfirmed_account_create(*, phone, language: str) -> User:
+    """The number's inactive account, locked: made now, or by a registration of the number this moment.
+
+    Two first registrations of a number at once both find no account; the phone's unique
+    constraint lets one insert it, and the other then waits for that one and uses its row.
+    """
+    user = User(phone=phone, is_active=False, language=_supported_language(language))
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        return User.objects.select_for_update().get(phone=phone)
+    return user
 
 
 def _supported_language(language: str) -> str:
@@ -114,7 +131,7 @@ def _registration(registration_id) -> OneTimeCode:
     )
     if record is None:
         raise CodeError(ERR_CODE_WRONG)
-    if record.user.phone_verified_at is not None:
+    if record.user.phone_verified_at is not None or record.user.is_staff:
         raise CodeError(ERR_PHONE_TAKEN)
     return record
 
@@ -143,7 +160,7 @@ def customer_confirm_registration(*, registration_id: int, code: str) -> User:
     one_time_code_verify(user=record.user, purpose=OneTimeCode.Purpose.REGISTER, code=code, record_id=record.pk)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=record.user_id)
-        if user.phone_verified_at is not None:
+        if user.phone_verified_at is not None or user.is_staff:
             raise CodeError(ERR_PHONE_TAKEN)
         email = record.registration_email or None
         if email:
@@ -159,7 +176,14 @@ def customer_confirm_registration(*, registration_id: int, code: str) -> User:
             user.email = email
         user.is_active = True
         user.phone_verified_at = timezone.now()
-        user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
+        try:
+            with transaction.atomic():
+                user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
+        except IntegrityError:
+            # Another registration confirmed with this email at the same moment (the unique
+            # constraint on the lower-cased email waited for it): it keeps the email.
+            user.email = None
+            user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
         # The other registrations of this number end: their codes stop working, their passwords go.
         OneTimeCode.objects.filter(user=user, purpose=OneTimeCode.Purpose.REGISTER).exclude(pk=record.pk).filter(
             used_at__isnull=True, expires_at__gt=user.phone_verified_at
@@ -186,6 +210,8 @@ def login_code_request(*, phone, ip: str | None) -> User | None:
     """
     phone = to_python(phone)
     user = User.objects.filter(phone=phone, is_active=True).first()
+    if user is not None and number_given_up(user):
+        user = None  # the number may be someone else's now: answered as a number without an account
     if user is None:
         one_time_code_issue_without_account(
             destination=phone.as_e164, purpose=OneTimeCode.Purpose.LOGIN, channel=OneTimeCode.Channel.SMS, ip=ip
@@ -231,7 +257,9 @@ def password_reset_request(*, identifier: str, ip: str | None) -> User | None:
     by_email = "@" in identifier
     channel = OneTimeCode.Channel.EMAIL if by_email else OneTimeCode.Channel.SMS
     if user is not None and not (by_email and user.email):
-        channel = OneTimeCode.Channel.SMS if user.phone else OneTimeCode.Channel.EMAIL
+        # A number given up is no way to the account: its email, if it has one, still is.
+        by_sms = user.phone and not number_given_up(user)
+        channel = OneTimeCode.Channel.SMS if by_sms else OneTimeCode.Channel.EMAIL
     if user is None or (channel == OneTimeCode.Channel.EMAIL and not user.email):
         one_time_code_issue_without_account(
             destination=normalize_identifier(identifier),

@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts import services as account_services
-from accounts.backends import normalize_identifier
+from accounts.backends import normalize_identifier, password_checks_in_turn
 from accounts.forms import (
     CodeForm,
     LoginCodeRequestForm,
@@ -148,12 +148,14 @@ class TokenView(PublicApiView):
         serializer = PasswordSignInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         django_request = request._request
-        # django-axes counts the failures per identifier and per address, as for the web form.
-        user = authenticate(
-            django_request,
-            username=serializer.validated_data["username"],
-            password=serializer.validated_data["password"],
-        )
+        # django-axes counts the failures per identifier and per address, as for the web form,
+        # and one guess at a time per identifier (password_checks_in_turn), as there too.
+        with password_checks_in_turn(serializer.validated_data["username"]):
+            user = authenticate(
+                django_request,
+                username=serializer.validated_data["username"],
+                password=serializer.validated_data["password"],
+            )
         if getattr(django_request, "axes_locked_out", False):
             # Answered here as a problem; left set, AxesMiddleware would swap in its HTML page.
             django_request.axes_locked_out = False
@@ -287,6 +289,10 @@ class PasswordResetConfirmSerializer(FormSerializer):
 
     def form_data(self, attrs):
         return {"code": attrs["code"], "password1": attrs["new_password"], "password2": attrs["new_password"]}
+
+    def form_kwargs(self):
+        # The new password is compared with the identifier typed, as on the web.
+        return {"identifier": str(self.initial_data.get("identifier", ""))}
 
     def validate(self, attrs):
         cleaned = super().validate(attrs)

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import services
@@ -10,7 +11,7 @@ from accounts.hashing import keyed_hash
 from accounts.models import AuditEvent, Line, Notification, OneTimeCode, OutboundMessage, User
 from accounts.services import codes, lines, users
 from tests.accounts.conftest import STRONG_PASSWORD
-from tests.factories import PASSWORD, CustomerFactory, ServicePointFactory, make_line
+from tests.factories import PASSWORD, CustomerFactory, ServicePointFactory, make_line, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -616,3 +617,39 @@ def test_erasing_a_customer_removes_code_requests_for_their_number_and_any_code_
     assert report["codes"] == 2
     assert not OneTimeCode.objects.exists()
     assert OutboundMessage.objects.get().pending_code == ""
+
+
+def test_the_database_refuses_a_second_account_with_the_same_email_in_another_case():
+    CustomerFactory(email="li.lei@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CustomerFactory(email="Li.Lei@example.com")
+    assert User.objects.filter(email__iexact="li.lei@example.com").count() == 1
+
+
+def test_registering_a_staff_members_number_is_refused_and_leaves_the_staff_account_alone(sent):
+    staff = make_staff("support")
+    staff.phone = PHONE
+    staff.save(update_fields=["phone"])
+    before = User.objects.get(pk=staff.pk).password
+
+    with pytest.raises(users.RegistrationError) as refused:
+        register(sent, password="a-new-Secret-42")
+
+    assert str(refused.value) == str(users.ERR_PHONE_TAKEN)
+    assert not OneTimeCode.objects.filter(user=staff).exists()
+    assert User.objects.get(pk=staff.pk).password == before
+
+
+def test_a_registration_started_before_the_number_became_a_staff_members_cannot_be_confirmed(sent, code_for):
+    registration = register(sent)
+    account = registration.user
+    account.is_staff = True  # made staff in admin meanwhile
+    account.save(update_fields=["is_staff"])
+
+    with pytest.raises(codes.CodeError) as refused:
+        services.customer_confirm_registration(registration_id=registration.pk, code=code_for(PHONE))
+
+    assert str(refused.value) == str(users.ERR_PHONE_TAKEN)
+    account.refresh_from_db()
+    assert account.phone_verified_at is None
+    assert not account.has_usable_password()

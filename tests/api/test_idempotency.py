@@ -4,12 +4,16 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from accounts.models import Line
+from api.idempotency import idempotency_key_claim, idempotency_key_complete, idempotency_key_release
 from api.models import IdempotencyKey
+from api.problems import Problem
 from billing.models import Order
 from tests.api.conftest import API, AppClient, problem
+from tests.billing.conftest import verified_customer
 from tests.factories import CustomerFactory, make_line
 from tests.races import RACE_MARKS, errors, run_together, values
 
@@ -84,6 +88,54 @@ class TestOneKey:
         response = app.post_once(f"{API}orders/top-up/", {"amount": "80.00"}, idempotency_key=key)
         assert response.status_code == 201
         assert Order.objects.count() == 2
+
+    def test_a_request_that_died_mid_way_runs_again_on_the_order_it_made(self, app, travel):
+        customer = CustomerFactory()
+        app.sign_in_as(customer)
+        key = uuid.uuid4().hex
+        first = app.post_once(f"{API}orders/top-up/", {"amount": "50.00"}, idempotency_key=key)
+        # The process was killed after the order committed and before the answer was stored.
+        IdempotencyKey.objects.filter(user=customer, key=key).update(status="in_progress", response_status=None)
+        travel(timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS + 1))
+        app.sign_in_as(customer)
+        again = app.post_once(f"{API}orders/top-up/", {"amount": "50.00"}, idempotency_key=key)
+        assert again.status_code == 201
+        assert again.json()["number"] == first.json()["number"]
+        assert Order.objects.count() == 1
+
+    def test_a_renewal_that_died_mid_way_runs_again_on_the_order_it_made(self, app, travel, plans):
+        customer, line = verified_customer()
+        app.sign_in_as(customer)
+        key = uuid.uuid4().hex
+        body = {"line": line.pk, "plan": plans["basic"].pk, "term_months": 1}
+        first = app.post_once(f"{API}orders/renewal/", body, idempotency_key=key)
+        assert first.status_code == 201
+        IdempotencyKey.objects.filter(user=customer, key=key).update(status="in_progress", response_status=None)
+        travel(timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS + 1))
+        app.sign_in_as(customer)
+        again = app.post_once(f"{API}orders/renewal/", body, idempotency_key=key)
+        assert again.json()["number"] == first.json()["number"]
+        assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_request_overtaken_after_its_lease_neither_frees_nor_answers_for_the_key(travel):
+    customer = CustomerFactory()
+    slow, run = idempotency_key_claim(user=customer, key="k", fingerprint="f")
+    assert run
+    travel(timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS + 1))
+    retry, run = idempotency_key_claim(user=customer, key="k", fingerprint="f")
+    assert run and retry.pk == slow.pk
+    # The slow first request ends at last, with a 5xx or an answer: the retry still holds the key.
+    idempotency_key_release(record=slow)
+    idempotency_key_complete(record=slow, status_code=201, body=b"{}", content_type="application/json")
+    held = IdempotencyKey.objects.get(pk=retry.pk)
+    assert held.status == IdempotencyKey.Status.IN_PROGRESS
+    with pytest.raises(Problem) as refused:
+        idempotency_key_claim(user=customer, key="k", fingerprint="f")
+    assert refused.value.status_code == 409
+    idempotency_key_complete(record=retry, status_code=201, body=b"{}", content_type="application/json")
+    assert IdempotencyKey.objects.get(pk=retry.pk).status == IdempotencyKey.Status.DONE
 
 
 class TestTwoAtOnce:

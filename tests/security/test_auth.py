@@ -10,8 +10,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django.utils import translation
 from django.utils.html import escape
+from rest_framework.test import APIClient
 
 from accounts import views
+from accounts.backends import find_user_by_identifier
 from accounts.models import OneTimeCode, User
 from accounts.services import codes
 from tests.factories import PASSWORD, CustomerFactory
@@ -277,3 +279,39 @@ def test_a_sign_in_code_works_once(client, sent, code_for):
 
     assert shows(response, codes.ERR_CODE_WRONG)
     assert signed_in_as(attacker) is None
+
+
+# Spellings of one identifier ------------------------------------------------------------
+
+# PostgreSQL upper-cases the long s (ſ) to S and the dotless ı to I, so a case-insensitive
+# lookup matches them to s and i, while the lockout's lower-casing keeps them apart.
+LOOKALIKE = "ſıſ@example.com"
+
+
+def test_a_lookalike_spelling_of_the_email_does_not_escape_the_lockout(client):
+    CustomerFactory(phone=PHONE, email="sis@example.com")
+    # Guesses from many addresses lock the account, not any address.
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            "/accounts/login/", {"username": "SIS@example.com", "password": f"guess-{n}"}, REMOTE_ADDR=f"203.0.113.{n}"
+        )
+
+    response = client.post(
+        "/accounts/login/", {"username": LOOKALIKE, "password": PASSWORD}, REMOTE_ADDR="203.0.113.99"
+    )
+
+    assert signed_in_as(client) is None
+    assert response.status_code in (200, 429)
+
+
+def test_a_lookalike_spelling_of_the_email_reaches_no_account_in_the_app(client):
+    customer = CustomerFactory(phone=PHONE, email="sis@example.com")
+    app = APIClient()
+
+    refused = app.post("/api/v1/auth/token/", {"username": LOOKALIKE, "password": PASSWORD}, format="json")
+    accepted = app.post("/api/v1/auth/token/", {"username": "Sis@Example.com", "password": PASSWORD}, format="json")
+
+    assert refused.status_code == 401
+    assert accepted.status_code == 200
+    assert find_user_by_identifier(LOOKALIKE) is None
+    assert find_user_by_identifier(" SIS@EXAMPLE.COM ") == customer

@@ -5,8 +5,9 @@ on the ones after it, whichever is asked first."""
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
+from rest_framework.test import APIClient
 
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,41 @@ def test_wrong_codes_are_refused_alike_until_too_many(sent, settings, request_ur
 
     assert known == unknown
     assert known[-1] != known[0], "after too many wrong codes the answer changes, for both"
+
+
+def reset_confirm_answer_on_the_web(sent, identifier, new_password):
+    client = Client()
+    with sent():
+        client.post("/accounts/password-reset/", {"identifier": identifier}, REMOTE_ADDR="198.51.100.7")
+    response = client.post(
+        "/accounts/password-reset/confirm/", {"code": "000000", "password1": new_password, "password2": new_password}
+    )
+    return response.status_code, response.context["form"].errors.get_json_data()
+
+
+def reset_confirm_answer_in_the_app(identifier, new_password):
+    client = APIClient()
+    body = {"identifier": identifier, "code": "000000", "new_password": new_password}
+    response = client.post("/api/v1/auth/password-reset/confirm/", body, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown"),
+    [(KNOWN["email"], UNKNOWN["email"]), ("desk.lead", "desk.lea")],
+    ids=["email", "staff-username"],
+)
+def test_a_new_password_like_the_identifier_is_refused_alike_whether_or_not_it_has_an_account(sent, known, unknown):
+    make_staff("support", login="desk.lead")
+    similar = {known: known.upper() + "1", unknown: unknown.upper() + "1"}
+
+    web = {who: reset_confirm_answer_on_the_web(sent, who, similar[who]) for who in (known, unknown)}
+    app = {who: reset_confirm_answer_in_the_app(who, similar[who]) for who in (known, unknown)}
+
+    assert web[known] == web[unknown]
+    assert app[known] == app[unknown]
+    # Refused for being like what was typed, before any code is looked at, on both.
+    assert list(web[known][1]) == ["password1"]
+    assert web[known][1]["password1"][0]["code"] == "password_too_similar"
+    assert app[known][0] == 400
+    assert list(app[known][1]["errors"]) == ["password1"]  # the web form's field, as for registration

@@ -1,0 +1,70 @@
+"""A number whose line was cancelled rests, then is sold to someone else; the account that signed
+in with it lives on. Nothing texted for that account may reach the number's new holder."""
+
+import pytest
+from django.core import mail
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts import services
+from accounts.models import OneTimeCode
+from accounts.services import codes
+from tests.factories import CustomerFactory, make_line
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def former_holder():
+    """A customer who signed in with their Heyon number, whose line was then cancelled and the number resold."""
+    customer = CustomerFactory(email="old.holder@example.com")
+    line, _code = make_line(owner=customer)
+    customer.phone = line.msisdn
+    customer.save(update_fields=["phone"])
+    services.line_cancel(line_id=line.pk, actor=None, quarantine_days=0)
+    services.line_create(msisdn=line.msisdn, iccid="89860000000000099991")  # sold again
+    return customer
+
+
+def texts_to(sms_outbox, number) -> list:
+    return [message for message in sms_outbox if message["to"] == str(number)]
+
+
+def test_no_sign_in_code_is_texted_to_a_number_given_up_and_the_answer_is_as_for_no_account(
+    former_holder, sent, sms_outbox, settings
+):
+    settings.OTP_RESEND_INTERVAL_SECONDS = 0
+    number = former_holder.phone.as_e164
+    with sent():
+        web = Client().post("/accounts/login/code/", {"phone": number}, REMOTE_ADDR="198.51.100.61")
+        app = APIClient().post("/api/v1/auth/code/", {"phone": number}, format="json", REMOTE_ADDR="198.51.100.62")
+
+    assert web.status_code == 302
+    assert app.status_code == 202
+    assert texts_to(sms_outbox, number) == []
+    assert not OneTimeCode.objects.filter(user=former_holder).exists()
+
+
+def test_a_password_reset_by_the_number_given_up_goes_to_the_accounts_email(former_holder, sent, sms_outbox):
+    with sent():
+        response = Client().post("/accounts/password-reset/", {"identifier": former_holder.phone.as_e164})
+
+    assert response.status_code == 302
+    assert texts_to(sms_outbox, former_holder.phone) == []
+    assert [message.to for message in mail.outbox] == [["old.holder@example.com"]]
+
+
+def test_no_service_texts_a_code_to_a_number_given_up(former_holder):
+    with pytest.raises(codes.CodeError) as refused:
+        services.one_time_code_issue(
+            user=former_holder, purpose=OneTimeCode.Purpose.LOGIN, channel=OneTimeCode.Channel.SMS, ip=None
+        )
+    assert str(refused.value) == str(codes.ERR_NUMBER_GIVEN_UP)
+
+
+def test_a_number_whose_line_is_still_in_service_gets_its_codes(sent, sms_outbox):
+    line, _code = make_line()
+    customer = CustomerFactory(phone=line.msisdn)
+    with sent():
+        Client().post("/accounts/login/code/", {"phone": customer.phone.as_e164})
+    assert len(texts_to(sms_outbox, customer.phone)) == 1
