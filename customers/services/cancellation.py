@@ -77,9 +77,12 @@ CHECKLIST_CODES = frozenset({"balance", "open_orders", "unsettled_payments"})
 
 
 def lines_with_cancellation_requested(line_ids: Sequence[int]) -> dict[int, str]:
-    """The lines among ``line_ids`` with an open cancellation request: billing renews none of them."""
+    """The lines among ``line_ids`` with an open cancellation request: billing renews none of them.
+
+    The message stays lazy: it is read in the language of whoever is refused (a request, the job).
+    """
     requested = CancellationRequest.objects.filter(line_id__in=list(line_ids), status=CancellationRequest.Status.OPEN)
-    return {line_id: str(ERR_CANCELLATION_REQUESTED) for line_id in requested.values_list("line_id", flat=True)}
+    return {line_id: ERR_CANCELLATION_REQUESTED for line_id in requested.values_list("line_id", flat=True)}
 
 
 def cancellation_identity_problems(*, user: User, line: Line, full_name: str | None, phone) -> list[Blocker]:
