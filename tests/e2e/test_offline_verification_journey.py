@@ -1,5 +1,3 @@
-import cv2
-import numpy as np
 import pypdfium2
 import pytest
 from django.utils import translation
@@ -10,6 +8,7 @@ from reviews.validators import ERR_ID_CHECKSUM
 from tests.e2e.conftest import key_screen, serious_violations
 from tests.factories import PASSWORD, CustomerFactory, ServicePointFactory, make_line, make_staff
 from tests.images import jpeg_bytes, resident_id
+from tests.pdfs import qr_code_text
 
 # serialized_rollback: the data migrations (roles, reason codes) survive the flush between tests.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -49,8 +48,7 @@ def test_clerk_verifies_in_person_prints_certificate_and_public_page_confirms_it
     assert response.headers["content-type"] == "application/pdf"
     page = pypdfium2.PdfDocument(response.body())[0]
     assert number in page.get_textpage().get_text_range()
-    picture = np.asarray(page.render(scale=3).to_pil().convert("RGB"))
-    decoded, _points, _raw = cv2.QRCodeDetector().detectAndDecode(cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    decoded = qr_code_text(page)
     assert decoded == f"{live_server.url}/certificates/verify/?number={number}"
 
     public = new_page({"width": 390, "height": 844})
