@@ -15,6 +15,7 @@ from accounts import message_kinds
 from accounts.hashing import keyed_hash
 from accounts.message_kinds import MessageKind
 from accounts.models import AuditEvent, Identity, Line, NumberQuarantine, User
+from heyon_site.bulk import rows_update
 
 from .audit import audit_event, audit_record, audit_record_events, audit_record_many
 from .messages import notify, notify_many, outbox_queue
@@ -428,10 +429,6 @@ def add_months(moment: datetime, months: int) -> datetime:
     return timezone.localtime(moment) + relativedelta(months=months)
 
 
-# Lines locked and updated per statement: a batch job's chunk goes in one.
-EXTEND_BATCH = 1000
-
-
 def lines_extend(
     *, extensions: Mapping[int, int], actor: User | None, now: datetime | None = None
 ) -> dict[int, datetime]:
@@ -442,7 +439,7 @@ def lines_extend(
     room under 一证五号 (else ``LineLimitExceeded``); either refusal extends nothing. A
     suspended one stays suspended (its owner's real name was revoked: only a new
     verification brings it back, ``lines_activate_waiting``). Locks
-    the lines; one UPDATE per batch (and one for the lapsed) and one INSERT of their
+    the lines; one UPDATE (and one for the lapsed) and one INSERT of their
     audit events. Returns the new validity ends. Every renewal path (online, store,
     auto-renew) comes here.
     """
@@ -470,7 +467,7 @@ def lines_extend(
         lines_activation_allow(adding=returning)
         for line in lines:
             line.validity_end = add_months(max(line.validity_end or now, now), extensions[line.pk])
-        Line.objects.bulk_update(lines, ["validity_end"], batch_size=EXTEND_BATCH)
+        rows_update(Line, lines, ["validity_end"])
         if lapsed:
             Line.objects.filter(pk__in=lapsed).update(status=Line.Status.ACTIVE)
         audit_record_many(

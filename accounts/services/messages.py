@@ -19,6 +19,7 @@ from accounts.message_kinds import MessageKind
 from accounts.models import Notification, OutboundMessage, User
 from accounts.outbox import outbox_send
 from accounts.tasks import send_messages_queue
+from heyon_site.bulk import rows_insert
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def notify(
 
 
 def notify_many(items: Iterable[tuple[User, MessageKind | str, dict, str]], *, send_now: bool = True) -> int:
-    """Bulk ``notify``: items are (user, kind, params, link) tuples; one INSERT per table.
+    """Bulk ``notify``: items are (user, kind, params, link) tuples; one INSERT per table (a batch job's by COPY).
 
     With ``send_now=False`` the messages wait for ``dispatch_messages`` instead of being
     sent right after commit (a batch of thousands should not be sent by the job itself).
@@ -140,10 +141,12 @@ def notify_many(items: Iterable[tuple[User, MessageKind | str, dict, str]], *, s
         )
         notifications.append(notification)
         outbound.extend(messages)
-    Notification.objects.bulk_create(notifications, batch_size=1000)
-    created = OutboundMessage.objects.bulk_create(outbound, batch_size=1000)
+    rows_insert(Notification, notifications)
     if send_now:
-        _send_after_commit_all(created)
+        # Sent right after the commit, by id: ids that only bulk_create gives back.
+        _send_after_commit_all(OutboundMessage.objects.bulk_create(outbound, batch_size=1000))
+    else:
+        rows_insert(OutboundMessage, outbound)
     return len(notifications)
 
 

@@ -1,29 +1,27 @@
 """Auto-renew's PostgreSQL writes: new rows by COPY, changed rows by one UPDATE … FROM VALUES.
 
-Both come from django-pgbulk, from model instances, with table and column names from
-the models' ``_meta``. Only auto-renew's own batch rows go this way (orders, payments,
-ledger entries, wallet balances, the line services' auto-renew failure counters);
-elsewhere, and on any other database, the same instances go through ``bulk_create``
-and ``bulk_update`` (``autorenew._create`` and ``autorenew._update``).
+Both come from django-pgbulk (``heyon_site.bulk``), from model instances, with table and
+column names from the models' ``_meta``. Auto-renew's own batch rows go this way whatever
+their number (orders, payments, ledger entries, wallet balances, the line services'
+auto-renew failure counters); accounts' rows of the same batch (lines, audit events,
+messages) go through accounts' services, which choose by the number of rows. On any other
+database the same instances go through ``bulk_create`` and ``bulk_update``
+(``autorenew._create`` and ``autorenew._update``).
 tests/billing/test_autorenew_sql.py runs the job both ways on the same lines and
 compares every row.
 """
 
 from collections.abc import Sequence
 
-import pgbulk
-from django.db import connection, models
+from django.db import models
 
 from billing.models import Order
+from heyon_site import bulk
 
 
 def rows_create(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     """Insert the instances by COPY; their primary keys stay unset."""
-    if objs:
-        # COPY goes around Django's cursor wrapper: a refused row must still raise
-        # Django's IntegrityError, which the chunk's retry catches.
-        with connection.wrap_database_errors:
-            pgbulk.copy(model, objs)
+    bulk.rows_copy(model, objs)
 
 
 def orders_create(orders: Sequence[Order]) -> None:
@@ -37,5 +35,4 @@ def orders_create(orders: Sequence[Order]) -> None:
 
 def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
     """Write ``fields`` of each instance by primary key, in one statement."""
-    if objs:
-        pgbulk.update(model, objs, fields)
+    bulk.rows_update_from_values(model, objs, fields)
