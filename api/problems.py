@@ -10,7 +10,7 @@ The message is the constant in the caller's language (api.views.base activates i
 import logging
 from types import ModuleType
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
@@ -67,6 +67,7 @@ TITLES = {
     405: _("This method is not allowed here."),
     406: _("This response format is not available."),
     409: _("The request conflicts with another one."),
+    413: _("The request is too large."),
     415: _("This content type is not accepted."),
     422: _("The request was refused."),
     429: _("Too many requests. Please wait a moment."),
@@ -169,6 +170,14 @@ def problem_exception_handler(exc, context):
         if getattr(exc, "field", None):
             extra["errors"] = {exc.field: [str(exc)]}
         return problem_response(status_code=http_status, code=code, detail=str(exc), **extra)
+    if isinstance(exc, RequestDataTooBig):
+        # Django's limit on a body read into memory (DATA_UPLOAD_MAX_MEMORY_SIZE): a 413 in
+        # the API's own shape rather than Django's HTML 400 page.
+        return problem_response(
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            code="request_too_large",
+            detail=_("The request is too large. Send less data (photos go as multipart files)."),
+        )
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -56,3 +56,17 @@ def test_json_that_is_not_an_object_of_fields_is_refused(signed_in, body):
     )
     assert response.status_code == 400
     assert not Order.objects.exists()
+
+
+def test_a_body_over_the_memory_limit_is_a_413_problem_that_changes_nothing(signed_in, settings):
+    idempotency_key = key()
+    url = f"{API}orders/top-up/"
+    body = '{"amount": "20", "note": "' + "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + '"}'
+    response = signed_in.generic(
+        "POST", url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=idempotency_key
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert problem(response)["code"] == "request_too_large"
+    assert not Order.objects.exists()
+    assert signed_in.post_once(url, {"amount": "20"}, idempotency_key=idempotency_key).status_code == 201
