@@ -96,7 +96,15 @@ class CodeForm(forms.Form):
         return self.cleaned_data["code"].strip()
 
 
-class LoginForm(AuthenticationForm):
+class PasswordChecksInTurn:
+    """For a sign-in form: its password check and the lockout's count run one at a time per identifier."""
+
+    def clean(self):
+        with password_checks_in_turn(self.cleaned_data.get("username") or ""):
+            return super().clean()
+
+
+class LoginForm(PasswordChecksInTurn, AuthenticationForm):
     error_messages = {
         "invalid_login": _("The account or password is wrong. Check them and try again."),
         "inactive": _("This account is not confirmed yet. Register again to get a new code."),
@@ -108,17 +116,9 @@ class LoginForm(AuthenticationForm):
         self.fields["username"].widget.attrs.update({"autocomplete": "username"})
         self.fields["password"].label = _("Password")
 
-    def clean(self):
-        with password_checks_in_turn(self.cleaned_data.get("username") or ""):
-            return super().clean()
 
-
-class AdminLoginForm(AdminAuthenticationForm):
+class AdminLoginForm(PasswordChecksInTurn, AdminAuthenticationForm):
     """Django admin's sign-in form, checking one password at a time per identifier like ours."""
-
-    def clean(self):
-        with password_checks_in_turn(self.cleaned_data.get("username") or ""):
-            return super().clean()
 
 
 class LoginCodeRequestForm(forms.Form):
