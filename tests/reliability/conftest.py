@@ -58,7 +58,7 @@ def redis_cache(redis_url, settings):
     prefix = f"heyon-test-{uuid.uuid4().hex[:12]}"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": prefix,
         }

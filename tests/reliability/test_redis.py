@@ -23,7 +23,7 @@ CERTIFICATE_CHECK = "/certificates/verify/"
 UNREACHABLE = "redis://127.0.0.1:1/0"
 
 
-REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+REDIS_CACHE = "django_redis.cache.RedisCache"
 
 
 def test_the_certificate_check_limit_counts_in_redis_for_every_app_server(client, settings, redis_url, redis_cache):
@@ -284,7 +284,7 @@ def test_while_the_cache_is_down_every_commit_queues_its_own_task(
 def test_redis_url_makes_the_cache_shared_and_the_worker_take_the_messages():
     found = settings_under({"REDIS_URL": "redis://cache.internal:6379/0"})
 
-    assert found["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert found["cache"] == "django_redis.cache.RedisCache"
     assert (found["broker"], found["via_queue"]) == ("redis://cache.internal:6379/0", True)
     assert found["send_task_queued"] == 30  # one waiting send task at a time, marked in Redis
     assert found["beat"] == BEAT_TASKS

@@ -511,7 +511,7 @@ def test_while_the_cache_is_down_a_customer_still_submits_uncounted_as_with_the_
     client.force_login(customer)
     form = submission_form(customer)
     form["id_number"] = wrong_checksum(form["id_number"])
-    unreachable = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    unreachable = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
 
     # Restored before this module's fixture empties the cache.
     with override_settings(CACHES={"default": unreachable}):
