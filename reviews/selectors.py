@@ -897,8 +897,12 @@ QUALITY_SAMPLE_PAGE_SIZE = 50
 
 
 def quality_samples_pending(*, viewer, limit: int = QUALITY_SAMPLE_PAGE_SIZE) -> list:
-    """Sampled decisions waiting for a check, oldest first, without the viewer's own decisions."""
-    pending = QualitySample.objects.filter(status=QualitySample.Status.PENDING).exclude(decided_by=viewer)
+    """Sampled decisions waiting for a check, oldest first, without the viewer's own decisions or verification."""
+    pending = (
+        QualitySample.objects.filter(status=QualitySample.Status.PENDING)
+        .exclude(decided_by=viewer)
+        .exclude(submission__user=viewer)
+    )
     return list(
         pending.select_related("submission", "decided_by")
         .prefetch_related(Prefetch("submission__reasons", queryset=ReasonCode.objects.only("pk", "code")))

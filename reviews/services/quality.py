@@ -8,6 +8,7 @@ from reviews.models import QualitySample, ReasonCode, Submission
 
 from .decisions import submission_lift_final_block, submission_revoke_approval
 from .errors import (
+    ERR_OWN_VERIFICATION,
     ERR_SAMPLE_ALREADY_CHECKED,
     ERR_SAMPLE_CHECK_NOT_ALLOWED,
     ERR_SAMPLE_OWN_DECISION,
@@ -21,11 +22,14 @@ CHECK_PERMISSION = "reviews.check_quality_sample"
 def _locked_pending_sample(*, sample_id: int, actor: User) -> QualitySample:
     if not actor.has_perm(CHECK_PERMISSION):
         raise ReviewError(ERR_SAMPLE_CHECK_NOT_ALLOWED)
-    sample = QualitySample.objects.select_for_update().get(pk=sample_id)
+    sample = QualitySample.objects.select_for_update(of=("self",)).select_related("submission").get(pk=sample_id)
     if sample.status != QualitySample.Status.PENDING:
         raise ReviewError(ERR_SAMPLE_ALREADY_CHECKED)
     if sample.decided_by_id == actor.pk:
         raise ReviewError(ERR_SAMPLE_OWN_DECISION)
+    # A senior who is a customer too never judges the decision on their own verification.
+    if sample.submission.user_id == actor.pk:
+        raise ReviewError(ERR_OWN_VERIFICATION)
     return sample
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Line, ServicePoint, User
 from reviews import services
-from reviews.models import Submission
+from reviews.models import QualitySample, Submission
 from reviews.services import ERR_OWN_VERIFICATION
 from tests.factories import ServicePointFactory, make_line, make_staff
 from tests.images import resident_id
@@ -126,3 +126,27 @@ def test_the_database_refuses_a_submission_decided_by_its_customer(own):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Submission.objects.filter(pk=submission.pk).update(status="rejected", decided_by=reviewer)
+
+
+def test_a_senior_cannot_check_the_quality_sample_of_their_own_verification(
+    client, english, settings, submit, decide, reviewer
+):
+    settings.QC_SAMPLE_SHARE = 1
+    senior, _line, _code = staff_with_a_line("senior_reviewer")
+    decided = decide(submit(user=senior, photos=None), reviewer, "approve")
+    sample = QualitySample.objects.get(submission=decided)
+
+    refused(lambda: services.quality_sample_confirm(sample_id=sample.pk, actor=senior))
+    refused(lambda: services.quality_sample_overturn(sample_id=sample.pk, actor=senior, reason_codes=["IMG_BLURRY"]))
+    check_link = reverse("reviews:sample_check", args=[sample.pk])
+    client.force_login(senior)
+    assert check_link not in client.get("/staff/reviews/samples/").content.decode()
+
+    sample.refresh_from_db()
+    assert (sample.status, sample.checked_by_id) == (QualitySample.Status.PENDING, None)
+    assert Submission.objects.get(pk=decided.pk).status == Submission.Status.APPROVED
+    # Another senior sees and checks it as usual.
+    other = make_staff("senior_reviewer")
+    client.force_login(other)
+    assert check_link in client.get("/staff/reviews/samples/").content.decode()
+    services.quality_sample_confirm(sample_id=sample.pk, actor=other)
