@@ -56,11 +56,12 @@ def account_centre_state(*, user) -> str:
         *billing_selectors.account_centre_state_sql(user_id=user.pk),
         *review_selectors.account_centre_state_sql(user_id=user.pk),
     ]
-    sql = " UNION ALL ".join(fragment for fragment, _params in fragments)
+    # Sorted by every column, so the same rows always give the same digest.
+    sql = " UNION ALL ".join(fragment for fragment, _params in fragments) + " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
     params = [param for _fragment, fragment_params in fragments for param in fragment_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = sorted(cursor.fetchall(), key=lambda row: tuple("" if value is None else str(value) for value in row))
+        rows = cursor.fetchall()
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
