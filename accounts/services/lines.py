@@ -22,6 +22,10 @@ from .messages import notify, notify_many, outbox_queue
 
 ERR_CODE_UNKNOWN = gettext_lazy("No line has this activation code. Check the code in your purchase message.")
 ERR_CODE_USED = gettext_lazy("This activation code has already been used.")
+ERR_ACCOUNT_ERASED = gettext_lazy(
+    "This account is closed: its personal data was erased after its service ended. "
+    "Register again with your mobile number to add a line."
+)
 
 # Crockford's base32 without the look-alikes I, L, O and U: easy to read aloud.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -168,7 +172,8 @@ def line_attach(*, actor: User, activation_code: str, owner: User | None = None)
     verified; if it already is, the line is activated at once, unless the owner's ID
     already holds the maximum of active lines (一证五号): then ``LineLimitExceeded`` and
     nothing is attached (the code stays unused). A clerk at a service point attaches a
-    line for the customer in front of them by passing ``owner``.
+    line for the customer in front of them by passing ``owner``. An account whose personal
+    data was erased takes no line (``ERR_ACCOUNT_ERASED``).
     """
     owner = owner or actor
     with transaction.atomic():
@@ -179,6 +184,14 @@ def line_attach(*, actor: User, activation_code: str, owner: User | None = None)
             raise LineError(ERR_CODE_UNKNOWN)
         if line.activation_code_used_at is not None or line.owner_id is not None:
             raise LineError(ERR_CODE_USED)
+        # The owner's row, after the line (as a desk verification takes them), before anything
+        # is written. Whether they are verified is read under it: a revocation at this moment
+        # either waits and then suspends this line with the others, or is seen here. The
+        # personal-data purge holds it while it erases them: an account erased meanwhile is
+        # refused here, and the purge skips a customer held here (coming back, not erased).
+        owner = User.objects.select_for_update(no_key=True).get(pk=owner.pk)
+        if owner.personal_data_erased_at is not None:
+            raise LineError(ERR_ACCOUNT_ERASED)
         now = timezone.now()
         line.owner = owner
         line.attached_at = now
@@ -186,9 +199,6 @@ def line_attach(*, actor: User, activation_code: str, owner: User | None = None)
         line.full_clean()
         line.save(update_fields=["owner", "attached_at", "activation_code_used_at"])
         audit_record(actor=actor, verb="line.attached", target=line, subject_user=owner)
-        # Whether the owner is verified is read under their lock: a revocation at this moment
-        # either waits and then suspends this line with the others, or is seen here.
-        owner = User.objects.select_for_update(no_key=True).get(pk=owner.pk)
         if owner.is_real_name_verified:
             lines_activate_waiting(user=owner, actor=actor, locked=True)
         else:

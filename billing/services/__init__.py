@@ -6,6 +6,7 @@ from .errors import BillingError
 from .expiry import expire_lines_run, expiry_warnings_send
 from .orders import (
     check_renewable,
+    line_renewals_lock,
     order_mark_paid,
     orders_expire_stale,
     renewal_order_create,
@@ -41,6 +42,7 @@ __all__ = [
     "expiry_warnings_send",
     "ledger_append",
     "line_billing_close",
+    "line_renewals_lock",
     "line_services_start",
     "order_mark_paid",
     "order_pay",

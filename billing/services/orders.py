@@ -388,6 +388,18 @@ def renewal_service_lock(order: Order) -> None:
         list(LineService.objects.select_for_update().filter(line_id=order.line_id).values_list("pk", flat=True))
 
 
+def line_renewals_lock(*, line_id: int) -> None:
+    """Lock the line's service row, as every renewal does before it checks ``renewals_refused``.
+
+    For a higher app about to change what its refusal says (the portal, filing a
+    cancellation request), in the renewals' order: the service row, then the line. A
+    renewal under way finishes first and the caller sees what it did; the auto-renew job
+    skips a row held here (SKIP LOCKED) and an order's payment waits, then sees the refusal.
+    A line without a service row has no auto-renew, and an order of it waits on the line.
+    """
+    list(LineService.objects.select_for_update().filter(line_id=line_id).values_list("pk", flat=True))
+
+
 def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now: datetime | None = None) -> Order:
     """Mark an open order paid by this (succeeded) payment and apply its effects, once.
 

@@ -107,6 +107,10 @@ def cancellation_request_submit(
     """
     user = actor
     with transaction.atomic():
+        # The line's service row first, as every renewal takes it before it asks whether a
+        # request is open: a renewal under way (the auto-renew job, a payment) finishes before
+        # this request is made, and none starts until it is committed and seen.
+        billing_services.line_renewals_lock(line_id=line_id)
         line = Line.objects.select_for_update().filter(pk=line_id).first()
         if line is None or line.owner_id != user.pk:
             raise CancellationError(ERR_NOT_YOUR_LINE)

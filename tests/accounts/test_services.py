@@ -570,6 +570,23 @@ def test_activation_code_already_used_is_refused():
     assert line.owner == first
 
 
+def test_a_line_is_not_added_to_an_erased_account():
+    # The purge erased the customer while a request of theirs was in flight (races in
+    # tests/customers/test_purge_line_races.py): the account is anonymous and closed.
+    customer = CustomerFactory()
+    services.user_mark_real_name_verified(user=customer, actor=None, channel="online")
+    User.objects.filter(pk=customer.pk).update(personal_data_erased_at=timezone.now())
+    line, code = make_line()
+
+    with pytest.raises(services.LineError) as refused:
+        services.line_attach(actor=customer, activation_code=code)
+
+    assert str(refused.value) == str(lines.ERR_ACCOUNT_ERASED)
+    line.refresh_from_db()
+    assert (line.owner_id, line.activation_code_used_at, line.status) == (None, None, Line.Status.INACTIVE)
+    assert not AuditEvent.objects.filter(verb="line.attached").exists()
+
+
 def test_marking_real_name_verified_activates_the_waiting_lines(sent):
     customer = CustomerFactory()
     first, _ = make_line(owner=customer)
