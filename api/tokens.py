@@ -111,7 +111,8 @@ def token_pair_rotate(*, refresh: str) -> dict:
         token = PresentedRefreshToken(refresh)  # signature, expiry and type
     except TokenError as error:
         raise _refused() from error
-    with transaction.atomic():
+    # Durable: inside an outer transaction, the refusal raised below would roll back the ending.
+    with transaction.atomic(durable=True):
         pair = _rotate_locked(token)
     if pair is None:
         raise _refused()  # only now: an ended family above has committed
