@@ -1,4 +1,6 @@
-"""What the API itself stores: the Idempotency-Key records of the app's writes."""
+"""What the API itself stores: the Idempotency-Key records of the app's writes, the sign-ins (refresh families)."""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -43,3 +45,43 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.user_id}:{self.key}"
+
+
+class RefreshFamily(models.Model):
+    """One sign-in of the app: every refresh token rotated from it carries this id (``family`` claim).
+
+    simplejwt's blacklist knows single tokens; this row lets a sign-in end as a whole. A spent
+    token presented again means two parties held it, so the family ends and the token the
+    first rotation handed out dies with it (OAuth 2.0 Security BCP, refresh token reuse).
+    """
+
+    class EndReason(models.TextChoices):
+        REUSED = "reused", _("a spent refresh token was used again")
+        SIGNED_OUT = "signed_out", _("signed out on this device")
+        SIGNED_OUT_EVERYWHERE = "signed_out_everywhere", _("signed out everywhere")
+        PASSWORD_RESET = "password_reset", _("password reset")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # When its newest refresh token expires: past it, no token of the family can be used and
+    # the row may go (a token whose family row is missing is refused).
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.CharField(_("why it ended"), max_length=24, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("app sign-in")
+        verbose_name_plural = _("app sign-ins")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True, end_reason="")
+                | (models.Q(ended_at__isnull=False) & ~models.Q(end_reason="")),
+                name="api_refresh_family_ended_with_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id}:{self.pk}"

@@ -7,4 +7,8 @@ from api import idempotency, tokens
 
 @shared_task(name="api.tasks.purge_api_records", ignore_result=True)
 def purge_api_records() -> dict:
-    return {"idempotency_keys": idempotency.idempotency_keys_purge(), "expired_tokens": tokens.expired_tokens_purge()}
+    return {
+        "idempotency_keys": idempotency.idempotency_keys_purge(),
+        "expired_tokens": tokens.expired_tokens_purge(),
+        "refresh_families": tokens.refresh_families_purge(),
+    }

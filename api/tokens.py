@@ -5,6 +5,12 @@ one and blacklists it in the same transaction, so two refreshes with one token c
 both get a new pair (tests/api/test_token_races.py). Tokens carry a digest of the
 password hash (SIMPLE_JWT's CHECK_REVOKE_TOKEN): a changed password ends the access
 tokens at once, and rotation refuses the refresh tokens made before the change.
+
+Each sign-in is a family (``api.RefreshFamily``): its refresh tokens carry the family's id
+and rotation passes it on. A spent token presented again means two parties held it (the
+app and a thief, in either order), so the family ends and the live token the first
+rotation made is refused too (OAuth 2.0 Security BCP, refresh token reuse detection).
+Access tokens are not checked against the family: they lapse within their 5 minutes.
 """
 
 from django.contrib.auth import get_user_model
@@ -16,10 +22,13 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.utils import get_md5_hash_password
+from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from accounts.services import audit_record
+from api.models import RefreshFamily
 from api.problems import Problem
+
+FAMILY_CLAIM = "family"
 
 ERR_REFRESH_INVALID = _("This sign-in has ended. Sign in again.")
 ERR_STAFF_TOKENS = _("Staff accounts cannot use the app. Sign in on the staff site.")
@@ -34,56 +43,142 @@ def _refused():
     return Problem(status_code=status.HTTP_401_UNAUTHORIZED, code="token_not_valid", detail=ERR_REFRESH_INVALID)
 
 
+class PresentedRefreshToken(RefreshToken):
+    """A refresh token as the app presents it: signature, expiry and type checked, not yet the blacklist.
+
+    Rotation reads the blacklist itself, under the token's row lock, because a spent token
+    is not only refused: it ends its family.
+    """
+
+    def check_blacklist(self) -> None:
+        pass
+
+
+def _refresh_token(*, user, family: RefreshFamily) -> RefreshToken:
+    """A new refresh token of the family, recorded as outstanding; move the family's expiry to it."""
+    token = RefreshToken.for_user(user)  # also records it as outstanding, without the claim yet
+    token[FAMILY_CLAIM] = str(family.pk)
+    # The outstanding row keeps the token's text: store the one handed out, claim included.
+    OutstandingToken.objects.filter(jti=token[api_settings.JTI_CLAIM]).update(token=str(token))
+    family.expires_at = datetime_from_epoch(token["exp"])
+    family.save(update_fields=["expires_at"])
+    return token
+
+
+def _pair(token: RefreshToken) -> dict:
+    return {"access": str(token.access_token), "refresh": str(token)}
+
+
+def _family_start(*, user) -> RefreshFamily:
+    # expires_at is set by the family's first token, made right after.
+    return RefreshFamily.objects.create(user=user, expires_at=timezone.now())
+
+
+def _family_end(family: RefreshFamily, *, reason: str) -> None:
+    """End a live family (the caller holds its row lock); an ended one keeps its first reason."""
+    if family.ended_at is None:
+        family.ended_at = timezone.now()
+        family.end_reason = reason
+        family.full_clean()
+        family.save(update_fields=["ended_at", "end_reason"])
+
+
+def _locked_family(token: RefreshToken, *, user) -> RefreshFamily | None:
+    """The token's family row, locked; None for a token from before families or a family gone."""
+    family_id = token.get(FAMILY_CLAIM)
+    if family_id is None or user is None:
+        return None
+    return RefreshFamily.objects.select_for_update().filter(pk=family_id, user=user).first()
+
+
 def token_pair_issue(*, user, how: str) -> dict:
-    """A new access and refresh token for a customer who just proved who they are."""
+    """A new access and refresh token for a customer who just proved who they are: a new family."""
     if not may_hold_token(user):
         raise Problem(status_code=status.HTTP_403_FORBIDDEN, code="customers_only", detail=ERR_STAFF_TOKENS)
     with transaction.atomic():
-        refresh = RefreshToken.for_user(user)  # also records it as outstanding
+        refresh = _refresh_token(user=user, family=_family_start(user=user))
         audit_record(actor=user, verb="api.signed_in", target=user, subject_user=user, data={"how": how})
-    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+    return _pair(refresh)
 
 
 def token_pair_rotate(*, refresh: str) -> dict:
-    """Spend a refresh token for a new pair; a token spent, revoked or outdated is refused."""
+    """Spend a refresh token for a new pair; a token spent, revoked or outdated is refused.
+
+    A spent token of a live family ends the family (and so the token its first spending
+    made); that ending commits although the answer is a refusal.
+    """
     try:
-        token = RefreshToken(refresh)  # signature, expiry, type and blacklist
+        token = PresentedRefreshToken(refresh)  # signature, expiry and type
     except TokenError as error:
         raise _refused() from error
-    with transaction.atomic():
-        # The customer's row first, as tokens_revoke_all does: a sign-out everywhere and a
-        # refresh take turns, so no new token is made behind a sign-out's back.
-        user = get_user_model().objects.select_for_update().filter(pk=token[api_settings.USER_ID_CLAIM]).first()
-        outstanding = OutstandingToken.objects.select_for_update().filter(jti=token[api_settings.JTI_CLAIM]).first()
-        if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
-            raise _refused()
-        if (
-            user is None
-            or not may_hold_token(user)
-            or token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password)
-        ):
-            raise _refused()
-        BlacklistedToken.objects.create(token=outstanding)
-        fresh = RefreshToken.for_user(user)
-    return {"access": str(fresh.access_token), "refresh": str(fresh)}
+    # Durable: inside an outer transaction, the refusal raised below would roll back the ending.
+    with transaction.atomic(durable=True):
+        pair = _rotate_locked(token)
+    if pair is None:
+        raise _refused()  # only now: an ended family above has committed
+    return pair
+
+
+def _rotate_locked(token: RefreshToken) -> dict | None:
+    """Rotation inside its transaction: the new pair, or None for a refusal (never raise: it must commit)."""
+    # The customer's row first, as tokens_revoke_all does: a sign-out everywhere and a
+    # refresh take turns, so no new token is made behind a sign-out's back. Then the
+    # token's row, then its family's: every path takes them in this order.
+    user = get_user_model().objects.select_for_update().filter(pk=token[api_settings.USER_ID_CLAIM]).first()
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=token[api_settings.JTI_CLAIM]).first()
+    family = _locked_family(token, user=user)
+    if user is None or outstanding is None:
+        return None
+    if BlacklistedToken.objects.filter(token=outstanding).exists():
+        if family is not None and family.ended_at is None:
+            # Two parties held this token: end the sign-in, whoever holds its newest token.
+            _family_end(family, reason=RefreshFamily.EndReason.REUSED)
+            audit_record(
+                actor=None,
+                verb="api.refresh_reused",
+                target=user,
+                subject_user=user,
+                data={"family": str(family.pk)},
+            )
+        return None
+    if not may_hold_token(user) or token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+        return None
+    if token.get(FAMILY_CLAIM) is None:
+        family = _family_start(user=user)  # a token from before families: its chain starts one now
+    elif family is None or family.ended_at is not None:
+        return None
+    BlacklistedToken.objects.create(token=outstanding)
+    return _pair(_refresh_token(user=user, family=family))
 
 
 def token_revoke(*, refresh: str, user) -> None:
-    """Sign this device out: its refresh token stops working (its access token lapses in minutes)."""
+    """Sign this device out: its refresh token and its family end (its access token lapses in minutes)."""
     try:
-        token = RefreshToken(refresh, verify=True)
+        # A spent token too: its family may hold a newer token (a refresh just before, or a thief's).
+        token = PresentedRefreshToken(refresh)
     except TokenError:
-        return  # already unusable
+        return  # forged or expired: nothing to end
     if str(token.get(api_settings.USER_ID_CLAIM)) != str(user.pk):
         return  # another account's token is not this caller's to end; answer alike
     with transaction.atomic():
+        # The locks in rotation's order: customer, token, family.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=token[api_settings.JTI_CLAIM]).first()
+        family = _locked_family(token, user=user)
         if outstanding is not None:
             BlacklistedToken.objects.get_or_create(token=outstanding)
+        if family is not None:
+            _family_end(family, reason=RefreshFamily.EndReason.SIGNED_OUT)
 
 
-def tokens_revoke_all(*, user, actor, verb: str = "api.signed_out_everywhere") -> int:
-    """Every refresh token of the customer stops working; return how many were still live."""
+def tokens_revoke_all(
+    *,
+    user,
+    actor,
+    verb: str = "api.signed_out_everywhere",
+    reason: str = RefreshFamily.EndReason.SIGNED_OUT_EVERYWHERE,
+) -> int:
+    """Every refresh token and family of the customer ends; return how many tokens were still live."""
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         live = list(
@@ -92,7 +187,12 @@ def tokens_revoke_all(*, user, actor, verb: str = "api.signed_out_everywhere") -
             .values_list("pk", flat=True)
         )
         BlacklistedToken.objects.bulk_create([BlacklistedToken(token_id=pk) for pk in live], ignore_conflicts=True)
-        audit_record(actor=actor, verb=verb, target=user, subject_user=user, data={"tokens": len(live)})
+        families = RefreshFamily.objects.filter(user=user, ended_at__isnull=True).update(
+            ended_at=timezone.now(), end_reason=reason
+        )
+        audit_record(
+            actor=actor, verb=verb, target=user, subject_user=user, data={"tokens": len(live), "families": families}
+        )
     return len(live)
 
 
@@ -101,4 +201,10 @@ def expired_tokens_purge() -> int:
     expired = OutstandingToken.objects.filter(expires_at__lte=timezone.now())
     BlacklistedToken.objects.filter(token__in=expired).delete()
     deleted, _rows = expired.delete()
+    return deleted
+
+
+def refresh_families_purge() -> int:
+    """Forget sign-ins whose newest refresh token has expired: no token of theirs can be used."""
+    deleted, _rows = RefreshFamily.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted

@@ -19,6 +19,7 @@ from accounts.forms import (
 from accounts.http import client_ip
 from accounts.services.codes import ERR_CODE_WRONG
 from api import tokens
+from api.models import RefreshFamily
 from api.problems import Problem
 from api.serializers import (
     AcceptedSerializer,
@@ -313,5 +314,7 @@ class PasswordResetConfirmView(PublicApiView):
         user = account_services.password_reset_with_code(
             identifier=normalize_identifier(data["identifier"]), code=data["code"], new_password=data["password1"]
         )
-        tokens.tokens_revoke_all(user=user, actor=user, verb="api.password_reset_signed_out")
+        tokens.tokens_revoke_all(
+            user=user, actor=user, verb="api.password_reset_signed_out", reason=RefreshFamily.EndReason.PASSWORD_RESET
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
