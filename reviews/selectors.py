@@ -173,15 +173,15 @@ def claims_held(*, reviewer_id: int, now: datetime):
     ).order_by("due_at", "pk")
 
 
-def line_limit_flag(*, user, id_number_index: str) -> dict | None:
+def line_limit_flag(*, user_id: int, id_number_index: str) -> dict | None:
     """The 一证五号 flag as things stand now, or None when approving would keep the ID within the limit.
 
     Counts what accounts' ``lines_activation_allow`` counts when the approval activates:
     the active lines of the other accounts verified with this ID, and this account's
     lines that are or would become active (active, waiting, suspended).
     """
-    own = Q(owner=user, status__in=[Line.Status.ACTIVE, Line.Status.INACTIVE, Line.Status.SUSPENDED])
-    elsewhere = Q(status=Line.Status.ACTIVE, owner__identity_index=id_number_index) & ~Q(owner=user)
+    own = Q(owner_id=user_id, status__in=[Line.Status.ACTIVE, Line.Status.INACTIVE, Line.Status.SUSPENDED])
+    elsewhere = Q(status=Line.Status.ACTIVE, owner__identity_index=id_number_index) & ~Q(owner_id=user_id)
     counts = Line.objects.filter(own | elsewhere).aggregate(
         own=Count("pk", filter=own), held=Count("pk", filter=elsewhere)
     )
@@ -199,7 +199,7 @@ def with_current_line_limit(submission: Submission) -> Submission:
     """
     if submission.status not in Submission.OPEN_STATUSES:
         return submission
-    current = line_limit_flag(user=submission.user, id_number_index=submission.id_number_index)
+    current = line_limit_flag(user_id=submission.user_id, id_number_index=submission.id_number_index)
     return _with_line_limit_flag(submission, current)
 
 
@@ -454,7 +454,7 @@ def submission_for_decision(*, submission_id: int, viewer, approving: bool = Fal
     limit it may only give LINE_LIMIT, and LINE_LIMIT then needs no confirmation.
     DoesNotExist if ``viewer`` may not open it.
     """
-    submission = submissions_openable_by(viewer=viewer).select_related("user").get(pk=submission_id)
+    submission = submissions_openable_by(viewer=viewer).get(pk=submission_id)
     if approving:
         return _with_line_limit_flag(submission, None)
     return with_current_line_limit(submission)

@@ -108,7 +108,7 @@ def submission_approve_locked(
 
 def _over_line_limit(submission: Submission) -> bool:
     """Whether approving now would take the ID past 一证五号 (today's count, not the submission-time flag)."""
-    return selectors.line_limit_flag(user=submission.user, id_number_index=submission.id_number_index) is not None
+    return selectors.line_limit_flag(user_id=submission.user_id, id_number_index=submission.id_number_index) is not None
 
 
 def submission_approve(*, submission_id: int, actor: User, message: str = "", note: str = "") -> Submission:

@@ -89,7 +89,7 @@ def submission_blocker(*, user) -> str | None:
 def _flags_for(*, user, id_number_index: str, photos: PhotoSet) -> dict:
     """What the reviewer should look at twice: too many lines on the ID, the ID or a photo used elsewhere."""
     flags = {}
-    line_limit = selectors.line_limit_flag(user=user, id_number_index=id_number_index)
+    line_limit = selectors.line_limit_flag(user_id=user.pk, id_number_index=id_number_index)
     if line_limit is not None:
         flags["line_limit"] = line_limit
     other_accounts = list(
