@@ -10,8 +10,12 @@ Each sign-in is a family (``api.RefreshFamily``): its refresh tokens carry the f
 and rotation passes it on. A spent token presented again means two parties held it (the
 app and a thief, in either order), so the family ends and the live token the first
 rotation made is refused too (OAuth 2.0 Security BCP, refresh token reuse detection).
+A token from before families rotates into a family whose id is derived from its own jti
+(``LEGACY_FAMILY_NAMESPACE``), so its reuse finds and ends that family as well.
 Access tokens are not checked against the family: they lapse within their 5 minutes.
 """
+
+import uuid
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -29,6 +33,9 @@ from api.models import RefreshFamily
 from api.problems import Problem
 
 FAMILY_CLAIM = "family"
+# The family a token from before families (no claim) rotates into is uuid5(this, its jti):
+# the spent token, presented again, names it without a claim or a stored link.
+LEGACY_FAMILY_NAMESPACE = uuid.UUID("5b0e3c3e-6f0a-4c55-9a52-8d3f6c1e2a71")
 
 ERR_REFRESH_INVALID = _("This sign-in has ended. Sign in again.")
 ERR_STAFF_TOKENS = _("Staff accounts cannot use the app. Sign in on the staff site.")
@@ -69,9 +76,17 @@ def _pair(token: RefreshToken) -> dict:
     return {"access": str(token.access_token), "refresh": str(token)}
 
 
-def _family_start(*, user) -> RefreshFamily:
+def _family_id(token: RefreshToken) -> str:
+    """The token's family id: its claim, or for a token from before families the id its rotation gives."""
+    family_id = token.get(FAMILY_CLAIM)
+    if family_id is None:
+        return str(uuid.uuid5(LEGACY_FAMILY_NAMESPACE, str(token[api_settings.JTI_CLAIM])))
+    return family_id
+
+
+def _family_start(*, user, family_id: str | None = None) -> RefreshFamily:
     # expires_at is set by the family's first token, made right after.
-    return RefreshFamily.objects.create(user=user, expires_at=timezone.now())
+    return RefreshFamily.objects.create(pk=family_id or uuid.uuid4(), user=user, expires_at=timezone.now())
 
 
 def _family_end(family: RefreshFamily, *, reason: str) -> None:
@@ -84,11 +99,10 @@ def _family_end(family: RefreshFamily, *, reason: str) -> None:
 
 
 def _locked_family(token: RefreshToken, *, user) -> RefreshFamily | None:
-    """The token's family row, locked; None for a token from before families or a family gone."""
-    family_id = token.get(FAMILY_CLAIM)
-    if family_id is None or user is None:
+    """The token's family row, locked; None for a family gone (or not started yet, before families)."""
+    if user is None:
         return None
-    return RefreshFamily.objects.select_for_update().filter(pk=family_id, user=user).first()
+    return RefreshFamily.objects.select_for_update().filter(pk=_family_id(token), user=user).first()
 
 
 def token_pair_issue(*, user, how: str) -> dict:
@@ -144,7 +158,9 @@ def _rotate_locked(token: RefreshToken) -> dict | None:
     if not may_hold_token(user) or token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
         return None
     if token.get(FAMILY_CLAIM) is None:
-        family = _family_start(user=user)  # a token from before families: its chain starts one now
+        # A token from before families, spent once (its outstanding row is locked): its chain
+        # starts one now, under the id its reuse will look for.
+        family = _family_start(user=user, family_id=_family_id(token))
     elif family is None or family.ended_at is not None:
         return None
     BlacklistedToken.objects.create(token=outstanding)

@@ -122,10 +122,40 @@ def test_a_token_from_before_families_still_rotates_into_a_new_family(app, custo
     family = family_of(new)
     assert family.user == customer and family.ended_at is None
     rotate(app, new)
-    # Its own reuse has no family to end (it is refused as before); the new family goes on.
-    assert refused(app, old)
     family.refresh_from_db()
     assert family.ended_at is None
+
+
+def test_a_reused_token_from_before_families_ends_the_sign_in_its_rotation_started(app, customer):
+    # Every app in the field holds such a token on the day of the change, a stolen one too:
+    # whoever rotated it first, the other's attempt must end what that rotation started.
+    old = str(RefreshToken.for_user(customer))
+    first = rotate(app, old)
+    assert refused(app, old)
+    assert refused(app, first)
+    family = family_of(first)
+    assert family.end_reason == RefreshFamily.EndReason.REUSED
+    event = AuditEvent.objects.get(verb="api.refresh_reused", subject_user=customer)
+    assert event.data == {"family": str(family.pk)}
+
+
+def test_a_reused_token_from_before_families_that_never_rotated_here_ends_nothing(app, customer):
+    other = app.sign_in_as(customer)["refresh"]
+    old = RefreshToken.for_user(customer)
+    old.blacklist()  # spent before the change: the token its rotation made carries no family either
+    assert refused(app, str(old))
+    assert not AuditEvent.objects.filter(verb="api.refresh_reused").exists()
+    assert family_of(other).ended_at is None
+    rotate(app, other)
+
+
+def test_signing_out_with_a_spent_token_from_before_families_ends_the_sign_in_its_rotation_started(app, customer):
+    old = str(RefreshToken.for_user(customer))
+    pair = app.post(REFRESH, {"refresh": old}).json()
+    app.use(pair["access"])
+    assert app.post(f"{API}auth/token/revoke/", {"refresh": old}).status_code == 204
+    assert refused(app, pair["refresh"])
+    assert family_of(pair["refresh"]).end_reason == RefreshFamily.EndReason.SIGNED_OUT
 
 
 def test_a_token_whose_family_is_gone_is_refused_and_changes_nothing(app, customer):

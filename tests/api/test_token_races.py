@@ -2,6 +2,7 @@
 
 import pytest
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import AuditEvent
 from api import tokens
@@ -36,6 +37,19 @@ def test_one_token_rotated_twice_at_once_gives_one_pair_and_ends_its_sign_in():
     (error,) = errors(results)
     assert isinstance(error, Problem) and error.problem_code == "token_not_valid"
     assert OutstandingToken.objects.filter(user=customer).count() == 2  # one new pair was made, no more
+    with pytest.raises(Problem):
+        tokens.token_pair_rotate(refresh=pair["refresh"])
+    assert AuditEvent.objects.filter(verb="api.refresh_reused", subject_user=customer).count() == 1
+    assert RefreshFamily.objects.get(user=customer).end_reason == RefreshFamily.EndReason.REUSED
+
+
+def test_a_token_from_before_families_rotated_twice_at_once_gives_one_pair_and_ends_its_sign_in():
+    customer = CustomerFactory()
+    refresh = str(RefreshToken.for_user(customer))  # as issued before families: no claim
+    results = run_together(*(lambda: tokens.token_pair_rotate(refresh=refresh) for _ in range(2)))
+    (pair,) = values(results)
+    (error,) = errors(results)
+    assert isinstance(error, Problem) and error.problem_code == "token_not_valid"
     with pytest.raises(Problem):
         tokens.token_pair_rotate(refresh=pair["refresh"])
     assert AuditEvent.objects.filter(verb="api.refresh_reused", subject_user=customer).count() == 1
