@@ -106,6 +106,10 @@ def cancellation_request_submit(
     (the database allows one open request per line). The customer files it themselves.
     """
     user = actor
+    # Someone else's line (or none) is refused before any lock: another customer's ids must
+    # not hold up the auto-renew job on a line that is not theirs. Checked again under the lock.
+    if not Line.objects.filter(pk=line_id, owner=user).exists():
+        raise CancellationError(ERR_NOT_YOUR_LINE)
     with transaction.atomic():
         # The line's service row first, as every renewal takes it before it asks whether a
         # request is open: a renewal under way (the auto-renew job, a payment) finishes before

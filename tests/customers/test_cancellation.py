@@ -12,8 +12,9 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import override
@@ -327,11 +328,13 @@ def test_a_customer_cannot_ask_to_cancel_another_customers_line():
     _owner, line = verified_customer()
     intruder, _own_line = verified_customer()
 
-    with pytest.raises(customer_services.CancellationError) as refused:
+    with CaptureQueriesContext(connection) as queries, pytest.raises(customer_services.CancellationError) as refused:
         submit(intruder, line, phone=intruder.phone)
 
     assert str(refused.value) == str(ERR_NOT_YOUR_LINE)
     assert not CancellationRequest.objects.exists()
+    # Refused before it locks the line's service row, which the auto-renew job would then skip.
+    assert not [query for query in queries if "billing_lineservice" in query["sql"]]
 
 
 def test_a_cancelled_line_cannot_be_asked_for_again(support):
