@@ -183,8 +183,12 @@ def token_revoke(*, refresh: str, user) -> None:
         family = _locked_family(token, user=user)
         if outstanding is not None:
             BlacklistedToken.objects.get_or_create(token=outstanding)
-        if family is not None:
+        if family is not None and family.ended_at is None:
             _family_end(family, reason=RefreshFamily.EndReason.SIGNED_OUT)
+            # Audited as signing in and out everywhere are: the customer's trail shows each sign-in's end.
+            audit_record(
+                actor=user, verb="api.signed_out", target=user, subject_user=user, data={"family": str(family.pk)}
+            )
 
 
 def tokens_revoke_all(

@@ -76,8 +76,13 @@ def test_signing_out_this_device_ends_its_sign_in_but_not_another_devices(app, c
     assert refused(app, phone)
     phone_family = family_of(phone)
     assert phone_family.end_reason == RefreshFamily.EndReason.SIGNED_OUT
+    event = AuditEvent.objects.get(verb="api.signed_out", subject_user=customer)
+    assert (event.actor, event.data) == (customer, {"family": str(phone_family.pk)})
     assert family_of(tablet).ended_at is None
     rotate(app, tablet)
+    # Signing out again with the same token ends nothing more, and records nothing more.
+    assert app.post(f"{API}auth/token/revoke/", {"refresh": phone}).status_code == 204
+    assert AuditEvent.objects.filter(verb="api.signed_out").count() == 1
 
 
 def test_sign_out_everywhere_ends_every_sign_in(app, customer):
@@ -112,6 +117,7 @@ def test_another_customers_sign_out_ends_nothing_of_this_one(app, customer):
     app.sign_in_as(CustomerFactory())
     assert app.post(f"{API}auth/token/revoke/", {"refresh": refresh}).status_code == 204  # answered alike
     assert family_of(refresh).ended_at is None
+    assert not AuditEvent.objects.filter(verb="api.signed_out").exists()
     rotate(app, refresh)
 
 
