@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.i18n import set_language
 
 from accounts import selectors, services
-from accounts.backends import find_user_by_identifier, normalize_identifier
 from accounts.forms import (
     CodeForm,
     LineAddForm,
@@ -193,18 +192,11 @@ def password_reset_confirm(request):
     identifier = request.session.get(SESSION_RESET_IDENTIFIER)
     if not identifier:
         return redirect("accounts:password_reset")
-    user = find_user_by_identifier(identifier)
-    if user is not None and not user.is_active:
-        user = None
     form = PasswordResetConfirmForm(request.POST or None, identifier=identifier)
     if request.method == "POST" and form.is_valid():
         try:
-            if user is None:
-                services.one_time_code_verify_without_account(
-                    destination=normalize_identifier(identifier), purpose=OneTimeCode.Purpose.PASSWORD_RESET
-                )
-            services.password_reset_confirm(
-                user=user, code=form.cleaned_data["code"], new_password=form.cleaned_data["password1"]
+            services.password_reset_with_code(
+                identifier=identifier, code=form.cleaned_data["code"], new_password=form.cleaned_data["password1"]
             )
         except services.CodeError as error:
             form.add_error("code", str(error))

@@ -197,8 +197,11 @@ def customer_confirm_registration(*, registration_id: int, code: str) -> User:
 
 
 def _find_active_customer(identifier: str):
+    """The active customer ``identifier`` names. Never a member of staff: a code texted or
+    mailed to them would replace their password or sign them in with one factor anyone
+    who takes over their number holds (docs/DECISIONS.md, "Codes never reach staff")."""
     user = find_user_by_identifier(identifier)
-    return user if user is not None and user.is_active else None
+    return user if user is not None and user.is_active and not user.is_staff else None
 
 
 def login_code_request(*, phone, ip: str | None) -> User | None:
@@ -209,7 +212,7 @@ def login_code_request(*, phone, ip: str | None) -> User | None:
     out which numbers have accounts.
     """
     phone = to_python(phone)
-    user = User.objects.filter(phone=phone, is_active=True).first()
+    user = User.objects.filter(phone=phone, is_active=True, is_staff=False).first()  # staff: answered as unknown
     if user is not None and number_given_up(user):
         user = None  # the number may be someone else's now: answered as a number without an account
     if user is None:
@@ -231,7 +234,7 @@ def login_code_sign_in(*, phone: str, code: str) -> User:
 
     A number without an account is refused exactly as a wrong code is, guesses counted alike.
     """
-    user = User.objects.filter(phone=phone, is_active=True).first()
+    user = User.objects.filter(phone=phone, is_active=True, is_staff=False).first()
     if user is None:
         one_time_code_verify_without_account(destination=phone, purpose=OneTimeCode.Purpose.LOGIN)
     return login_code_verify(user=user, code=code)

@@ -446,6 +446,28 @@ def test_password_reset_for_staff_without_phone_or_email_sends_nothing(sent, sms
     assert OneTimeCode.objects.get().user is None
 
 
+def test_codes_never_reach_staff_even_with_a_phone_and_an_email(sent, sms_outbox, settings):
+    """A code would replace a staff password, or sign staff in, on one factor whoever takes the number holds."""
+    settings.OTP_RESEND_INTERVAL_SECONDS = 0
+    staff = make_staff("reviewer", login="wang.reviewer")
+    User.objects.filter(pk=staff.pk).update(phone=PHONE, email="wang@example.com")
+    password_hash = User.objects.get(pk=staff.pk).password
+
+    with sent():
+        for identifier in (PHONE, "wang@example.com", "wang.reviewer"):
+            assert services.password_reset_request(identifier=identifier, ip=None) is None
+        assert services.login_code_request(phone=PHONE, ip=None) is None
+
+    assert sms_outbox == [] and mail.outbox == []
+    assert not OneTimeCode.objects.filter(user=staff).exists()
+    # Answered and counted as for a number without an account: a guess at a code fails like any wrong one.
+    with pytest.raises(services.CodeError):
+        services.login_code_sign_in(phone=PHONE, code="123456")
+    with pytest.raises(services.CodeError):
+        services.password_reset_with_code(identifier=PHONE, code="123456", new_password=STRONG_PASSWORD)
+    assert User.objects.get(pk=staff.pk).password == password_hash
+
+
 # Sign-in by code -------------------------------------------------------------------------
 
 
