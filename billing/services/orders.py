@@ -385,7 +385,7 @@ def renewal_service_lock(order: Order) -> None:
     the payment waits for the job's chunk to commit.
     """
     if order.kind == Order.Kind.RENEWAL:
-        list(LineService.objects.select_for_update().filter(line_id=order.line_id).values_list("pk", flat=True))
+        line_renewals_lock(line_id=order.line_id)
 
 
 def line_renewals_lock(*, line_id: int) -> None:

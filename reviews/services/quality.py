@@ -39,8 +39,7 @@ def _close_sample(sample: QualitySample, *, status: str, actor: User, note: str,
     sample.checked_at = timezone.now()
     sample.note = note.strip()
     sample.save(update_fields=["status", "checked_by", "checked_at", "note"])
-    submission = Submission.objects.only("pk", "user_id").get(pk=sample.submission_id)
-    submission_event_record(submission, actor=actor, verb=verb, note=sample.note, data={"sample": sample.pk})
+    submission_event_record(sample.submission, actor=actor, verb=verb, note=sample.note, data={"sample": sample.pk})
     return sample
 
 
@@ -64,7 +63,7 @@ def quality_sample_overturn(
     """
     with transaction.atomic():
         sample = _locked_pending_sample(sample_id=sample_id, actor=actor)
-        submission = Submission.objects.only("pk", "status", "final_block_lifted_at").get(pk=sample.submission_id)
+        submission = sample.submission  # read with the sample; the undoing below locks it
         if submission.status == Submission.Status.APPROVED:
             submission_revoke_approval(
                 submission_id=submission.pk, actor=actor, reason_codes=reason_codes, message=message, note=note
