@@ -8,7 +8,7 @@ from django.utils.translation import ngettext_lazy
 
 from accounts.forms import MobileNumberField
 from billing.models import LineService, Payment
-from billing.selectors import plans_on_sale, renewable_lines
+from billing.selectors import plan_on_sale_for_line, plans_on_sale, renewable_lines
 
 
 def _term_choices():
@@ -34,7 +34,9 @@ class RenewalForm(IdempotentForm):
     plan = forms.ModelChoiceField(label=_("Plan"), queryset=None, empty_label=None, widget=forms.RadioSelect)
     term_months = forms.TypedChoiceField(label=_("Term"), coerce=int, choices=())
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, line_hint: str | None = None, **kwargs):
+        """``line_hint`` is the line a link chose (``?line=``); unbound, the form starts on it,
+        or on the first line, with the plan that line is on (a renewal usually keeps it)."""
         super().__init__(*args, **kwargs)
         self.fields["line"].queryset = renewable_lines(user=user)
         self.fields["line"].label_from_instance = lambda line: line.msisdn.as_national
@@ -49,6 +51,20 @@ class RenewalForm(IdempotentForm):
             }
         )
         self.fields["term_months"].choices = _term_choices()
+        if not self.is_bound:
+            self._start_on_line(line_hint)
+
+    def _start_on_line(self, line_hint: str | None) -> None:
+        lines = self.fields["line"].queryset
+        line_id = lines.filter(pk=line_hint).values_list("pk", flat=True).first() if str(line_hint).isdigit() else None
+        if line_id is None:
+            line_id = lines.values_list("pk", flat=True).first()
+        if line_id is None:
+            return
+        self.initial["line"] = line_id
+        plan = plan_on_sale_for_line(line_id=line_id)
+        if plan is not None:
+            self.initial["plan"] = plan.pk
 
 
 class PayForm(forms.Form):

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -54,6 +54,15 @@ def plans_on_sale():
 def plans_current_by_code() -> dict[str, Plan]:
     """The current version of each plan on sale, by code: what a renewal of an older version pays."""
     return {plan.code: plan for plan in plans_on_sale()}
+
+
+def plan_on_sale_for_line(*, line_id: int) -> Plan | None:
+    """The version on sale of the plan a line is on: what its renewal offers first.
+
+    None when that plan is no longer sold (the customer then picks one).
+    """
+    line_plan_code = LineService.objects.filter(line_id=line_id).values("plan__code")[:1]
+    return plans_on_sale().filter(code=Subquery(line_plan_code)).first()
 
 
 def renewable_lines(*, user):

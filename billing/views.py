@@ -28,9 +28,7 @@ RENEW_AT_STORE = "billing.renew_at_store"
 @login_required
 @require_http_methods(["GET", "POST"])
 def renew(request):
-    form = RenewalForm(request.POST or None, user=request.user)
-    if request.method == "GET" and request.GET.get("line"):
-        form.initial["line"] = request.GET["line"]
+    form = RenewalForm(request.POST or None, user=request.user, line_hint=request.GET.get("line"))
     if request.method == "POST" and form.is_valid():
         try:
             order = services.renewal_order_create(

@@ -1,5 +1,6 @@
 """Renewal orders: quoting, idempotent creation, refusals, expiry of unpaid orders."""
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Line
 from accounts.services import add_months
 from billing import selectors, services
-from billing.models import Order, Payment, SandboxCharge
+from billing.models import Order, Payment, Plan, SandboxCharge
 from billing.services.errors import (
     ERR_IDEMPOTENCY_MISMATCH,
     ERR_LINE_NOT_RENEWABLE,
@@ -22,7 +23,7 @@ from billing.services.errors import (
     ERR_TOP_UP_AMOUNT,
 )
 from tests.billing.conftest import fund, key, page_shows, renewal_order, verified_customer, wallet_balance
-from tests.factories import CustomerFactory, make_line
+from tests.factories import CustomerFactory, make_line, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -361,3 +362,36 @@ def test_another_customers_order_page_is_not_found(english, customer_line, plans
     assert english.get(f"/billing/orders/{order.number}/").status_code == 404
     assert english.post(f"/billing/orders/{order.number}/pay/", {"method": "wallet"}).status_code == 404
     assert Order.objects.get(pk=order.pk).status == Order.Status.OPEN
+
+
+def test_renew_page_starts_on_the_plan_the_line_is_on_in_its_version_on_sale(english, customer_line, plans):
+    user, line = customer_line
+    line.service.plan = plans["premium"]
+    line.service.save(update_fields=["plan"])
+    admin = make_staff("admin")
+    raised = Plan.objects.get(pk=plans["premium"].pk)
+    raised.monthly_price = Decimal("120.00")
+    new_premium = services.plan_version_create(actor=admin, plan=raised)
+    english.force_login(user)
+
+    chosen = english.get(f"/billing/renew/?line={line.pk}")
+    first_line = english.get("/billing/renew/")
+
+    assert chosen.context["form"].initial["plan"] == new_premium.pk
+    assert first_line.context["form"].initial["plan"] == new_premium.pk
+    # What the browser shows: that plan's button is the one ticked.
+    ticked = re.findall(r'<input[^>]*name="plan"[^>]*\bchecked[^>]*>', chosen.content.decode())
+    assert len(ticked) == 1 and f'value="{new_premium.pk}"' in ticked[0]
+
+
+def test_renew_page_starts_on_no_plan_when_the_lines_plan_is_no_longer_sold(english, customer_line, plans):
+    user, line = customer_line
+    Plan.objects.filter(code=line.service.plan.code).update(is_active=False)
+    english.force_login(user)
+
+    page = english.get(f"/billing/renew/?line={line.pk}")
+    someone_elses = english.get("/billing/renew/?line=not-a-number")
+
+    assert page.status_code == someone_elses.status_code == 200
+    assert "plan" not in page.context["form"].initial
+    assert "plan" not in someone_elses.context["form"].initial
