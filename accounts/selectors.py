@@ -105,6 +105,23 @@ def audit_page(
     return page[:size], (page[size - 1].pk if len(page) > size else None)
 
 
+# A line in any other state keeps its owner a customer in service (a suspended or expired line may come back).
+LINE_STATUSES_IN_SERVICE = tuple(status for status in Line.Status.values if status != Line.Status.CANCELLED)
+
+
+def customer_service_has_ended(*, user: User) -> bool:
+    """Whether the customer's service has ended: their last line was cancelled and none is in service since.
+
+    A customer who never had a line has not ended anything. Read it under the customer's
+    row lock to act on it: cancelling the last line (``service_ended_at``) and adding a
+    line both hold that row.
+    """
+    return (
+        user.service_ended_at is not None
+        and not Line.objects.filter(owner_id=user.pk, status__in=LINE_STATUSES_IN_SERVICE).exists()
+    )
+
+
 def _customers_due_for_erasure(*, now: datetime):
     """The one rule of the personal-data purge: the list and the check under the lock both read it.
 
@@ -114,7 +131,7 @@ def _customers_due_for_erasure(*, now: datetime):
     cutoff = now - timedelta(days=settings.PERSONAL_DATA_RETENTION_DAYS)
     return User.objects.filter(
         is_staff=False, personal_data_erased_at__isnull=True, service_ended_at__lt=cutoff
-    ).exclude(lines__status__in=[s for s in Line.Status.values if s != Line.Status.CANCELLED])
+    ).exclude(lines__status__in=LINE_STATUSES_IN_SERVICE)
 
 
 def customer_ids_due_for_erasure(*, now: datetime, limit: int = 200) -> list[int]:
