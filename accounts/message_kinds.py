@@ -314,6 +314,17 @@ PAYMENT_REFUNDED_NOT_RENEWABLE = register(
         sms_params=("number", "amount"),
     )
 )
+PAYMENT_REFUNDED_SERVICE_ENDED = register(
+    MessageKind(
+        key="payment.refunded_service_ended",
+        subject=_("Payment refunded"),
+        body=_(
+            "Your service had ended (every line on your account is cancelled) when the payment of order "
+            "%(number)s arrived, so ¥%(amount)s was refunded to your original payment method."
+        ),
+        sms_params=("number", "amount"),
+    )
+)
 BALANCE_REFUNDED = register(
     MessageKind(
         key="wallet.refunded",

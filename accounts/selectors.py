@@ -105,29 +105,46 @@ def audit_page(
     return page[:size], (page[size - 1].pk if len(page) > size else None)
 
 
-def _customers_out_of_service():
-    """Customers not erased yet with no line but cancelled ones."""
-    return User.objects.filter(is_staff=False, personal_data_erased_at__isnull=True).exclude(
-        lines__status__in=[s for s in Line.Status.values if s != Line.Status.CANCELLED]
+# A line in any other state keeps its owner a customer in service (a suspended or expired line may come back).
+LINE_STATUSES_IN_SERVICE = tuple(status for status in Line.Status.values if status != Line.Status.CANCELLED)
+
+
+def customer_service_has_ended(*, user: User) -> bool:
+    """Whether the customer's service has ended: their last line was cancelled and none is in service since.
+
+    A customer who never had a line has not ended anything. Read it under the customer's
+    row lock to act on it: cancelling the last line (``service_ended_at``) and adding a
+    line both hold that row.
+    """
+    return (
+        user.service_ended_at is not None
+        and not Line.objects.filter(owner_id=user.pk, status__in=LINE_STATUSES_IN_SERVICE).exists()
     )
+
+
+def _customers_due_for_erasure(*, now: datetime):
+    """The one rule of the personal-data purge: the list and the check under the lock both read it.
+
+    Customers not erased yet, with no line but cancelled ones, whose service ended more
+    than PERSONAL_DATA_RETENTION_DAYS before ``now``.
+    """
+    cutoff = now - timedelta(days=settings.PERSONAL_DATA_RETENTION_DAYS)
+    return User.objects.filter(
+        is_staff=False, personal_data_erased_at__isnull=True, service_ended_at__lt=cutoff
+    ).exclude(lines__status__in=LINE_STATUSES_IN_SERVICE)
 
 
 def customer_ids_due_for_erasure(*, now: datetime, limit: int = 200) -> list[int]:
     """Customers whose service ended more than PERSONAL_DATA_RETENTION_DAYS ago, not yet erased."""
-    cutoff = now - timedelta(days=settings.PERSONAL_DATA_RETENTION_DAYS)
-    return list(
-        _customers_out_of_service()
-        .filter(service_ended_at__isnull=False, service_ended_at__lt=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return list(_customers_due_for_erasure(now=now).order_by("pk").values_list("pk", flat=True)[:limit])
 
 
-def customer_locked_for_erasure(*, user_id: int) -> User | None:
-    """Lock a customer not erased yet and with no line in service; None otherwise, or when another worker holds them.
+def customer_locked_for_erasure(*, user_id: int, now: datetime) -> User | None:
+    """Lock a customer still due for erasure at ``now``; None otherwise, or when another worker holds them.
 
-    Checked again under the lock: the purge's list is read before, and a line added since
-    (the customer came back) puts them in service again.
+    The whole rule is checked again under the lock: the purge's list is read before, and
+    meanwhile the customer may have come back (a line in service) and even left again (their
+    service ended anew, and the retention period with it).
     """
     lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
-    return _customers_out_of_service().select_for_update(**lock).filter(pk=user_id).first()
+    return _customers_due_for_erasure(now=now).select_for_update(**lock).filter(pk=user_id).first()

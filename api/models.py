@@ -60,6 +60,7 @@ class RefreshFamily(models.Model):
         SIGNED_OUT = "signed_out", _("signed out on this device")
         SIGNED_OUT_EVERYWHERE = "signed_out_everywhere", _("signed out everywhere")
         PASSWORD_RESET = "password_reset", _("password reset")
+        ENDED_BY_STAFF = "ended_by_staff", _("ended by an administrator")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

@@ -191,6 +191,29 @@ def token_revoke(*, refresh: str, user) -> None:
             )
 
 
+def refresh_family_end(*, family_id, actor) -> bool:
+    """End one sign-in for a member of staff (a stolen phone): its tokens refresh no more. False if it had ended.
+
+    Its refresh tokens are refused from the next refresh on; its access token lapses within
+    its minutes. The customer's other sign-ins go on. Audited with the staff member as actor.
+    """
+    with transaction.atomic():
+        user_id = RefreshFamily.objects.filter(pk=family_id).values_list("user_id", flat=True).first()
+        if user_id is None:
+            return False
+        # The locks in rotation's order: customer, then family (no token here).
+        user = get_user_model().objects.select_for_update().get(pk=user_id)
+        family = RefreshFamily.objects.select_for_update().get(pk=family_id)
+        if family.ended_at is not None:
+            return False
+        _family_end(family, reason=RefreshFamily.EndReason.ENDED_BY_STAFF)
+        audit_record(
+            actor=actor, verb="api.sign_in_ended_by_staff", target=user, subject_user=user,
+            data={"family": str(family.pk)},
+        )  # fmt: skip
+    return True
+
+
 def tokens_revoke_all(
     *,
     user,

@@ -13,12 +13,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import selectors as account_selectors
 from accounts.models import Line
 from accounts.permissions import staff_permission_required
 from billing import receipts, selectors, services
 from billing.forms import AutoRenewForm, PayForm, RenewalForm, StoreLookupForm, StoreRenewalForm, TopUpForm
 from billing.gateways import cashier_origins, gateway_named
 from billing.models import Order, Payment, SandboxCharge
+from billing.services.errors import ERR_SERVICE_ENDED
 from billing.webhooks import NOTIFICATION_REFUSED, handle_provider_notification
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ def top_up(request):
                 amount=form.cleaned_data["amount"],
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
+        except services.ServiceEnded as error:
+            form.add_error(None, str(error))  # about the account, not the amount
         except services.BillingError as error:
             form.add_error("amount", str(error))
         else:
@@ -66,6 +70,8 @@ def top_up(request):
         "form": form,
         "balance": selectors.wallet_balance(user=request.user),
         "quick_amounts": TopUpForm.QUICK_AMOUNTS,
+        # An account with no service takes no money: the page says why instead of asking for an amount.
+        "service_ended": ERR_SERVICE_ENDED if account_selectors.customer_service_has_ended(user=request.user) else "",
     }
     return render(request, "billing/top_up.html", context)
 

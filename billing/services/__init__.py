@@ -2,7 +2,7 @@
 
 from .autorenew import autorenew_run, autorenew_set
 from .closing import line_billing_close, wallet_refund_balance
-from .errors import BillingError
+from .errors import BillingError, ServiceEnded
 from .expiry import expire_lines_run, expiry_warnings_send
 from .orders import (
     check_renewable,
@@ -34,6 +34,7 @@ __all__ = [
     "DuplicateLedgerEntry",
     "ImportReport",
     "PayOutcome",
+    "ServiceEnded",
     "autorenew_run",
     "autorenew_set",
     "check_renewable",

@@ -5,6 +5,10 @@ class BillingError(Exception):
     """A billing action was refused; the message is for the person acting."""
 
 
+class ServiceEnded(BillingError):
+    """The customer's service has ended (every line cancelled): no money is taken for the account."""
+
+
 class PaymentAmountMismatch(Exception):
     """The provider reports another amount or currency for a payment than the one it was asked for."""
 
@@ -35,4 +39,8 @@ ERR_ID_MISMATCH = _("The ID number does not match the line owner's verified iden
 ERR_NO_SUCH_LINE = _("No line has this number.")
 ERR_BALANCE_CHANGED = _(
     "Your balance changed since you confirmed: it is now ¥%(amount)s. Nothing was refunded; confirm the new amount."
+)
+ERR_SERVICE_ENDED = _(
+    "Your service has ended: every line on your account is cancelled, so we take no payment for it. "
+    "Add a line to use your account again."
 )

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts import message_kinds
+from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import Line, ServicePoint, User
 from accounts.services.lines import RENEWABLE_STATUSES
@@ -28,9 +29,11 @@ from .errors import (
     ERR_LINE_NOT_YOURS,
     ERR_NOT_VERIFIED,
     ERR_PLAN_UNAVAILABLE,
+    ERR_SERVICE_ENDED,
     ERR_TERM_INVALID,
     ERR_TOP_UP_AMOUNT,
     BillingError,
+    ServiceEnded,
 )
 from .wallet import ledger_append
 
@@ -85,6 +88,34 @@ def check_renewable(*, line: Line, owner: User | None = None, refusals: bool = T
         raise BillingError(ERR_LINE_NOT_RENEWABLE)
     if refusals and (refused := renewals_refused([line.pk])):
         raise BillingError(refused[line.pk])
+
+
+def customer_in_service_lock(*, user_id: int) -> None:
+    """Lock the customer's row and raise ServiceEnded if their service has ended: no money is taken then.
+
+    Inside the caller's transaction, before anything is written. Approving the cancellation
+    of a last line holds the same row while it checks that no order or payment is open and
+    ends the service, so one of the two waits for the other: a top-up is opened, started or
+    credited either before (and the approval sees it) or after (and is refused here). No key
+    update, as the approval takes it: orders and messages that only reference the customer
+    go ahead.
+    """
+    customer = User.objects.select_for_update(no_key=True).get(pk=user_id)
+    if account_selectors.customer_service_has_ended(user=customer):
+        raise ServiceEnded(ERR_SERVICE_ENDED)
+
+
+def check_order_fulfillable(order: Order) -> None:
+    """Raise BillingError unless what the order buys can still be given (read without a lock, before a charge).
+
+    A renewal: its line renewable (``check_order_renewable``). A top-up: its customer still
+    in service (``ServiceEnded``); the locked check is ``customer_in_service_lock``.
+    """
+    if order.kind == Order.Kind.TOP_UP:
+        if account_selectors.customer_service_has_ended(user=User.objects.get(pk=order.user_id)):
+            raise ServiceEnded(ERR_SERVICE_ENDED)
+        return
+    check_order_renewable(order)
 
 
 def check_order_renewable(order: Order) -> None:
@@ -185,7 +216,10 @@ def renewal_order_create(
 
 
 def topup_order_create(*, user: User, amount: Decimal, idempotency_key: str) -> Order:
-    """Open a top-up order of ``user``'s wallet, or return the one this idempotency key already made."""
+    """Open a top-up order of ``user``'s wallet, or return the one this idempotency key already made.
+
+    Refused (``ServiceEnded``) once the customer's service has ended, under their row lock.
+    """
     amount = Decimal(amount).quantize(Decimal("0.01"))
     if not Decimal("1") <= amount <= Decimal(settings.TOP_UP_MAX):
         raise BillingError(ERR_TOP_UP_AMOUNT)
@@ -205,7 +239,9 @@ def topup_order_create(*, user: User, amount: Decimal, idempotency_key: str) -> 
         created_at=now,
         expires_at=now + timedelta(minutes=settings.ORDER_PAY_WITHIN_MINUTES),
     )
-    return _create_once(order)
+    with transaction.atomic():
+        customer_in_service_lock(user_id=user.pk)
+        return _create_once(order)
 
 
 def orders_expire_stale(*, now: datetime | None = None, order_id: int | None = None) -> int:
@@ -403,7 +439,8 @@ def line_renewals_lock(*, line_id: int) -> None:
 def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now: datetime | None = None) -> Order:
     """Mark an open order paid by this (succeeded) payment and apply its effects, once.
 
-    A renewal whose line is no longer renewable (``check_order_renewable``) is refused.
+    A renewal whose line is no longer renewable (``check_order_renewable``) is refused, and
+    a top-up whose customer's service has ended (``customer_in_service_lock``).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -411,6 +448,8 @@ def order_mark_paid(*, order_id: int, payment: Payment, actor: User | None, now:
         if order.status == Order.Status.PAID:
             return order
         renewal_service_lock(order)
+        if order.kind == Order.Kind.TOP_UP:
+            customer_in_service_lock(user_id=order.user_id)
         check_order_renewable(order)
         order.status = Order.Status.PAID
         order.paid_at = now

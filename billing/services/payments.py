@@ -32,8 +32,16 @@ from .errors import (
     ERR_PROVIDER_TIMEOUT,
     BillingError,
     PaymentAmountMismatch,
+    ServiceEnded,
 )
-from .orders import check_order_renewable, new_out_trade_no, order_mark_paid, orders_expire_stale, renewal_service_lock
+from .orders import (
+    check_order_fulfillable,
+    customer_in_service_lock,
+    new_out_trade_no,
+    order_mark_paid,
+    orders_expire_stale,
+    renewal_service_lock,
+)
 from .refunds import refund_request_for_duplicate
 from .wallet import DuplicateLedgerEntry, ledger_append
 
@@ -42,6 +50,11 @@ logger = logging.getLogger(__name__)
 PROVIDER_METHODS = (Payment.Method.ALIPAY, Payment.Method.WECHAT, Payment.Method.CARD)
 STORE_METHODS = (Payment.Method.STORE_CASH, Payment.Method.STORE_CARD)
 FAILURE_MESSAGES = {"card_declined": ERR_CARD_DECLINED, "timeout": ERR_PROVIDER_TIMEOUT}
+# What the customer is told when a payment that may not pay its order is refunded, by why.
+REFUND_MESSAGES = {
+    "line_not_renewable": message_kinds.PAYMENT_REFUNDED_NOT_RENEWABLE,
+    "service_ended": message_kinds.PAYMENT_REFUNDED_SERVICE_ENDED,
+}
 
 
 @dataclass
@@ -58,7 +71,7 @@ def _payable(order: Order) -> None:
         raise BillingError(ERR_ORDER_EXPIRED)
     if order.status != Order.Status.OPEN:
         raise BillingError(ERR_ORDER_EXPIRED if order.status == Order.Status.EXPIRED else ERR_ORDER_NOT_OPEN)
-    check_order_renewable(order)
+    check_order_fulfillable(order)
 
 
 def _no_attempt_in_flight(order: Order) -> None:
@@ -105,6 +118,9 @@ def order_pay(
         order = Order.objects.select_for_update().get(pk=order_id)
         _payable(order)
         _no_attempt_in_flight(order)
+        if order.kind == Order.Kind.TOP_UP:
+            # Taking turns with the approval that ends the service: it sees this attempt, or this sees the end.
+            customer_in_service_lock(user_id=order.user_id)
         number = "".join(ch for ch in (card or {}).get("number", "") if ch.isdigit())
         payment = Payment.objects.create(
             order=order, method=method, amount=order.amount, out_trade_no=new_out_trade_no(), card_last4=number[-4:]
@@ -219,22 +235,24 @@ def payment_record_result(
             order = Order.objects.select_for_update().get(pk=payment.order_id)
             payment.provider_transaction_id = transaction_id or payment.provider_transaction_id
             payable = order.status == Order.Status.OPEN
+            refused_because = "order_already_closed"
             if payable:
                 try:
                     # A savepoint: if the renewal is refused after all (一证五号 counted under
-                    # its lock), the payment is refunded below instead of left unrecorded.
+                    # its lock), or the customer's service ended meanwhile, the payment is
+                    # refunded below instead of left unrecorded.
                     with transaction.atomic():
                         payment.status = Payment.Status.SUCCEEDED
                         payment.save(update_fields=["status", "provider_transaction_id", "updated_at"])
                         order_mark_paid(order_id=order.pk, payment=payment, actor=actor)
+                except ServiceEnded:
+                    payable, refused_because = False, "service_ended"
                 except BillingError:
-                    payable = False
+                    payable, refused_because = False, "line_not_renewable"
             if not payable:
                 payment.status = Payment.Status.REFUNDED
                 # The provider took the money for an order that may not be paid: give it back.
-                payment.failure_reason = (
-                    "order_already_closed" if order.status != Order.Status.OPEN else "line_not_renewable"
-                )
+                payment.failure_reason = refused_because
                 payment.save(update_fields=["status", "provider_transaction_id", "failure_reason", "updated_at"])
                 # Sent after the commit: a callback's transaction that rolls back is retried
                 # by the provider, and the refund must not have left already.
@@ -256,11 +274,7 @@ def payment_record_result(
     if refund_needed:
         account_services.notify(
             user=payment.order.user,
-            kind=(
-                message_kinds.PAYMENT_REFUNDED_EXTRA
-                if payment.failure_reason != "line_not_renewable"
-                else message_kinds.PAYMENT_REFUNDED_NOT_RENEWABLE
-            ),
+            kind=REFUND_MESSAGES.get(payment.failure_reason, message_kinds.PAYMENT_REFUNDED_EXTRA),
             params={"number": payment.order.number, "amount": payment.amount},
         )
     return payment

@@ -12,14 +12,18 @@ from reviews import services as review_services
 
 
 def user_erase_personal_data(*, user_id: int, now: datetime) -> dict | None:
-    """Erase one customer's personal data. None when another worker holds them or it is done already.
+    """Erase one customer's personal data. None when another worker holds them, or they are not due at ``now``.
+
+    Due is the purge's one rule (``accounts.selectors.customer_ids_due_for_erasure``),
+    checked again under the customer's lock: erased already, in service again, or service
+    ended less than PERSONAL_DATA_RETENTION_DAYS ago all leave them untouched.
 
     Kept: the account row (anonymous), lines, orders, payments, receipts, ledger and usage
     (amounts, dates, numbers), the verification decisions and support threads without
     their content.
     """
     with transaction.atomic():
-        user = account_selectors.customer_locked_for_erasure(user_id=user_id)
+        user = account_selectors.customer_locked_for_erasure(user_id=user_id, now=now)
         if user is None:
             return None
         report = review_services.submissions_erase_personal_data(user_id=user.pk)

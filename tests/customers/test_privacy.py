@@ -22,7 +22,7 @@ from accounts import selectors as account_selectors
 from accounts import services
 from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
 from billing import services as billing_services
-from billing.models import Order, Plan, Receipt
+from billing.models import LedgerEntry, Order, Payment, Plan, Receipt, Refund
 from customers import services as customer_services
 from customers.models import CancellationRequest
 from reviews import pii
@@ -108,10 +108,16 @@ def photo_paths(user) -> list[str]:
 
 
 def billing_snapshot():
+    """What billing law keeps after an erasure: orders, payments, refunds, receipts and the wallet's ledger."""
     return {
         "order_total": Order.objects.aggregate(total=Sum("amount"))["total"],
-        "orders": sorted(Order.objects.values_list("number", "amount", "status", "paid_at")),
+        "orders": sorted(Order.objects.values_list("number", "amount", "status", "paid_at", "user_id")),
+        "payments": sorted(Payment.objects.values_list("out_trade_no", "method", "amount", "status", "order_id")),
+        "refunds": sorted(Refund.objects.values_list("out_refund_no", "amount", "status", "user_id")),
         "receipts": sorted(Receipt.objects.values_list("number", "amount", "issued_at", "order__number")),
+        "ledger": sorted(
+            LedgerEntry.objects.values_list("pk", "wallet__user_id", "kind", "amount", "balance_after", "reference")
+        ),
     }
 
 
@@ -218,7 +224,7 @@ def test_purge_erases_personal_data_past_retention_keeps_billing_records_and_run
     assert Notification.objects.filter(user=user).exists()
     assert OutboundMessage.objects.filter(recipient=phone).exists()
     before = billing_snapshot()
-    assert before["receipts"] and before["order_total"] == order.amount
+    assert before["receipts"] and before["payments"] and before["ledger"] and before["order_total"] == order.amount
     assert User.objects.get(pk=user.pk).identity_index == pii.id_number_blind_index(id_number)
 
     call_command("purge_personal_data")
@@ -306,6 +312,7 @@ def test_erasing_one_customer_twice_returns_none_the_second_time(support):
     line, _code = make_line(owner=user)
     services.user_mark_real_name_verified(user=user, actor=None, channel="online")
     cancel_line_without_submission(user, line, support)
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
     now = timezone.now()
 
     assert customer_services.user_erase_personal_data(user_id=user.pk, now=now) is not None
@@ -348,6 +355,7 @@ def test_erasure_blanks_staff_notes_in_the_customers_audit_events_and_keeps_the_
         data={"note": "another customer's note"},
     )
     cancel_every_line(user, support)
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
 
     report = customer_services.user_erase_personal_data(user_id=user.pk, now=timezone.now())
 
@@ -412,6 +420,7 @@ def test_erasure_leaves_no_escalation_note_quality_note_support_message_or_admin
             change_message="[]",
         )
     cancel_every_line(user, support)
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
 
     customer_services.user_erase_personal_data(user_id=user.pk, now=timezone.now())
 
@@ -445,3 +454,92 @@ def test_a_customer_who_came_back_after_the_purge_listed_them_is_not_erased(supp
     assert user.personal_data_erased_at is None and user.phone is not None and user.is_active
     assert Submission.objects.get(user=user).full_name == "王芳"
     assert SubmissionPhoto.objects.filter(submission__user=user).count() == 3
+
+
+def test_a_customer_who_came_back_and_left_again_after_the_purge_listed_them_is_not_erased_early(support, monkeypatch):
+    # Listed for erasure (their service ended past the retention period); before the purge
+    # reaches them they come back with a new line and cancel it again: their service ended
+    # today, and the retention period starts again. Before, the purge checked under its lock
+    # only that no line was in service, and erased them that day.
+    user, _line, _order = customer_with_history(
+        full_name="王芳", id_number=resident_id(birth="19920202", sequence="666"), seed=10
+    )
+    cancel_every_line(user, support)
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
+    listed, came_back = account_selectors.customer_ids_due_for_erasure, []
+
+    def list_then_come_back_and_leave(**kwargs):
+        due = listed(**kwargs)
+        if user.pk in due and not came_back:
+            came_back.append(make_line(owner=user)[0])
+            cancel_every_line(user, support)
+        return due
+
+    monkeypatch.setattr(account_selectors, "customer_ids_due_for_erasure", list_then_come_back_and_leave)
+
+    totals = customer_services.personal_data_purge()
+
+    assert came_back and totals["users"] == 0
+    user.refresh_from_db()
+    assert user.service_ended_at > timezone.now() - timedelta(minutes=5)
+    assert user.personal_data_erased_at is None and user.phone is not None and user.is_active
+    assert Submission.objects.get(user=user).full_name == "王芳"
+    assert not AuditEvent.objects.filter(verb="user.personal_data_erased", subject_user=user).exists()
+
+
+def test_erasing_a_customer_whose_service_ended_within_the_retention_period_is_refused(support):
+    user = CustomerFactory()
+    line, _code = make_line(owner=user)
+    services.user_mark_real_name_verified(user=user, actor=None, channel="online")
+    cancel_line_without_submission(user, line, support)
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS - 1)
+    phone = user.phone
+
+    assert customer_services.user_erase_personal_data(user_id=user.pk, now=timezone.now()) is None
+
+    user.refresh_from_db()
+    assert (user.phone, user.personal_data_erased_at, user.is_active) == (phone, None, True)
+
+
+def customer_in_state(state: str, support) -> User:
+    """A customer (or staff member) in one of the states the purge's rule tells apart."""
+    past = settings.PERSONAL_DATA_RETENTION_DAYS + 1
+    if state == "staff":
+        staff = make_staff("clerk")
+        User.objects.filter(pk=staff.pk).update(service_ended_at=timezone.now() - timedelta(days=3000))
+        return staff
+    user = CustomerFactory()
+    if state == "never_had_a_line":
+        return user
+    line, _code = make_line(owner=user)
+    services.user_mark_real_name_verified(user=user, actor=None, channel="online")
+    if state == "in_service":
+        end_service(user, days_ago=past)  # "ended" long ago on paper, a line still in service
+        return user
+    cancel_line_without_submission(user, line, support)
+    end_service(user, days_ago={"ended_recently": 1, "ended_within_retention": past - 2}.get(state, past))
+    if state == "erased":
+        customer_services.user_erase_personal_data(user_id=user.pk, now=timezone.now())
+    return user
+
+
+@pytest.mark.parametrize(
+    ("state", "due"),
+    [
+        ("never_had_a_line", False),
+        ("in_service", False),
+        ("ended_recently", False),
+        ("ended_within_retention", False),
+        ("ended_past_retention", True),
+        ("erased", False),
+        ("staff", False),
+    ],
+)
+def test_the_purges_list_and_its_check_under_the_lock_agree(support, state, due):
+    user = customer_in_state(state, support)
+    now = timezone.now()
+
+    listed = user.pk in account_selectors.customer_ids_due_for_erasure(now=now)
+    erased = customer_services.user_erase_personal_data(user_id=user.pk, now=now) is not None
+
+    assert (listed, erased) == (due, due)

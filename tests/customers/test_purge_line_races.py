@@ -80,3 +80,31 @@ def test_a_customer_adding_a_line_while_the_purge_runs_is_not_erased(monkeypatch
     assert user.personal_data_erased_at is None and user.phone is not None
     new_line.refresh_from_db()
     assert (new_line.owner_id, new_line.status) == (user.pk, Line.Status.ACTIVE)
+
+
+def test_a_customer_who_comes_back_and_leaves_again_between_the_purges_list_and_its_lock_is_not_erased(monkeypatch):
+    # The purge has listed the customer (service ended long ago) and stops there; meanwhile
+    # they add a line and have it cancelled again: their service ended today. Before, the
+    # purge checked under its lock only that no line was in service, and erased them now
+    # instead of a retention period from today.
+    user = customer_gone_long_ago()
+    support = make_staff("support")
+    new_line, code = make_line()
+    pause = Pause(monkeypatch, "accounts.selectors.customer_ids_due_for_erasure")
+
+    def come_back_and_leave_again():
+        services.line_attach(actor=user, activation_code=code)
+        request, _created = submit(user, new_line)
+        return customer_services.cancellation_request_approve(request_id=request.pk, actor=support)
+
+    purged, left, returned_while_held = run_while_held(
+        customer_services.personal_data_purge, come_back_and_leave_again, pause=pause
+    )
+
+    assert left[0] == "ok" and purged[0] == "ok", (left, purged)
+    assert returned_while_held  # the purge holds nothing while it lists
+    assert purged[1]["users"] == 0
+    user.refresh_from_db()
+    assert user.service_ended_at > timezone.now() - timedelta(minutes=5)
+    assert user.personal_data_erased_at is None and user.phone is not None and user.is_active
+    assert not AuditEvent.objects.filter(verb="user.personal_data_erased", subject_user=user).exists()

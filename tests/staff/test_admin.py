@@ -263,8 +263,9 @@ def test_only_roles_allowed_to_lift_a_final_rejection_see_the_action(client, wor
 
 
 def test_every_admin_action_is_export_delete_or_a_service_call():
-    """Status changes in admin go through services: the only custom actions are the audited lift and the
-    audited resolution of reconciliation discrepancies (billing.services.discrepancy_resolve)."""
+    """Status changes in admin go through services: the only custom actions are the audited lift, the
+    audited resolution of reconciliation discrepancies (billing.services.discrepancy_resolve) and the
+    audited end of an app sign-in (api.tokens.refresh_family_end)."""
     request = RequestFactory().get("/admin/")
     request.user = User(is_superuser=True, is_staff=True, is_active=True)
     custom = set()
@@ -274,7 +275,11 @@ def test_every_admin_action_is_export_delete_or_a_service_call():
                 continue
             custom.add(f"{model._meta.label}.{name}")
 
-    assert custom == {"reviews.Submission.lift_final_rejection", "billing.Discrepancy.resolve_discrepancies"}
+    assert custom == {
+        "reviews.Submission.lift_final_rejection",
+        "billing.Discrepancy.resolve_discrepancies",
+        "api.RefreshFamily.end_sign_ins",
+    }
 
 
 # CSV export ------------------------------------------------------------------------------
