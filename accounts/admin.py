@@ -85,9 +85,29 @@ class UserAdmin(CsvExportMixin, ExactSearchMixin, DjangoUserAdmin):
     list_select_related = ["service_point"]
     # Whole values only, answered by the unique indexes (a substring search scans every user).
     search_fields = ["=username", "=phone", "=email"]
-    readonly_fields = ["phone_verified_at", "real_name_verified_at", "last_login", "date_joined"]
+    readonly_fields = [
+        "phone_verified_at",
+        "real_name_verified_at",
+        "last_login",
+        "date_joined",
+        "email_verified_at",
+        "pending_email",
+    ]
     fieldsets = [
-        (None, {"fields": ["username", "phone", "email", "display_name", "password"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "username",
+                    "phone",
+                    "email",
+                    "email_verified_at",
+                    "pending_email",
+                    "display_name",
+                    "password",
+                ]
+            },
+        ),
         (
             _("Status"),
             {"fields": ["is_active", "phone_verified_at", "real_name_verified_at", "last_login", "date_joined"]},
@@ -103,6 +123,19 @@ class UserAdmin(CsvExportMixin, ExactSearchMixin, DjangoUserAdmin):
             },
         )
     ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A customer's email is theirs once they prove it, on their email page or in the app
+        # (accounts.services.emails); typed here it would reach the account unproved.
+        if obj is not None and not obj.is_staff:
+            return [*super().get_readonly_fields(request, obj), "email"]
+        return super().get_readonly_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if "email" in form.changed_data:
+            # A staff member's email is the administrator's word, never a proof.
+            obj.email_verified_at = None
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ServicePoint)

@@ -161,6 +161,15 @@ class PasswordResetConfirmForm(SetPasswordMixin, CodeForm):
         return User(username=identifier)
 
 
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        help_text=_("We mail a code to it; the address becomes your account's email once you type the code."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
 class LineAddForm(forms.Form):
     activation_code = forms.CharField(
         label=_("Activation code"),

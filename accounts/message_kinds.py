@@ -228,6 +228,37 @@ PASSWORD_CHANGED = register(
         body=_("If this was not you, call the support hotline at once."),
     )
 )
+REGISTRATION_ATTEMPTED = register(
+    MessageKind(
+        key="account.registration_attempted",
+        subject=_("Someone tried to register with your number"),
+        body=_(
+            "Someone tried to register a new Heyon account with this number, which already has one. "
+            "If it was you, sign in, or reset your password if you forgot it. If not, you need do nothing: "
+            "no code was sent and your account is unchanged."
+        ),
+        sms_subject=False,
+    )
+)
+EMAIL_CHANGED = register(
+    MessageKind(
+        key="account.email_changed",
+        subject=_("Your email was changed"),
+        body=_("Your Heyon account's email is now %(email)s. If this was not you, call the support hotline at once."),
+        sms_params=("email",),
+    )
+)
+EMAIL_REMOVED = register(
+    MessageKind(
+        key="account.email_removed",
+        subject=_("Email removed from your account"),
+        body=_(
+            "%(email)s was confirmed by its owner on another Heyon account and is no longer your account's email. "
+            "Sign in with your mobile number; you can add another email in your account."
+        ),
+        sms_params=("email",),
+    )
+)
 
 # Real-name verification.
 

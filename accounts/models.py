@@ -53,7 +53,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("Staff only. Customers sign in with their phone number or email."),
     )
     phone = PhoneNumberField(_("mobile number"), unique=True, null=True, blank=True)
+    # The account's email: signs in, gets reset codes and mail. Set only by its owner's proof
+    # (``accounts.services.emails``); emails kept from before proofs existed have no
+    # ``email_verified_at`` and give way to an account that proves them (docs/DECISIONS.md).
     email = models.EmailField(_("email"), unique=True, null=True, blank=True)
+    email_verified_at = models.DateTimeField(_("email confirmed at"), null=True, blank=True)
+    # An email typed at registration or in the account, waiting for the code mailed to it.
+    # Not unique: anyone may type any address; only the proof decides whose it is.
+    pending_email = models.EmailField(_("email waiting for confirmation"), blank=True, default="", db_default="")
     display_name = models.CharField(_("name"), max_length=100, blank=True)
     # The language the person chose with the switch; blank until they do (the site's default).
     # Their messages (inbox, SMS, email) and the pages after they sign in are in it.
@@ -97,6 +104,10 @@ class User(AbstractBaseUser, PermissionsMixin):
                 Lower("email"),
                 name="user_email_unique_ignoring_case",
                 violation_error_message=_("This email is already used by another account."),
+            ),
+            models.CheckConstraint(
+                condition=Q(email_verified_at__isnull=True) | Q(email__isnull=False),
+                name="user_email_confirmed_has_email",
             ),
         ]
         # Admin's "staff status" filter: a handful of staff among a million customers.
@@ -234,6 +245,7 @@ class OneTimeCode(models.Model):
         REGISTER = "register", _("Confirm registration")
         LOGIN = "login", _("Sign in")
         PASSWORD_RESET = "password_reset", _("Reset password")
+        EMAIL_CONFIRM = "email_confirm", _("Confirm email")
 
     class Channel(models.TextChoices):
         SMS = "sms", _("SMS")
@@ -242,8 +254,9 @@ class OneTimeCode(models.Model):
     purpose = models.CharField(max_length=20, choices=Purpose.choices, verbose_name=_("purpose"))
     channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
     destination = models.CharField(max_length=254, help_text=_("E.164 number or email"), verbose_name=_("destination"))
-    # No user: a request for a number or email without an account. It is recorded all the same, so that
-    # the rate limits, and so the answers, are the same for a known and an unknown destination.
+    # No user: a request for a number or email without an account, or a registration of a number
+    # that already has one. It is recorded all the same, so that the rate limits, and so the
+    # answers, are the same for a known and an unknown destination; its code hash matches nothing.
     user = models.ForeignKey(
         User,
         on_delete=models.CASCADE,
@@ -313,6 +326,9 @@ class AuditEvent(models.Model):
     VERB_LABELS = {
         "user.registered": pgettext_lazy("audit event", "Registered"),
         "user.password_reset": pgettext_lazy("audit event", "Password reset"),
+        "user.email_change_requested": pgettext_lazy("audit event", "New email waiting for confirmation"),
+        "user.email_confirmed": pgettext_lazy("audit event", "Email confirmed"),
+        "user.email_removed": pgettext_lazy("audit event", "Email removed: confirmed by another account"),
         "user.personal_data_erased": pgettext_lazy("audit event", "Personal data erased"),
         "user.created_at_desk": pgettext_lazy("audit event", "Account created at a service point"),
         "user.real_name_verified": pgettext_lazy("audit event", "Real name verified"),

@@ -10,16 +10,19 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, LogoutView
 from django.core.files.storage import default_storage, storages
 from django.db import connection
+from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language
+from phonenumber_field.phonenumber import to_python
 
 from accounts import selectors, services
 from accounts.forms import (
     CodeForm,
+    EmailChangeForm,
     LineAddForm,
     LoginCodeRequestForm,
     LoginForm,
@@ -66,13 +69,14 @@ def register(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify(request):
+    # A registration still waiting for its code (the account's number not confirmed yet: an
+    # account made at a desk is active without one), or one that stands for a number that has
+    # an account, which is shown exactly alike and can never be confirmed.
     registration = (
-        OneTimeCode.objects.select_related("user")
-        .filter(
-            pk=request.session.get(SESSION_PENDING_REGISTRATION),
-            purpose=OneTimeCode.Purpose.REGISTER,
-            user__is_active=False,
+        OneTimeCode.objects.filter(
+            pk=request.session.get(SESSION_PENDING_REGISTRATION), purpose=OneTimeCode.Purpose.REGISTER
         )
+        .filter(Q(user__isnull=True) | Q(user__phone_verified_at__isnull=True))
         .first()
     )
     if registration is None:
@@ -91,7 +95,7 @@ def verify(request):
     if request.method == "POST" and form.is_valid():
         try:
             user = services.customer_confirm_registration(
-                registration_id=registration.pk, code=form.cleaned_data["code"]
+                registration_id=registration.pk, code=form.cleaned_data["code"], ip=client_ip(request)
             )
         except (services.CodeError, services.RegistrationError) as error:
             form.add_error("code", str(error))
@@ -100,7 +104,8 @@ def verify(request):
             login(request, user, backend=BACKEND)
             messages.success(request, _("Your account is confirmed. Welcome to Heyon!"))
             return redirect("customers:account_centre")
-    return render(request, "accounts/verify.html", {"form": form, "destination": registration.user.phone.as_national})
+    destination = to_python(registration.destination).as_national
+    return render(request, "accounts/verify.html", {"form": form, "destination": destination})
 
 
 @require_POST
@@ -222,6 +227,44 @@ def line_add(request):
             )
             return redirect("customers:account_centre")
     return render(request, "accounts/line_add.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def email(request):
+    """The account's email, the one waiting for its code, and a form to type a new one."""
+    email_form = EmailChangeForm(request.POST or None)
+    if request.method == "POST" and email_form.is_valid():
+        address = email_form.cleaned_data["email"]
+        try:
+            services.email_change_request(user=request.user, email=address, ip=client_ip(request))
+        except (services.EmailError, services.CodeError) as error:
+            email_form.add_error("email", str(error))
+        else:
+            messages.info(
+                request, _("We mailed a code to %(email)s. Type it here to confirm the address.") % {"email": address}
+            )
+            return redirect("accounts:email")
+    return _email_page(request, email_form=email_form, confirm_form=CodeForm())
+
+
+@login_required
+@require_POST
+def email_confirm(request):
+    confirm_form = CodeForm(request.POST)
+    if confirm_form.is_valid():
+        try:
+            user = services.email_confirm(user=request.user, code=confirm_form.cleaned_data["code"])
+        except (services.EmailError, services.CodeError) as error:
+            confirm_form.add_error("code", str(error))
+        else:
+            messages.success(request, _("%(email)s is now your account's email.") % {"email": user.email})
+            return redirect("accounts:email")
+    return _email_page(request, email_form=EmailChangeForm(), confirm_form=confirm_form)
+
+
+def _email_page(request, *, email_form, confirm_form):
+    return render(request, "accounts/email.html", {"email_form": email_form, "confirm_form": confirm_form})
 
 
 @require_GET

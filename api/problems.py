@@ -18,6 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from accounts.services import codes as account_codes
+from accounts.services import emails as account_emails
 from accounts.services import lines as account_lines
 from accounts.services import users as account_users
 from billing.services import errors as billing_errors
@@ -35,6 +36,7 @@ PROBLEM_TYPE_BASE = "https://heyon.example/problems/"
 MESSAGE_MODULES: list[tuple[ModuleType, str]] = [
     (account_codes, "code"),
     (account_users, "account"),
+    (account_emails, "email"),
     (account_lines, "line"),
     (billing_errors, "billing"),
     (review_errors, "verification"),
@@ -47,6 +49,7 @@ MESSAGE_MODULES: list[tuple[ModuleType, str]] = [
 DOMAIN_ERRORS = [
     (account_codes.CodeError, status.HTTP_422_UNPROCESSABLE_ENTITY, "code.refused"),
     (account_users.RegistrationError, status.HTTP_422_UNPROCESSABLE_ENTITY, "account.refused"),
+    (account_emails.EmailError, status.HTTP_422_UNPROCESSABLE_ENTITY, "email.refused"),
     (account_lines.LineError, status.HTTP_422_UNPROCESSABLE_ENTITY, "line.refused"),
     (review_errors.PhotoStorageUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE, "verification.photo_storage"),
     (review_errors.ReviewError, status.HTTP_422_UNPROCESSABLE_ENTITY, "verification.refused"),

@@ -145,9 +145,20 @@ class VerificationSerializer(serializers.Serializer):
     earlier = SubmissionSerializer(many=True)
 
 
-class AccountSummarySerializer(serializers.Serializer):
+class AccountEmailSerializer(serializers.Serializer):
+    email = serializers.EmailField(
+        allow_null=True, help_text="The account's email: signs in, gets reset codes and mail."
+    )
+    email_confirmed = serializers.BooleanField(
+        help_text="Whether its owner proved it (false for an email kept from before proofs existed)."
+    )
+    pending_email = serializers.EmailField(
+        allow_null=True, help_text="An email waiting for the code mailed to it; not used for anything until then."
+    )
+
+
+class AccountSummarySerializer(AccountEmailSerializer):
     phone = serializers.CharField(allow_null=True)
-    email = serializers.EmailField(allow_null=True)
     verification_status = serializers.CharField(
         help_text="none, pending, in_review, approved or rejected (the latest submission's)."
     )

@@ -33,6 +33,8 @@ urlpatterns = [
     # the account
     path("account/", account.AccountSummaryView.as_view(), name="account"),
     path("account/export/", account.ExportView.as_view(), name="export"),
+    path("account/email/", account.EmailView.as_view(), name="email"),
+    path("account/email/confirm/", account.EmailConfirmView.as_view(), name="email_confirm"),
     path("lines/", account.LinesView.as_view(), name="lines"),
     path("lines/<int:line_id>/auto-renew/", account.AutoRenewView.as_view(), name="auto_renew"),
     path("lines/<int:line_id>/cancellation/", cancellation.CancellationCheckView.as_view(), name="cancellation_check"),

@@ -60,6 +60,8 @@ def _account_centre_cache_key(request) -> str | None:
         _account_centre_templates_digest(),
         str(user.pk),
         str(user.real_name_verified_at),
+        # The email shown, and whether it is confirmed or waiting: the user's own row, read anyway.
+        f"{user.email}|{user.email_verified_at}|{user.pending_email}",
         translation.get_language(),
         request.get_full_path(),
         request.META.get("CSRF_COOKIE", ""),

@@ -16,6 +16,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
     phone = factory.Sequence(lambda n: f"+86139{n:08d}")
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    email_verified_at = factory.LazyAttribute(lambda customer: timezone.now() if customer.email else None)
     is_active = True
     phone_verified_at = factory.LazyFunction(timezone.now)
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)

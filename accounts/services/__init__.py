@@ -21,6 +21,11 @@ from .codes import (
     one_time_code_verify_without_account,
     registration_code_issue,
 )
+from .emails import (
+    EmailError,
+    email_change_request,
+    email_confirm,
+)
 from .lines import (
     ERR_LINE_LIMIT,
     ERR_OWNER_NOT_VERIFIED,
@@ -73,6 +78,7 @@ __all__ = [
     "ERR_LINE_LIMIT",
     "ERR_OWNER_NOT_VERIFIED",
     "CodeError",
+    "EmailError",
     "LineError",
     "LineLimitExceeded",
     "RegistrationError",
@@ -84,6 +90,8 @@ __all__ = [
     "customer_for_desk",
     "customer_mark_service_ended",
     "customer_register",
+    "email_change_request",
+    "email_confirm",
     "line_attach",
     "line_cancel",
     "line_create",

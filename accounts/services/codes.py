@@ -36,6 +36,7 @@ PURPOSE_MSGIDS = {
     OneTimeCode.Purpose.REGISTER: gettext_noop("Confirm registration"),
     OneTimeCode.Purpose.LOGIN: gettext_noop("Sign in"),
     OneTimeCode.Purpose.PASSWORD_RESET: gettext_noop("Reset password"),
+    OneTimeCode.Purpose.EMAIL_CONFIRM: gettext_noop("Confirm email"),
 }
 
 
@@ -95,8 +96,10 @@ def _check_limits(*, destination: str, ip: str | None, now) -> None:
         raise CodeError(ERR_TOO_MANY_FROM_IP)
 
 
-def _issue(*, user: User, purpose: str, channel: str, ip: str | None, superseded, **registration) -> OneTimeCode:
-    destination = user.phone.as_e164 if channel == OneTimeCode.Channel.SMS else user.email
+def _issue(
+    *, user: User, purpose: str, channel: str, ip: str | None, superseded, destination: str = "", **registration
+) -> OneTimeCode:
+    destination = destination or (user.phone.as_e164 if channel == OneTimeCode.Channel.SMS else user.email)
     if channel == OneTimeCode.Channel.SMS and not can_receive_sms(user.phone):
         raise CodeError(ERR_NOT_A_MOBILE_NUMBER)
     if channel == OneTimeCode.Channel.SMS and number_given_up(user):
@@ -147,19 +150,72 @@ def one_time_code_issue_without_account(*, destination: str, purpose: str, chann
     Nothing is sent and no code can ever match, but the request counts against the same
     limits as a real one, so the page answers a known and an unknown destination alike.
     """
-    now = timezone.now()
     with transaction.atomic():
-        _check_limits(destination=destination, ip=ip, now=now)
-        OneTimeCode.objects.create(
-            purpose=purpose,
-            channel=channel,
+        _stand_in_create(destination=destination, purpose=purpose, channel=channel, ip=ip)
+
+
+def _stand_in_create(*, destination: str, purpose: str, channel: str, ip: str | None, superseded=None) -> OneTimeCode:
+    """A code request's record whose code nobody knows, counted by the limits like a real one."""
+    now = timezone.now()
+    _check_limits(destination=destination, ip=ip, now=now)
+    if superseded is not None:
+        superseded.filter(used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+    return OneTimeCode.objects.create(
+        purpose=purpose,
+        channel=channel,
+        destination=destination,
+        user=None,
+        code_hash=_hash(None, purpose, secrets.token_hex(16)),
+        requested_from_ip=ip or None,
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.OTP_TTL_MINUTES),
+    )
+
+
+def registration_of_a_taken_number_issue(
+    *, destination: str, ip: str | None, notice_language: str | None, replaces: OneTimeCode | None = None
+) -> OneTimeCode:
+    """Answer a registration of a number that already has an account as a new number's is answered.
+
+    The record is counted by the same limits and stands for the registration (the web's session
+    and the app's token name it), but carries no account, no password and a code nobody knows, so
+    that whatever is typed for it is refused as a wrong code. With ``notice_language`` the number
+    is texted, in that language, that someone tried to register with it, with no code; without it
+    (a member of staff, an account closed or a number given up) nothing is sent.
+    """
+    with transaction.atomic():
+        record = _stand_in_create(
             destination=destination,
-            user=None,
-            code_hash=_hash(None, purpose, secrets.token_hex(16)),
-            requested_from_ip=ip or None,
-            created_at=now,
-            expires_at=now + timedelta(minutes=settings.OTP_TTL_MINUTES),
+            purpose=OneTimeCode.Purpose.REGISTER,
+            channel=OneTimeCode.Channel.SMS,
+            ip=ip,
+            superseded=OneTimeCode.objects.filter(pk=replaces.pk) if replaces else None,
         )
+        if notice_language:
+            outbox_queue(
+                channel=OneTimeCode.Channel.SMS,
+                recipient=destination,
+                kind=message_kinds.REGISTRATION_ATTEMPTED,
+                language=notice_language,
+            )
+    return record
+
+
+def email_code_issue(*, user: User, ip: str | None) -> OneTimeCode:
+    """Mail a code to the user's email waiting for proof, ending any earlier one of it.
+
+    Limited per address, per IP and in time like every code (CodeError): the address's owner is
+    not flooded by accounts that typed it.
+    """
+    superseded = OneTimeCode.objects.filter(user=user, purpose=OneTimeCode.Purpose.EMAIL_CONFIRM)
+    return _issue(
+        user=user,
+        purpose=OneTimeCode.Purpose.EMAIL_CONFIRM,
+        channel=OneTimeCode.Channel.EMAIL,
+        ip=ip,
+        superseded=superseded,
+        destination=user.pending_email,
+    )
 
 
 def registration_code_issue(
@@ -217,22 +273,21 @@ def one_time_code_verify(*, user: User, purpose: str, code: str, record_id: int 
     return record
 
 
-def one_time_code_verify_without_account(*, destination: str, purpose: str) -> None:
+def one_time_code_verify_without_account(*, destination: str, purpose: str, record_id: int | None = None) -> None:
     """Refuse a code entered for a destination without an account, exactly as a wrong code is refused.
 
     The request's stand-in record counts the guesses, so that after too many the answer
-    changes as it would for an account.
+    changes as it would for an account. With ``record_id`` only that record counts them (a
+    registration of a taken number is refused through its own record, as a registration
+    is confirmed with its own code).
     """
     with transaction.atomic():
+        candidates = OneTimeCode.objects.filter(user__isnull=True, destination=destination, purpose=purpose)
+        if record_id is not None:
+            candidates = candidates.filter(pk=record_id)
         record = (
-            OneTimeCode.objects.select_for_update()
-            .filter(
-                user__isnull=True,
-                destination=destination,
-                purpose=purpose,
-                used_at__isnull=True,
-                expires_at__gt=timezone.now(),
-            )
+            candidates.select_for_update()
+            .filter(used_at__isnull=True, expires_at__gt=timezone.now())
             .order_by("-created_at")
             .first()
         )

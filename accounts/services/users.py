@@ -1,5 +1,7 @@
 """Registration, sign-in by code, password reset and staff accounts."""
 
+import logging
+
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.hashers import make_password
@@ -8,7 +10,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
 from phonenumber_field.phonenumber import to_python
 
 from accounts import message_kinds
@@ -22,17 +23,18 @@ from .codes import (
     ERR_CODE_WRONG,
     ERR_NOT_A_MOBILE_NUMBER,
     CodeError,
+    email_code_issue,
     number_given_up,
     one_time_code_issue,
     one_time_code_issue_without_account,
     one_time_code_verify,
     one_time_code_verify_without_account,
     registration_code_issue,
+    registration_of_a_taken_number_issue,
 )
 from .messages import notify
 
-ERR_PHONE_TAKEN = gettext_lazy("An account with this mobile number already exists. Sign in or reset your password.")
-ERR_EMAIL_TAKEN = gettext_lazy("This email is already used by another account.")
+logger = logging.getLogger(__name__)
 
 STAFF_ROLES = ("reviewer", "senior_reviewer", "clerk", "support", "admin")
 
@@ -47,30 +49,49 @@ def customer_register(*, phone, email: str | None, password: str, ip: str | None
     """Start a registration: text the number a code that carries this password and email.
 
     Returns the code's record, which stands for this registration: only its own code
-    confirms it (``customer_confirm_registration``), and only then do the password and
-    email reach the account, which stays inactive with no usable password until then.
-    Someone registering a number that is not theirs therefore never gets in, and does not
-    end the registration of the person who holds the number either. ``language``, the one
-    the person chose on the site (blank if they did not), is the unconfirmed account's: the
-    code and the later messages are written in it.
+    confirms it (``customer_confirm_registration``), and only then does the password reach
+    the account (the email then waits for its own proof), which stays inactive with no usable
+    password until then. Someone registering a number that is not theirs therefore never gets
+    in, and does not end the registration of the person who holds the number either.
+    ``language``, the one the person chose on the site (blank if they did not), is the
+    unconfirmed account's: the code and the later messages are written in it.
+
+    A number that already has an account (confirmed, or a member of staff's) is answered
+    exactly as a new one, limits included, so that nobody can find out which numbers have
+    accounts: the record returned stands for nothing that can be confirmed, and the number's
+    holder is texted a notice instead of a code (``registration_of_a_taken_number_issue``).
+    The account itself is not touched.
     """
     email = User.objects.normalize_email(email) or None
     if not can_receive_sms(phone):
         raise RegistrationError(ERR_NOT_A_MOBILE_NUMBER, field="phone")
+    # Hashed whichever way the registration goes: the time of the answer tells nothing either.
+    password_hash = make_password(password)
     with transaction.atomic():
+        holder = User.objects.select_for_update().filter(phone=phone).first()
         # A staff member's number is taken too, confirmed or not: a registration would
         # otherwise be started on the staff account and, confirmed, replace its password.
-        if User.objects.filter(phone=phone).filter(Q(phone_verified_at__isnull=False) | Q(is_staff=True)).exists():
-            raise RegistrationError(ERR_PHONE_TAKEN, field="phone")
-        if email and _email_taken(email, phone=phone):
-            raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
-        user = User.objects.select_for_update().filter(phone=phone).first() or _unconfirmed_account_create(
-            phone=phone, language=language
-        )
+        if holder is not None and (holder.phone_verified_at is not None or holder.is_staff):
+            return _registration_of_a_taken_number(holder=holder, destination=holder.phone.as_e164, ip=ip)
+        user = holder or _unconfirmed_account_create(phone=phone, language=language)
         if language and user.language != _supported_language(language):
             user.language = _supported_language(language)
             user.save(update_fields=["language"])
-        return registration_code_issue(user=user, password_hash=make_password(password), email=email, ip=ip)
+        return registration_code_issue(user=user, password_hash=password_hash, email=email, ip=ip)
+
+
+def _registration_of_a_taken_number(
+    *, holder: User | None, destination: str, ip: str | None, replaces: OneTimeCode | None = None
+) -> OneTimeCode:
+    """Answer as for a new number; text the holder a notice when they are a customer the number reaches.
+
+    Never to staff (codes and notices about sign-in never reach them, docs/DECISIONS.md), nor
+    to an account closed or whose number was given up (it may be someone else's now).
+    """
+    told = holder is not None and holder.is_active and not holder.is_staff and not number_given_up(holder)
+    return registration_of_a_taken_number_issue(
+        destination=destination, ip=ip, notice_language=holder.message_language if told else None, replaces=replaces
+    )
 
 
 def _unconfirmed_account_create(*, phone, language: str) -> User:
@@ -113,32 +134,37 @@ def user_language_set(*, user: User, language: str) -> User:
     return user
 
 
-def _email_taken(email: str, *, phone=None, user: User | None = None) -> bool:
-    """Whether a confirmed customer or a staff member other than this number's account has the email."""
-    others = User.objects.filter(email__iexact=email).filter(Q(phone_verified_at__isnull=False) | Q(is_staff=True))
-    if phone is not None:
-        others = others.exclude(phone=phone)
-    if user is not None:
-        others = others.exclude(pk=user.pk)
-    return others.exists()
-
-
 def _registration(registration_id) -> OneTimeCode:
+    """A registration's record: one that can be confirmed, or one that stands for a taken number's."""
     record = (
         OneTimeCode.objects.select_related("user")
-        .filter(pk=registration_id, purpose=OneTimeCode.Purpose.REGISTER, user__isnull=False)
+        .filter(pk=registration_id, purpose=OneTimeCode.Purpose.REGISTER)
         .first()
     )
     if record is None:
         raise CodeError(ERR_CODE_WRONG)
-    if record.user.phone_verified_at is not None or record.user.is_staff:
-        raise CodeError(ERR_PHONE_TAKEN)
     return record
 
 
+def _stands_for_a_taken_number(record: OneTimeCode) -> bool:
+    user = record.user
+    return user is None or user.phone_verified_at is not None or user.is_staff
+
+
 def registration_code_resend(*, registration_id: int, ip: str | None) -> OneTimeCode:
-    """Text a registration a fresh code in place of its last one; return the new record."""
+    """Text a registration a fresh code in place of its last one; return the new record.
+
+    A taken number's registration (or one whose number another registration confirmed
+    meanwhile) is answered alike: counted, and its holder texted the notice again.
+    """
     record = _registration(registration_id)
+    if _stands_for_a_taken_number(record):
+        return _registration_of_a_taken_number(
+            holder=User.objects.filter(phone=record.destination).first(),
+            destination=record.destination,
+            ip=ip,
+            replaces=record,
+        )
     return registration_code_issue(
         user=record.user,
         password_hash=record.registration_password,
@@ -148,42 +174,32 @@ def registration_code_resend(*, registration_id: int, ip: str | None) -> OneTime
     )
 
 
-def customer_confirm_registration(*, registration_id: int, code: str) -> User:
-    """Confirm a registration with its own code: the account becomes active with its password and email.
+def customer_confirm_registration(*, registration_id: int, code: str, ip: str | None = None) -> User:
+    """Confirm a registration with its own code: the account becomes active with its password.
 
-    Any other registration of the number still waiting ends here, its password never usable.
+    The email typed with it waits for its own proof: a code is mailed to it now, and until it
+    is typed the address is not the account's (``accounts.services.emails``). Any other
+    registration of the number still waiting ends here, its password never usable. A taken
+    number's registration is refused whatever is typed, exactly as a wrong code is.
     """
     record = _registration(registration_id)
-    if record.registration_email and _email_taken(record.registration_email, user=record.user):
-        raise RegistrationError(ERR_EMAIL_TAKEN, field="email")
+    if record.user_id is None:
+        one_time_code_verify_without_account(
+            destination=record.destination, purpose=OneTimeCode.Purpose.REGISTER, record_id=record.pk
+        )
     # Verified in its own transaction: a wrong guess must stay counted although it raises.
     one_time_code_verify(user=record.user, purpose=OneTimeCode.Purpose.REGISTER, code=code, record_id=record.pk)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=record.user_id)
         if user.phone_verified_at is not None or user.is_staff:
-            raise CodeError(ERR_PHONE_TAKEN)
-        email = record.registration_email or None
-        if email:
-            # An unconfirmed account must not hold the email hostage; a confirmed one that took
-            # it meanwhile keeps it, and this account goes without.
-            User.objects.filter(email__iexact=email, phone_verified_at__isnull=True, is_staff=False).exclude(
-                pk=user.pk
-            ).update(email=None)
-            if _email_taken(email, user=user):
-                email = None
+            # Confirmed meanwhile, or made staff in admin: this registration is over.
+            raise CodeError(ERR_CODE_WRONG)
         if record.registration_password:
             user.password = record.registration_password
-            user.email = email
+            user.pending_email = record.registration_email
         user.is_active = True
         user.phone_verified_at = timezone.now()
-        try:
-            with transaction.atomic():
-                user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
-        except IntegrityError:
-            # Another registration confirmed with this email at the same moment (the unique
-            # constraint on the lower-cased email waited for it): it keeps the email.
-            user.email = None
-            user.save(update_fields=["password", "email", "is_active", "phone_verified_at"])
+        user.save(update_fields=["password", "pending_email", "is_active", "phone_verified_at"])
         # The other registrations of this number end: their codes stop working, their passwords go.
         OneTimeCode.objects.filter(user=user, purpose=OneTimeCode.Purpose.REGISTER).exclude(pk=record.pk).filter(
             used_at__isnull=True, expires_at__gt=user.phone_verified_at
@@ -193,6 +209,13 @@ def customer_confirm_registration(*, registration_id: int, code: str) -> User:
         )
         audit_record(actor=user, verb="user.registered", target=user, subject_user=user)
         notify(user=user, kind=message_kinds.WELCOME, link="/account/", sms_too=False)
+    if user.pending_email:
+        try:
+            email_code_issue(user=user, ip=ip)
+        except CodeError as error:
+            # The address was sent too many codes lately: it keeps waiting, and the customer
+            # asks for its code from the account's email page.
+            logger.info("Registration %s: no code mailed to its email yet: %s", record.pk, error)
     return user
 
 
@@ -319,7 +342,7 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     of their records are blanked, the only change the append-only trail ever takes.
     ``report`` (what the other apps erased) is completed and written into the audit event.
     """
-    contacts = [value for value in (str(user.phone) if user.phone else None, user.email) if value]
+    contacts = [value for value in (str(user.phone) if user.phone else None, user.email, user.pending_email) if value]
     report["notifications"] = Notification.objects.filter(user=user).delete()[0]
     # Requests counted for the number or email without an account carry it as their destination.
     report["codes"] = OneTimeCode.objects.filter(Q(user=user) | Q(destination__in=contacts)).delete()[0]
@@ -342,6 +365,8 @@ def customer_erase_personal_data(*, user: User, now, report: dict) -> dict:
     user.username = f"erased-{user.pk}"
     user.phone = None
     user.email = None
+    user.email_verified_at = None
+    user.pending_email = ""
     user.display_name = ""
     user.identity_index = ""  # the ID number's blind index links the account to the person
     user.is_active = False

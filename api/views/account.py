@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.cache import cache as default_cache
 from django.http import Http404, HttpResponse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -14,11 +15,14 @@ from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.forms import LineAddForm
+from accounts.forms import CodeForm, EmailChangeForm, LineAddForm
+from accounts.http import client_ip
 from api.idempotency import idempotent
 from api.pagination import CURSOR_PARAMETER, decode_cursor, encode_cursor, paged
 from api.renderers import ZIP_RENDERERS
 from api.serializers import (
+    AcceptedSerializer,
+    AccountEmailSerializer,
     AccountSummarySerializer,
     FormSerializer,
     LineSerializer,
@@ -61,6 +65,8 @@ class AccountSummaryView(ApiView):
             str(user.pk),
             str(user.phone),
             str(user.email),
+            str(user.email_verified_at),
+            user.pending_email,
             str(user.real_name_verified_at),
             translation.get_language(),
             customer_selectors.account_centre_state(user=user),
@@ -79,7 +85,7 @@ class AccountSummaryView(ApiView):
         submission = review_selectors.latest_submission(user=user)
         summary = {
             "phone": user.phone.as_e164 if user.phone else None,
-            "email": user.email,
+            **_email_state(user),
             "verification_status": submission.status if submission else "none",
             "verified": user.real_name_verified_at is not None,
             "wallet_balance": billing_selectors.wallet_balance(user=user),
@@ -88,6 +94,55 @@ class AccountSummaryView(ApiView):
             "lines": lines,
         }
         return AccountSummarySerializer(summary, context={"services": services}).data
+
+
+def _email_state(user) -> dict:
+    return {
+        "email": user.email,
+        "email_confirmed": user.email_verified_at is not None,
+        "pending_email": user.pending_email or None,
+    }
+
+
+class EmailChangeSerializer(FormSerializer):
+    form_class = EmailChangeForm
+    email = serializers.EmailField(max_length=254)
+
+
+class EmailConfirmSerializer(FormSerializer):
+    form_class = CodeForm
+    code = serializers.CharField(max_length=16, help_text="The 6 digits mailed to the email waiting.")
+
+
+class EmailView(ApiView):
+    @extend_schema(
+        operation_id="email_change",
+        request=EmailChangeSerializer,
+        responses={202: AcceptedSerializer},
+        summary="Mail a code to a new email; it becomes the account's once the code is sent back",
+    )
+    def post(self, request):
+        """The account's email stays as it is until then; asking again mails a fresh code."""
+        serializer = EmailChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        address = serializer.validated_data["email"]
+        account_services.email_change_request(user=request.user, email=address, ip=client_ip(request))
+        detail = _("We mailed a code to %(email)s. Type it here to confirm the address.") % {"email": address}
+        return Response({"detail": str(detail)}, status=status.HTTP_202_ACCEPTED)
+
+
+class EmailConfirmView(ApiView):
+    @extend_schema(
+        operation_id="email_confirm",
+        request=EmailConfirmSerializer,
+        responses={200: AccountEmailSerializer},
+        summary="Prove the email waiting with its code: it becomes the account's email",
+    )
+    def post(self, request):
+        serializer = EmailConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = account_services.email_confirm(user=request.user, code=serializer.validated_data["code"])
+        return Response(AccountEmailSerializer(_email_state(user)).data)
 
 
 class LineAddSerializer(FormSerializer):

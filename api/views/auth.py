@@ -4,6 +4,7 @@ from django.contrib.auth import authenticate
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
+from phonenumber_field.phonenumber import to_python
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -75,9 +76,11 @@ class RegisterView(PublicApiView):
         registration = account_services.customer_register(
             phone=data["phone"], email=data["email"], password=data["password1"], ip=client_ip(request)
         )
+        # Told by the number typed, never by an account: a taken number is answered alike.
+        phone = to_python(registration.destination).as_national
         body = {
             "registration": _registration_token(registration),
-            "detail": str(_("We sent a 6-digit code to %(phone)s.") % {"phone": registration.user.phone.as_national}),
+            "detail": str(_("We sent a 6-digit code to %(phone)s.") % {"phone": phone}),
         }
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -112,6 +115,7 @@ class RegisterConfirmView(PublicApiView):
         user = account_services.customer_confirm_registration(
             registration_id=_registration_id(serializer.validated_data["registration"]),
             code=serializer.validated_data["code"],
+            ip=client_ip(request),
         )
         return Response(tokens.token_pair_issue(user=user, how="registration"), status=status.HTTP_201_CREATED)
 

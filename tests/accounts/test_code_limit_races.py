@@ -69,23 +69,15 @@ def test_one_new_number_registered_twice_at_once_makes_one_account_and_one_refus
     assert [registration.user_id for registration in values(results)] == [User.objects.get(phone=PHONE).pk]
 
 
-def test_two_registrations_confirming_one_email_at_once_leave_it_to_one_account(monkeypatch):
+def test_two_accounts_proving_one_email_at_once_leave_it_to_one_and_tell_the_other(monkeypatch, settings):
+    settings.OTP_RESEND_INTERVAL_SECONDS = 0
     monkeypatch.setattr(services.codes.secrets, "randbelow", lambda _limit: 123456)
-    first = services.customer_register(
-        phone="+8613800138061", email="same@example.com", password="x-Secret-42", ip="198.51.100.41"
-    )
-    second = services.customer_register(
-        phone="+8613800138062", email="Same@example.com", password="x-Secret-42", ip="198.51.100.42"
-    )
+    accounts = [CustomerFactory(email=None), CustomerFactory(email=None)]
+    services.email_change_request(user=accounts[0], email="same@example.com", ip="198.51.100.41")
+    services.email_change_request(user=accounts[1], email="Same@example.com", ip="198.51.100.42")
 
-    results = run_together(
-        *[
-            (lambda r=registration: services.customer_confirm_registration(registration_id=r.pk, code="123456"))
-            for registration in (first, second)
-        ]
-    )
+    results = run_together(*[(lambda a=account: services.email_confirm(user=a, code="123456")) for account in accounts])
 
-    assert not errors(results)
-    confirmed = User.objects.filter(phone__in=["+8613800138061", "+8613800138062"], is_active=True)
-    assert confirmed.count() == 2
-    assert sorted((user.email or "").lower() for user in confirmed) == ["", "same@example.com"]
+    assert [str(error) for error in errors(results)] == [str(services.emails.ERR_EMAIL_CONFIRMED_ELSEWHERE)]
+    holders = User.objects.filter(pk__in=[account.pk for account in accounts], email__iexact="same@example.com")
+    assert [user.pk for user in holders] == [values(results)[0].pk]

@@ -255,6 +255,7 @@ def test_every_kind_renders_in_both_languages_with_its_parameters():
         "time": message_kinds.datetime_param(datetime(2027, 4, 30, 9, 0, tzinfo=SHANGHAI)),
         "reason": "资料不全",
         "text": "您好",
+        "email": "li.lei@example.com",
     }
     for key, kind in message_kinds.KINDS.items():
         for language in ("zh-hans", "en"):

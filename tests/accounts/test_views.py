@@ -10,7 +10,7 @@ from django.core import mail
 from accounts import views
 from accounts.forms import ERR_CODE_FORMAT, ERR_PASSWORDS_DIFFER, ERR_PHONE_INVALID, LoginForm
 from accounts.models import OneTimeCode, User
-from accounts.services import codes, users
+from accounts.services import codes
 from tests.accounts.conftest import STRONG_PASSWORD, page_shows
 from tests.factories import PASSWORD, CustomerFactory, make_staff
 
@@ -62,7 +62,7 @@ def test_registration_with_the_right_code_activates_signs_in_and_opens_the_accou
     user.refresh_from_db()
     assert user.is_active
     assert user.phone_verified_at is not None
-    assert user.email == "wang.fang@example.com"
+    assert (user.email, user.pending_email) == (None, "wang.fang@example.com")
     assert logged_in_user_id(client) == str(user.pk)
     assert client.get("/account/").status_code == 200
 
@@ -194,28 +194,29 @@ def test_bad_registration_input_creates_nothing_and_says_why(client, sent, sms_o
     assert sms_outbox == []
 
 
-def test_registering_an_already_confirmed_number_is_refused(client, sent, sms_outbox):
+def test_registering_an_already_confirmed_number_is_answered_as_a_new_one(client, sent, sms_outbox):
     existing = CustomerFactory(phone=PHONE)
 
     response = register(client, sent, phone="+86 138 0013 8000")
 
-    assert response.context["form"].errors["phone"] == [str(users.ERR_PHONE_TAKEN)]
-    assert page_shows(response, users.ERR_PHONE_TAKEN)
+    assert response.status_code == 302 and response["Location"] == "/accounts/verify/"
     existing.refresh_from_db()
     assert existing.check_password(PASSWORD)
     assert User.objects.count() == 1
-    assert sms_outbox == []
+    assert [message["to"] for message in sms_outbox] == [PHONE]
+    assert not re.search(r"\d{6}", sms_outbox[0]["text"])
 
 
-def test_registering_with_an_email_already_used_is_refused(client, sent, sms_outbox):
+def test_registering_with_an_email_already_used_goes_ahead_and_the_email_waits(client, sent, sms_outbox, code_for):
     CustomerFactory(email="li.lei@example.com")
 
     response = register(client, sent, email="li.lei@example.com")
+    with sent():
+        client.post("/accounts/verify/", {"code": code_for(PHONE)})
 
-    assert response.context["form"].errors["email"] == [str(users.ERR_EMAIL_TAKEN)]
-    assert page_shows(response, users.ERR_EMAIL_TAKEN)
-    assert not User.objects.filter(phone=PHONE).exists()
-    assert sms_outbox == []
+    assert response.status_code == 302
+    user = User.objects.get(phone=PHONE)
+    assert (user.email, user.pending_email) == (None, "li.lei@example.com")
 
 
 # Password sign-in ------------------------------------------------------------------------

@@ -32,6 +32,7 @@ PUBLIC_PAGES = [
 CUSTOMER_PAGES = [
     "/account/",
     "/account/lines/add/",
+    "/account/email/",
     "/verification/",
     "/billing/renew/",
     "/billing/top-up/",

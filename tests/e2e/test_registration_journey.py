@@ -1,4 +1,7 @@
+import re
+
 import pytest
+from django.core import mail
 
 from accounts.models import User
 from tests.conftest import last_code_sent_to
@@ -35,3 +38,14 @@ def test_customer_registers_confirms_code_and_lands_in_account_centre(page):
     page.wait_for_url("**/account/")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.get_by_role("heading", name="My account").is_visible()
+
+    # The email typed at registration waits for the code mailed to it.
+    assert User.objects.get(phone="+8613800138000").email is None
+    page.get_by_test_id("email").get_by_role("link").click()
+    page.wait_for_url("**/account/email/")
+    (mailed,) = [message for message in mail.outbox if message.to == ["wang.fang@example.com"]]
+    page.fill("input[name=code]", re.search(r"\b(\d{6})\b", mailed.body).group(1))
+    page.get_by_test_id("pending-email").locator("button[type=submit]").click()
+    page.wait_for_url("**/account/email/")
+    assert page.get_by_test_id("account-email").inner_text().startswith("wang.fang@example.com")
+    assert User.objects.get(phone="+8613800138000").email == "wang.fang@example.com"
