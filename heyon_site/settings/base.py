@@ -254,6 +254,9 @@ AXES_USERNAME_CALLABLE = "accounts.backends.axes_identifier"
 AXES_CLIENT_IP_CALLABLE = "accounts.http.client_ip"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# axes' database handler, except that a success forgets the account's failures only, never
+# its address's (accounts/lockout.py).
+AXES_HANDLER = "accounts.lockout.SignInLockoutHandler"
 AXES_VERBOSE = False
 
 # Real-name verification.
