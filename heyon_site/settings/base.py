@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # What a signed-in person reads stays out of the browser's and any proxy's cache.
+    "heyon_site.security.PrivatePagesMiddleware",
     # After authentication: a signed-in person's language is the one on their account.
     "accounts.middleware.ChosenLanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
