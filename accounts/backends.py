@@ -10,6 +10,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 
+from accounts.lockout import address_check_counted
 from accounts.models import User
 
 
@@ -86,7 +87,7 @@ def axes_identifier(request, credentials):
 
 
 @contextmanager
-def password_checks_in_turn(identifier: str):
+def password_checks_in_turn(identifier: str, *, request):
     """Check one password at a time for an identifier, from the lockout's check to its count of a failure.
 
     django-axes asks whether the identifier is locked out, then the password is hashed and
@@ -96,17 +97,20 @@ def password_checks_in_turn(identifier: str):
     token) runs inside this: a PostgreSQL advisory lock on the normalised identifier, held
     by the connection until the failure is written (axes writes it in autocommit, so no
     transaction of ours can roll it back). Different identifiers do not wait for each
-    other; SQLite runs one writer at a time and has no such locks.
+    other; SQLite runs one writer at a time and has no such locks. The check is also
+    counted among its client address's checks in progress (``address_check_counted``).
     """
     if connection.vendor != "postgresql":
-        yield
+        with address_check_counted(request):
+            yield
         return
     digest = hashlib.sha256(f"password-sign-in:{normalize_identifier(identifier)}".encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [key])
     try:
-        yield
+        with address_check_counted(request):
+            yield
     finally:
         try:
             with connection.cursor() as cursor:

@@ -100,7 +100,7 @@ class PasswordChecksInTurn:
     """For a sign-in form: its password check and the lockout's count run one at a time per identifier."""
 
     def clean(self):
-        with password_checks_in_turn(self.cleaned_data.get("username") or ""):
+        with password_checks_in_turn(self.cleaned_data.get("username") or "", request=self.request):
             return super().clean()
 
 

@@ -1,4 +1,4 @@
-"""Request hygiene applied before any view runs, and who counts as store staff."""
+"""Request hygiene applied before any view runs, private pages kept out of caches, and who counts as store staff."""
 
 from django.core.exceptions import SuspiciousOperation
 
@@ -25,6 +25,28 @@ class NulByteMiddleware:
         if _carries_nul(request):
             raise NulByte("NUL byte in the request")
         return self.get_response(request)
+
+
+class PrivatePagesMiddleware:
+    """Send ``Cache-Control: private, no-store`` with every answer to a signed-in person, unless the view set its own.
+
+    What a signed-in person reads is theirs or a customer's: a senior reviewer's screen shows
+    full ID numbers, a support agent's the customer's lines and messages, the account centre
+    the customer's number and balance. Without the header the browser kept such pages on
+    disk (and offered them again from its history) for the next person at a shared desk or
+    phone. Here rather than on each view, so a page written later is covered too; public
+    pages for anonymous visitors stay cacheable.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "private, no-store"
+        return response
 
 
 def _carries_nul(request) -> bool:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.backends import parse_phone
 from accounts.models import Line, User
 from accounts.phones import phone_display
+from heyon_site.security import is_store_staff
 from reviews import pii
 from reviews.business_days import add_business_days
 from reviews.models import (
@@ -661,6 +662,25 @@ def certificate_by_number(*, number: str):
         .filter(number=number)
         .first()
     )
+
+
+def certificate_for_staff(*, number: str, user):
+    """The certificate ``user`` may open at the desk, or None (answered as if it did not exist).
+
+    Staff with the view permission open any, except store staff (a clerk), who open only
+    their own service point's, and none without one: as for receipts
+    (``billing.selectors.receipt_for_viewer``).
+    """
+    if not (user.is_authenticated and user.is_staff and user.has_perm("reviews.view_certificate")):
+        return None
+    certificate = certificate_by_number(number=number)
+    if certificate is None:
+        return None
+    if is_store_staff(user) and (
+        user.service_point_id is None or certificate.service_point_id != user.service_point_id
+    ):
+        return None
+    return certificate
 
 
 def recent_certificates(*, service_point, limit: int = 20):

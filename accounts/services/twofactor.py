@@ -52,16 +52,21 @@ def staff_recovery_codes_reset(*, user) -> list[str]:
 
 
 def staff_second_factor_verify(*, user, token: str):
-    """The device that accepts this TOTP code or recovery code, or None (throttled by django-otp)."""
+    """The device that accepts this TOTP code or recovery code, or None (throttled by django-otp).
+
+    The device row is locked from django-otp's throttle check to its count of the failure (or
+    its use of the code): codes sent at the same moment all passed the check before any
+    failure was counted, and one recovery code signed in twice. Only this staff member's own
+    attempts wait for each other.
+    """
     token = (token or "").strip().replace(" ", "").upper()
     # A 6-digit code is for the app; anything else is a recovery code. Trying one kind
     # only keeps a typo in one from throttling the other.
-    if token.isdigit() and len(token) == 6:
-        device = staff_totp_device(user=user)
-    else:
-        device = StaticDevice.objects.filter(user=user, confirmed=True).first()
-    if device is None or not device.verify_token(token):
-        return None
-    if isinstance(device, StaticDevice):
-        audit_record(actor=user, verb="staff.2fa_recovery_code_used", target=user)
+    devices = TOTPDevice.objects if token.isdigit() and len(token) == 6 else StaticDevice.objects
+    with transaction.atomic():
+        device = devices.select_for_update().filter(user=user, confirmed=True).first()
+        if device is None or not device.verify_token(token):
+            return None
+        if isinstance(device, StaticDevice):
+            audit_record(actor=user, verb="staff.2fa_recovery_code_used", target=user)
     return device

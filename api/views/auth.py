@@ -154,8 +154,9 @@ class TokenView(PublicApiView):
         serializer.is_valid(raise_exception=True)
         django_request = request._request
         # django-axes counts the failures per identifier and per address, as for the web form,
-        # and one guess at a time per identifier (password_checks_in_turn), as there too.
-        with password_checks_in_turn(serializer.validated_data["username"]):
+        # and one guess at a time per identifier, and the address's checks in progress
+        # (password_checks_in_turn), as there too.
+        with password_checks_in_turn(serializer.validated_data["username"], request=django_request):
             user = authenticate(
                 django_request,
                 username=serializer.validated_data["username"],

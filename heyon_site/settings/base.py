@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # What a signed-in person reads stays out of the browser's and any proxy's cache.
+    "heyon_site.security.PrivatePagesMiddleware",
     # After authentication: a signed-in person's language is the one on their account.
     "accounts.middleware.ChosenLanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -254,6 +256,9 @@ AXES_USERNAME_CALLABLE = "accounts.backends.axes_identifier"
 AXES_CLIENT_IP_CALLABLE = "accounts.http.client_ip"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# axes' database handler, except that a success forgets the account's failures only, never
+# its address's (accounts/lockout.py).
+AXES_HANDLER = "accounts.lockout.SignInLockoutHandler"
 AXES_VERBOSE = False
 
 # Real-name verification.

@@ -25,6 +25,7 @@ from .errors import (
     ERR_LINE_LIMIT_ONLY_REJECT,
     ERR_NOT_REJECTED_FINAL,
     ERR_NOT_REVOCABLE,
+    ERR_OWN_VERIFICATION,
     ERR_REASON_REQUIRED,
     ERR_REASON_UNKNOWN,
     ERR_REVOKE_NOT_ALLOWED,
@@ -310,6 +311,8 @@ def submission_revoke_approval(
     with transaction.atomic():
         # The customer's row is locked by the revocation of their verification, which suspends their lines.
         submission = Submission.objects.select_for_update(of=("self",)).select_related("user").get(pk=submission_id)
+        if submission.user_id == actor.pk:
+            raise ReviewError(ERR_OWN_VERIFICATION)
         latest = Submission.objects.filter(user_id=submission.user_id).aggregate(Max("attempt_number"))
         if (
             submission.status != Submission.Status.APPROVED
@@ -348,6 +351,9 @@ def submission_lift_final_block(*, submission_id: int, actor: User, note: str) -
     """Let a customer whose submission was finally rejected submit again (support only)."""
     with transaction.atomic():
         submission = Submission.objects.select_for_update(of=("self",)).select_related("user").get(pk=submission_id)
+        # Support staff may be customers too: a final rejection of their own is lifted by someone else.
+        if submission.user_id == actor.pk:
+            raise ReviewError(ERR_OWN_VERIFICATION)
         closed_with_reasons = (Submission.Status.REJECTED, Submission.Status.REVOKED)
         if submission.status not in closed_with_reasons or submission.final_block_lifted_at is not None:
             raise ReviewError(ERR_NOT_REJECTED_FINAL)

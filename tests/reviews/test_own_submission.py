@@ -150,3 +150,34 @@ def test_a_senior_cannot_check_the_quality_sample_of_their_own_verification(
     client.force_login(other)
     assert check_link in client.get("/staff/reviews/samples/").content.decode()
     services.quality_sample_confirm(sample_id=sample.pk, actor=other)
+
+
+def test_support_cannot_lift_the_final_rejection_of_their_own_verification(submit, decide, reviewer):
+    agent, _line, _code = staff_with_a_line("support")
+    rejected = decide(submit(user=agent, photos=None), reviewer, "reject", ["FACE_MISMATCH"])
+
+    refused(lambda: services.submission_lift_final_block(submission_id=rejected.pk, actor=agent, note="mine"))
+
+    rejected.refresh_from_db()
+    assert rejected.final_block_lifted_at is None
+    assert not rejected.events.filter(verb="final_block_lifted").exists()
+    # Another agent lifts it as usual.
+    services.submission_lift_final_block(submission_id=rejected.pk, actor=make_staff("support"), note="checked")
+    rejected.refresh_from_db()
+    assert rejected.final_block_lifted_at is not None
+
+
+def test_a_senior_cannot_revoke_the_approval_of_their_own_verification(submit, decide, reviewer):
+    senior, line, _code = staff_with_a_line("senior_reviewer")
+    approved = decide(submit(user=senior, photos=None), reviewer, "approve")
+
+    refused(
+        lambda: services.submission_revoke_approval(
+            submission_id=approved.pk, actor=senior, reason_codes=["DOC_TAMPERED"]
+        )
+    )
+
+    approved.refresh_from_db()
+    line.refresh_from_db()
+    assert (approved.status, approved.revoked_by_id) == (Submission.Status.APPROVED, None)
+    assert line.status == Line.Status.ACTIVE

@@ -68,6 +68,37 @@ def test_wrong_passwords_lock_the_account_and_then_even_the_right_one_is_refused
     assert signed_in_as(client) is None
 
 
+def test_wrong_passwords_for_many_accounts_from_one_address_lock_the_address(client):
+    victims = [CustomerFactory().phone.as_e164 for _ in range(settings.AXES_FAILURE_LIMIT + 1)]
+    for victim in victims[:-1]:
+        client.post("/accounts/login/", {"username": victim, "password": "Spring2024!"}, REMOTE_ADDR="203.0.113.7")
+
+    response = client.post(
+        "/accounts/login/", {"username": victims[-1], "password": PASSWORD}, REMOTE_ADDR="203.0.113.7"
+    )
+
+    assert response.status_code == 429
+    assert signed_in_as(client) is None
+
+
+def test_signing_in_to_ones_own_account_does_not_clear_the_addresss_count_of_failures(client):
+    """A sprayer with an account of their own signed into it between guesses, and the address's
+    count of failures started again from zero each time: guesses went on without end."""
+    attacker = CustomerFactory()
+    victims = [CustomerFactory().phone.as_e164 for _ in range(settings.AXES_FAILURE_LIMIT)]
+    address = {"REMOTE_ADDR": "203.0.113.7"}
+    for victim in victims[:-1]:
+        client.post("/accounts/login/", {"username": victim, "password": "Spring2024!"}, **address)
+    own = Client().post("/accounts/login/", {"username": attacker.phone.as_e164, "password": PASSWORD}, **address)
+    assert own.status_code == 302
+
+    client.post("/accounts/login/", {"username": victims[-1], "password": "Spring2024!"}, **address)
+    response = client.post("/accounts/login/", {"username": victims[0], "password": PASSWORD}, **address)
+
+    assert response.status_code == 429
+    assert signed_in_as(client) is None
+
+
 def test_a_new_sign_in_code_cannot_be_asked_for_again_within_a_minute(client, sent):
     CustomerFactory(phone=PHONE)
     with sent():

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from reviews import pii
 from reviews.models import Submission
 from tests.factories import CustomerFactory, make_staff
 
@@ -185,3 +186,26 @@ def test_the_header_is_django_csps_policy_from_the_settings_and_follows_a_change
 
     assert policy(response) == {"default-src": ["'self'"], "img-src": ["'self'", "data:"]}
     assert response["Content-Security-Policy-Report-Only"] == "default-src 'none'"
+
+
+def test_a_page_shown_to_a_signed_in_person_is_not_kept_by_the_browser_or_any_cache(client, pages, submit):
+    """A page carrying personal data (a senior reviewer's screen shows the full ID number) was
+    sent with no Cache-Control, so the browser kept it on disk for the next person at the desk."""
+    senior = make_staff("senior_reviewer")
+    submission = submit(CustomerFactory())
+    client.force_login(senior)
+    review = client.get(f"/staff/reviews/{submission.pk}/")
+    assert pii.decrypt(submission.id_number_encrypted) in review.content.decode()
+    assert review["Cache-Control"] == "private, no-store"
+    for path, who in pages:
+        if who is None:
+            continue
+        client.force_login(who)
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response["Cache-Control"] == "private, no-store", path
+
+
+def test_a_public_page_for_an_anonymous_visitor_is_left_cacheable(client):
+    for path in ("/", "/service-points/"):
+        assert "no-store" not in client.get(path).get("Cache-Control", ""), path

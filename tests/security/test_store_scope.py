@@ -18,6 +18,7 @@ from accounts.models import ServicePoint, User
 from billing import services as billing_services
 from billing.models import Order, Plan, Receipt
 from heyon_site.admin_tools import ServicePointScopedMixin
+from reviews.models import Certificate
 from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
 from tests.staff.conftest import renew_at_store, unique_id_number, verify_at_desk
 
@@ -144,3 +145,18 @@ def test_a_clerk_without_a_service_point_sees_no_order(stores):
     request = admin_request(make_staff("clerk"))
     assert not admin.site._registry[Order].get_queryset(request).exists()
     assert not admin.site._registry[Receipt].get_queryset(request).exists()
+
+
+def test_a_clerk_without_a_service_point_opens_no_certificate_at_the_desk(client, stores):
+    certificate = Certificate.objects.get(line=stores.own.order.line)
+    client.force_login(make_staff("clerk"))
+
+    for name in ("reviews:desk_certificate", "reviews:desk_certificate_pdf"):
+        assert client.get(reverse(name, args=[certificate.number])).status_code == 404
+
+
+def test_support_and_senior_reviewers_open_any_certificate_at_the_desk(client, stores):
+    certificate = Certificate.objects.get(line=stores.other.order.line)
+    for role in ("support", "senior_reviewer"):
+        client.force_login(make_staff(role))
+        assert client.get(reverse("reviews:desk_certificate", args=[certificate.number])).status_code == 200
