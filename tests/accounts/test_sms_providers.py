@@ -34,6 +34,7 @@ SAMPLE_PARAMS = {
     "end": {"$date": "2027-05-01T00:00:00+08:00"},
     "reason": "资料不全",
     "text": "您好",
+    "email": "li.ming@example.com",
     "code": "HY7K-29QD-M4XP-81ZT",  # an activation code; a one-time code's is never stored
 }
 
