@@ -5,32 +5,13 @@ import logging
 import secrets
 from contextlib import contextmanager
 
-import phonenumbers
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 
 from accounts.lockout import address_check_counted
 from accounts.models import User
-
-
-def parse_phone(raw: str, region: str = "CN"):
-    """Return the E.164 form of a valid mobile number, or None."""
-    try:
-        number = phonenumbers.parse((raw or "").strip(), region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalize_identifier(identifier: str) -> str:
-    """One spelling per account, so lockouts count '138 0013 8000' and '+8613800138000' together."""
-    identifier = (identifier or "").strip()
-    if "@" in identifier:
-        return identifier.lower()
-    return parse_phone(identifier) or identifier
+from accounts.phones import normalize_identifier
 
 
 def find_user_by_identifier(identifier: str) -> User | None:

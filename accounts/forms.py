@@ -7,9 +7,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from accounts.backends import normalize_identifier, password_checks_in_turn
+from accounts.backends import password_checks_in_turn
 from accounts.models import User
-from accounts.phones import can_receive_sms
+from accounts.phones import can_receive_sms, normalize_identifier
 from accounts.services.codes import ERR_NOT_A_MOBILE_NUMBER
 
 ERR_PASSWORDS_DIFFER = _("The two passwords do not match.")

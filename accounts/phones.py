@@ -1,4 +1,4 @@
-"""Phone numbers as people read them, formatted by ``phonenumbers``."""
+"""Phone numbers as people type and read them, parsed and formatted by ``phonenumbers``; sign-in identifiers."""
 
 import phonenumbers
 from django.conf import settings
@@ -44,3 +44,22 @@ def phone_display(number) -> str:
     if number.country_code == HOME_COUNTRY_CODE:
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def parse_phone(raw: str, region: str = "CN"):
+    """Return the E.164 form of a valid mobile number, or None."""
+    try:
+        number = phonenumbers.parse((raw or "").strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_identifier(identifier: str) -> str:
+    """One spelling per account, so lockouts count '138 0013 8000' and '+8613800138000' together."""
+    identifier = (identifier or "").strip()
+    if "@" in identifier:
+        return identifier.lower()
+    return parse_phone(identifier) or identifier

@@ -140,6 +140,7 @@ def side_environment(args, side: "Side") -> dict:
         LOG_LEVEL="WARNING",
         # Lockouts are per IP: every bench client comes from 127.0.0.1.
         AXES_FAILURE_LIMIT="1000",
+        SIGN_IN_ADDRESS_FAILURE_LIMIT="1000",
         GUNICORN_BIND=f"127.0.0.1:{side.port}",
         GUNICORN_ACCESS_LOG=str(side.work / "access.log"),
         # No worker recycling during the run: a recycled worker's CPU time could not be counted.

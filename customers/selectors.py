@@ -5,8 +5,8 @@ import hashlib
 from django.db import connection
 from django.db.models import Q
 
-from accounts.backends import parse_phone
 from accounts.models import Line, Notification, User
+from accounts.phones import parse_phone
 from billing import selectors as billing_selectors
 from billing.models import Order, Receipt
 from customers.models import CancellationRequest, SupportThread

@@ -25,9 +25,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from accounts.backends import parse_phone
 from accounts.models import Line, User
-from accounts.phones import phone_display
+from accounts.phones import parse_phone, phone_display
 from heyon_site.security import is_store_staff
 from reviews import pii
 from reviews.business_days import add_business_days

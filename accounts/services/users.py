@@ -13,10 +13,10 @@ from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
 
 from accounts import message_kinds
-from accounts.backends import find_user_by_identifier, normalize_identifier
+from accounts.backends import find_user_by_identifier
 from accounts.models import AuditEvent, Notification, OneTimeCode, OutboundMessage, User
 from accounts.outbox import REDACTED
-from accounts.phones import can_receive_sms
+from accounts.phones import can_receive_sms, normalize_identifier
 
 from .audit import audit_record
 from .codes import (

@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts import services as account_services
-from accounts.backends import normalize_identifier, password_checks_in_turn
+from accounts.backends import password_checks_in_turn
 from accounts.forms import (
     CodeForm,
     LoginCodeRequestForm,
@@ -18,6 +18,7 @@ from accounts.forms import (
     RegistrationForm,
 )
 from accounts.http import client_ip
+from accounts.phones import normalize_identifier
 from accounts.services.codes import ERR_CODE_WRONG
 from api import tokens
 from api.models import RefreshFamily
@@ -34,6 +35,7 @@ REGISTRATION_SALT = "api.registration"
 REGISTRATION_MAX_AGE = 60 * 60  # a registration waits for its code an hour at most
 ERR_SIGN_IN = _("The account or password is wrong. Check them and try again.")
 ERR_LOCKED_OUT = _("Too many failed sign-ins. Please wait 15 minutes and try again.")
+ERR_SIGN_IN_BUSY = _("Many sign-ins from your network right now. Please wait a few seconds and try again.")
 
 
 def _registration_token(registration) -> str:
@@ -153,7 +155,7 @@ class TokenView(PublicApiView):
         serializer = PasswordSignInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         django_request = request._request
-        # django-axes counts the failures per identifier and per address, as for the web form,
+        # The failures are counted per identifier and per address, as for the web form,
         # and one guess at a time per identifier, and the address's checks in progress
         # (password_checks_in_turn), as there too.
         with password_checks_in_turn(serializer.validated_data["username"], request=django_request):
@@ -165,6 +167,11 @@ class TokenView(PublicApiView):
         if getattr(django_request, "axes_locked_out", False):
             # Answered here as a problem; left set, AxesMiddleware would swap in its HTML page.
             django_request.axes_locked_out = False
+            if getattr(django_request, "sign_in_busy", False):
+                # Nothing failed: more checks at once from this address than its limit (accounts/lockout.py).
+                raise Problem(
+                    status_code=status.HTTP_429_TOO_MANY_REQUESTS, code="sign_in_busy", detail=ERR_SIGN_IN_BUSY
+                )
             raise Problem(status_code=status.HTTP_429_TOO_MANY_REQUESTS, code="locked_out", detail=ERR_LOCKED_OUT)
         if user is None:
             raise Problem(status_code=status.HTTP_401_UNAUTHORIZED, code="sign_in_failed", detail=ERR_SIGN_IN)

@@ -36,8 +36,8 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.backends import parse_phone
 from accounts.models import Line
+from accounts.phones import parse_phone
 from billing.models import LineService, UsageDaily, UsageImport, UsageRecord
 from billing.services import usage_pg
 
@@ -85,7 +85,7 @@ ParsedRow = tuple[int, str, str, str, str, str]
 
 # --- Phone numbers: mainland mobiles in their two usual spellings are checked against
 # phonenumbers' own pattern for Chinese mobiles (same answer, no parse); anything else
-# goes through accounts.backends.parse_phone.
+# goes through accounts.phones.parse_phone.
 _CN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("CN")
 # "+86" or nothing, then 11 digits that match both the general and the mobile pattern.
 _MAINLAND_MOBILE = re.compile(

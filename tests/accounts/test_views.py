@@ -4,11 +4,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.core import mail
+from django.core.cache import cache
 
 from accounts import views
 from accounts.forms import ERR_CODE_FORMAT, ERR_PASSWORDS_DIFFER, ERR_PHONE_INVALID, LoginForm
+from accounts.lockout import address_check_places
 from accounts.models import OneTimeCode, User
 from accounts.services import codes
 from tests.accounts.conftest import STRONG_PASSWORD, page_shows
@@ -334,13 +337,57 @@ def test_phone_typed_in_different_formats_counts_as_the_same_account(client, set
 
 
 def test_failed_logins_from_one_network_lock_it_across_accounts(client, settings):
-    victims = [CustomerFactory() for _ in range(settings.AXES_FAILURE_LIMIT)]
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT + 2
+    victims = [CustomerFactory() for _ in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT)]
     for victim in victims:
         login(client, victim.phone.as_e164, "wrong", ip="203.0.113.66")
     customer = CustomerFactory(phone=PHONE)
 
     assert_locked_out(login(client, PHONE, PASSWORD, ip="203.0.113.66"))
     assert login(client, PHONE, PASSWORD, ip="203.0.113.67").status_code == 302
+    assert logged_in_user_id(client) == str(customer.pk)
+
+
+def test_customers_behind_one_network_are_not_locked_by_as_many_typos_as_lock_one_account(client, settings):
+    """A carrier NAT address carries many customers: their typos together must not pause all of
+    them as soon as one account's limit is reached; the address has a higher limit of its own."""
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT * 4
+    for neighbour in [CustomerFactory() for _ in range(settings.AXES_FAILURE_LIMIT + 1)]:
+        assert login(client, neighbour.phone.as_e164, "typo", ip="203.0.113.66").status_code == 200
+    customer = CustomerFactory(phone=PHONE)
+
+    assert login(client, PHONE, PASSWORD, ip="203.0.113.66").status_code == 302
+    assert logged_in_user_id(client) == str(customer.pk)
+
+
+def test_signing_in_forgets_the_accounts_own_failures(client, settings):
+    """A customer signs in by phone or email (their account has no username): a success used to
+    forget nothing, so typos on two visits a few minutes apart added up to a lockout."""
+    customer = CustomerFactory(phone=PHONE)
+    for visit in range(2):
+        for n in range(settings.AXES_FAILURE_LIMIT - 1):
+            assert login(client, "138 0013 8000", f"typo-{n}", ip="10.0.0.1").status_code == 200
+        assert login(client, customer.email if visit else PHONE, PASSWORD, ip="10.0.0.1").status_code == 302
+        client.post("/accounts/logout/")
+
+    assert not AccessAttempt.objects.filter(username=PHONE).exists()
+
+
+def test_more_sign_ins_at_once_from_one_network_than_its_limit_are_asked_to_try_again_in_a_moment(client, settings):
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 3
+    customer = CustomerFactory(phone=PHONE)
+    # Three password checks from the address are in progress (each holds one of its places).
+    for key in address_check_places("203.0.113.66", 3):
+        cache.add(key, 1)
+
+    busy = login(client, PHONE, PASSWORD, ip="203.0.113.66")
+
+    assert busy.status_code == 429
+    assert 'data-testid="sign-in-busy"' in busy.content.decode()
+    assert "Too many failed sign-in attempts" not in busy.content.decode()
+    assert not AccessAttempt.objects.exists()  # no password was checked, no failure counted
+    cache.delete_many(address_check_places("203.0.113.66", 3))
+    assert login(client, PHONE, PASSWORD, ip="203.0.113.66").status_code == 302
     assert logged_in_user_id(client) == str(customer.pk)
 
 
@@ -361,7 +408,8 @@ def test_behind_a_trusted_proxy_lockout_counts_the_client_address_not_the_proxy(
         data = {"username": username, "password": password}
         return client.post("/accounts/login/", data, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=client_ip)
 
-    for victim in [CustomerFactory() for _ in range(settings.AXES_FAILURE_LIMIT)]:
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT + 2
+    for victim in [CustomerFactory() for _ in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT)]:
         login_via_proxy(victim.phone.as_e164, "wrong", "203.0.113.66")
     CustomerFactory(phone=PHONE)
 

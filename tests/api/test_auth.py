@@ -1,9 +1,12 @@
 """Sign-in for the app: register and confirm by code, password or code sign-in, refresh, revoke."""
 
 import pytest
+from axes.models import AccessAttempt
+from django.core.cache import cache
 from django.utils import translation
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.lockout import address_check_places
 from accounts.models import AuditEvent, User
 from accounts.services.codes import ERR_CODE_WRONG
 from api.tokens import ERR_STAFF_TOKENS
@@ -80,6 +83,22 @@ def test_wrong_passwords_lock_the_account_out_as_on_the_web(app, customer, setti
     response = app.post(f"{API}auth/token/", {"username": customer.email, "password": PASSWORD})
     assert response.status_code == 429
     assert problem(response)["code"] == "locked_out"
+
+
+def test_more_sign_ins_at_once_from_one_address_than_its_limit_are_asked_to_wait_a_moment(app, customer, settings):
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 2
+    places = address_check_places("127.0.0.1", 2)
+    for key in places:  # two password checks from the address in progress
+        cache.add(key, 1)
+    try:
+        response = app.post(f"{API}auth/token/", {"username": customer.email, "password": PASSWORD})
+    finally:
+        cache.delete_many(places)
+
+    assert response.status_code == 429
+    assert problem(response)["code"] == "sign_in_busy"
+    assert not AccessAttempt.objects.exists()
+    assert app.post(f"{API}auth/token/", {"username": customer.email, "password": PASSWORD}).status_code == 200
 
 
 def test_sign_in_by_texted_code(app, customer, code_for, sent):

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.utils import timezone
 
-from accounts.backends import parse_phone
+from accounts.phones import parse_phone
 from billing import selectors, services, tasks
 from billing.models import LineService, Plan, UsageDaily, UsageImport, UsageRecord
 from billing.services.usage import MAX_REPORTED_BAD_ROWS, ImportReport, NumberNormaliser, parse_rows

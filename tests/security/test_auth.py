@@ -68,8 +68,9 @@ def test_wrong_passwords_lock_the_account_and_then_even_the_right_one_is_refused
     assert signed_in_as(client) is None
 
 
-def test_wrong_passwords_for_many_accounts_from_one_address_lock_the_address(client):
-    victims = [CustomerFactory().phone.as_e164 for _ in range(settings.AXES_FAILURE_LIMIT + 1)]
+def test_wrong_passwords_for_many_accounts_from_one_address_lock_the_address(client, settings):
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT + 2
+    victims = [CustomerFactory().phone.as_e164 for _ in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT + 1)]
     for victim in victims[:-1]:
         client.post("/accounts/login/", {"username": victim, "password": "Spring2024!"}, REMOTE_ADDR="203.0.113.7")
 
@@ -81,11 +82,12 @@ def test_wrong_passwords_for_many_accounts_from_one_address_lock_the_address(cli
     assert signed_in_as(client) is None
 
 
-def test_signing_in_to_ones_own_account_does_not_clear_the_addresss_count_of_failures(client):
+def test_signing_in_to_ones_own_account_does_not_clear_the_addresss_count_of_failures(client, settings):
     """A sprayer with an account of their own signed into it between guesses, and the address's
     count of failures started again from zero each time: guesses went on without end."""
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = settings.AXES_FAILURE_LIMIT + 2
     attacker = CustomerFactory()
-    victims = [CustomerFactory().phone.as_e164 for _ in range(settings.AXES_FAILURE_LIMIT)]
+    victims = [CustomerFactory().phone.as_e164 for _ in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT)]
     address = {"REMOTE_ADDR": "203.0.113.7"}
     for victim in victims[:-1]:
         client.post("/accounts/login/", {"username": victim, "password": "Spring2024!"}, **address)

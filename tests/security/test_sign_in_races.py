@@ -87,22 +87,23 @@ SPRAYED_ACCOUNTS = 10
 def test_a_spray_at_once_from_one_address_checks_no_more_passwords_than_the_address_limit(
     settings, checked_passwords, sign_in
 ):
-    settings.AXES_FAILURE_LIMIT = 3
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 3
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     phones = [CustomerFactory().phone.as_e164 for _ in range(SPRAYED_ACCOUNTS)]
 
     results = run_together(*[(lambda p=phone: sign_in(p, "Spring2024!")) for phone in phones])
 
     assert not errors(results)
-    assert 1 <= len(checked_passwords) <= settings.AXES_FAILURE_LIMIT
+    assert 1 <= len(checked_passwords) <= settings.SIGN_IN_ADDRESS_FAILURE_LIMIT
     # The rest were refused as a lockout, and no failure was counted for a password not checked.
     assert values(results).count(429) >= SPRAYED_ACCOUNTS - len(checked_passwords)
     assert AccessAttempt.objects.filter(ip_address="127.0.0.1").count() == len(checked_passwords)
 
 
 def test_customers_behind_one_address_signing_in_at_once_are_neither_refused_nor_held_up(settings):
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 4
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    customers = [CustomerFactory() for _ in range(settings.AXES_FAILURE_LIMIT - 1)]
+    customers = [CustomerFactory() for _ in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT - 1)]
     for customer in customers:
         customer.set_password(PASSWORD)
         customer.save()

@@ -9,8 +9,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts import services
-from accounts.backends import parse_phone
 from accounts.models import Line
+from accounts.phones import parse_phone
 
 COLUMNS = {"msisdn", "iccid"}
 
