@@ -346,6 +346,8 @@ class AuditEvent(models.Model):
         "line.autorenew_on": pgettext_lazy("audit event", "Auto-renew turned on"),
         "line.autorenew_off": pgettext_lazy("audit event", "Auto-renew turned off"),
         "order.paid": pgettext_lazy("audit event", "Order paid"),
+        "payment.failure_overturned": pgettext_lazy("audit event", "Payment confirmed after it was recorded as failed"),
+        "saved_cards.removed": pgettext_lazy("audit event", "Saved card removed"),
         "plan.version_created": pgettext_lazy("audit event", "New plan version published"),
         "cancellation.requested": pgettext_lazy("audit event", "Cancellation requested"),
         "cancellation.withdrawn": pgettext_lazy("audit event", "Cancellation withdrawn"),

@@ -110,7 +110,8 @@ class OrderAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
 class PaymentAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     service_point_path = "order__service_point"
     list_display = ["out_trade_no", "order", "method", "status", "amount", "created_at"]
-    list_filter = ["method", "status"]
+    # Successes the provider reported after we had recorded a failure: worth a look on their own.
+    list_filter = ["method", "status", ("failure_overturned_at", admin.EmptyFieldListFilter)]
     list_select_related = ["order"]
     search_fields = ["=out_trade_no", "=order__number", "=provider_transaction_id"]
 

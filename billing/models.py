@@ -276,6 +276,9 @@ class Payment(models.Model):
     provider_transaction_id = models.CharField(_("provider transaction id"), max_length=64, blank=True)
     failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True, verbose_name=_("card last 4 digits"))
+    # The provider reported a success after we had recorded this attempt as failed (a payment
+    # that crossed our close of its trade): the money was taken after all.
+    failure_overturned_at = models.DateTimeField(_("success reported after a failure at"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
@@ -285,6 +288,15 @@ class Payment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order"], condition=Q(status="succeeded"), name="one_successful_payment"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            # Only a success overturns a failure: the payment then paid its order or went back.
+            models.CheckConstraint(
+                condition=Q(failure_overturned_at__isnull=True) | Q(status__in=["succeeded", "refunded"]),
+                name="payment_overturned_failure_was_taken",
+            ),
+            # Money given back says why (order already paid or closed, line not renewable, service ended).
+            models.CheckConstraint(
+                condition=~Q(status="refunded") | ~Q(failure_reason=""), name="payment_refunded_says_why"
+            ),
         ]
         indexes = [
             # Payments still in flight: settled by payments_settle, filtered in admin.
@@ -386,6 +398,10 @@ class Discrepancy(models.Model):
         MISSING_AT_PROVIDER = "missing_at_provider", _("We recorded it; the provider's statement does not have it")
         UNKNOWN_TRADE = "unknown_trade", _("On the provider's statement; we have no record of it")
         AMOUNT_MISMATCH = "amount_mismatch", _("Amounts differ")
+        NOT_TAKEN_BY_US = (
+            "not_taken_by_us",
+            _("Paid on the provider's statement; we recorded it as not paid and the provider did not confirm it"),
+        )
 
     reconciliation = models.ForeignKey(
         Reconciliation, on_delete=models.CASCADE, related_name="discrepancies", verbose_name=_("reconciliation")

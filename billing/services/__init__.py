@@ -22,6 +22,7 @@ from .payments import (
     payments_settle,
 )
 from .plans import line_services_start, plan_version_create
+from .privacy import billing_erase_personal_data
 from .reconciliation import discrepancy_resolve, reconcile, reconcile_yesterday
 from .refunds import refund_record_result, refund_settle_by_query, refund_submit, refunds_settle
 from .store import store_renewal
@@ -37,6 +38,7 @@ __all__ = [
     "ServiceEnded",
     "autorenew_run",
     "autorenew_set",
+    "billing_erase_personal_data",
     "check_renewable",
     "discrepancy_resolve",
     "expire_lines_run",

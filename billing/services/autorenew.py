@@ -36,6 +36,7 @@ from billing.models import LedgerEntry, LineService, Order, Payment, Plan, Saved
 from billing.selectors import MAX_AUTORENEW_FAILURES, due_line_ids, plans_current_by_code
 
 from . import autorenew_pg
+from .cards import saved_cards_release
 from .errors import BillingError
 from .orders import (
     check_renewable,
@@ -64,6 +65,8 @@ def autorenew_set(*, actor: User, line_id: int, enabled: bool, method: str, term
         if service is None:
             plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
             service = LineService.objects.create(line=line, plan=plan)
+        by_card = LineService.AutoRenewMethod.WALLET_THEN_CARD
+        stops_card = service.auto_renew and service.auto_renew_method == by_card and not (enabled and method == by_card)
         service.auto_renew = enabled
         service.auto_renew_method = method
         service.auto_renew_term_months = term_months
@@ -78,6 +81,8 @@ def autorenew_set(*, actor: User, line_id: int, enabled: bool, method: str, term
             subject_user=actor,
             data={"method": method, "term_months": term_months},
         )
+        if stops_card:
+            saved_cards_release(user_id=line.owner_id, actor=actor, why="auto_renew_off")
     return service
 
 
@@ -456,6 +461,11 @@ def _renew_by_saved_card(charge: CardCharge, *, now: datetime, counts: dict) -> 
         ):
             counts["skipped"] += 1
             return
+        # Removed since the chunk chose it (auto-renew switched off on another line, the purge).
+        card = SavedCard.objects.filter(user_id=service.line.owner_id).order_by("-created_at").first()
+        if card is None:
+            counts["skipped"] += 1
+            return
         order = Order.objects.filter(
             channel=Order.Channel.AUTO, line_id=charge.line_id, renews_from=charge.period
         ).first()
@@ -476,7 +486,6 @@ def _renew_by_saved_card(charge: CardCharge, *, now: datetime, counts: dict) -> 
                 now=now,
             )
             order.save()
-        card = SavedCard.objects.filter(user_id=service.line.owner_id).order_by("-created_at").first()
         payment = Payment.objects.create(
             order=order, method=Payment.Method.CARD, amount=order.amount, out_trade_no=new_out_trade_no(),
             card_last4=card.last4,

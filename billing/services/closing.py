@@ -9,6 +9,7 @@ from accounts import services as account_services
 from accounts.models import Line, User
 from billing.models import LineService, Wallet
 
+from .cards import saved_cards_release
 from .errors import ERR_BALANCE_CHANGED, BillingError
 from .refunds import refunds_request_for_balance
 from .wallet import ledger_append
@@ -45,5 +46,23 @@ def wallet_refund_balance(
 
 
 def line_billing_close(*, line: Line, actor: User | None) -> None:
-    """Stop auto-renew for a cancelled line."""
+    """Stop auto-renew for a line being cancelled; remove the saved cards nothing may charge any more.
+
+    The cards go when this line renewed by card and no other line does, or when it is the
+    owner's last line (their service ends: nothing is renewed or topped up after).
+    """
+    service = LineService.objects.select_for_update().filter(line=line).first()
+    renewed_by_card = (
+        service is not None
+        and service.auto_renew
+        and service.auto_renew_method == LineService.AutoRenewMethod.WALLET_THEN_CARD
+    )
     LineService.objects.filter(line=line).update(auto_renew=False, auto_renew_next_attempt_at=None)
+    last_line = (
+        not Line.objects.filter(owner_id=line.owner_id)
+        .exclude(pk=line.pk)
+        .exclude(status=Line.Status.CANCELLED)
+        .exists()
+    )
+    if line.owner_id is not None and (renewed_by_card or last_line):
+        saved_cards_release(user_id=line.owner_id, actor=actor, why="line_closed")

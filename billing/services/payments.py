@@ -51,6 +51,8 @@ PROVIDER_METHODS = (Payment.Method.ALIPAY, Payment.Method.WECHAT, Payment.Method
 STORE_METHODS = (Payment.Method.STORE_CASH, Payment.Method.STORE_CARD)
 FAILURE_MESSAGES = {"card_declined": ERR_CARD_DECLINED, "timeout": ERR_PROVIDER_TIMEOUT}
 # What the customer is told when a payment that may not pay its order is refunded, by why.
+# What a success writes on the payment, whether it pays the order or is refunded.
+SUCCESS_FIELDS = ("status", "provider_transaction_id", "failure_reason", "failure_overturned_at")
 REFUND_MESSAGES = {
     "line_not_renewable": message_kinds.PAYMENT_REFUNDED_NOT_RENEWABLE,
     "service_ended": message_kinds.PAYMENT_REFUNDED_SERVICE_ENDED,
@@ -216,9 +218,13 @@ def payment_record_result(
 
     ``amount`` and ``currency`` are what the provider says it charged (a callback, a
     query): when they differ from the attempt's, nothing is applied and
-    PaymentAmountMismatch is raised. A final state (succeeded, failed, refunded) never
-    changes. A success for an order that another attempt already paid, or that expired,
-    is refunded at once: the customer is never charged twice.
+    PaymentAmountMismatch is raised. A success or a refund is final. A failure is final
+    too, except against a success: the provider took the money after all (a payment that
+    crossed our close of its trade, a retry inside the same trade), so the attempt is
+    treated as any success, and ``failure_overturned_at`` and the audit trail say so. A
+    success pays its order if the order is open and can still be fulfilled; one for an
+    order that another attempt already paid, that closed, or that can no longer be
+    fulfilled is refunded whole at once: the customer is never charged for nothing.
     """
     refund_needed = False
     with transaction.atomic():
@@ -229,9 +235,16 @@ def payment_record_result(
                 amount, currency or "(no currency)", out_trade_no, payment.amount, payment.order.currency,
             )  # fmt: skip
             raise PaymentAmountMismatch(out_trade_no)
-        if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED, Payment.Status.REFUNDED):
+        if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.REFUNDED):
+            return payment
+        if payment.status == Payment.Status.FAILED and status != "succeeded":
             return payment
         if status == "succeeded":
+            overturned = payment.status == Payment.Status.FAILED
+            earlier_failure = payment.failure_reason
+            if overturned:
+                payment.failure_overturned_at = timezone.now()
+                logger.warning("Provider reported a success for %s, recorded as failed", out_trade_no)
             order = Order.objects.select_for_update().get(pk=payment.order_id)
             payment.provider_transaction_id = transaction_id or payment.provider_transaction_id
             payable = order.status == Order.Status.OPEN
@@ -243,7 +256,8 @@ def payment_record_result(
                     # refunded below instead of left unrecorded.
                     with transaction.atomic():
                         payment.status = Payment.Status.SUCCEEDED
-                        payment.save(update_fields=["status", "provider_transaction_id", "updated_at"])
+                        payment.failure_reason = ""
+                        payment.save(update_fields=[*SUCCESS_FIELDS, "updated_at"])
                         order_mark_paid(order_id=order.pk, payment=payment, actor=actor)
                 except ServiceEnded:
                     payable, refused_because = False, "service_ended"
@@ -253,11 +267,24 @@ def payment_record_result(
                 payment.status = Payment.Status.REFUNDED
                 # The provider took the money for an order that may not be paid: give it back.
                 payment.failure_reason = refused_because
-                payment.save(update_fields=["status", "provider_transaction_id", "failure_reason", "updated_at"])
+                payment.save(update_fields=[*SUCCESS_FIELDS, "updated_at"])
                 # Sent after the commit: a callback's transaction that rolls back is retried
                 # by the provider, and the refund must not have left already.
                 refund_request_for_duplicate(payment=payment)
                 refund_needed = True
+            if overturned:
+                account_services.audit_record(
+                    actor=actor,
+                    verb="payment.failure_overturned",
+                    target=payment,
+                    subject_user=User(pk=order.user_id),
+                    data={
+                        "earlier_failure": earlier_failure,
+                        "outcome": "paid" if payable else "refunded",
+                        "provider_transaction_id": payment.provider_transaction_id,
+                        **({} if payable else {"refund_reason": refused_because}),
+                    },
+                )
         elif status == "failed":
             payment.status = Payment.Status.FAILED
             payment.failure_reason = failure_reason[:200]
@@ -280,22 +307,28 @@ def payment_record_result(
     return payment
 
 
-def payment_settle_by_query(*, payment_id: int, now: datetime | None = None) -> Payment:
+def payment_settle_by_query(*, payment_id: int, now: datetime | None = None, recheck_failed: bool = False) -> Payment:
     """Ask the provider how an attempt that may have reached it ended, and record it.
 
     An attempt still ``created`` for less than PAYMENT_SETTLE_AFTER_SECONDS may be inside
     its provider call in another process right now: only a success settles it, since "not
     found" may just mean the call has not arrived yet. A provider that does not answer, or
     answers with another amount, leaves the attempt unsettled (and logged) for the next run.
+
+    ``recheck_failed`` asks about an attempt recorded as failed too (reconciliation found it
+    paid on the provider's statement): only the provider's success changes it.
     """
     now = now or timezone.now()
     payment = Payment.objects.select_related("order").get(pk=payment_id)
-    if payment.method not in PROVIDER_METHODS or payment.status not in Payment.UNSETTLED:
+    recorded_failed = recheck_failed and payment.status == Payment.Status.FAILED
+    if payment.method not in PROVIDER_METHODS or (payment.status not in Payment.UNSETTLED and not recorded_failed):
         return payment
     try:
         result = gateway_for(payment.method).query(out_trade_no=payment.out_trade_no)
     except Exception:
         logger.exception("Payment provider query failed for %s", payment.out_trade_no)
+        return payment
+    if recorded_failed and result.status != "succeeded":
         return payment
     call_over = now - timedelta(seconds=settings.PAYMENT_SETTLE_AFTER_SECONDS)
     in_flight = payment.status == Payment.Status.CREATED and payment.created_at > call_over

@@ -1,12 +1,14 @@
 """Daily reconciliation: a provider's statement of one day against our payments and refunds.
 
 Every statement line is matched by out-trade number (a refund by its refund number) and
-amount. What the provider lists that we do not hold as taken (or refunded) money is an
-``unknown_trade``; what we recorded that day that the statement lacks is
-``missing_at_provider``; a match whose amounts differ is an ``amount_mismatch``. A day is
-reconciled once per provider: running it again replaces the open discrepancies of that
-day (resolved ones stay resolved) under the reconciliation's row lock, so two runs at once
-write one report.
+amount. What the provider lists that we have no record of is an ``unknown_trade``. A
+trade it lists as paid that we hold as failed (or not settled yet) is first settled by
+asking the provider, as a late callback would be (``payment_record_result``), and is a
+``not_taken_by_us`` when the provider does not confirm it. What we recorded that day that
+the statement lacks is ``missing_at_provider``; a match whose amounts differ is an
+``amount_mismatch``. A day is reconciled once per provider: running it again replaces the
+open discrepancies of that day (resolved ones stay resolved) under the reconciliation's
+row lock, so two runs at once write one report.
 """
 
 import logging
@@ -23,6 +25,7 @@ from billing.gateways import StatementLine, gateway_named
 from billing.models import Discrepancy, Payment, Reconciliation, Refund
 
 from .errors import BillingError
+from .payments import payment_settle_by_query
 
 logger = logging.getLogger(__name__)
 ERR_RESOLUTION_NOTE = gettext_lazy("Say how the discrepancy was resolved.")
@@ -45,7 +48,7 @@ def _findings(*, provider: str, day: date, lines: list[StatementLine]) -> tuple[
     payments = {
         payment.out_trade_no: payment
         for payment in Payment.objects.filter(
-            method__in=methods, out_trade_no__in=[line.out_trade_no for line in payment_lines], status__in=TAKEN
+            method__in=methods, out_trade_no__in=[line.out_trade_no for line in payment_lines]
         )
     }
     refunds = {
@@ -59,7 +62,19 @@ def _findings(*, provider: str, day: date, lines: list[StatementLine]) -> tuple[
     found, matched = [], 0
     for line in payment_lines:
         payment = payments.get(line.out_trade_no)
-        if payment is None:
+        if payment is not None and payment.status not in TAKEN:
+            # Ours, recorded as not paid, and the provider's own answer did not say otherwise
+            # (``_settle_listed``): staff find out which is right.
+            found.append(
+                Discrepancy(
+                    kind=Discrepancy.Kind.NOT_TAKEN_BY_US,
+                    out_trade_no=line.out_trade_no,
+                    transaction_id=line.transaction_id,
+                    our_amount=payment.amount,
+                    provider_amount=line.amount,
+                )
+            )
+        elif payment is None:
             found.append(
                 Discrepancy(
                     kind=Discrepancy.Kind.UNKNOWN_TRADE,
@@ -133,6 +148,26 @@ def _findings(*, provider: str, day: date, lines: list[StatementLine]) -> tuple[
     return found, matched
 
 
+def _settle_listed(*, provider: str, lines: list[StatementLine], now: datetime) -> None:
+    """Ask the provider about each trade its statement lists as paid that we do not hold as taken.
+
+    A success we missed (its callback lost, or arriving after we had recorded the attempt
+    as failed) is then applied by ``payment_record_result``, the one writer of an attempt's
+    outcome, as the callback would have applied it: the order paid, or the money refunded.
+    The statement alone changes nothing (it may be a file brought by hand): only the
+    provider's answer to the query does.
+    """
+    listed = [line.out_trade_no for line in lines if line.kind == "payment"]
+    not_taken = (
+        Payment.objects.filter(method__in=methods_of(provider), out_trade_no__in=listed)
+        .exclude(status__in=TAKEN)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for payment_id in not_taken:
+        payment_settle_by_query(payment_id=payment_id, now=now, recheck_failed=True)
+
+
 def reconcile(
     *, provider: str, day: date, lines: list[StatementLine] | None = None, source: str = ""
 ) -> Reconciliation:
@@ -142,6 +177,7 @@ def reconcile(
     if lines is None:
         lines = gateway_named(provider).statement(day=day)
         source = source or "downloaded"
+    _settle_listed(provider=provider, lines=lines, now=timezone.now())
     found, matched = _findings(provider=provider, day=day, lines=lines)
     try:
         Reconciliation.objects.get_or_create(provider=provider, day=day, defaults={"source": source[:255]})

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
+from billing import services as billing_services
 from customers.models import CancellationRequest, SupportMessage
 from reviews import services as review_services
 
@@ -20,13 +21,15 @@ def user_erase_personal_data(*, user_id: int, now: datetime) -> dict | None:
 
     Kept: the account row (anonymous), lines, orders, payments, receipts, ledger and usage
     (amounts, dates, numbers), the verification decisions and support threads without
-    their content.
+    their content. Saved cards go, and the card digits and payer details billing kept
+    (``billing_erase_personal_data``).
     """
     with transaction.atomic():
         user = account_selectors.customer_locked_for_erasure(user_id=user_id, now=now)
         if user is None:
             return None
         report = review_services.submissions_erase_personal_data(user_id=user.pk)
+        report.update(billing_services.billing_erase_personal_data(user_id=user.pk))
         CancellationRequest.objects.filter(user=user).update(
             full_name="", phone="", reason_detail="", third_party_bindings=[], decision_note=""
         )
@@ -42,7 +45,7 @@ def personal_data_purge(*, now: datetime | None = None) -> dict:
     LOCKED and marked erased in the same transaction.
     """
     now = now or timezone.now()
-    totals = {"users": 0, "submissions": 0, "photos": 0, "notifications": 0}
+    totals = {"users": 0, "submissions": 0, "photos": 0, "notifications": 0, "saved_cards": 0}
     seen: set[int] = set()
     while True:
         batch = [user_id for user_id in account_selectors.customer_ids_due_for_erasure(now=now) if user_id not in seen]
@@ -54,6 +57,6 @@ def personal_data_purge(*, now: datetime | None = None) -> dict:
             if report is None:
                 continue
             totals["users"] += 1
-            for key in ("submissions", "photos", "notifications"):
+            for key in ("submissions", "photos", "notifications", "saved_cards"):
                 totals[key] += report.get(key, 0)
     return totals

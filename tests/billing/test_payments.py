@@ -394,15 +394,30 @@ def test_a_success_for_an_expired_order_is_refunded(customer_line, plans):
     assert not Receipt.objects.exists()
 
 
-def test_a_recorded_result_is_final(customer_line, plans):
+def test_a_recorded_failure_is_final_against_anything_but_a_success(customer_line, plans):
+    # A success after it is the provider taking the money after all: tests/billing/test_late_success.py.
     user, line = customer_line
     order = renewal_order(user, line, plans["basic"])
     outcome = services.order_pay(order_id=order.pk, method="card", actor=user, card=card(DECLINED_CARD))
 
-    again = services.payment_record_result(out_trade_no=outcome.payment.out_trade_no, status="succeeded")
-
-    assert again.status == Payment.Status.FAILED
+    for status in ("failed", "pending", "unknown"):
+        again = services.payment_record_result(
+            out_trade_no=outcome.payment.out_trade_no, status=status, failure_reason="timeout"
+        )
+        assert (again.status, again.failure_reason) == (Payment.Status.FAILED, "card_declined")
     assert Order.objects.get(pk=order.pk).status == Order.Status.OPEN
+
+
+def test_a_recorded_success_is_final(customer_line, plans):
+    user, line = customer_line
+    order = renewal_order(user, line, plans["basic"])
+    outcome = services.order_pay(order_id=order.pk, method="card", actor=user, card=card())
+
+    for status in ("failed", "pending", "unknown", "succeeded"):
+        again = services.payment_record_result(out_trade_no=outcome.payment.out_trade_no, status=status)
+        assert again.status == Payment.Status.SUCCEEDED
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+    assert Receipt.objects.filter(order=order).count() == 1
 
 
 # --- receipts ---------------------------------------------------------------------------

@@ -11,18 +11,20 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
-from django.db.models import Sum
+from django.db.models import CharField, JSONField, Sum, TextField
+from django.test import Client
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts import services
 from accounts.models import AuditEvent, Line, Notification, OutboundMessage, User
 from billing import services as billing_services
-from billing.models import LedgerEntry, Order, Payment, Plan, Receipt, Refund
+from billing.models import LedgerEntry, Order, Payment, Plan, ProviderNotification, Receipt, Refund, SavedCard
 from customers import services as customer_services
 from customers.models import CancellationRequest
 from reviews import pii
@@ -262,6 +264,74 @@ def test_purge_erases_personal_data_past_retention_keeps_billing_records_and_run
     assert billing_snapshot() == before
 
 
+def billing_rows_mentioning(*values) -> list[str]:
+    """Every row of every billing model with one of ``values`` in a text or JSON field."""
+    found = []
+    for model in apps.get_app_config("billing").get_models():
+        fields = [f.attname for f in model._meta.concrete_fields if isinstance(f, (CharField, TextField, JSONField))]
+        for row in model.objects.values("pk", *fields):
+            text = json.dumps(row, default=str, ensure_ascii=False)
+            found += [f"{model.__name__} {row['pk']}: {value}" for value in values if value in text]
+    return found
+
+
+def test_purge_leaves_no_billing_personal_data_and_keeps_the_money_records(support, alipay_fake, capsys):
+    user = CustomerFactory(display_name="赵敏")
+    line, _code = make_line(owner=user)
+    services.user_mark_real_name_verified(user=user, actor=None, channel="online")
+    plan = Plan.objects.filter(is_current=True, is_active=True).order_by("monthly_price").first()
+
+    def renewal(key):
+        return billing_services.renewal_order_create(
+            user=user, line_id=line.pk, plan_id=plan.pk, term_months=1, idempotency_key=key
+        )
+
+    card_renewal = renewal(f"card-{user.pk}")
+    paid = billing_services.order_pay(
+        order_id=card_renewal.pk, method="card", actor=user, card={"number": "4000 0000 0000 7531", "save": True}
+    )
+    assert paid.payment.card_last4 == "7531"
+    # Alipay's callback names the buyer's Alipay account; it is stored as received.
+    alipay_renewal = renewal(f"alipay-{user.pk}")
+    outcome = billing_services.order_pay(order_id=alipay_renewal.pk, method="alipay", actor=user, device="phone")
+    alipay_fake.open_cashier(outcome.redirect_url)
+    alipay_fake.drop_notifications = True
+    alipay_fake.pay(outcome.payment.out_trade_no)
+    buyer = {"buyer_logon_id": "159****5620", "buyer_id": "2088102177846880"}
+    body = alipay_fake.notification(outcome.payment.out_trade_no, **buyer)
+    response = Client().post("/billing/webhooks/alipay/", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert Order.objects.get(pk=alipay_renewal.pk).status == Order.Status.PAID
+    cancel_line_without_submission(user, line, support)
+    # A card left from before the last line's cancellation removed them.
+    token = SavedCard.objects.create(user=user, token="tok_left_from_before_7f3a", last4="7531").token
+    end_service(user, days_ago=settings.PERSONAL_DATA_RETENTION_DAYS + 1)
+    personal = [user.phone.as_e164, user.email, user.display_name, token, *buyer.values()]
+    assert billing_rows_mentioning(*personal)
+    before = billing_snapshot()
+    payments_changed_at = sorted(Payment.objects.values_list("pk", "updated_at"))
+
+    call_command("purge_personal_data")
+
+    assert "saved_cards=1" in capsys.readouterr().out
+    assert not SavedCard.objects.filter(user=user).exists()
+    assert billing_rows_mentioning(*personal) == []
+    assert list(Payment.objects.filter(order__user=user).values_list("card_last4", flat=True)) == ["", ""]
+    notification = ProviderNotification.objects.get(out_trade_no=outcome.payment.out_trade_no)
+    assert notification.payload["trade_status"] == "TRADE_SUCCESS"  # what the provider said stays
+    assert notification.payload["total_amount"] == f"{alipay_renewal.amount:.2f}"
+    # The money records stay whole, and reconciliation's day of each payment with them.
+    assert billing_snapshot() == before
+    assert Receipt.objects.filter(user=user).count() == 2
+    assert sorted(Payment.objects.values_list("pk", "updated_at")) == payments_changed_at
+    erased = AuditEvent.objects.get(verb="user.personal_data_erased", subject_user=user)
+    assert (erased.data["saved_cards"], erased.data["payment_card_digits"], erased.data["provider_notifications"]) == (
+        1,
+        1,
+        1,
+    )
+
+
 def test_customers_within_retention_or_still_in_service_are_untouched(support, capsys):
     recent, _line, _order = customer_with_history(
         full_name="李娜", id_number=resident_id(birth="19940404", sequence="555"), seed=5
@@ -303,8 +373,14 @@ def test_purge_counts_only_what_it_erased(support):
 
     totals = customer_services.personal_data_purge()
 
-    assert totals == {"users": 1, "submissions": 0, "photos": 0, "notifications": notifications}
-    assert customer_services.personal_data_purge() == {"users": 0, "submissions": 0, "photos": 0, "notifications": 0}
+    assert totals == {"users": 1, "submissions": 0, "photos": 0, "notifications": notifications, "saved_cards": 0}
+    assert customer_services.personal_data_purge() == {
+        "users": 0,
+        "submissions": 0,
+        "photos": 0,
+        "notifications": 0,
+        "saved_cards": 0,
+    }
 
 
 def test_erasing_one_customer_twice_returns_none_the_second_time(support):
