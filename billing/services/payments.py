@@ -50,9 +50,9 @@ logger = logging.getLogger(__name__)
 PROVIDER_METHODS = (Payment.Method.ALIPAY, Payment.Method.WECHAT, Payment.Method.CARD)
 STORE_METHODS = (Payment.Method.STORE_CASH, Payment.Method.STORE_CARD)
 FAILURE_MESSAGES = {"card_declined": ERR_CARD_DECLINED, "timeout": ERR_PROVIDER_TIMEOUT}
-# What the customer is told when a payment that may not pay its order is refunded, by why.
 # What a success writes on the payment, whether it pays the order or is refunded.
 SUCCESS_FIELDS = ("status", "provider_transaction_id", "failure_reason", "failure_overturned_at")
+# What the customer is told when a payment that may not pay its order is refunded, by why.
 REFUND_MESSAGES = {
     "line_not_renewable": message_kinds.PAYMENT_REFUNDED_NOT_RENEWABLE,
     "service_ended": message_kinds.PAYMENT_REFUNDED_SERVICE_ENDED,
