@@ -1,13 +1,15 @@
 """A number whose line was cancelled rests, then is sold to someone else; the account that signed
 in with it lives on. Nothing texted for that account may reach the number's new holder."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import OneTimeCode
+from accounts.models import AuditEvent, Notification, OneTimeCode, User
 from accounts.services import codes
 from tests.factories import CustomerFactory, make_line
 
@@ -68,3 +70,36 @@ def test_a_number_whose_line_is_still_in_service_gets_its_codes(sent, sms_outbox
     with sent():
         Client().post("/accounts/login/code/", {"phone": customer.phone.as_e164})
     assert len(texts_to(sms_outbox, customer.phone)) == 1
+
+
+def _mailed_code(address: str) -> str:
+    message = next(message for message in reversed(mail.outbox) if message.to == [address])
+    return re.search(r"\b(\d{6})\b", message.body).group(1)
+
+
+def test_an_email_taken_from_an_account_is_not_texted_to_its_number_given_up(former_holder, sent, sms_outbox):
+    # The former holder's address was never proved; its owner proves it on another account.
+    User.objects.filter(pk=former_holder.pk).update(email_verified_at=None)
+    prover = CustomerFactory(email=None)
+    with sent():
+        services.email_change_request(user=prover, email="old.holder@example.com", ip=None)
+    with sent():
+        services.email_confirm(user=prover, code=_mailed_code("old.holder@example.com"))
+
+    assert User.objects.get(pk=former_holder.pk).email is None
+    assert AuditEvent.objects.filter(verb="user.email_removed", subject_user=former_holder).count() == 1
+    assert Notification.objects.filter(user=former_holder, kind="account.email_removed").count() == 1
+    # The number's new holder is not told someone's email address.
+    assert texts_to(sms_outbox, former_holder.phone) == []
+
+
+def test_a_new_email_is_not_texted_to_the_accounts_number_given_up(former_holder, sent, sms_outbox):
+    with sent():
+        services.email_change_request(user=former_holder, email="new.holder@example.com", ip=None)
+    with sent():
+        services.email_confirm(user=former_holder, code=_mailed_code("new.holder@example.com"))
+
+    assert User.objects.get(pk=former_holder.pk).email == "new.holder@example.com"
+    assert Notification.objects.filter(user=former_holder, kind="account.email_changed").count() == 1
+    assert any(message.to == ["old.holder@example.com"] for message in mail.outbox)  # the old address is told
+    assert texts_to(sms_outbox, former_holder.phone) == []
