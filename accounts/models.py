@@ -6,7 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -284,6 +284,8 @@ class OneTimeCode(models.Model):
         verbose_name_plural = _("one-time codes")
         indexes = [
             models.Index(fields=["destination", "created_at"]),
+            # The limits count an email's codes ignoring case (accounts.services.codes._check_limits).
+            models.Index(Upper("destination"), "created_at", name="onetimecode_email_dest_created"),
             models.Index(fields=["requested_from_ip", "created_at"]),
             models.Index(fields=["user", "purpose", "created_at"]),
         ]

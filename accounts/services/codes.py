@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, gettext_noop
 
@@ -80,9 +81,13 @@ def number_given_up(user: User) -> bool:
 
 
 def _check_limits(*, destination: str, ip: str | None, now) -> None:
-    _take_turns(*([f"ip:{ip}"] if ip else []), f"destination:{destination}")
+    # An email is one address whatever the case it is typed in (as an account's email is): each
+    # spelling counted apart let accounts typing one address mail it codes without limit.
+    by_email = "@" in destination
+    _take_turns(*([f"ip:{ip}"] if ip else []), f"destination:{destination.lower() if by_email else destination}")
     hour_ago = now - timedelta(hours=1)
-    recent = OneTimeCode.objects.filter(destination=destination, created_at__gte=hour_ago)
+    same_destination = Q(destination__iexact=destination) if by_email else Q(destination=destination)
+    recent = OneTimeCode.objects.filter(same_destination, created_at__gte=hour_ago)
     latest = recent.order_by("-created_at").values_list("created_at", flat=True).first()
     if latest and now - latest < timedelta(seconds=settings.OTP_RESEND_INTERVAL_SECONDS):
         raise CodeError(ERR_RESEND_TOO_SOON)

@@ -192,6 +192,25 @@ def test_email_codes_are_rate_limited_and_a_refused_request_changes_nothing(sent
     assert len(mail.outbox) == 1
 
 
+def test_an_address_spelt_in_other_cases_is_limited_as_the_same_address(sent, settings):
+    # One address, whatever the case it is typed in (one account's, ignoring case): accounts
+    # typing it as Wang.Fang@, WANG.FANG@… each got their own count and flooded the mailbox.
+    settings.OTP_MAX_PER_DESTINATION_PER_HOUR = 2
+    settings.OTP_RESEND_INTERVAL_SECONDS = 0
+    spellings = [ADDRESS, ADDRESS.upper(), "Wang.Fang@example.com"]
+    typers = [CustomerFactory(email=None) for _ in spellings]
+    with sent():
+        for typer, spelling in zip(typers[:2], spellings[:2], strict=True):
+            services.email_change_request(user=typer, email=spelling, ip=None)
+
+    with pytest.raises(codes.CodeError) as refused:
+        services.email_change_request(user=typers[2], email=spellings[2], ip=None)
+
+    assert str(refused.value) == str(codes.ERR_TOO_MANY_FOR_DESTINATION)
+    assert User.objects.get(pk=typers[2].pk).pending_email == ""
+    assert len(mail.outbox) == 2
+
+
 def test_asking_for_the_email_the_account_already_has_is_refused(sent):
     user = CustomerFactory(email=ADDRESS)
 
