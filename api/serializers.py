@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import Line, Notification, ServicePoint
-from billing.models import LineService, Order, Payment, Plan
+from billing.models import LineService, Order, Payment, Plan, SavedCard
 from customers.models import CancellationRequest, SupportMessage, SupportThread
 from reviews.models import Submission, SubmissionPhoto
 
@@ -99,6 +99,25 @@ class LineSerializer(serializers.ModelSerializer):
     def get_service(self, line) -> LineServiceSerializer(allow_null=True):  # type: ignore[valid-type]
         service = self.context.get("services", {}).get(line.pk)
         return LineServiceSerializer(service).data if service else None
+
+
+class SavedCardSerializer(serializers.ModelSerializer):
+    brand = serializers.CharField(help_text='The card network as the provider named it ("visa"), or "".')
+    expiry = serializers.CharField(help_text='MM/YY, or "" for a card saved before expiry dates were kept.')
+    saved_at = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = SavedCard
+        fields = ["id", "brand", "last4", "expiry", "saved_at"]
+        read_only_fields = fields  # a response only (see PlanSerializer); the token never leaves
+
+
+class SavedCardRemovedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    lines_to_wallet = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Ids of the lines whose auto-renew now pays from the wallet alone (no card is left).",
+    )
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -98,14 +98,23 @@ class PayForm(forms.Form):
             if not 12 <= len(digits) <= 19:
                 self.add_error("card_number", _("Enter the card number (12 to 19 digits)."))
             expiry = cleaned.get("card_expiry", "")
-            if len(expiry) != 5 or expiry[2] != "/" or not (expiry[:2] + expiry[3:]).isdigit():
+            if (
+                len(expiry) != 5
+                or expiry[2] != "/"
+                or not (expiry[:2] + expiry[3:]).isdigit()
+                or not 1 <= int(expiry[:2]) <= 12
+            ):
                 self.add_error("card_expiry", _("Enter the expiry as MM/YY."))
             if not cleaned.get("card_cvc", "").isdigit():
                 self.add_error("card_cvc", _("Enter the 3 or 4 digits on the back of the card."))
         return cleaned
 
     def card(self):
-        return {"number": self.cleaned_data.get("card_number", ""), "save": self.cleaned_data.get("save_card")}
+        return {
+            "number": self.cleaned_data.get("card_number", ""),
+            "expiry": self.cleaned_data.get("card_expiry", ""),
+            "save": self.cleaned_data.get("save_card"),
+        }
 
 
 class TopUpForm(IdempotentForm):

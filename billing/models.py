@@ -430,6 +430,15 @@ class Discrepancy(models.Model):
         return f"{self.get_kind_display()}: {self.out_refund_no or self.out_trade_no}"
 
 
+CARD_BRAND_NAMES = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "unionpay": _("UnionPay"),
+    "amex": "American Express",
+    "jcb": "JCB",
+}
+
+
 class SavedCard(models.Model):
     """A card token the provider keeps for auto-renew (we never see the card number)."""
 
@@ -439,14 +448,37 @@ class SavedCard(models.Model):
     provider = models.CharField(max_length=20, default="sandbox", verbose_name=_("provider"))
     token = models.CharField(max_length=64, unique=True, verbose_name=_("token"))
     last4 = models.CharField(max_length=4, verbose_name=_("last 4 digits"))
+    # What the customer needs to recognise the card; blank/None for cards saved before these were kept.
+    brand = models.CharField(max_length=20, blank=True, verbose_name=_("brand"))
+    expiry_month = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("expiry month"))
+    expiry_year = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("expiry year"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("saved card")
         verbose_name_plural = _("saved cards")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(expiry_month__isnull=True) & Q(expiry_year__isnull=True))
+                | (Q(expiry_month__gte=1) & Q(expiry_month__lte=12) & Q(expiry_year__gte=2000)),
+                name="saved_card_expiry_valid",
+            )
+        ]
 
     def __str__(self):
         return f"**** {self.last4}"
+
+    @property
+    def brand_display(self) -> str:
+        """The card's network as people name it, or "" when the provider did not say."""
+        return str(CARD_BRAND_NAMES.get(self.brand, self.brand))
+
+    @property
+    def expiry(self) -> str:
+        """MM/YY as printed on the card, or "" when not kept."""
+        if self.expiry_month is None or self.expiry_year is None:
+            return ""
+        return f"{self.expiry_month:02d}/{self.expiry_year % 100:02d}"
 
 
 class ProviderNotification(models.Model):

@@ -21,6 +21,7 @@ from billing.models import (
     Payment,
     Plan,
     Receipt,
+    SavedCard,
     UsageDaily,
     UsageImport,
     Wallet,
@@ -75,6 +76,27 @@ def line_is_owned_by(*, line_id: int, user) -> bool:
 
 def services_by_line(*, line_ids) -> dict[int, LineService]:
     return LineService.objects.select_related("plan").in_bulk(list(line_ids))
+
+
+def saved_cards_of(*, user) -> list[SavedCard]:
+    """The cards kept for ``user``'s auto-renew, newest first: the first is the one auto-renew charges."""
+    return list(SavedCard.objects.filter(user=user).order_by("-created_at", "-pk"))
+
+
+def saved_card_of(*, card_id: int, user) -> SavedCard | None:
+    """One of ``user``'s saved cards, or None (someone else's answers like a missing one)."""
+    return SavedCard.objects.filter(pk=card_id, user=user).first()
+
+
+def lines_renewing_by_card(*, user) -> list[Line]:
+    """``user``'s lines whose auto-renew is on and pays "wallet, then my saved card"."""
+    return list(
+        Line.objects.filter(
+            owner=user,
+            service__auto_renew=True,
+            service__auto_renew_method=LineService.AutoRenewMethod.WALLET_THEN_CARD,
+        ).order_by("msisdn")
+    )
 
 
 def order_for_owner(*, number: str, user):
@@ -236,12 +258,13 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
     Each fragment is one ``SELECT tag, c1 … c7`` (text or NULL) for
     ``customers.selectors.account_centre_state``, which unites them in one query: the
     wallet balance and what of it is held for refunds, each line's plan, allowances and
-    auto-renew settings, the five latest orders with their receipts, the paid orders behind
+    auto-renew settings, the saved cards, the five latest orders with their receipts, the paid orders behind
     "spent by month", and the newest usage import behind the usage table. Anything that
     changes what the page shows changes a row.
     """
     wallet, service, order = Wallet._meta.db_table, LineService._meta.db_table, Order._meta.db_table
     receipt, usage_import, line = Receipt._meta.db_table, UsageImport._meta.db_table, Line._meta.db_table
+    saved_card = SavedCard._meta.db_table
     paid = Order.Status.PAID
     # Table names come from the models' meta; every value is a parameter.
     return [
@@ -251,6 +274,9 @@ def account_centre_state_sql(*, user_id: int) -> list[tuple[str, list]]:
          "CAST(s.voice_left_minutes AS TEXT), CAST(s.sms_left AS TEXT), "
          "CAST(s.auto_renew AS TEXT) || ':' || s.auto_renew_method, CAST(s.auto_renew_term_months AS TEXT) "
          f"FROM {service} s JOIN {line} l ON l.id = s.line_id WHERE l.owner_id = %s", [user_id]),
+        # The saved cards shown, and whether a line set to pay by card has one to pay with.
+        (f"SELECT 'card', CAST(id AS TEXT), last4, brand, CAST(expiry_month AS TEXT), "  # noqa: S608
+         f"CAST(expiry_year AS TEXT), CAST(created_at AS TEXT), NULL FROM {saved_card} WHERE user_id = %s", [user_id]),
         (f"SELECT 'order', CAST(id AS TEXT), status, CAST(amount AS TEXT), CAST(plan_id AS TEXT), "  # noqa: S608
          f"CAST(line_id AS TEXT), (SELECT number FROM {receipt} r WHERE r.order_id = o.id), NULL "
          f"FROM (SELECT id, status, amount, plan_id, line_id FROM {order} WHERE user_id = %s "

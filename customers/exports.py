@@ -14,7 +14,7 @@ import zipfile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from billing.models import LedgerEntry, Order, Receipt, UsageRecord
+from billing.models import LedgerEntry, Order, Receipt, SavedCard, UsageRecord
 from reviews import pii
 from reviews.models import Submission, SubmissionPhoto
 
@@ -86,6 +86,11 @@ def build_export(user) -> bytes:
             .order_by("created_at", "pk")
             .values("kind", "amount", "balance_after", "reference", "created_at")
         ),
+        # What identifies the card to its holder; never the provider's token, which could charge it.
+        "saved_cards": [
+            {"brand": card.brand, "last4": card.last4, "expiry": card.expiry, "saved_at": card.created_at}
+            for card in SavedCard.objects.filter(user=user).order_by("created_at", "pk")
+        ],
         "usage": [
             {"line": str(row["line__msisdn"]), **{k: v for k, v in row.items() if k != "line__msisdn"}}
             for row in UsageRecord.objects.filter(line__owner=user)

@@ -6,6 +6,7 @@ app_name = "customers"
 
 urlpatterns = [
     path("account/", views.account_centre, name="account_centre"),
+    path("account/cards/<int:card_id>/remove/", views.saved_card_remove, name="saved_card_remove"),
     path("account/cancel/", views_cancellation.cancel, name="cancel"),
     path("account/cancel/<int:request_id>/withdraw/", views_cancellation.cancel_withdraw, name="cancel_withdraw"),
     path("account/refund-balance/", views_cancellation.refund_balance, name="refund_balance"),

@@ -8,17 +8,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache as default_cache
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
 from django.utils import translation
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
+from accounts.phones import phone_display
 from billing import selectors as billing_selectors
-from billing.models import LineService
+from billing import services as billing_services
+from billing.models import LineService, SavedCard
 from customers import selectors
 from customers.paging import keyset_before
 from reviews import selectors as review_selectors
@@ -33,6 +36,7 @@ ACCOUNT_CENTRE_TEMPLATES = (
     "includes/messages.html",
     "includes/language_switch.html",
     "includes/footer.html",
+    "customers/_saved_cards.html",
 )
 
 
@@ -109,9 +113,44 @@ def _account_centre_render(request):
         "orders": billing_selectors.recent_orders(user=user, limit=5),
         "usage_months": billing_selectors.usage_by_month(user=user),
         "autorenew_methods": LineService.AutoRenewMethod.choices,
+        "by_card": LineService.AutoRenewMethod.WALLET_THEN_CARD,
+        "saved_cards": billing_selectors.saved_cards_of(user=user),
         "cancellation_requested": selectors.lines_with_open_cancellation(user=user),
     }
     return render(request, "customers/account_centre.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def saved_card_remove(request, card_id: int):
+    """GET: what removing the card stops, and a button. POST: remove it; auto-renew by card falls back to the wallet."""
+    # Someone else's card answers like a missing one: ids cannot be probed.
+    card = billing_selectors.saved_card_of(card_id=card_id, user=request.user)
+    if card is None:
+        raise Http404
+    if request.method != "POST":
+        others = [other for other in billing_selectors.saved_cards_of(user=request.user) if other.pk != card.pk]
+        lines = [] if others else billing_selectors.lines_renewing_by_card(user=request.user)
+        return render(request, "customers/saved_card_remove.html", {"card": card, "others": others, "lines": lines})
+    try:
+        removal = billing_services.saved_card_remove(actor=request.user, card_id=card.pk)
+    except SavedCard.DoesNotExist as error:  # removed by another tab or request meanwhile
+        raise Http404 from error
+    messages.success(request, _("The card ending %(last4)s is removed. We no longer keep it.") % {"last4": card.last4})
+    if removal.lines_to_wallet:
+        numbers = ", ".join(phone_display(line.msisdn) for line in removal.lines_to_wallet)
+        messages.info(
+            request,
+            _("Auto-renew of %(numbers)s now pays from your wallet balance only.") % {"numbers": numbers},
+        )
+    if removal.lines_left:
+        numbers = ", ".join(phone_display(line.msisdn) for line in removal.lines_left)
+        messages.warning(
+            request,
+            _("%(numbers)s cannot renew right now; when it can, auto-renew pays from your wallet only.")
+            % {"numbers": numbers},
+        )
+    return redirect("customers:account_centre")
 
 
 @login_required

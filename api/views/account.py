@@ -28,6 +28,8 @@ from api.serializers import (
     LineSerializer,
     LineServiceSerializer,
     NotificationSerializer,
+    SavedCardRemovedSerializer,
+    SavedCardSerializer,
     TermMonthsField,
     UsageMonthSerializer,
 )
@@ -189,6 +191,30 @@ class AutoRenewView(ApiView):
         )
         service = billing_selectors.services_by_line(line_ids=[service.line_id])[service.line_id]
         return Response(LineServiceSerializer(service).data)
+
+
+class SavedCardsView(ApiView):
+    @extend_schema(operation_id="saved_cards", responses={200: SavedCardSerializer(many=True)})
+    def get(self, request):
+        """The cards kept for auto-renew ("wallet, then my saved card"), newest first: auto-renew charges the first."""
+        cards = billing_selectors.saved_cards_of(user=request.user)
+        return Response(SavedCardSerializer(cards, many=True).data)
+
+
+class SavedCardView(ApiView):
+    @extend_schema(operation_id="saved_card_remove", responses={200: SavedCardRemovedSerializer})
+    def delete(self, request, card_id: int):
+        """Stop keeping a card. With no card left, lines set to "wallet, then my saved card" renew from the wallet only.
+
+        Someone else's card, or one already removed, is a 404.
+        """
+        removal = billing_services.saved_card_remove(actor=request.user, card_id=card_id)
+        if removal.lines_to_wallet:
+            detail = _("The card is removed. Auto-renew of those lines now pays from your wallet balance only.")
+        else:
+            detail = _("The card is removed.")
+        body = {"detail": str(detail), "lines_to_wallet": [line.pk for line in removal.lines_to_wallet]}
+        return Response(SavedCardRemovedSerializer(body).data)
 
 
 class UsageView(ApiView):

@@ -24,6 +24,7 @@ class GatewayResult:
     redirect_url: str = ""
     failure_reason: str = ""
     card_token: str = ""
+    card_brand: str = ""  # with a card_token: the card's network as the provider names it ("visa")
     amount: Decimal | None = None
     currency: str = ""
 

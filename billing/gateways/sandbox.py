@@ -94,7 +94,10 @@ class SandboxGateway(PaymentGateway):
         if number.endswith(TIMEOUT_SUFFIX):
             return GatewayResult(status="unknown", failure_reason="timeout")
         self.deliver(charge)
-        return GatewayResult(status="succeeded", transaction_id=charge.transaction_id, card_token=token)
+        brand = _card_brand(number) if token else ""
+        return GatewayResult(
+            status="succeeded", transaction_id=charge.transaction_id, card_token=token, card_brand=brand
+        )
 
     def charge_saved_card(self, *, out_trade_no, amount, token, description):
         if token.endswith(DECLINED_SUFFIX):
@@ -192,3 +195,20 @@ class SandboxGateway(PaymentGateway):
 
 def _transaction_id() -> str:
     return f"SBX{secrets.token_hex(10).upper()}"
+
+
+CARD_BRANDS_BY_PREFIX = (
+    (("4",), "visa"),
+    (("51", "52", "53", "54", "55", "22", "23", "24", "25", "26", "27"), "mastercard"),
+    (("62",), "unionpay"),
+    (("34", "37"), "amex"),
+    (("35",), "jcb"),
+)
+
+
+def _card_brand(number: str) -> str:
+    """The network a real provider would name for the card, from its first digits."""
+    for prefixes, brand in CARD_BRANDS_BY_PREFIX:
+        if number.startswith(prefixes):
+            return brand
+    return ""

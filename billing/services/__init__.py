@@ -1,6 +1,7 @@
 """Every write in the billing app: one function per state change. Import from here."""
 
 from .autorenew import autorenew_run, autorenew_set
+from .card_removal import SavedCardRemoval, saved_card_remove
 from .closing import line_billing_close, wallet_refund_balance
 from .errors import BillingError, ServiceEnded
 from .expiry import expire_lines_run, expiry_warnings_send
@@ -35,6 +36,7 @@ __all__ = [
     "DuplicateLedgerEntry",
     "ImportReport",
     "PayOutcome",
+    "SavedCardRemoval",
     "ServiceEnded",
     "autorenew_run",
     "autorenew_set",
@@ -63,6 +65,7 @@ __all__ = [
     "refunds_settle",
     "renewal_order_create",
     "renewal_refusal_add",
+    "saved_card_remove",
     "store_renewal",
     "topup_order_create",
     "usage_import",

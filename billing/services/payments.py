@@ -156,12 +156,30 @@ def order_pay(
         failure_reason=result.failure_reason,
     )
     if result.status == "succeeded" and result.card_token:
-        SavedCard.objects.get_or_create(token=result.card_token, defaults={"user": order.user, "last4": number[-4:]})
+        expiry_month, expiry_year = _card_expiry((card or {}).get("expiry", ""))
+        SavedCard.objects.get_or_create(
+            token=result.card_token,
+            defaults={
+                "user": order.user,
+                "last4": number[-4:],
+                "brand": result.card_brand,
+                "expiry_month": expiry_month,
+                "expiry_year": expiry_year,
+            },
+        )
     order.refresh_from_db()
     error = ""
     if payment.status != Payment.Status.SUCCEEDED:
         error = str(FAILURE_MESSAGES.get(result.failure_reason, ERR_PROVIDER_FAILED))
     return PayOutcome(order=order, payment=payment, error=error)
+
+
+def _card_expiry(expiry: str) -> tuple[int | None, int | None]:
+    """(month, year) of an "MM/YY" the pay form checked, or (None, None) when there is none to keep."""
+    month, _slash, year = expiry.partition("/")
+    if not (month.isdigit() and year.isdigit() and 1 <= int(month) <= 12 and len(year) == 2):
+        return None, None
+    return int(month), 2000 + int(year)
 
 
 def _pay_from_wallet(*, order_id: int, actor: User | None) -> PayOutcome:

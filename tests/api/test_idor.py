@@ -11,7 +11,7 @@ from django.urls import URLPattern
 
 from accounts.models import AuditEvent, Line
 from api import urls as api_urls
-from billing.models import LineService, Order, Payment
+from billing.models import LineService, Order, Payment, SavedCard
 from customers.models import CancellationRequest, SupportMessage, SupportThread
 from tests.api.conftest import AppClient
 from tests.factories import CustomerFactory
@@ -41,6 +41,7 @@ OWNED = {
     "cancellation_withdraw": lambda w: {"request_id": w.cancellation.pk},
     "support_thread": lambda w: {"thread_id": w.thread.pk},
     "support_messages": lambda w: {"thread_id": w.thread.pk},
+    "saved_card": lambda w: {"card_id": w.saved_card.pk},
 }
 
 
@@ -72,6 +73,7 @@ def snapshot(w: World):
         list(SupportThread.objects.filter(customer=w.owner).order_by("pk").values()),
         SupportMessage.objects.filter(thread__customer=w.owner).count(),
         AuditEvent.objects.filter(subject_user=w.owner).count(),
+        list(SavedCard.objects.filter(user=w.owner).order_by("pk").values()),
     )
 
 

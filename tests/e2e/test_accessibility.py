@@ -10,7 +10,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from accounts.models import Notification
+from accounts.models import Notification, User
+from billing.models import SavedCard
 from customers.management.commands.seed_demo import DEMO_PASSWORD
 from reviews.models import Submission
 from tests.e2e.conftest import serious_violations, tab_to
@@ -105,7 +106,12 @@ def test_public_and_customer_pages_have_no_serious_violations_and_thumb_sized_co
         problems += blocking_violations(page, path)
         small += small_touch_targets(page, path)
     sign_in(page, "13800138000")
-    for path in CUSTOMER_PAGES:
+    # A card kept for auto-renew: its section on the account centre and its confirmation page.
+    card = SavedCard.objects.create(
+        user=User.objects.get(phone="+8613800138000"), token="tok_e2e_accessibility", last4="4242", brand="visa",
+        expiry_month=12, expiry_year=2030,
+    )  # fmt: skip
+    for path in [*CUSTOMER_PAGES, f"/account/cards/{card.pk}/remove/"]:
         problems += blocking_violations(page, path)
         small += small_touch_targets(page, path)
     assert not problems, "axe-core found serious violations:\n" + "\n".join(problems)

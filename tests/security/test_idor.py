@@ -27,7 +27,7 @@ from django.urls import reverse
 from accounts import services as account_services
 from accounts.models import Line, User
 from billing import services as billing_services
-from billing.models import LineService, Order, Payment, Plan, SandboxCharge
+from billing.models import LineService, Order, Payment, Plan, SandboxCharge, SavedCard
 from customers import services as customer_services
 from customers.models import CancellationRequest, SupportMessage, SupportThread
 from reviews import services as review_services
@@ -57,6 +57,7 @@ class World:
     certificate: Certificate
     clerk: User
     draft: DraftPhoto
+    saved_card: SavedCard
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +122,10 @@ def world(photo_set) -> World:
     # A photo the owner's verification form keeps (a resubmission in progress): its thumbnail
     # URL names only the kind, the owner is the signed-in customer.
     draft = review_services.draft_photo_keep(user=owner, kind="id_back", photo=photo_set.id_back)
+    # As a card payment with "Remember this card" leaves it (the provider's token, never the number).
+    saved_card = SavedCard.objects.create(
+        user=owner, token=f"tok_{key()[:16]}", last4="4242", brand="visa", expiry_month=12, expiry_year=2030
+    )
     return World(
         owner=owner,
         line=line,
@@ -133,6 +138,7 @@ def world(photo_set) -> World:
         certificate=certificate,
         clerk=clerk,
         draft=draft,
+        saved_card=saved_card,
     )
 
 
@@ -188,6 +194,9 @@ CUSTOMER = {
         missing_url="/billing/lines/999999/auto-renew/",
     ),
     "customers:support_thread": lambda w: Case("get", f"/support/{w.thread.pk}/", missing_url="/support/999999/"),
+    "customers:saved_card_remove": lambda w: Case(
+        "get", f"/account/cards/{w.saved_card.pk}/remove/", missing_url="/account/cards/999999/remove/"
+    ),
     "customers:cancel_withdraw": lambda w: Case(
         "post",
         f"/account/cancel/{w.cancellation.pk}/withdraw/",
@@ -203,6 +212,7 @@ STRANGER_WRITES = {
         {"outcome": "pay"},
     ),
     "customers:support_thread": lambda w: (f"/support/{w.thread.pk}/", {"body": "I read your thread"}),
+    "customers:saved_card_remove": lambda w: (f"/account/cards/{w.saved_card.pk}/remove/", {}),
 }
 
 EXEMPT = {"billing:webhook": "a signed provider callback: no session, the signature is checked"}
@@ -228,6 +238,7 @@ def snapshot(w: World) -> dict:
         "auto_renew": list(LineService.objects.filter(line__owner=w.owner).values_list("auto_renew", flat=True)),
         "cancellation": CancellationRequest.objects.get(pk=w.cancellation.pk).status,
         "messages": SupportMessage.objects.filter(thread=w.thread).count(),
+        "saved_cards": sorted(SavedCard.objects.filter(user=w.owner).values_list("pk", flat=True)),
     }
 
 
