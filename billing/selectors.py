@@ -80,7 +80,7 @@ def services_by_line(*, line_ids) -> dict[int, LineService]:
 def order_for_owner(*, number: str, user):
     return (
         Order.objects.select_related("line", "plan", "receipt")
-        .prefetch_related("payments")
+        .prefetch_related("payments__refunds")
         .filter(number=number, user=user)
         .first()
     )
