@@ -329,6 +329,7 @@ class AuditEvent(models.Model):
         "user.registered": pgettext_lazy("audit event", "Registered"),
         "user.password_reset": pgettext_lazy("audit event", "Password reset"),
         "user.email_change_requested": pgettext_lazy("audit event", "New email waiting for confirmation"),
+        "user.email_change_cancelled": pgettext_lazy("audit event", "Email waiting for confirmation cancelled"),
         "user.email_confirmed": pgettext_lazy("audit event", "Email confirmed"),
         "user.email_removed": pgettext_lazy("audit event", "Email removed: confirmed by another account"),
         "user.personal_data_erased": pgettext_lazy("audit event", "Personal data erased"),

@@ -16,6 +16,7 @@ urlpatterns = [
     path("account/lines/add/", views.line_add, name="line_add"),
     path("account/email/", views.email, name="email"),
     path("account/email/confirm/", views.email_confirm, name="email_confirm"),
+    path("account/email/cancel/", views.email_cancel, name="email_cancel"),
     path("staff/2fa/", views_2fa.two_factor, name="two_factor"),
     path("service-points/", views.service_points, name="service_points"),
     path("healthz", views.healthz, name="healthz"),

@@ -263,6 +263,22 @@ def email_confirm(request):
     return _email_page(request, email_form=EmailChangeForm(), confirm_form=confirm_form)
 
 
+@login_required
+@require_POST
+def email_cancel(request):
+    """Withdraw the email waiting for its code (a typo, a change of mind)."""
+    address = request.user.pending_email
+    try:
+        services.email_change_cancel(user=request.user)
+    except services.EmailError as error:
+        messages.error(request, str(error))
+    else:
+        messages.info(
+            request, _("%(email)s is no longer waiting: its code does not work any more.") % {"email": address}
+        )
+    return redirect("accounts:email")
+
+
 def _email_page(request, *, email_form, confirm_form):
     return render(request, "accounts/email.html", {"email_form": email_form, "confirm_form": confirm_form})
 

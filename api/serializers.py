@@ -1,9 +1,10 @@
 """Request and response shapes. Requests are checked by the web's own forms (FormSerializer)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Line, Notification, ServicePoint
-from billing.models import LineService, Order, Payment, Plan, SavedCard
+from billing.models import LineService, Order, Payment, Plan, Refund, SavedCard
 from customers.models import CancellationRequest, SupportMessage, SupportThread
 from reviews.models import Submission, SubmissionPhoto
 
@@ -189,9 +190,19 @@ class AccountSummarySerializer(AccountEmailSerializer):
 
 
 class PaymentSerializer(serializers.ModelSerializer):
+    refund_status = serializers.SerializerMethodField(
+        help_text="For a payment given back (`refunded`, said when the refund is asked for): how its refund "
+        "stands at the provider; `failed` means the money was not returned. Null for any other payment."
+    )
+
     class Meta:
         model = Payment
-        fields = ["method", "status", "amount", "card_last4", "created_at"]
+        fields = ["method", "status", "amount", "card_last4", "created_at", "refund_status"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Refund.Status.choices, allow_null=True))
+    def get_refund_status(self, payment) -> str | None:
+        refund = payment.refund_given_back
+        return refund.status if refund else None
 
 
 class OrderSerializer(serializers.ModelSerializer):

@@ -85,12 +85,25 @@ class LedgerEntryAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     search_fields = ["=reference", "=wallet__user__phone"]
 
 
+@admin.display(description=_("refund"))
+def refund_given_back_status(payment: Payment) -> str:
+    """How the refund of a payment given back stands: ``refunded`` is said when it is only asked for."""
+    refund = payment.refund_given_back
+    return refund.get_status_display() if refund else "—"
+
+
 class PaymentInline(admin.TabularInline):
     model = Payment
-    fields = ["out_trade_no", "method", "status", "amount", "provider_transaction_id", "failure_reason", "created_at"]
+    fields = [
+        "out_trade_no", "method", "status", refund_given_back_status, "amount", "provider_transaction_id",
+        "failure_reason", "created_at",
+    ]  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("refunds")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -109,11 +122,15 @@ class OrderAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
 @admin.register(Payment)
 class PaymentAdmin(ServicePointScopedMixin, ReadOnlyAdmin):
     service_point_path = "order__service_point"
-    list_display = ["out_trade_no", "order", "method", "status", "amount", "created_at"]
+    list_display = ["out_trade_no", "order", "method", "status", refund_given_back_status, "amount", "created_at"]
     # Successes the provider reported after we had recorded a failure: worth a look on their own.
     list_filter = ["method", "status", ("failure_overturned_at", admin.EmptyFieldListFilter)]
     list_select_related = ["order"]
     search_fields = ["=out_trade_no", "=order__number", "=provider_transaction_id"]
+    readonly_fields = [refund_given_back_status]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("refunds")
 
 
 @admin.register(Receipt)

@@ -310,6 +310,18 @@ class Payment(models.Model):
     def __str__(self):
         return f"{self.out_trade_no} {self.get_method_display()} {self.get_status_display()}"
 
+    @property
+    def refund_given_back(self) -> "Refund | None":
+        """The refund of a payment given back whole (status ``refunded``), else None.
+
+        ``refunded`` is set when the refund is requested; the provider may still refuse it,
+        so wherever the payment is shown its refund's own status is shown too. Reads
+        ``refunds`` (prefetch it for a list).
+        """
+        if self.status != self.Status.REFUNDED:
+            return None
+        return next((r for r in self.refunds.all() if r.reason == Refund.Reason.DUPLICATE_PAYMENT), None)
+
 
 class Refund(models.Model):
     """Money sent back through the provider that took it, under our refund number.

@@ -102,7 +102,7 @@ def lines_renewing_by_card(*, user) -> list[Line]:
 def order_for_owner(*, number: str, user):
     return (
         Order.objects.select_related("line", "plan", "receipt")
-        .prefetch_related("payments")
+        .prefetch_related("payments__refunds")
         .filter(number=number, user=user)
         .first()
     )

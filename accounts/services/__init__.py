@@ -23,6 +23,7 @@ from .codes import (
 )
 from .emails import (
     EmailError,
+    email_change_cancel,
     email_change_request,
     email_confirm,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "customer_for_desk",
     "customer_mark_service_ended",
     "customer_register",
+    "email_change_cancel",
     "email_change_request",
     "email_confirm",
     "line_attach",

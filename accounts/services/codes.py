@@ -223,6 +223,14 @@ def email_code_issue(*, user: User, ip: str | None) -> OneTimeCode:
     )
 
 
+def email_codes_end(*, user: User) -> None:
+    """End the user's email codes still usable (their address was cancelled): none proves it any more."""
+    now = timezone.now()
+    OneTimeCode.objects.filter(
+        user=user, purpose=OneTimeCode.Purpose.EMAIL_CONFIRM, used_at__isnull=True, expires_at__gt=now
+    ).update(expires_at=now)
+
+
 def registration_code_issue(
     *, user: User, password_hash: str, email: str, ip: str | None, replaces: OneTimeCode | None = None
 ) -> OneTimeCode:

@@ -14,7 +14,7 @@ from accounts import message_kinds
 from accounts.models import OneTimeCode, User
 
 from .audit import audit_record
-from .codes import email_code_issue, number_given_up, one_time_code_verify
+from .codes import ERR_CODE_WRONG, CodeError, email_code_issue, email_codes_end, number_given_up, one_time_code_verify
 from .messages import notify, outbox_queue
 
 ERR_EMAIL_CONFIRMED_ELSEWHERE = gettext_lazy(
@@ -22,6 +22,7 @@ ERR_EMAIL_CONFIRMED_ELSEWHERE = gettext_lazy(
 )
 ERR_EMAIL_ALREADY_YOURS = gettext_lazy("This is already your account's email.")
 ERR_STAFF_EMAIL = gettext_lazy("A staff account's email is set by an administrator.")
+ERR_NO_EMAIL_WAITING = gettext_lazy("No email is waiting for its code: there is nothing to cancel.")
 
 
 class EmailError(Exception):
@@ -50,6 +51,23 @@ def email_change_request(*, user: User, email: str, ip: str | None) -> User:
     return user
 
 
+def email_change_cancel(*, user: User) -> User:
+    """Withdraw the email waiting for its code: the address is forgotten and its code ends.
+
+    The account's email, if any, stays as it is. With nothing waiting it is refused
+    (EmailError) and changes nothing.
+    """
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if not user.pending_email:
+            raise EmailError(ERR_NO_EMAIL_WAITING)
+        user.pending_email = ""
+        user.save(update_fields=["pending_email"])
+        email_codes_end(user=user)
+        audit_record(actor=user, verb="user.email_change_cancelled", target=user, subject_user=user)
+    return user
+
+
 def email_confirm(*, user: User, code: str) -> User:
     """Prove the address the code was mailed to: it becomes the account's email.
 
@@ -62,6 +80,10 @@ def email_confirm(*, user: User, code: str) -> User:
     address = record.destination
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
+        # The code was checked before this lock: an address cancelled (or replaced) meanwhile
+        # is no longer the one waiting, and its code proves nothing.
+        if user.pending_email.lower() != address.lower():
+            raise CodeError(ERR_CODE_WRONG)
         others = User.objects.filter(email__iexact=address).exclude(pk=user.pk)
         if others.filter(email_verified_at__isnull=False).exists():
             raise EmailError(ERR_EMAIL_CONFIRMED_ELSEWHERE)

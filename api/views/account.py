@@ -132,6 +132,17 @@ class EmailView(ApiView):
         detail = _("We mailed a code to %(email)s. Type it here to confirm the address.") % {"email": address}
         return Response({"detail": str(detail)}, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(
+        operation_id="email_change_cancel",
+        request=None,
+        responses={200: AccountEmailSerializer},
+        summary="Cancel the email waiting for its code: the code stops working, the account's email stays",
+    )
+    def delete(self, request):
+        """Refused (`email.no_email_waiting`) when no email is waiting."""
+        user = account_services.email_change_cancel(user=request.user)
+        return Response(AccountEmailSerializer(_email_state(user)).data)
+
 
 class EmailConfirmView(ApiView):
     @extend_schema(

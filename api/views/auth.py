@@ -29,7 +29,7 @@ from api.serializers import (
     RegistrationStartedSerializer,
     TokenPairSerializer,
 )
-from api.views.base import ApiView, PublicApiView
+from api.views.base import ApiView, PublicApiView, language_chosen_in_header
 
 REGISTRATION_SALT = "api.registration"
 REGISTRATION_MAX_AGE = 60 * 60  # a registration waits for its code an hour at most
@@ -75,8 +75,14 @@ class RegisterView(PublicApiView):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        # The app's language, as the web's page language: the code and every later message
+        # are written in it. None named (or none we speak) leaves the site's default.
         registration = account_services.customer_register(
-            phone=data["phone"], email=data["email"], password=data["password1"], ip=client_ip(request)
+            phone=data["phone"],
+            email=data["email"],
+            password=data["password1"],
+            ip=client_ip(request),
+            language=language_chosen_in_header(request.headers.get("Accept-Language", "")),
         )
         # Told by the number typed, never by an account: a taken number is answered alike.
         phone = to_python(registration.destination).as_national

@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 from api.limits import AccountOrAddressThrottle
 
 
-def language_from_header(header: str) -> str:
-    """The first supported language of an Accept-Language header, else the site's default."""
+def language_chosen_in_header(header: str) -> str:
+    """The first supported language of an Accept-Language header, blank if it names none."""
     for code, _quality in parse_accept_lang_header(header or ""):
         if code == "*":
             break
@@ -19,7 +19,12 @@ def language_from_header(header: str) -> str:
             return translation.get_supported_language_variant(code)
         except LookupError:
             continue
-    return settings.LANGUAGE_CODE
+    return ""
+
+
+def language_from_header(header: str) -> str:
+    """The first supported language of an Accept-Language header, else the site's default."""
+    return language_chosen_in_header(header) or settings.LANGUAGE_CODE
 
 
 class ApiView(APIView):

@@ -37,6 +37,7 @@ ERR_TOP_UP_AMOUNT = _("Top up between ¥1 and ¥5000.")
 ERR_NOT_A_STORE = _("Your account is not assigned to an authorised store, so you cannot take payments.")
 ERR_ID_MISMATCH = _("The ID number does not match the line owner's verified identity.")
 ERR_NO_SUCH_LINE = _("No line has this number.")
+ERR_OWN_STORE_RENEWAL = _("This is your own line: another member of staff must renew it and take the payment.")
 ERR_BALANCE_CHANGED = _(
     "Your balance changed since you confirmed: it is now ¥%(amount)s. Nothing was refunded; confirm the new amount."
 )

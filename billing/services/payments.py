@@ -27,6 +27,7 @@ from .errors import (
     ERR_METHOD_NOT_ALLOWED,
     ERR_ORDER_EXPIRED,
     ERR_ORDER_NOT_OPEN,
+    ERR_OWN_STORE_RENEWAL,
     ERR_PAYMENT_IN_FLIGHT,
     ERR_PROVIDER_FAILED,
     ERR_PROVIDER_TIMEOUT,
@@ -211,6 +212,9 @@ def payment_record_at_store(*, order_id: int, method: str, actor: User) -> PayOu
         raise BillingError(ERR_METHOD_NOT_ALLOWED)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
+        # Staff never take money for their own orders: a colleague records it (see store_renewal).
+        if order.user_id == actor.pk:
+            raise BillingError(ERR_OWN_STORE_RENEWAL)
         if order.status == Order.Status.PAID:
             return PayOutcome(order=order, payment=order.payments.filter(status=Payment.Status.SUCCEEDED).first())
         _payable(order)

@@ -13,7 +13,7 @@ from django.core import mail
 from accounts import services
 from accounts.models import AuditEvent, OneTimeCode, OutboundMessage, User
 from accounts.services import codes, emails
-from tests.accounts.conftest import STRONG_PASSWORD
+from tests.accounts.conftest import STRONG_PASSWORD, page_shows
 from tests.api.conftest import API, AppClient
 from tests.factories import CustomerFactory, make_staff
 
@@ -231,6 +231,52 @@ def test_codes_never_reach_staff_for_an_email_either(sent):
     assert mail.outbox == []
 
 
+def waiting(sent, user, address="new@example.com") -> str:
+    """Put ``address`` waiting for its code on the account; return the code mailed to it."""
+    with sent():
+        services.email_change_request(user=user, email=address, ip=None)
+    return mailed_code(address)
+
+
+def test_cancelling_the_email_waiting_ends_its_code_and_keeps_the_accounts_email(sent):
+    user = CustomerFactory(phone=PHONE, email="old@example.com")
+    code = waiting(sent, user)
+
+    cancelled = services.email_change_cancel(user=user)
+
+    assert (cancelled.email, cancelled.pending_email) == ("old@example.com", "")
+    with pytest.raises(codes.CodeError) as refused:
+        prove(sent, user, code)
+    assert str(refused.value) == str(codes.ERR_CODE_WRONG)
+    user.refresh_from_db()
+    assert (user.email, user.pending_email) == ("old@example.com", "")
+    event = AuditEvent.objects.get(verb="user.email_change_cancelled")
+    assert (event.actor, event.subject_user) == (user, user)
+
+
+def test_there_is_nothing_to_cancel_without_an_email_waiting(sent):
+    user = CustomerFactory(phone=PHONE, email="old@example.com")
+
+    with pytest.raises(emails.EmailError) as refused:
+        services.email_change_cancel(user=user)
+
+    assert str(refused.value) == str(emails.ERR_NO_EMAIL_WAITING)
+    assert not AuditEvent.objects.filter(verb="user.email_change_cancelled").exists()
+
+
+def test_a_code_checked_while_its_address_is_cancelled_proves_nothing(sent):
+    # The code is checked in its own transaction before the account is locked: a cancel that
+    # commits in between must still win.
+    user = CustomerFactory(phone=PHONE, email="old@example.com")
+    code = waiting(sent, user)
+    User.objects.filter(pk=user.pk).update(pending_email="")
+
+    with pytest.raises(codes.CodeError):
+        prove(sent, user, code)
+
+    assert User.objects.get(pk=user.pk).email == "old@example.com"
+
+
 # The pages -------------------------------------------------------------------------------------
 
 
@@ -277,6 +323,42 @@ def test_the_email_page_is_for_signed_in_customers(client):
     assert client.post("/account/email/confirm/", {"code": "123456"})["Location"].startswith("/accounts/login/")
 
 
+def test_the_email_page_cancels_the_email_waiting_and_its_code_no_longer_proves_it(client, sent, english):
+    user = CustomerFactory(phone=PHONE, email="old@example.com")
+    code = waiting(sent, user)
+    client.force_login(user)
+
+    page = client.get("/account/email/").content.decode()
+    cancelled = client.post("/account/email/cancel/")
+    after = client.get("/account/email/")
+    proved = client.post("/account/email/confirm/", {"code": code})
+
+    assert 'action="/account/email/cancel/"' in page
+    assert cancelled.status_code == 302 and cancelled["Location"] == "/account/email/"
+    assert "new@example.com is no longer waiting" in after.content.decode()
+    assert 'action="/account/email/cancel/"' not in after.content.decode()
+    assert str(codes.ERR_CODE_WRONG) in proved.context["confirm_form"].errors["code"]
+    user.refresh_from_db()
+    assert (user.email, user.pending_email) == ("old@example.com", "")
+
+
+def test_cancelling_on_the_email_page_with_nothing_waiting_says_why_and_changes_nothing(client, english):
+    user = CustomerFactory(phone=PHONE, email="old@example.com")
+    client.force_login(user)
+
+    response = client.post("/account/email/cancel/", follow=True)
+
+    assert page_shows(response, emails.ERR_NO_EMAIL_WAITING)
+    assert not AuditEvent.objects.filter(verb="user.email_change_cancelled").exists()
+    assert User.objects.get(pk=user.pk).email == "old@example.com"
+
+
+def test_cancelling_an_email_is_a_post_by_a_signed_in_customer(client):
+    assert client.post("/account/email/cancel/")["Location"].startswith("/accounts/login/")
+    client.force_login(CustomerFactory())
+    assert client.get("/account/email/cancel/").status_code == 405
+
+
 def test_registering_on_the_web_with_an_address_another_account_proved_says_nothing(client, sent, english):
     CustomerFactory(email=ADDRESS)
     data = {"phone": "138 0013 8000", "email": ADDRESS, "password1": STRONG_PASSWORD, "password2": STRONG_PASSWORD}
@@ -306,6 +388,24 @@ def test_the_app_changes_the_email_through_the_same_proof(sent):
     assert wrong.status_code == 422 and wrong.json()["code"] == "code.code_wrong"
     assert proved.status_code == 200 and proved.json()["email"] == ADDRESS
     assert app.get(f"{API}account/").json()["email"] == ADDRESS
+
+
+def test_the_app_cancels_the_email_waiting(sent):
+    user = CustomerFactory(phone=PHONE, email="old@example.com")
+    code = waiting(sent, user)
+    app = AppClient()
+    app.sign_in_as(user)
+
+    cancelled = app.delete(f"{API}account/email/")
+    proved = app.post(f"{API}account/email/confirm/", {"code": code})
+    again = app.delete(f"{API}account/email/")
+
+    assert cancelled.status_code == 200
+    assert cancelled.json() == {"email": "old@example.com", "email_confirmed": True, "pending_email": None}
+    assert proved.status_code == 422 and proved.json()["code"] == "code.code_wrong"
+    assert again.status_code == 422 and again.json()["code"] == "email.no_email_waiting"
+    assert app.get(f"{API}account/").json()["pending_email"] is None
+    assert AppClient().delete(f"{API}account/email/").status_code == 401
 
 
 def test_the_apps_registration_email_waits_for_its_proof_too(sent, code_for):

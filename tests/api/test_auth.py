@@ -187,3 +187,33 @@ def test_an_inactive_customer_token_stops_working(app):
     user.is_active = False
     user.save()
     assert app.get(f"{API}account/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language", "code_text"),
+    [
+        ("en", "en", "[Heyon] Your Heyon code is "),
+        ("en-GB,en;q=0.9", "en", "[Heyon] Your Heyon code is "),
+        ("zh-CN", "zh-hans", "【Heyon】"),
+    ],
+)
+def test_registering_from_the_app_keeps_its_language_for_the_code_and_later_messages(
+    app, sent, sms_outbox, accept_language, language, code_text
+):
+    app.language = accept_language
+    with sent():
+        response = app.post(f"{API}auth/register/", {"phone": "138 0013 9990", "password": STRONG_PASSWORD})
+
+    assert response.status_code == 202, response.content
+    assert User.objects.get(phone="+8613800139990").language == language
+    assert sms_outbox[-1]["text"].startswith(code_text)
+
+
+@pytest.mark.parametrize("accept_language", ["", "fr", "*"])
+def test_registering_from_an_app_that_names_no_language_we_speak_leaves_it_to_the_site(app, accept_language):
+    app.language = accept_language
+
+    response = app.post(f"{API}auth/register/", {"phone": "138 0013 9991", "password": STRONG_PASSWORD})
+
+    assert response.status_code == 202, response.content
+    assert User.objects.get(phone="+8613800139991").language == ""

@@ -4,11 +4,18 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import ServicePoint
+from accounts import services as account_services
+from accounts.models import ServicePoint, User
 from accounts.services import add_months
 from billing import services
 from billing.models import LedgerEntry, Order, Payment, Receipt
-from billing.services.errors import ERR_ID_MISMATCH, ERR_NO_SUCH_LINE, ERR_NOT_A_STORE, ERR_NOT_VERIFIED
+from billing.services.errors import (
+    ERR_ID_MISMATCH,
+    ERR_NO_SUCH_LINE,
+    ERR_NOT_A_STORE,
+    ERR_NOT_VERIFIED,
+    ERR_OWN_STORE_RENEWAL,
+)
 from reviews.demo import resident_id
 from tests.billing.conftest import ID_NUMBER, approved_identity, key, page_shows, verified_customer
 from tests.factories import CustomerFactory, ServicePointFactory, make_line, make_staff
@@ -290,3 +297,72 @@ def test_a_clerk_cannot_open_another_stores_receipt(client, walk_in, plans, cler
 
     assert same_store.status_code == 200
     assert other_store.status_code == 404
+
+
+# --- a clerk's own line -----------------------------------------------------------------
+
+
+def clerk_with_a_verified_line(point_kind=ServicePoint.Kind.STORE):
+    """A store clerk who is also a customer: their own verified line, their ID on record: (clerk, line)."""
+    clerk = clerk_at(point_kind)
+    User.objects.filter(pk=clerk.pk).update(phone=f"+861392222{clerk.pk:04d}")
+    clerk.refresh_from_db()
+    line, _code = make_line(owner=clerk)
+    account_services.user_mark_real_name_verified(user=clerk, actor=None, channel="online")
+    approved_identity(clerk, ID_NUMBER)
+    line.refresh_from_db()
+    return clerk, line
+
+
+def test_a_clerk_cannot_renew_their_own_line_at_the_store(plans):
+    clerk, line = clerk_with_a_verified_line()
+    old_end = line.validity_end
+
+    with pytest.raises(services.BillingError) as refused:
+        renew_at_counter(clerk, line, plans)
+
+    assert str(refused.value) == str(ERR_OWN_STORE_RENEWAL)
+    assert not Order.objects.exists()
+    assert not Payment.objects.exists()
+    line.refresh_from_db()
+    assert line.validity_end == old_end
+    # A colleague at the same store renews it as usual.
+    colleague = make_staff("clerk", service_point=clerk.service_point)
+    assert renew_at_counter(colleague, line, plans).status == Order.Status.PAID
+
+
+def test_a_clerk_cannot_record_a_counter_payment_for_their_own_order(plans):
+    clerk, line = clerk_with_a_verified_line()
+    order = services.renewal_order_create(
+        user=clerk, line_id=line.pk, plan_id=plans["basic"].pk, term_months=1, idempotency_key=key()
+    )
+
+    with pytest.raises(services.BillingError) as refused:
+        services.payment_record_at_store(order_id=order.pk, method="store_cash", actor=clerk)
+
+    assert str(refused.value) == str(ERR_OWN_STORE_RENEWAL)
+    order.refresh_from_db()
+    assert order.status == Order.Status.OPEN
+    assert not Payment.objects.exists()
+    assert not Receipt.objects.exists()
+
+
+def test_the_desk_shows_a_clerk_their_own_line_is_not_theirs_to_renew(english, plans):
+    clerk, line = clerk_with_a_verified_line(ServicePoint.Kind.BOTH)
+    english.force_login(clerk)
+
+    response = english.post(
+        "/staff/desk/renew/",
+        {
+            "msisdn": line.msisdn.as_e164,
+            "id_number": ID_NUMBER,
+            "plan": plans["basic"].pk,
+            "term_months": 1,
+            "method": "store_cash",
+            "idempotency_key": key(),
+        },
+    )
+
+    assert response.status_code == 200
+    assert page_shows(response, ERR_OWN_STORE_RENEWAL)
+    assert not Order.objects.exists()
