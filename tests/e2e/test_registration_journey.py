@@ -45,7 +45,7 @@ def test_customer_registers_confirms_code_and_lands_in_account_centre(page):
     page.wait_for_url("**/account/email/")
     (mailed,) = [message for message in mail.outbox if message.to == ["wang.fang@example.com"]]
     page.fill("input[name=code]", re.search(r"\b(\d{6})\b", mailed.body).group(1))
-    page.get_by_test_id("pending-email").locator("button[type=submit]").click()
+    page.get_by_test_id("pending-email").get_by_role("button", name="Confirm", exact=True).click()
     page.wait_for_url("**/account/email/")
     assert page.get_by_test_id("account-email").inner_text().startswith("wang.fang@example.com")
     assert User.objects.get(phone="+8613800138000").email == "wang.fang@example.com"
