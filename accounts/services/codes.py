@@ -12,10 +12,10 @@ from django.utils.translation import gettext_lazy, gettext_noop
 
 from accounts import message_kinds
 from accounts.hashing import hashes_match, keyed_hash
-from accounts.models import NumberQuarantine, OneTimeCode, User
+from accounts.models import OneTimeCode, User
 from accounts.phones import can_receive_sms
 
-from .messages import outbox_queue
+from .messages import outbox_queue, user_ids_with_numbers_given_up
 
 ERR_RESEND_TOO_SOON = gettext_lazy("A code was sent a moment ago. Please wait a minute before asking for another.")
 ERR_TOO_MANY_FOR_DESTINATION = gettext_lazy(
@@ -69,15 +69,10 @@ def _take_turns(*names: str) -> None:
 def number_given_up(user: User) -> bool:
     """Whether the line of the user's number was cancelled after they confirmed the number.
 
-    A cancelled number rests for NUMBER_QUARANTINE_DAYS and is then sold again, while the
-    account that signed in with it lives on (its other lines, or the years its records are
-    kept): a code texted to it would reach whoever holds the number now.
+    The rule is ``messages.user_ids_with_numbers_given_up``: a code texted to such a number
+    would reach whoever holds it now.
     """
-    return bool(
-        user.phone
-        and user.phone_verified_at
-        and NumberQuarantine.objects.filter(msisdn=user.phone, created_at__gt=user.phone_verified_at).exists()
-    )
+    return user.pk in user_ids_with_numbers_given_up([user])
 
 
 def _check_limits(*, destination: str, ip: str | None, now) -> None:

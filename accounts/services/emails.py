@@ -14,7 +14,7 @@ from accounts import message_kinds
 from accounts.models import OneTimeCode, User
 
 from .audit import audit_record
-from .codes import ERR_CODE_WRONG, CodeError, email_code_issue, email_codes_end, number_given_up, one_time_code_verify
+from .codes import ERR_CODE_WRONG, CodeError, email_code_issue, email_codes_end, one_time_code_verify
 from .messages import notify, outbox_queue
 
 ERR_EMAIL_CONFIRMED_ELSEWHERE = gettext_lazy(
@@ -101,7 +101,7 @@ def email_confirm(*, user: User, code: str) -> User:
             raise EmailError(ERR_EMAIL_CONFIRMED_ELSEWHERE) from None
         audit_record(actor=user, verb="user.email_confirmed", target=user, subject_user=user)
         params = {"email": address}
-        notify(user=user, kind=message_kinds.EMAIL_CHANGED, params=params, sms_too=_texted(user), email_too=False)
+        notify(user=user, kind=message_kinds.EMAIL_CHANGED, params=params, sms_too=True, email_too=False)
         if previous and previous.lower() != address.lower():
             outbox_queue(
                 channel=OneTimeCode.Channel.EMAIL,
@@ -123,15 +123,6 @@ def _email_remove(*, holder: User, address: str) -> None:
         user=holder,
         kind=message_kinds.EMAIL_REMOVED,
         params={"email": address},
-        sms_too=_texted(holder),
+        sms_too=True,  # notify leaves the text out for a number given up: it names the address
         email_too=False,
     )
-
-
-def _texted(user: User) -> bool:
-    """Whether the account's number may be texted about its email: not once it was given up.
-
-    These texts carry the address; a number given up may be someone else's now
-    (docs/DECISIONS.md, "A number given up is no way into the account"). The inbox still says it.
-    """
-    return not number_given_up(user)

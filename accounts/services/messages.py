@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import message_kinds
 from accounts.message_kinds import MessageKind
-from accounts.models import Notification, OutboundMessage, User
+from accounts.models import Notification, NumberQuarantine, OutboundMessage, User
 from accounts.outbox import outbox_send
 from accounts.tasks import send_messages_queue
 from heyon_site.bulk import rows_insert
@@ -94,7 +94,32 @@ def outbox_queue(
     return message
 
 
+def user_ids_with_numbers_given_up(users) -> set[int]:
+    """The ids of these users whose number's line was cancelled after they confirmed the number.
+
+    A cancelled number rests for NUMBER_QUARANTINE_DAYS and is then sold again, while the
+    account that signed in with it lives on (its other lines, or the years its records are
+    kept): a text to it would reach whoever holds the number now. One query for any number
+    of users.
+    """
+    confirmed = [user for user in users if user.phone and user.phone_verified_at]
+    if not confirmed:
+        return set()
+    rests_since = {
+        number.as_e164: since
+        for number, since in NumberQuarantine.objects.filter(msisdn__in=[user.phone for user in confirmed]).values_list(
+            "msisdn", "created_at"
+        )
+    }
+    return {
+        user.pk
+        for user in confirmed
+        if (since := rests_since.get(user.phone.as_e164)) is not None and since > user.phone_verified_at
+    }
+
+
 def _messages_for(user, kind: MessageKind, params: dict, link: str, *, sms_too: bool, email_too: bool):
+    """The inbox row and the SMS/email rows of one message; ``sms_too`` False for a number given up."""
     notification = Notification(user_id=user.pk, kind=kind.key, params=params, link=link)
     recipients = []
     if sms_too and user.phone:
@@ -117,8 +142,10 @@ def notify(
     """Put a message of ``kind`` in the user's inbox and queue it by SMS and/or email.
 
     The inbox keeps the kind and parameters and renders them in the reader's language; the
-    SMS and email are written in the user's chosen language.
+    SMS and email are written in the user's chosen language. No SMS goes to a number the user
+    gave up (``user_ids_with_numbers_given_up``).
     """
+    sms_too = sms_too and bool(user.phone) and user.pk not in user_ids_with_numbers_given_up([user])
     notification, outbound = _messages_for(
         user, _kind(kind), message_kinds.encode_params(params), link, sms_too=sms_too, email_too=email_too
     )
@@ -131,13 +158,22 @@ def notify(
 def notify_many(items: Iterable[tuple[User, MessageKind | str, dict, str]], *, send_now: bool = True) -> int:
     """Bulk ``notify``: items are (user, kind, params, link) tuples; one INSERT per table (a batch job's by COPY).
 
+    Numbers given up get no SMS, as in ``notify`` (one query for the whole batch).
+
     With ``send_now=False`` the messages wait for ``dispatch_messages`` instead of being
     sent right after commit (a batch of thousands should not be sent by the job itself).
     """
+    items = list(items)
+    given_up = user_ids_with_numbers_given_up([user for user, _kind_key, _params, _link in items])
     notifications, outbound = [], []
     for user, kind, params, link in items:
         notification, messages = _messages_for(
-            user, _kind(kind), message_kinds.encode_params(params), link, sms_too=True, email_too=True
+            user,
+            _kind(kind),
+            message_kinds.encode_params(params),
+            link,
+            sms_too=user.pk not in given_up,
+            email_too=True,
         )
         notifications.append(notification)
         outbound.extend(messages)

@@ -848,18 +848,20 @@ CLAIM_QUERIES = COMMON_QUERIES + 6
 # the line limit is counted by the approval itself, under the ID's lock). Then SAVEPOINT,
 # submission and customer locked (one join), UPDATE submission, approved event, UPDATE
 # customer, waiting lines locked, UPDATE lines (one for all), audit events (one INSERT:
-# approved + verified + one per line), notifications (one INSERT: line active +
-# approved), outbox rows (one INSERT: their SMS and email), RELEASE; and 一证五号: the ID's
+# approved + verified + one per line), whether the customer's number was given up (no SMS
+# then), notifications (one INSERT: line active + approved), outbox rows (one INSERT: their
+# SMS and email), RELEASE; and 一证五号: the ID's
 # row written or locked (one INSERT … ON CONFLICT DO UPDATE) and its active lines counted
 # under that lock; billing's start of the new lines: the current plans read, their service
 # rows inserted (one INSERT for all)
-APPROVE_QUERIES = COMMON_QUERIES + 1 + 15
+APPROVE_QUERIES = COMMON_QUERIES + 1 + 16
 # The form reads the submission and counts its ID's lines (over the limit a rejection may
 # only give LINE_LIMIT); SAVEPOINT, submission locked with its customer, UPDATE submission,
-# INSERT reasons, rejected event, its audit event, notification, outbox rows (SMS and email
-# in one INSERT), RELEASE; without LINE_LIMIT among the reasons, the ID's lines counted
+# INSERT reasons, rejected event, its audit event, whether the customer's number was given
+# up, notification, outbox rows (SMS and email in one INSERT), RELEASE; without LINE_LIMIT
+# among the reasons, the ID's lines counted
 # again under the lock (a rejection must use LINE_LIMIT while approving would pass the limit)
-REJECT_QUERIES = COMMON_QUERIES + 2 + 10
+REJECT_QUERIES = COMMON_QUERIES + 2 + 11
 
 
 def warm_caches(client):

@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import AuditEvent, Notification, OneTimeCode, User
+from accounts.models import AuditEvent, Notification, OneTimeCode, OutboundMessage, User
 from accounts.services import codes
 from tests.factories import CustomerFactory, make_line
 
@@ -103,3 +103,25 @@ def test_a_new_email_is_not_texted_to_the_accounts_number_given_up(former_holder
     assert Notification.objects.filter(user=former_holder, kind="account.email_changed").count() == 1
     assert any(message.to == ["old.holder@example.com"] for message in mail.outbox)  # the old address is told
     assert texts_to(sms_outbox, former_holder.phone) == []
+
+
+def test_notices_to_an_account_are_not_texted_to_its_number_given_up_and_stay_in_its_inbox(former_holder):
+    """A receipt or a "password changed" notice for the account texted its old number: its new
+    holder read the former customer's business. The inbox and the email keep them."""
+    stays_with_number = CustomerFactory(email="still.here@example.com")
+    number = former_holder.phone.as_e164
+    emails_before = OutboundMessage.objects.filter(channel="email", recipient="old.holder@example.com").count()
+
+    services.notify(user=former_holder, kind="support.answered", params={"text": "one"})
+    services.notify_many(
+        [
+            (former_holder, "support.answered", {"text": "two"}, ""),
+            (stays_with_number, "support.answered", {"text": "three"}, ""),
+        ]
+    )
+
+    assert not OutboundMessage.objects.filter(channel="sms", recipient=number).exists()
+    emails = OutboundMessage.objects.filter(channel="email", recipient="old.holder@example.com").count()
+    assert emails == emails_before + 2
+    assert Notification.objects.filter(user=former_holder).count() >= 2
+    assert OutboundMessage.objects.filter(channel="sms", recipient=stays_with_number.phone.as_e164).count() == 1
